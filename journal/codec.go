@@ -1,0 +1,98 @@
+package journal
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Payload codecs. They are the one place that turns the records.go structs
+// into record payloads and back; the journal itself stores payloads as
+// opaque bytes and never parses them.
+
+// Encode returns the record Type and JSON payload for v, which must be a
+// Decision, Outcome or Event (or a pointer to one). A zero V field is set
+// to SchemaVersion in the output (v itself is not modified).
+func Encode(v any) (Type, []byte, error) {
+	var (
+		typ Type
+		out any
+	)
+	switch x := v.(type) {
+	case Decision:
+		typ, out = TypeDecision, withV(&x, &x.V)
+	case *Decision:
+		c := *x
+		typ, out = TypeDecision, withV(&c, &c.V)
+	case Outcome:
+		typ, out = TypeOutcome, withV(&x, &x.V)
+	case *Outcome:
+		c := *x
+		typ, out = TypeOutcome, withV(&c, &c.V)
+	case Event:
+		typ, out = TypeEvent, withV(&x, &x.V)
+	case *Event:
+		c := *x
+		typ, out = TypeEvent, withV(&c, &c.V)
+	default:
+		return 0, nil, fmt.Errorf("%w: cannot encode %T", ErrBadPayload, v)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	return typ, b, nil
+}
+
+func withV[T any](p *T, v *int) *T {
+	if *v == 0 {
+		*v = SchemaVersion
+	}
+	return p
+}
+
+// Decode parses rec's payload into a new *Decision, *Outcome or *Event
+// according to rec.Type. Unknown fields are ignored (later schema versions
+// only add fields).
+func Decode(rec Record) (any, error) {
+	var v any
+	switch rec.Type {
+	case TypeDecision:
+		v = new(Decision)
+	case TypeOutcome:
+		v = new(Outcome)
+	case TypeEvent:
+		v = new(Event)
+	default:
+		return nil, fmt.Errorf("%w: LSN %d: unknown type %d", ErrBadPayload, rec.LSN, rec.Type)
+	}
+	if err := json.Unmarshal(rec.Payload, v); err != nil {
+		return nil, fmt.Errorf("%w: LSN %d (%s): %w", ErrBadPayload, rec.LSN, rec.Type, err)
+	}
+	return v, nil
+}
+
+// DecodeDecision parses a TypeDecision payload into d, which the caller
+// may reuse across records (reset it first: json.Unmarshal merges maps).
+func DecodeDecision(payload []byte, d *Decision) error {
+	if err := json.Unmarshal(payload, d); err != nil {
+		return fmt.Errorf("%w: decision: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodeOutcome parses a TypeOutcome payload into o.
+func DecodeOutcome(payload []byte, o *Outcome) error {
+	if err := json.Unmarshal(payload, o); err != nil {
+		return fmt.Errorf("%w: outcome: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodeEvent parses a TypeEvent payload into e (reset it first:
+// json.Unmarshal merges maps).
+func DecodeEvent(payload []byte, e *Event) error {
+	if err := json.Unmarshal(payload, e); err != nil {
+		return fmt.Errorf("%w: event: %w", ErrBadPayload, err)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package journal
+
+import "time"
+
+// SchemaVersion is the version of the JSON payload schemas below. A reader
+// accepts every version up to and including this one; fields are only ever
+// added, never renamed or re-typed, within a major version.
+const SchemaVersion = 1
+
+// Type says what a record's payload is.
+type Type uint8
+
+// Record types. The numbers are part of the on-disk format: never reuse one.
+const (
+	TypeDecision Type = 1 // payload: Decision
+	TypeOutcome  Type = 2 // payload: Outcome
+	TypeEvent    Type = 3 // payload: Event
+)
+
+// String returns the lower-case name of t ("decision", "outcome", "event").
+func (t Type) String() string {
+	switch t {
+	case TypeDecision:
+		return "decision"
+	case TypeOutcome:
+		return "outcome"
+	case TypeEvent:
+		return "event"
+	}
+	return "unknown"
+}
+
+// Decision is the payload of a TypeDecision record: everything a channel was
+// told, and everything needed to learn from it or evaluate another policy on
+// it offline (the feature inputs, the eligible set, the exact propensities).
+type Decision struct {
+	V          int       `json:"v"`
+	DecisionID string    `json:"decision_id"`
+	RequestID  string    `json:"request_id,omitempty"`
+	CustomerID string    `json:"customer_id"`
+	Channel    string    `json:"channel"`
+	Time       time.Time `json:"ts"`
+	// Context is the request context exactly as the channel sent it.
+	Context map[string]any `json:"context,omitempty"`
+	// Profile holds the profile-derived feature inputs as they were at
+	// decision time (decayed counters, recency, stage, attributes), keyed by
+	// the feature spec's source names without the "profile." prefix.
+	Profile map[string]any `json:"profile,omitempty"`
+	// Policy names the serving policy and its version, e.g. "linucb@v3".
+	Policy string `json:"policy"`
+	// FeatureSpec is the hash of the feature spec that built the vectors.
+	FeatureSpec string `json:"feature_spec"`
+	// Explorer describes the exploration step, e.g. "epsilon_greedy(0.1)".
+	Explorer   string         `json:"explorer,omitempty"`
+	Experiment *ExperimentArm `json:"experiment,omitempty"`
+	// Eligible lists the actions that passed the funnel (channel,
+	// eligibility, contact policy), in the order the explorer saw them.
+	Eligible []string `json:"eligible"`
+	// Actions are the returned actions in slot order.
+	Actions  []LoggedAction `json:"actions"`
+	Fallback bool           `json:"fallback,omitempty"`
+}
+
+// ExperimentArm records the experiment assignment of a decision.
+type ExperimentArm struct {
+	Name string `json:"name"`
+	Arm  string `json:"arm"`
+}
+
+// LoggedAction is one returned action of a decision.
+type LoggedAction struct {
+	ActionID string  `json:"action_id"`
+	Slot     int     `json:"slot"` // 0-based
+	Score    float64 `json:"score"`
+	// Estimate is the model's reward estimate for the action (before value
+	// and business weight).
+	Estimate float64 `json:"estimate"`
+	// Propensity is the exact probability that the policy put this action
+	// in this slot, given the eligible set and the actions in earlier slots.
+	Propensity float64 `json:"propensity"`
+}
+
+// Outcome is the payload of a TypeOutcome record: what a customer did after
+// a decision. It always names an existing decision and an action that
+// decision returned.
+type Outcome struct {
+	V          int       `json:"v"`
+	DecisionID string    `json:"decision_id"`
+	ActionID   string    `json:"action_id"`
+	CustomerID string    `json:"customer_id"`
+	Type       string    `json:"type"` // e.g. "click", "conversion", "revenue"
+	Reward     float64   `json:"reward"`
+	Time       time.Time `json:"ts"`
+	// DecisionTime is the time of the decision the outcome belongs to, so a
+	// reader can apply an attribution window without a join.
+	DecisionTime time.Time `json:"decision_ts"`
+}
+
+// Event is the payload of a TypeEvent record: a journey event that updates
+// the customer's profile.
+type Event struct {
+	V          int            `json:"v"`
+	CustomerID string         `json:"customer_id"`
+	Type       string         `json:"type"`
+	Channel    string         `json:"channel,omitempty"`
+	Time       time.Time      `json:"ts"`
+	Properties map[string]any `json:"properties,omitempty"`
+}
