@@ -1,0 +1,195 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func dotAVX(a, b *float64, n int) float64
+TEXT ·dotAVX(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+dot16:
+	CMPQ CX, $16
+	JLT  dot4
+	VMOVUPD (SI), Y4
+	VMOVUPD 32(SI), Y5
+	VMOVUPD 64(SI), Y6
+	VMOVUPD 96(SI), Y7
+	VFMADD231PD (DI), Y4, Y0
+	VFMADD231PD 32(DI), Y5, Y1
+	VFMADD231PD 64(DI), Y6, Y2
+	VFMADD231PD 96(DI), Y7, Y3
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $16, CX
+	JMP  dot16
+dot4:
+	CMPQ CX, $4
+	JLT  dotred
+	VMOVUPD (SI), Y4
+	VFMADD231PD (DI), Y4, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JMP  dot4
+dotred:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VHADDPD X0, X0, X0
+dot1:
+	CMPQ CX, $0
+	JEQ  dotdone
+	VMOVSD (SI), X4
+	VFMADD231SD (DI), X4, X0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JMP  dot1
+dotdone:
+	VZEROUPPER
+	MOVSD X0, ret+24(FP)
+	RET
+
+// func axpyAVX(alpha float64, x, y *float64, n int)
+TEXT ·axpyAVX(SB), NOSPLIT, $0-32
+	VBROADCASTSD alpha+0(FP), Y0
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+axpy16:
+	CMPQ CX, $16
+	JLT  axpy4
+	VMOVUPD (DI), Y4
+	VMOVUPD 32(DI), Y5
+	VMOVUPD 64(DI), Y6
+	VMOVUPD 96(DI), Y7
+	VFMADD231PD (SI), Y0, Y4
+	VFMADD231PD 32(SI), Y0, Y5
+	VFMADD231PD 64(SI), Y0, Y6
+	VFMADD231PD 96(SI), Y0, Y7
+	VMOVUPD Y4, (DI)
+	VMOVUPD Y5, 32(DI)
+	VMOVUPD Y6, 64(DI)
+	VMOVUPD Y7, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $16, CX
+	JMP  axpy16
+axpy4:
+	CMPQ CX, $4
+	JLT  axpy1
+	VMOVUPD (DI), Y4
+	VFMADD231PD (SI), Y0, Y4
+	VMOVUPD Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JMP  axpy4
+axpy1:
+	CMPQ CX, $0
+	JEQ  axpydone
+	VMOVSD (DI), X4
+	VFMADD231SD (SI), X0, X4
+	VMOVSD X4, (DI)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JMP  axpy1
+axpydone:
+	VZEROUPPER
+	RET
+
+// func quadUpperAVX(w, x *float64, d int) float64
+//
+// For each row i: acc = Σ_{j ≥ i&^3} w[i*d+j]*x[j]; total += x[i]*acc.
+// The vector part of acc is folded into a vector total (Y8) without a
+// horizontal reduction per row; the scalar tail (d%4 elements) into X9.
+TEXT ·quadUpperAVX(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), R13
+	MOVQ x+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ DX, R12
+	SHLQ $3, R12
+	VXORPD Y8, Y8, Y8
+	VXORPD Y10, Y10, Y10
+	VXORPD X9, X9, X9
+	XORQ R8, R8
+qrow:
+	CMPQ R8, DX
+	JGE  qdone
+	MOVQ R8, R9
+	ANDQ $-4, R9
+	LEAQ (R13)(R9*8), SI
+	LEAQ (DI)(R9*8), BX
+	MOVQ DX, CX
+	SUBQ R9, CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD X5, X5, X5
+q16:
+	CMPQ CX, $16
+	JLT  q4
+	VMOVUPD (SI), Y4
+	VMOVUPD 32(SI), Y6
+	VMOVUPD 64(SI), Y7
+	VMOVUPD 96(SI), Y11
+	VFMADD231PD (BX), Y4, Y0
+	VFMADD231PD 32(BX), Y6, Y1
+	VFMADD231PD 64(BX), Y7, Y2
+	VFMADD231PD 96(BX), Y11, Y3
+	ADDQ $128, SI
+	ADDQ $128, BX
+	SUBQ $16, CX
+	JMP  q16
+q4:
+	CMPQ CX, $4
+	JLT  q1
+	VMOVUPD (SI), Y4
+	VFMADD231PD (BX), Y4, Y1
+	ADDQ $32, SI
+	ADDQ $32, BX
+	SUBQ $4, CX
+	JMP  q4
+q1:
+	CMPQ CX, $0
+	JEQ  qrowend
+	VMOVSD (SI), X4
+	VFMADD231SD (BX), X4, X5
+	ADDQ $8, SI
+	ADDQ $8, BX
+	DECQ CX
+	JMP  q1
+qrowend:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VBROADCASTSD (DI)(R8*8), Y6
+	// alternate two vector totals to halve the loop-carried FMA chain
+	TESTQ $1, R8
+	JNE  qodd
+	VFMADD231PD Y0, Y6, Y8
+	JMP  qtail
+qodd:
+	VFMADD231PD Y0, Y6, Y10
+qtail:
+	VFMADD231SD X5, X6, X9
+	INCQ R8
+	ADDQ R12, R13
+	JMP  qrow
+qdone:
+	VADDPD Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X1
+	VADDPD X1, X8, X0
+	VHADDPD X0, X0, X0
+	VADDSD X9, X0, X0
+	VZEROUPPER
+	MOVSD X0, ret+24(FP)
+	RET
