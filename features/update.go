@@ -1,0 +1,257 @@
+package features
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"time"
+)
+
+// Event is a journey event applied to a profile (POST /v1/events).
+type Event struct {
+	Type       string
+	Channel    string
+	Time       time.Time
+	Properties map[string]any
+}
+
+// ValueAt is the counter's value at t with the given half-life:
+// Value * 2^(-(t-At)/halfLife). For t before At it is Value (a counter is
+// never extrapolated backwards).
+func (c Counter) ValueAt(t time.Time, halfLife time.Duration) float64 {
+	if c.Value == 0 || !t.After(c.At) {
+		return c.Value
+	}
+	return c.Value * decay(t.Sub(c.At), halfLife)
+}
+
+// decay is 2^(-age/halfLife).
+func decay(age, halfLife time.Duration) float64 {
+	return math.Exp2(-float64(age) / float64(halfLife))
+}
+
+// CounterValue is the decayed value at t of the named counter of p; ok is
+// false when the spec has no such counter. A counter p lacks is 0.
+func (s *Spec) CounterValue(p *Profile, name string, t time.Time) (v float64, ok bool) {
+	i, ok := s.counterIdx[name]
+	if !ok {
+		return 0, false
+	}
+	if p == nil {
+		return 0, true
+	}
+	return p.Counters[name].ValueAt(t, s.counters[i].halfLife), true
+}
+
+// HalfLife returns the half-life of the named counter.
+func (s *Spec) HalfLife(name string) (time.Duration, bool) {
+	i, ok := s.counterIdx[name]
+	if !ok {
+		return 0, false
+	}
+	return s.counters[i].halfLife, true
+}
+
+// NewProfile makes the cold-start profile of an unknown customer: Cold,
+// in the default stage since now.
+func (s *Spec) NewProfile(id string, now time.Time) *Profile {
+	return &Profile{
+		CustomerID: id,
+		FirstSeen:  now,
+		UpdatedAt:  now,
+		Stage:      s.defaultStage,
+		StageSince: now,
+		Cold:       true,
+	}
+}
+
+// ApplyEvent updates p with e: counters (with decay), LastEvent,
+// LastChannel, the journey stage, attributes and consents, FirstSeen and
+// UpdatedAt. p must be the caller's own copy (Clone a stored profile
+// first). On error p is unchanged.
+//
+// Late events are handled by age: an event older than a counter's At adds
+// its increment decayed by its age (the counter's At does not move back);
+// LastEvent and LastChannel only move forward; a stage transition applies
+// only to an event not older than StageSince.
+func (s *Spec) ApplyEvent(p *Profile, e Event) error {
+	r := s.events[e.Type]
+	if r == nil {
+		return fieldErr("type", "unknown event type")
+	}
+	if e.Time.IsZero() {
+		return fieldErr("ts", "required")
+	}
+	// Validate everything before changing anything.
+	for _, ci := range r.counters {
+		if ci.property == "" {
+			continue
+		}
+		if x, ok := e.Properties[ci.property]; ok && x != nil {
+			f, ok := toNumber(x)
+			if !ok {
+				return fieldErr("properties."+ci.property, "must be a number")
+			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return fieldErr("properties."+ci.property, "must be a finite number")
+			}
+		}
+	}
+	if r.attributes {
+		for i := range s.attrs {
+			if err := checkField(&s.attrs[i], "properties.", e.Properties); err != nil {
+				return err
+			}
+		}
+	}
+
+	t := e.Time
+	if p.Cold {
+		// A cold-start profile was made up at decision time: its first real
+		// event dates it.
+		p.FirstSeen, p.UpdatedAt, p.StageSince = t, t, t
+		p.Cold = false
+	}
+	for _, ci := range r.counters {
+		inc := 1.0
+		if ci.property != "" {
+			x, ok := e.Properties[ci.property]
+			if !ok || x == nil {
+				continue
+			}
+			inc, _ = toNumber(x)
+		}
+		def := &s.counters[ci.counter]
+		if p.Counters == nil {
+			p.Counters = make(map[string]Counter, len(s.counters))
+		}
+		c := p.Counters[def.name]
+		switch {
+		case c.At.IsZero() && c.Value == 0:
+			c = Counter{Value: inc, At: t}
+		case !t.Before(c.At):
+			c = Counter{Value: c.Value*decay(t.Sub(c.At), def.halfLife) + inc, At: t}
+		default:
+			c.Value += inc * decay(c.At.Sub(t), def.halfLife)
+		}
+		p.Counters[def.name] = c
+	}
+	if p.LastEvent == nil {
+		p.LastEvent = make(map[string]time.Time)
+	}
+	if last, ok := p.LastEvent[e.Type]; !ok || t.After(last) {
+		p.LastEvent[e.Type] = t
+	}
+	if e.Channel != "" && (p.LastChannel == "" || !t.Before(p.UpdatedAt)) {
+		p.LastChannel = e.Channel
+	}
+	if !t.Before(p.StageSince) || p.Stage == "" {
+		for _, tr := range r.transitions {
+			if tr.from != nil && !tr.from[p.Stage] {
+				continue
+			}
+			if tr.to != p.Stage {
+				p.Stage, p.StageSince = tr.to, t
+			}
+			break
+		}
+	}
+	if r.attributes {
+		for i := range s.attrs {
+			a := &s.attrs[i]
+			x, ok := e.Properties[a.name]
+			if !ok || x == nil {
+				continue
+			}
+			if a.typ == vtNumber {
+				x, _ = toNumber(x)
+			}
+			if p.Attributes == nil {
+				p.Attributes = make(map[string]any)
+			}
+			p.Attributes[a.name] = x
+			if ch, ok := s.consentOf[a.name]; ok {
+				if p.Consents == nil {
+					p.Consents = make(map[string]bool)
+				}
+				p.Consents[ch] = x.(bool)
+			}
+		}
+	}
+	if p.FirstSeen.IsZero() || t.Before(p.FirstSeen) {
+		p.FirstSeen = t
+	}
+	if t.After(p.UpdatedAt) {
+		p.UpdatedAt = t
+	}
+	return nil
+}
+
+// RecordImpression records that actionID was shown to p's customer at at,
+// keeping the impressions sorted and the most recent MaxImpressions.
+func RecordImpression(p *Profile, actionID string, at time.Time) {
+	c := p.contact(actionID)
+	i := len(c.Impressions)
+	for i > 0 && c.Impressions[i-1].After(at) {
+		i--
+	}
+	c.Impressions = slices.Insert(c.Impressions, i, at)
+	if n := len(c.Impressions); n > MaxImpressions {
+		c.Impressions = slices.Delete(c.Impressions, 0, n-MaxImpressions)
+	}
+	if at.After(p.UpdatedAt) {
+		p.UpdatedAt = at
+	}
+}
+
+// RecordOutcome records an outcome of actionID: a "conversion" or
+// "purchase" outcome with reward > 0 counts as a conversion.
+func RecordOutcome(p *Profile, actionID, outcomeType string, reward float64, at time.Time) {
+	if (outcomeType == "conversion" || outcomeType == "purchase") && reward > 0 {
+		c := p.contact(actionID)
+		c.Conversions++
+		if at.After(c.LastConversion) {
+			c.LastConversion = at
+		}
+	}
+	if at.After(p.UpdatedAt) {
+		p.UpdatedAt = at
+	}
+}
+
+func (p *Profile) contact(actionID string) *Contact {
+	if p.Contacts == nil {
+		p.Contacts = make(map[string]*Contact)
+	}
+	c := p.Contacts[actionID]
+	if c == nil {
+		c = &Contact{}
+		p.Contacts[actionID] = c
+	}
+	return c
+}
+
+// Clone returns a deep copy of p (attribute values are scalars).
+func (p *Profile) Clone() *Profile {
+	if p == nil {
+		return nil
+	}
+	q := *p
+	q.Attributes = maps.Clone(p.Attributes)
+	q.Counters = maps.Clone(p.Counters)
+	q.LastEvent = maps.Clone(p.LastEvent)
+	q.Consents = maps.Clone(p.Consents)
+	if p.Contacts != nil {
+		q.Contacts = make(map[string]*Contact, len(p.Contacts))
+		for k, c := range p.Contacts {
+			if c == nil {
+				q.Contacts[k] = nil
+				continue
+			}
+			cc := *c
+			cc.Impressions = slices.Clone(c.Impressions)
+			q.Contacts[k] = &cc
+		}
+	}
+	return &q
+}
