@@ -1,0 +1,226 @@
+package decide
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+)
+
+// Catalog is the set of actions the service may recommend, loaded once and
+// read concurrently afterwards. Build one with ParseCatalog or LoadCatalog;
+// a Catalog is immutable.
+type Catalog struct {
+	Channels []string  `json:"channels"`
+	Actions  []*Action `json:"actions"`
+	byID     map[string]int
+}
+
+// Action is one offer, message or next step.
+type Action struct {
+	ID          string   `json:"id" yaml:"id"`
+	Name        string   `json:"name,omitempty" yaml:"name"`
+	Description string   `json:"description,omitempty" yaml:"description"`
+	Channels    []string `json:"channels" yaml:"channels"`
+	// Value is the business value of a successful outcome (e.g. margin of a
+	// conversion). Score = model estimate × Value × Weight.
+	Value float64 `json:"value" yaml:"value"`
+	// Weight is a business lever (priority, budget pacing); default 1.
+	Weight float64 `json:"weight" yaml:"weight"`
+	// Eligible is an expr-lang expression that must be true for the action
+	// to be shown; empty means always eligible. See Env for its variables.
+	Eligible string `json:"eligible,omitempty" yaml:"eligible"`
+	// Limits are frequency caps: at most Max impressions per Window.
+	Limits []Limit `json:"limits,omitempty" yaml:"limits"`
+	// SuppressAfterConversion hides the action for this long after the
+	// customer converted on it; 0 means no suppression.
+	SuppressAfterConversion Duration `json:"suppress_after_conversion,omitempty" yaml:"suppress_after_conversion"`
+	// Features are the action's own model features (category, discount...),
+	// read by the feature spec's action.* sources.
+	Features map[string]any `json:"features,omitempty" yaml:"features"`
+
+	index   int
+	rule    *vm.Program
+	compact any // compiled action features, owned by the FeatureCompiler
+}
+
+// Index is the action's position in the catalog (its model action index).
+func (a *Action) Index() int { return a.index }
+
+// Limit is one frequency cap.
+type Limit struct {
+	Max    int      `json:"max" yaml:"max"`
+	Window Duration `json:"window" yaml:"window"`
+}
+
+// Duration is a time.Duration that reads and writes as a string such as
+// "90s", "24h" or "7d" (days are 24h).
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ParseDuration parses a Go duration or a whole or fractional number of
+// days with the suffix "d".
+func ParseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		f, err := strconv.ParseFloat(days, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return Duration(f * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return Duration(d), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) {
+	td := time.Duration(d)
+	if td != 0 && td%(24*time.Hour) == 0 {
+		return []byte(strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"), nil
+	}
+	return []byte(td.String()), nil
+}
+
+// FeatureCompiler turns an action's features into whatever the feature
+// assembler needs at decision time, validating them. The feature spec
+// implements it.
+type FeatureCompiler interface {
+	CompileAction(id string, feats map[string]any) (any, error)
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// LoadCatalog reads and parses the catalog file at path.
+func LoadCatalog(path string, fc FeatureCompiler) (*Catalog, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read catalog %q: %w", path, err)
+	}
+	c, err := ParseCatalog(data, fc)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load catalog %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseCatalog parses a YAML catalog, validates every action, compiles its
+// eligibility rule and its features (with fc, which may be nil in tests
+// that do not assemble vectors). Errors name the offending field.
+func ParseCatalog(data []byte, fc FeatureCompiler) (*Catalog, error) {
+	var raw struct {
+		Version  int       `yaml:"version"`
+		Channels []string  `yaml:"channels"`
+		Actions  []*Action `yaml:"actions"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		return nil, &CatalogError{Field: "(yaml)", Reason: err.Error()}
+	}
+	if raw.Version != 1 {
+		return nil, &CatalogError{Field: "version", Reason: fmt.Sprintf("must be 1, got %d", raw.Version)}
+	}
+	if len(raw.Channels) == 0 {
+		return nil, &CatalogError{Field: "channels", Reason: "must list at least one channel"}
+	}
+	for i, ch := range raw.Channels {
+		if !idPattern.MatchString(ch) || slices.Index(raw.Channels, ch) != i {
+			return nil, &CatalogError{Field: fmt.Sprintf("channels[%d]", i), Reason: fmt.Sprintf("invalid or duplicate channel %q", ch)}
+		}
+	}
+	if len(raw.Actions) == 0 {
+		return nil, &CatalogError{Field: "actions", Reason: "must list at least one action"}
+	}
+	c := &Catalog{Channels: raw.Channels, Actions: raw.Actions, byID: make(map[string]int, len(raw.Actions))}
+	for i, a := range raw.Actions {
+		f := func(name string) string { return fmt.Sprintf("actions[%d].%s", i, name) }
+		if a == nil {
+			return nil, &CatalogError{Field: fmt.Sprintf("actions[%d]", i), Reason: "empty action"}
+		}
+		if !idPattern.MatchString(a.ID) {
+			return nil, &CatalogError{Field: f("id"), Reason: fmt.Sprintf("invalid id %q (letters, digits, . _ : -; at most 128)", a.ID)}
+		}
+		if _, dup := c.byID[a.ID]; dup {
+			return nil, &CatalogError{Field: f("id"), Reason: fmt.Sprintf("duplicate id %q", a.ID)}
+		}
+		c.byID[a.ID] = i
+		a.index = i
+		if len(a.Channels) == 0 {
+			return nil, &CatalogError{Field: f("channels"), Reason: "must list at least one channel"}
+		}
+		for j, ch := range a.Channels {
+			if !slices.Contains(c.Channels, ch) {
+				return nil, &CatalogError{Field: f(fmt.Sprintf("channels[%d]", j)), Reason: fmt.Sprintf("unknown channel %q", ch)}
+			}
+		}
+		if !(a.Value >= 0) || math.IsInf(a.Value, 0) {
+			return nil, &CatalogError{Field: f("value"), Reason: "must be a finite number >= 0"}
+		}
+		if a.Weight == 0 {
+			a.Weight = 1
+		}
+		if !(a.Weight > 0) || math.IsInf(a.Weight, 0) {
+			return nil, &CatalogError{Field: f("weight"), Reason: "must be a finite number > 0"}
+		}
+		for j, l := range a.Limits {
+			if l.Max < 1 || l.Window <= 0 {
+				return nil, &CatalogError{Field: f(fmt.Sprintf("limits[%d]", j)), Reason: "max must be >= 1 and window > 0"}
+			}
+		}
+		if a.Eligible != "" {
+			prog, err := compileRule(a.Eligible)
+			if err != nil {
+				return nil, &CatalogError{Field: f("eligible"), Reason: err.Error()}
+			}
+			a.rule = prog
+		}
+		if fc != nil {
+			cf, err := fc.CompileAction(a.ID, a.Features)
+			if err != nil {
+				return nil, &CatalogError{Field: f("features"), Reason: err.Error()}
+			}
+			a.compact = cf
+		}
+	}
+	return c, nil
+}
+
+// Lookup returns the action with the given id.
+func (c *Catalog) Lookup(id string) (*Action, bool) {
+	i, ok := c.byID[id]
+	if !ok {
+		return nil, false
+	}
+	return c.Actions[i], true
+}
+
+// HasChannel reports whether ch is one of the catalog's channels.
+func (c *Catalog) HasChannel(ch string) bool { return slices.Contains(c.Channels, ch) }
+
+// Compiled returns the compiled features of a, as made by the catalog's
+// FeatureCompiler (nil without one).
+func (a *Action) Compiled() any { return a.compact }

@@ -1,0 +1,41 @@
+// Package decide turns a customer, a channel and a request context into a
+// ranked list of actions, each with the exact probability that the policy
+// chose it.
+//
+// # The funnel
+//
+// Every decision runs the same stages, and every action that does not make
+// it is dropped by exactly one named stage (see Explanation):
+//
+//	catalog     the actions of the Catalog, or the request's candidates
+//	channel     the action may be shown on the request's channel
+//	consent     the customer has not withdrawn consent for the channel
+//	eligibility the action's rule (an expr-lang expression over profile,
+//	            context, channel and time, compiled once at catalog load)
+//	contact     contact policy: at most N impressions per window, and
+//	            suppression for a while after a conversion
+//	score       model estimate (posterior mean, plus exploration bonus for
+//	            LinUCB) × business value × business weight
+//	explore     an Explorer turns scores into a probability for every
+//	            remaining action, draws one per slot, and logs the
+//	            probability of the draw: exact, by construction
+//
+// # Propensities
+//
+// The logged propensity of the action in slot k is the probability that the
+// policy put it there given the eligible set and the actions already placed
+// in slots 0..k-1. Slot 0's propensity is therefore the marginal
+// probability used by off-policy estimators of single-slot decisions. For
+// ε-greedy and softmax the probabilities are closed-form; for Thompson
+// sampling (independent Gaussian posteriors per candidate) they are the
+// probabilities that each candidate's posterior draw is the largest,
+// integrated numerically to 1e-9 (models.ArgmaxProbs), and the draw is made
+// from those probabilities, so the logged number is the one that was used.
+//
+// # What it is not
+//
+// decide does no I/O: it never reads a store or writes the journal. The
+// caller hands it the customer's profile and gets back everything it needs
+// to log the decision. Models are reached through the Scorer interface, so
+// the serving model can be swapped while decisions run.
+package decide

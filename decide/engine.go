@@ -1,0 +1,485 @@
+package decide
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"nextbest/features"
+	"nextbest/models"
+)
+
+// Scorer estimates the reward of candidate actions. Implementations must
+// be safe for concurrent use and must not retain the slices they are given.
+type Scorer interface {
+	// Name identifies the model and its version, e.g. "linucb@v3".
+	Name() string
+	// Dim is the feature dimension the scorer expects.
+	Dim() int
+	// Predict writes, for candidate i with catalog action index acts[i] and
+	// features xs[i*Dim():(i+1)*Dim()], the posterior mean reward and its
+	// posterior standard deviation.
+	Predict(mean, std []float64, acts []int, xs []float64)
+}
+
+// Config configures an Engine.
+type Config struct {
+	Catalog *Catalog
+	Spec    *features.Spec
+	Policy  Policy
+	// MaxLimit is the largest limit a request may ask for (default 20).
+	MaxLimit int
+	// Seed seeds the exploration randomness; 0 picks a random seed. With a
+	// fixed seed, a single goroutine's decisions are reproducible.
+	Seed uint64
+}
+
+// Engine runs the decision funnel. It is safe for concurrent use.
+type Engine struct {
+	cat     *Catalog
+	spec    *features.Spec
+	policy  Policy
+	max     int
+	scorer  atomic.Pointer[scorerBox]
+	pool    sync.Pool
+	seed    uint64
+	streams atomic.Uint64
+}
+
+type scorerBox struct{ s Scorer }
+
+// New validates cfg and returns an Engine serving with scorer, which may be
+// nil: decisions then use the fallback ranking until SetScorer is called.
+func New(cfg Config, scorer Scorer) (*Engine, error) {
+	if cfg.Catalog == nil || cfg.Spec == nil {
+		return nil, errors.New("decide: Config.Catalog and Config.Spec are required")
+	}
+	if err := cfg.Policy.setDefaults(); err != nil {
+		return nil, fmt.Errorf("decide: policy: %w", err)
+	}
+	if cfg.MaxLimit == 0 {
+		cfg.MaxLimit = 20
+	}
+	if cfg.MaxLimit < 1 {
+		return nil, fmt.Errorf("decide: MaxLimit must be >= 1, got %d", cfg.MaxLimit)
+	}
+	for _, a := range cfg.Catalog.Actions {
+		if _, ok := a.compact.(*features.ActionFeatures); !ok {
+			return nil, fmt.Errorf("decide: action %q has no compiled features: parse the catalog with the feature spec", a.ID)
+		}
+	}
+	e := &Engine{cat: cfg.Catalog, spec: cfg.Spec, policy: cfg.Policy, max: cfg.MaxLimit, seed: cfg.Seed}
+	if e.seed == 0 {
+		e.seed = rand.Uint64()
+	}
+	e.pool.New = func() any { return e.newScratch() }
+	if err := e.SetScorer(scorer); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// SetScorer swaps the serving model. Decisions already running finish with
+// the model they started with; none fails or waits. A nil scorer switches
+// to the fallback ranking.
+func (e *Engine) SetScorer(s Scorer) error {
+	if s != nil && s.Dim() != e.spec.Dim() {
+		return fmt.Errorf("decide: scorer %s has dimension %d, the feature spec %d", s.Name(), s.Dim(), e.spec.Dim())
+	}
+	e.scorer.Store(&scorerBox{s})
+	return nil
+}
+
+// Scorer returns the serving model (nil when serving the fallback).
+func (e *Engine) Scorer() Scorer { return e.scorer.Load().s }
+
+// Catalog returns the engine's catalog.
+func (e *Engine) Catalog() *Catalog { return e.cat }
+
+// Spec returns the engine's feature spec.
+func (e *Engine) Spec() *features.Spec { return e.spec }
+
+// Policy returns the engine's exploration policy, defaults filled in.
+func (e *Engine) Policy() Policy { return e.policy }
+
+// MaxLimit is the largest limit a request may ask for.
+func (e *Engine) MaxLimit() int { return e.max }
+
+// Request is one decision request, already decoded.
+type Request struct {
+	CustomerID string
+	Channel    string
+	Context    map[string]any
+	// Candidates restricts the decision to these action ids; empty means
+	// the whole catalog.
+	Candidates []string
+	Limit      int
+	Explain    bool
+	Now        time.Time
+}
+
+// Result is what Decide answers. Reuse one per goroutine (or pool it):
+// Decide resets it, and its slices keep their capacity.
+type Result struct {
+	Policy   string
+	Explorer string
+	Fallback bool
+	Actions  []Chosen
+	// Eligible are the actions that passed the funnel, in catalog order.
+	Eligible []*Action
+	// Inputs are the feature inputs of the decision (log Inputs.ProfileMap
+	// with it so the vectors can be rebuilt offline).
+	Inputs features.Inputs
+	// X holds the feature rows of the returned actions, len(Actions)×dim,
+	// for online learning.
+	X       []float64
+	Explain *Explanation
+}
+
+// Chosen is one returned action.
+type Chosen struct {
+	Action     *Action
+	Slot       int
+	Score      float64 // what the explorer ranked by
+	Estimate   float64 // model reward estimate (posterior mean)
+	Propensity float64 // P(this action in this slot | eligible set, earlier slots)
+}
+
+// Explanation is the decision funnel of one decision.
+type Explanation struct {
+	Dropped []Drop   `json:"dropped"`
+	Scored  []Scored `json:"scored"`
+}
+
+// Drop says which funnel stage removed an action and why.
+type Drop struct {
+	ActionID string `json:"action_id"`
+	Stage    string `json:"stage"` // candidates, channel, consent, eligibility, contact
+	Reason   string `json:"reason"`
+}
+
+// Scored shows the score parts of an action that reached scoring.
+type Scored struct {
+	ActionID string  `json:"action_id"`
+	Mean     float64 `json:"mean"`
+	Std      float64 `json:"std"`
+	Estimate float64 `json:"estimate"` // mean (+ alpha·std for UCB)
+	Value    float64 `json:"value"`
+	Weight   float64 `json:"weight"`
+	Score    float64 `json:"score"` // estimate × value × weight
+	SlotProb float64 `json:"first_slot_probability"`
+}
+
+type scratch struct {
+	rng   *rand.Rand
+	vm    vm.VM
+	env   Env
+	acts  []*Action
+	feats []*features.ActionFeatures
+	idx   []int
+	xs    []float64
+	mean  []float64
+	std   []float64
+	score []float64 // deterministic score per candidate
+	c     []float64 // value × weight
+	// per-slot working arrays over the remaining candidates
+	rem               []int
+	rScore, rMean     []float64
+	rStd, probs, quad []float64
+}
+
+func (e *Engine) newScratch() *scratch {
+	n := len(e.cat.Actions)
+	s := &scratch{
+		rng:    rand.New(rand.NewPCG(e.seed, e.streams.Add(1))),
+		acts:   make([]*Action, 0, n),
+		feats:  make([]*features.ActionFeatures, 0, n),
+		idx:    make([]int, 0, n),
+		xs:     make([]float64, 0, n*e.spec.Dim()),
+		mean:   make([]float64, n),
+		std:    make([]float64, n),
+		score:  make([]float64, n),
+		c:      make([]float64, n),
+		rem:    make([]int, 0, n),
+		rScore: make([]float64, n), rMean: make([]float64, n),
+		rStd: make([]float64, n), probs: make([]float64, n), quad: make([]float64, models.ArgmaxScratchLen(n)),
+	}
+	s.env.Profile.Counters = make(map[string]float64)
+	s.env.Profile.Recency = make(map[string]float64)
+	return s
+}
+
+// Decide runs the funnel for req on profile p (a cold-start profile for an
+// unknown customer) and fills res. It returns a *RequestError for bad
+// input, ErrNoActions when nothing survives the funnel, or ctx's error if
+// the deadline passed between stages.
+func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, res *Result) error {
+	res.reset()
+	if req.CustomerID == "" {
+		return &RequestError{Field: "customer_id", Reason: "must not be empty"}
+	}
+	if !e.cat.HasChannel(req.Channel) {
+		if req.Channel == "" {
+			return &RequestError{Field: "channel", Reason: "must not be empty"}
+		}
+		return &RequestError{Field: "channel", Reason: fmt.Sprintf("unknown channel %q", req.Channel), Unprocessable: true}
+	}
+	if req.Limit < 1 || req.Limit > e.max {
+		return &RequestError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d", e.max)}
+	}
+	if err := e.spec.ValidateContext(req.Context); err != nil {
+		return err
+	}
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	if req.Explain {
+		res.Explain = &Explanation{}
+	}
+
+	// catalog / candidates
+	s.acts = s.acts[:0]
+	if len(req.Candidates) > 0 {
+		for i, id := range req.Candidates {
+			a, ok := e.cat.Lookup(id)
+			if !ok {
+				return &RequestError{Field: fmt.Sprintf("candidates[%d]", i), Reason: fmt.Sprintf("unknown action %q", id), Unprocessable: true}
+			}
+			if !containsAction(s.acts, a) {
+				s.acts = append(s.acts, a)
+			}
+		}
+		if res.Explain != nil {
+			for _, a := range e.cat.Actions {
+				if !containsAction(s.acts, a) {
+					res.drop(a, "candidates", "not among the request's candidates")
+				}
+			}
+		}
+	} else {
+		s.acts = append(s.acts, e.cat.Actions...)
+	}
+
+	// channel, consent, eligibility, contact policy
+	e.fillEnv(&s.env, req, p)
+	consent, hasConsent := p.Consents[req.Channel]
+	kept := s.acts[:0]
+	for _, a := range s.acts {
+		if !a.onChannel(req.Channel) {
+			res.drop(a, "channel", "not offered on channel "+req.Channel)
+			continue
+		}
+		if hasConsent && !consent {
+			res.drop(a, "consent", "customer has no consent for channel "+req.Channel)
+			continue
+		}
+		if a.rule != nil {
+			ok, err := evalRule(&s.vm, a.rule, &s.env)
+			if err != nil {
+				res.drop(a, "eligibility", "rule error: "+err.Error())
+				continue
+			}
+			if !ok {
+				res.drop(a, "eligibility", "rule is false: "+a.Eligible)
+				continue
+			}
+		}
+		if why := contactBlock(a, p, req.Now); why != "" {
+			res.drop(a, "contact", why)
+			continue
+		}
+		kept = append(kept, a)
+	}
+	s.acts = kept
+	if len(s.acts) == 0 {
+		return ErrNoActions
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// score
+	n := len(s.acts)
+	dim := e.spec.Dim()
+	s.feats = s.feats[:0]
+	s.idx = s.idx[:0]
+	for _, a := range s.acts {
+		s.feats = append(s.feats, a.compact.(*features.ActionFeatures))
+		s.idx = append(s.idx, a.index)
+	}
+	e.spec.Inputs(&res.Inputs, p, req.Channel, req.Context, req.Now)
+	s.xs = grow(s.xs, n*dim)
+	e.spec.Assemble(s.xs, &res.Inputs, s.feats)
+	mean, std := s.mean[:n], s.std[:n]
+	sc := e.scorer.Load().s
+	pol := e.policy
+	if sc == nil {
+		res.Fallback = true
+		res.Policy = "fallback"
+		pol = Policy{Kind: EpsilonGreedy, Epsilon: e.policy.Epsilon}
+		for i := range mean {
+			mean[i], std[i] = 1, 0
+		}
+	} else {
+		res.Policy = sc.Name()
+		sc.Predict(mean, std, s.idx, s.xs)
+	}
+	res.Explorer = pol.String()
+	for i, a := range s.acts {
+		s.c[i] = a.Value * a.Weight
+		est := mean[i]
+		if pol.Kind != Thompson {
+			est += pol.Alpha * std[i]
+		}
+		s.score[i] = est * s.c[i]
+	}
+	res.Eligible = append(res.Eligible, s.acts...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// explore, slot by slot
+	s.rem = s.rem[:0]
+	for i := range n {
+		s.rem = append(s.rem, i)
+	}
+	limit := min(req.Limit, n)
+	res.X = grow(res.X, limit*dim)
+	for slot := 0; slot < limit; slot++ {
+		m := len(s.rem)
+		rScore, rMean, rStd, probs := s.rScore[:m], s.rMean[:m], s.rStd[:m], s.probs[:m]
+		for j, i := range s.rem {
+			rScore[j] = s.score[i]
+			rMean[j] = s.c[i] * mean[i]
+			rStd[j] = s.c[i] * pol.V * std[i]
+		}
+		pol.slotProbs(probs, rScore, rMean, rStd, s.quad)
+		if slot == 0 && res.Explain != nil {
+			for j, i := range s.rem {
+				a := s.acts[i]
+				est := mean[i]
+				if pol.Kind != Thompson {
+					est += pol.Alpha * std[i]
+				}
+				res.Explain.Scored = append(res.Explain.Scored, Scored{
+					ActionID: a.ID, Mean: mean[i], Std: std[i], Estimate: est,
+					Value: a.Value, Weight: a.Weight, Score: s.score[i], SlotProb: probs[j],
+				})
+			}
+		}
+		j := draw(s.rng, probs)
+		i := s.rem[j]
+		score := s.score[i]
+		if pol.Kind == Thompson {
+			score = rMean[j]
+		}
+		res.Actions = append(res.Actions, Chosen{
+			Action: s.acts[i], Slot: slot, Score: score, Estimate: mean[i], Propensity: probs[j],
+		})
+		copy(res.X[slot*dim:(slot+1)*dim], s.xs[i*dim:(i+1)*dim])
+		s.rem = append(s.rem[:j], s.rem[j+1:]...)
+	}
+	return nil
+}
+
+func (r *Result) reset() {
+	r.Policy, r.Explorer, r.Fallback = "", "", false
+	r.Actions = r.Actions[:0]
+	r.Eligible = r.Eligible[:0]
+	r.X = r.X[:0]
+	r.Explain = nil
+}
+
+func (r *Result) drop(a *Action, stage, reason string) {
+	if r.Explain != nil {
+		r.Explain.Dropped = append(r.Explain.Dropped, Drop{ActionID: a.ID, Stage: stage, Reason: reason})
+	}
+}
+
+func (a *Action) onChannel(ch string) bool {
+	for _, c := range a.Channels {
+		if c == ch {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAction(as []*Action, a *Action) bool {
+	for _, b := range as {
+		if b == a {
+			return true
+		}
+	}
+	return false
+}
+
+// contactBlock returns why the contact policy blocks a for p at now, or "".
+func contactBlock(a *Action, p *features.Profile, now time.Time) string {
+	c := p.Contacts[a.ID]
+	if c == nil {
+		return ""
+	}
+	if d := a.SuppressAfterConversion.D(); d > 0 && !c.LastConversion.IsZero() && now.Sub(c.LastConversion) < d {
+		return fmt.Sprintf("suppressed for %s after conversion at %s", a.SuppressAfterConversion.String(), c.LastConversion.UTC().Format(time.RFC3339))
+	}
+	for _, l := range a.Limits {
+		from := now.Add(-l.Window.D())
+		seen := 0
+		for k := len(c.Impressions) - 1; k >= 0 && c.Impressions[k].After(from); k-- {
+			seen++
+		}
+		if seen >= l.Max {
+			return fmt.Sprintf("frequency cap: %d impressions in the last %s (max %d)", seen, l.Window.String(), l.Max)
+		}
+	}
+	return ""
+}
+
+// String formats d like MarshalText.
+func (d Duration) String() string {
+	b, _ := d.MarshalText()
+	return string(b)
+}
+
+func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile) {
+	pe := &env.Profile
+	pe.ID = req.CustomerID
+	pe.Known = !p.Cold
+	pe.Stage = p.Stage
+	pe.LastChannel = p.LastChannel
+	pe.TenureDays = 0
+	if !p.FirstSeen.IsZero() {
+		pe.TenureDays = req.Now.Sub(p.FirstSeen).Hours() / 24
+	}
+	pe.Attributes = p.Attributes
+	pe.Consents = p.Consents
+	clear(pe.Counters)
+	for name := range p.Counters {
+		if v, ok := e.spec.CounterValue(p, name, req.Now); ok {
+			pe.Counters[name] = v
+		}
+	}
+	clear(pe.Recency)
+	for typ, t := range p.LastEvent {
+		pe.Recency[typ] = math.Max(0, req.Now.Sub(t).Hours()/24)
+	}
+	env.Context = req.Context
+	env.Channel = req.Channel
+	now := req.Now.UTC()
+	env.Hour = now.Hour()
+	env.Weekday = int(now.Weekday())
+}
+
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}

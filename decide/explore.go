@@ -1,0 +1,156 @@
+package decide
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"nextbest/models"
+)
+
+// ExplorerKind names an exploration strategy.
+type ExplorerKind string
+
+// The explorers. Each turns the candidates' scores into a probability for
+// every remaining candidate, per slot, and draws from it.
+const (
+	// EpsilonGreedy puts the best-scored remaining action in the slot with
+	// probability 1-ε and a uniformly drawn remaining one with probability
+	// ε (which may also be the best): p = (1-ε)·[best] + ε/n. With UCB
+	// scores (Alpha > 0) this is LinUCB with ε-exploration.
+	EpsilonGreedy ExplorerKind = "epsilon_greedy"
+	// Softmax draws with p ∝ exp(score/Temperature) (Plackett–Luce over
+	// the slots).
+	Softmax ExplorerKind = "softmax"
+	// Thompson draws, per slot, one sample of every remaining candidate's
+	// score from its posterior N(c·mean, (c·V·std)²), c = value × weight,
+	// and puts the largest in the slot: linear Thompson sampling with
+	// independent per-candidate posteriors. The probabilities are
+	// integrated numerically (models.ArgmaxProbs) and the slot is drawn from
+	// them, which is the same distribution.
+	Thompson ExplorerKind = "thompson"
+)
+
+// Policy configures how scores are formed and explored.
+type Policy struct {
+	Kind ExplorerKind `json:"kind" yaml:"kind"`
+	// Epsilon is the uniform-exploration share of EpsilonGreedy (default
+	// 0.1); it is also used by the fallback ranking.
+	Epsilon float64 `json:"epsilon,omitempty" yaml:"epsilon"`
+	// Alpha multiplies the posterior std in the UCB score of EpsilonGreedy
+	// and Softmax: estimate = mean + Alpha·std (default 0: greedy on the
+	// mean; LinUCB uses ~0.5-2).
+	Alpha float64 `json:"alpha,omitempty" yaml:"alpha"`
+	// Temperature of Softmax, in score units (default 1).
+	Temperature float64 `json:"temperature,omitempty" yaml:"temperature"`
+	// V scales the posterior std of Thompson (default 1).
+	V float64 `json:"v,omitempty" yaml:"v"`
+}
+
+func (p *Policy) setDefaults() error {
+	switch p.Kind {
+	case "":
+		p.Kind = EpsilonGreedy
+	case EpsilonGreedy, Softmax, Thompson:
+	default:
+		return fmt.Errorf("unknown explorer %q (want epsilon_greedy, softmax or thompson)", p.Kind)
+	}
+	if p.Epsilon == 0 && p.Kind == EpsilonGreedy {
+		p.Epsilon = 0.1
+	}
+	if p.Temperature == 0 {
+		p.Temperature = 1
+	}
+	if p.V == 0 {
+		p.V = 1
+	}
+	switch {
+	case !(p.Epsilon >= 0 && p.Epsilon <= 1):
+		return fmt.Errorf("epsilon must be in [0,1], got %v", p.Epsilon)
+	case !(p.Alpha >= 0) || math.IsInf(p.Alpha, 0):
+		return fmt.Errorf("alpha must be >= 0, got %v", p.Alpha)
+	case !(p.Temperature > 0) || math.IsInf(p.Temperature, 0):
+		return fmt.Errorf("temperature must be > 0, got %v", p.Temperature)
+	case !(p.V > 0) || math.IsInf(p.V, 0):
+		return fmt.Errorf("v must be > 0, got %v", p.V)
+	}
+	return nil
+}
+
+// String describes the explorer for the journal, e.g. "epsilon_greedy(0.1)".
+func (p Policy) String() string {
+	switch p.Kind {
+	case EpsilonGreedy:
+		return fmt.Sprintf("epsilon_greedy(eps=%g,alpha=%g)", p.Epsilon, p.Alpha)
+	case Softmax:
+		return fmt.Sprintf("softmax(t=%g,alpha=%g)", p.Temperature, p.Alpha)
+	case Thompson:
+		return fmt.Sprintf("thompson(v=%g)", p.V)
+	}
+	return string(p.Kind)
+}
+
+// slotProbs writes into probs[i] the probability that candidate i (of the
+// n remaining) is put in the next slot. score holds the deterministic
+// scores; mean and std the posterior of c·reward for Thompson. scratch
+// must have room for models.ArgmaxProbs.
+func (p *Policy) slotProbs(probs, score, mean, std, scratch []float64) {
+	n := len(probs)
+	if n == 1 {
+		probs[0] = 1
+		return
+	}
+	switch p.Kind {
+	case Thompson:
+		models.ArgmaxProbs(probs, mean, std, scratch)
+	case Softmax:
+		mx := math.Inf(-1)
+		for _, s := range score {
+			mx = max(mx, s)
+		}
+		var z float64
+		for i, s := range score {
+			probs[i] = math.Exp((s - mx) / p.Temperature)
+			z += probs[i]
+		}
+		for i := range probs {
+			probs[i] /= z
+		}
+	default: // EpsilonGreedy
+		best := argmax(score)
+		u := p.Epsilon / float64(n)
+		for i := range probs {
+			probs[i] = u
+		}
+		probs[best] += 1 - p.Epsilon
+	}
+}
+
+// argmax returns the index of the largest value, the lowest index on ties.
+func argmax(v []float64) int {
+	best := 0
+	for i := 1; i < len(v); i++ {
+		if v[i] > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// draw returns an index drawn from the distribution probs (which sums to 1
+// up to rounding); it never returns an index of zero probability.
+func draw(r *rand.Rand, probs []float64) int {
+	u := r.Float64()
+	last := -1
+	for i, p := range probs {
+		if p <= 0 {
+			continue
+		}
+		last = i
+		if u < p {
+			return i
+		}
+		u -= p
+	}
+	return last
+}

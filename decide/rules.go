@@ -1,0 +1,63 @@
+package decide
+
+import (
+	"fmt"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Env is what an eligibility rule sees. Rules are expr-lang expressions
+// (https://expr-lang.org), for example
+//
+//	context.page in ["cart", "checkout"] && context.cart_value >= 30
+//	profile.stage == "retention" && profile.recency.purchase > 30
+//	profile.attributes.tier in ["gold", "platinum"] && hour >= 8 && hour < 20
+//
+// A missing map key reads as nil; use `??` for a default
+// (`(context.cart_value ?? 0) > 50`). A rule that fails at run time (a
+// type mismatch) makes the action ineligible, with the error in the
+// explanation.
+type Env struct {
+	Profile ProfileEnv     `expr:"profile"`
+	Context map[string]any `expr:"context"`
+	Channel string         `expr:"channel"`
+	Hour    int            `expr:"hour"`    // 0-23, in UTC
+	Weekday int            `expr:"weekday"` // 0 = Sunday
+}
+
+// ProfileEnv is the profile as a rule sees it, evaluated at decision time.
+type ProfileEnv struct {
+	ID          string         `expr:"id"`
+	Known       bool           `expr:"known"` // false for a cold-start profile
+	Stage       string         `expr:"stage"`
+	LastChannel string         `expr:"last_channel"`
+	TenureDays  float64        `expr:"tenure_days"`
+	Attributes  map[string]any `expr:"attributes"`
+	// Counters are the decayed counter values at decision time.
+	Counters map[string]float64 `expr:"counters"`
+	// Recency is days since the last event of each type; absent if never.
+	Recency  map[string]float64 `expr:"recency"`
+	Consents map[string]bool    `expr:"consents"`
+}
+
+func compileRule(src string) (*vm.Program, error) {
+	prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+	if err != nil {
+		return nil, fmt.Errorf("cannot compile rule: %w", err)
+	}
+	return prog, nil
+}
+
+// evalRule runs prog on env with the reusable machine m.
+func evalRule(m *vm.VM, prog *vm.Program, env *Env) (bool, error) {
+	out, err := m.Run(prog, env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("rule returned %T, not bool", out)
+	}
+	return b, nil
+}
