@@ -1,0 +1,50 @@
+# nextbest — see README.md.
+GO       ?= go
+BIN      ?= bin/nextbest
+DATA     ?= data
+BENCHTIME ?= 2s
+
+.PHONY: all build run test test-short race bench fuzz vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/nextbest
+
+## run: the service on 127.0.0.1:8080 with the embedded retail sample, data in ./data
+run: build
+	$(BIN) serve --data $(DATA)
+
+## test: vet, then every test (race detector on), as CI runs it
+test: vet
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+## bench: the performance table (decide in process, journal, HTTP vs bare fasthttp)
+bench:
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./decide ./journal ./features ./models ./serve | tee bin/bench.txt
+	@$(GO) run ./internal/benchtab < bin/bench.txt
+
+## fuzz: each fuzz target for FUZZTIME (default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./journal
+	$(GO) test -run '^$$' -fuzz FuzzParseSpec -fuzztime $(FUZZTIME) ./features
+	$(GO) test -run '^$$' -fuzz FuzzValidateContext -fuzztime $(FUZZTIME) ./features
+	$(GO) test -run '^$$' -fuzz FuzzReadRidge -fuzztime $(FUZZTIME) ./models
+	$(GO) test -run '^$$' -fuzz FuzzDecideRequest -fuzztime $(FUZZTIME) ./serve
+	$(GO) test -run '^$$' -fuzz FuzzOutcomeRequest -fuzztime $(FUZZTIME) ./serve
+	$(GO) test -run '^$$' -fuzz FuzzEventRequest -fuzztime $(FUZZTIME) ./serve
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin $(DATA)

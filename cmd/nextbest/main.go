@@ -1,0 +1,49 @@
+// Command nextbest is the next-best-action service and its tools.
+//
+//	nextbest serve   [flags]   run the decision service
+//	nextbest version           print the version
+//
+// Run "nextbest <command> -h" for a command's flags.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const version = "0.1.0"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = runServe(os.Args[2:])
+	case "version", "-v", "--version":
+		fmt.Println("nextbest", version)
+	case "help", "-h", "--help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "nextbest: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nextbest:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `nextbest: next-best-action decisioning
+
+Usage:
+  nextbest serve [flags]    run the decision service (POST /v1/decide ...)
+  nextbest version          print the version
+
+Run "nextbest serve -h" for the service's flags.
+`)
+}

@@ -1,0 +1,116 @@
+// Command benchtab reads "go test -bench" output on stdin and prints the
+// nextbest performance table: the headline benchmarks with their units,
+// and ratios between benchmarks measured in the same run.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+type result struct {
+	pkg     string
+	name    string
+	metrics map[string]float64
+	order   []string
+}
+
+// ratios are the comparisons the performance targets are stated in:
+// numerator / denominator of one metric.
+var ratios = []struct {
+	label, num, den, metric, target string
+}{
+	{"decide over HTTP / bare fasthttp handler (throughput)", "BenchmarkHTTPDecide", "BenchmarkHTTPBare", "req/s", ">= 0.5"},
+}
+
+func main() {
+	var results []*result
+	pkg := ""
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimPrefix(p, "nextbest/")
+			continue
+		}
+		if !strings.HasPrefix(line, "Benchmark") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		r := &result{pkg: pkg, name: trimProcs(f[0]), metrics: map[string]float64{}}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			r.metrics[f[i+1]] = v
+			r.order = append(r.order, f[i+1])
+		}
+		results = append(results, r)
+	}
+	if len(results) == 0 {
+		fmt.Println("benchtab: no benchmark results on stdin")
+		os.Exit(1)
+	}
+	fmt.Println()
+	fmt.Println("nextbest performance (this machine, this run)")
+	fmt.Println()
+	fmt.Printf("%-10s %-44s %14s %10s %10s  %s\n", "package", "benchmark", "ns/op", "B/op", "allocs/op", "other")
+	fmt.Println(strings.Repeat("-", 120))
+	for _, r := range results {
+		var other []string
+		for _, k := range r.order {
+			switch k {
+			case "ns/op", "B/op", "allocs/op":
+				continue
+			}
+			other = append(other, fmt.Sprintf("%s %s", human(r.metrics[k]), k))
+		}
+		fmt.Printf("%-10s %-44s %14s %10s %10s  %s\n", r.pkg, r.name, human(r.metrics["ns/op"]),
+			human(r.metrics["B/op"]), human(r.metrics["allocs/op"]), strings.Join(other, ", "))
+	}
+	byName := map[string]*result{}
+	for _, r := range results {
+		byName[r.name] = r
+	}
+	printed := false
+	for _, q := range ratios {
+		n, d := byName[q.num], byName[q.den]
+		if n == nil || d == nil || d.metrics[q.metric] == 0 {
+			continue
+		}
+		if !printed {
+			fmt.Println()
+			fmt.Println("ratios (same run)")
+			printed = true
+		}
+		fmt.Printf("  %-60s %.2f   (target %s)\n", q.label, n.metrics[q.metric]/d.metrics[q.metric], q.target)
+	}
+}
+
+func trimProcs(name string) string {
+	if i := strings.LastIndex(name, "-"); i > 0 {
+		if _, err := strconv.Atoi(name[i+1:]); err == nil {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+func human(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}

@@ -1,0 +1,155 @@
+package serve_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"nextbest/examples/retail"
+	"nextbest/serve"
+)
+
+// The HTTP benchmarks compare decide over HTTP with a bare fasthttp
+// handler answering a small JSON body, on the same machine, in the same
+// run, with the same client. Both report req/s and latency percentiles;
+// make bench prints their ratio.
+
+const benchConns = 64
+
+func benchCatalog() []byte {
+	var b strings.Builder
+	b.WriteString("version: 1\nchannels: [web, app, email, call_centre]\nactions:\n")
+	cats := []string{"discount", "content", "cross_sell", "retention", "service", "loyalty"}
+	for i := range 20 {
+		fmt.Fprintf(&b, "  - id: act-%02d\n    channels: [web, app]\n    value: %d\n", i, 1+i%7)
+		if i%3 == 0 {
+			b.WriteString("    eligible: '(context.cart_value ?? 0) >= 0'\n")
+		}
+		fmt.Fprintf(&b, "    limits: [{max: 1000000, window: 1h}]\n    features: {category: %s, discount: %.2f}\n", cats[i%len(cats)], float64(i%5)/10)
+	}
+	return []byte(b.String())
+}
+
+func benchProfiles(n int) []byte {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"customer_id":"b-%05d","stage":"consideration","attributes":{"tier":"silver","age":%d},"counters":{"visits_7d":{"value":3,"at":"2026-11-20T00:00:00Z"}},"last_event":{"page_view":"2026-11-21T00:00:00Z"}}`+"\n", i, 20+i%50)
+	}
+	return []byte(b.String())
+}
+
+func BenchmarkHTTPDecide(b *testing.B) {
+	const customers = 5000
+	cfg := serve.Config{
+		DataDir: b.TempDir(), Catalog: benchCatalog(), FeatureSpec: retail.FeatureSpec, Profiles: benchProfiles(customers),
+		Policy: serveBenchPolicy, Logger: testLogger(),
+	}
+	svc, err := serve.Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go svc.Serve(ln)
+	bodies := make([][]byte, customers)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(map[string]any{"customer_id": fmt.Sprintf("b-%05d", i), "channel": "web", "limit": 3,
+			"context": map[string]any{"page": "cart", "cart_value": 42.5, "device": "mobile"}})
+	}
+	// warm the profile cache
+	hc := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: benchConns}
+	for _, body := range bodies {
+		if code := post(b, hc, "/v1/decide", body); code != 200 {
+			b.Fatalf("warm-up: status %d", code)
+		}
+	}
+	runLoad(b, hc, "/v1/decide", bodies)
+}
+
+func BenchmarkHTTPBare(b *testing.B) {
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"decision_id":"0123456789abcdef0123456789abcdef","actions":[]}`)
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown()
+	body, _ := json.Marshal(map[string]any{"customer_id": "b-00001", "channel": "web", "limit": 3,
+		"context": map[string]any{"page": "cart", "cart_value": 42.5, "device": "mobile"}})
+	hc := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: benchConns}
+	runLoad(b, hc, "/v1/decide", [][]byte{body})
+}
+
+func post(b *testing.B, hc *fasthttp.HostClient, path string, body []byte) int {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + hc.Addr + path)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.SetBody(body)
+	if err := hc.DoTimeout(req, resp, 10*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	return resp.StatusCode()
+}
+
+// runLoad sends b.N requests from benchConns concurrent clients and
+// reports throughput and latency percentiles.
+func runLoad(b *testing.B, hc *fasthttp.HostClient, path string, bodies [][]byte) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.ReportAllocs()
+	b.SetParallelism((benchConns + 1) / 2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + hc.Addr + path)
+		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
+		local := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			i := next.Add(1)
+			req.SetBody(bodies[int(i)%len(bodies)])
+			t0 := time.Now()
+			if err := hc.DoTimeout(req, resp, 10*time.Second); err != nil {
+				b.Error(err)
+				return
+			}
+			local = append(local, time.Since(t0))
+			if resp.StatusCode() != 200 {
+				b.Errorf("status %d: %s", resp.StatusCode(), resp.Body())
+				return
+			}
+		}
+		mu.Lock()
+		lat = append(lat, local...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+var serveBenchPolicy = retailPolicy()

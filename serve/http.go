@@ -1,0 +1,418 @@
+package serve
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/valyala/fasthttp"
+
+	"nextbest/decide"
+	"nextbest/features"
+	"nextbest/journal"
+)
+
+// Handler returns the service's HTTP handler: the v1 API, health, metrics.
+func (s *Service) Handler() fasthttp.RequestHandler {
+	return s.handle
+}
+
+// route names label the metrics; they are a fixed set.
+const (
+	routeDecide   = "decide"
+	routeOutcomes = "outcomes"
+	routeEvents   = "events"
+	routeActions  = "actions"
+	routeProfiles = "profiles"
+	routeHealth   = "healthz"
+	routeReady    = "readyz"
+	routeMetrics  = "metrics"
+	routeOther    = "other"
+)
+
+func (s *Service) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	route := routeOther
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in handler", "panic", fmt.Sprint(p), "path", string(ctx.Path()), "stack", string(debug.Stack()))
+			ctx.Response.Reset()
+			writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "internal error")
+		}
+		s.metrics.observe(route, ctx.Response.StatusCode(), time.Since(start))
+	}()
+	path := string(ctx.Path())
+	switch {
+	case path == "/v1/decide":
+		route = routeDecide
+		if s.method(ctx, "POST") {
+			s.handleDecide(ctx)
+		}
+	case path == "/v1/outcomes":
+		route = routeOutcomes
+		if s.method(ctx, "POST") {
+			s.handleOutcome(ctx)
+		}
+	case path == "/v1/events":
+		route = routeEvents
+		if s.method(ctx, "POST") {
+			s.handleEvent(ctx)
+		}
+	case path == "/v1/actions":
+		route = routeActions
+		if s.method(ctx, "GET") {
+			writeRawJSON(ctx, 200, s.actionsJSON)
+		}
+	case strings.HasPrefix(path, "/v1/profiles/"):
+		route = routeProfiles
+		if s.method(ctx, "GET") {
+			s.handleProfile(ctx, strings.TrimPrefix(path, "/v1/profiles/"))
+		}
+	case path == "/healthz":
+		route = routeHealth
+		writeRawJSON(ctx, 200, []byte(`{"status":"ok"}`))
+	case path == "/readyz":
+		route = routeReady
+		if s.ready.Load() {
+			writeRawJSON(ctx, 200, []byte(`{"status":"ready"}`))
+		} else {
+			writeError(ctx, 503, "unavailable", "", "not ready")
+		}
+	case path == "/metrics":
+		route = routeMetrics
+		s.metrics.write(ctx)
+	default:
+		writeError(ctx, 404, "not_found", "", "no such endpoint: "+path)
+	}
+}
+
+func (s *Service) method(ctx *fasthttp.RequestCtx, m string) bool {
+	if string(ctx.Method()) == m {
+		return true
+	}
+	ctx.Response.Header.Set("Allow", m)
+	writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "", "use "+m)
+	return false
+}
+
+// decideWork is the per-request scratch of a decision, pooled.
+type decideWork struct {
+	req  decideRequest
+	res  decide.Result
+	jd   journal.Decision
+	lv   live
+	acts []int
+	resp decideResponse
+}
+
+func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
+	w := s.work.Get().(*decideWork)
+	defer s.work.Put(w)
+	if err := parseDecide(ctx.PostBody(), &w.req); err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	now := s.cfg.Now().UTC()
+	if w.req.RequestID != "" {
+		if done := s.replayDecision(ctx, w.req.CustomerID, w.req.RequestID); done {
+			return
+		}
+	}
+	storeDown := false
+	p, err := s.store.Get(w.req.CustomerID)
+	if err != nil {
+		s.log.Warn("profile store failed; deciding on a cold-start profile", "err", err)
+		storeDown = true
+	}
+	if p == nil {
+		p = s.spec.NewProfile(w.req.CustomerID, now)
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.DecisionTimeout)
+	req := decide.Request{
+		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Context: w.req.Context,
+		Candidates: w.req.Candidates, Limit: w.req.limit(), Explain: w.req.Explain, Now: now,
+	}
+	err = s.engine.Decide(dctx, &req, p, &w.res)
+	cancel()
+	if err != nil && !errors.Is(err, decide.ErrNoActions) {
+		writeErr(ctx, err)
+		return
+	}
+	res := &w.res
+	d := &w.jd
+	*d = journal.Decision{
+		V: journal.SchemaVersion, DecisionID: newDecisionID(now), RequestID: w.req.RequestID,
+		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
+		Profile: res.Inputs.ProfileMap(), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
+		Explorer: res.Explorer, Fallback: res.Fallback || storeDown,
+		Eligible: make([]string, len(res.Eligible)), Actions: make([]journal.LoggedAction, len(res.Actions)),
+	}
+	for i, a := range res.Eligible {
+		d.Eligible[i] = a.ID
+	}
+	w.acts = w.acts[:0]
+	for i, c := range res.Actions {
+		d.Actions[i] = journal.LoggedAction{ActionID: c.Action.ID, Slot: c.Slot, Score: c.Score, Estimate: c.Estimate, Propensity: c.Propensity}
+		w.acts = append(w.acts, c.Action.Index())
+	}
+	payload, err := json.Marshal(d)
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	w.lv = live{decision: d, x: res.X, acts: w.acts}
+	if _, err := s.journal.AppendMeta(context.Background(), journal.TypeDecision, now, payload, &w.lv); err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	s.metrics.decided(d, res)
+	resp := &w.resp
+	*resp = decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: resp.Actions[:0]}
+	for _, a := range d.Actions {
+		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
+	}
+	if res.Explain != nil {
+		resp.Explain = &explanationWire{Eligible: d.Eligible, Dropped: res.Explain.Dropped, Scored: res.Explain.Scored, Explorer: res.Explorer}
+	}
+	writeJSON(ctx, 200, resp)
+}
+
+// replayDecision answers a repeated request_id with the decision already
+// made for it, and reports whether it did.
+func (s *Service) replayDecision(ctx *fasthttp.RequestCtx, customer, requestID string) bool {
+	id, closer, err := s.db.Get([]byte(prefixRequest + customer + "/" + requestID))
+	if err != nil {
+		return false
+	}
+	key := prefixDecision + string(id)
+	closer.Close()
+	v, closer, err := s.db.Get([]byte(key))
+	if err != nil {
+		return false
+	}
+	var d journal.Decision
+	err = journal.DecodeDecision(v, &d)
+	closer.Close()
+	if err != nil {
+		return false
+	}
+	resp := decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: []actionWire{}}
+	for _, a := range d.Actions {
+		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
+	}
+	ctx.Response.Header.Set("Idempotent-Replay", "true")
+	writeJSON(ctx, 200, &resp)
+	return true
+}
+
+func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
+	var r outcomeRequest
+	now := s.cfg.Now().UTC()
+	ts, err := parseOutcome(ctx.PostBody(), &r, now)
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	v, closer, err := s.db.Get([]byte(prefixDecision + r.DecisionID))
+	if err == pebble.ErrNotFound {
+		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "decision_id", reason: fmt.Sprintf("no decision %q (unknown, or older than the retention)", r.DecisionID)})
+		return
+	}
+	if err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	var d journal.Decision
+	err = journal.DecodeDecision(v, &d)
+	closer.Close()
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	shown := false
+	for _, a := range d.Actions {
+		if a.ActionID == r.ActionID {
+			shown = true
+			break
+		}
+	}
+	if !shown {
+		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "action_id", reason: fmt.Sprintf("decision %s did not return action %q", r.DecisionID, r.ActionID)})
+		return
+	}
+	if ts.Before(d.Time.Add(-maxClockSkew)) {
+		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "ts", reason: "is before the decision"})
+		return
+	}
+	o := journal.Outcome{
+		V: journal.SchemaVersion, DecisionID: r.DecisionID, ActionID: r.ActionID, CustomerID: d.CustomerID,
+		Type: r.Type, Reward: *r.Reward, Time: ts, DecisionTime: d.Time,
+	}
+	payload, err := json.Marshal(&o)
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	lsn, err := s.journal.AppendMeta(context.Background(), journal.TypeOutcome, ts, payload, &live{outcome: &o})
+	if err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	s.metrics.outcomes.WithLabelValues(r.Type).Inc()
+	writeJSON(ctx, 202, map[string]any{"status": "accepted", "lsn": lsn})
+}
+
+func (s *Service) handleEvent(ctx *fasthttp.RequestCtx) {
+	var r eventRequest
+	now := s.cfg.Now().UTC()
+	ts, err := parseEvent(ctx.PostBody(), &r, now)
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	if !s.spec.HasEvent(r.Type) {
+		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "type", reason: fmt.Sprintf("unknown event type %q (the feature spec lists the accepted types)", r.Type)})
+		return
+	}
+	e := journal.Event{V: journal.SchemaVersion, CustomerID: r.CustomerID, Type: r.Type, Channel: r.Channel, Time: ts, Properties: r.Properties}
+	// validate exactly as the applier will apply it, on a scratch profile
+	if err := s.spec.ApplyEvent(s.spec.NewProfile(r.CustomerID, ts), features.Event{Type: e.Type, Channel: e.Channel, Time: ts, Properties: e.Properties}); err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	payload, err := json.Marshal(&e)
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	lsn, err := s.journal.AppendMeta(context.Background(), journal.TypeEvent, ts, payload, &live{event: &e})
+	if err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	s.metrics.events.Inc()
+	writeJSON(ctx, 202, map[string]any{"status": "accepted", "lsn": lsn})
+}
+
+// profileView is the answer of GET /v1/profiles/{id}: the stored profile
+// and its values as of now.
+type profileView struct {
+	*features.Profile
+	Now         time.Time          `json:"now"`
+	CountersNow map[string]float64 `json:"counters_now,omitempty"`
+	RecencyDays map[string]float64 `json:"recency_days,omitempty"`
+}
+
+func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
+	id, err := url.PathUnescape(raw)
+	if err != nil || checkID("customer_id", id) != nil {
+		writeErr(ctx, badField("customer_id", "invalid customer id in path"))
+		return
+	}
+	p, err := s.store.Get(id)
+	if err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	if p == nil {
+		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "customer_id", reason: fmt.Sprintf("no profile for customer %q", id)})
+		return
+	}
+	now := s.cfg.Now().UTC()
+	v := profileView{Profile: p, Now: now, CountersNow: map[string]float64{}, RecencyDays: map[string]float64{}}
+	for name := range p.Counters {
+		if c, ok := s.spec.CounterValue(p, name, now); ok {
+			v.CountersNow[name] = c
+		}
+	}
+	for typ, t := range p.LastEvent {
+		v.RecencyDays[typ] = now.Sub(t).Hours() / 24
+	}
+	writeJSON(ctx, 200, &v)
+}
+
+var errUnavailable = errors.New("service unavailable")
+
+// serverError answers errors fasthttp meets before our handler runs, such
+// as a body over MaxBodyBytes.
+func (s *Service) serverError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, 413, "payload_too_large", "", fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+	default:
+		writeError(ctx, 400, "invalid_argument", "", "malformed HTTP request: "+err.Error())
+	}
+	s.metrics.observe(routeOther, ctx.Response.StatusCode(), 0)
+}
+
+// writeErr maps err to a status and a JSON error body, in one place.
+func writeErr(ctx *fasthttp.RequestCtx, err error) {
+	var fe *fieldError
+	var re *decide.RequestError
+	var ve *features.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(ctx, fe.status, fe.code, fe.field, fe.Error())
+	case errors.As(err, &re):
+		status, code := 400, "invalid_argument"
+		if re.Unprocessable {
+			status, code = 422, "unprocessable"
+		}
+		writeError(ctx, status, code, re.Field, re.Field+": "+re.Reason)
+	case errors.As(err, &ve):
+		writeError(ctx, 400, "invalid_argument", ve.Field, ve.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(ctx, 503, "unavailable", "", "decision deadline exceeded")
+	case errors.Is(err, errUnavailable):
+		writeError(ctx, 503, "unavailable", "", err.Error())
+	default:
+		writeError(ctx, 500, "internal", "", err.Error())
+	}
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeError(ctx *fasthttp.RequestCtx, status int, code, field, msg string) {
+	writeJSON(ctx, status, errorBody{errorDetail{Code: code, Message: msg, Field: field}})
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error":{"code":"internal","message":"cannot encode response"}}`)
+	}
+	writeRawJSON(ctx, status, b)
+}
+
+func writeRawJSON(ctx *fasthttp.RequestCtx, status int, b []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// newDecisionID returns a 32-hex-digit id that sorts by time: 48 bits of
+// Unix milliseconds, then 80 random bits.
+func newDecisionID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	binary.BigEndian.PutUint64(b[8:], rand.Uint64())
+	binary.BigEndian.PutUint16(b[6:8], uint16(rand.Uint32()))
+	return hex.EncodeToString(b[:])
+}

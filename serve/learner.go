@@ -1,0 +1,327 @@
+package serve
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"nextbest/decide"
+	"nextbest/features"
+	"nextbest/journal"
+	"nextbest/models"
+)
+
+type learnKind uint8
+
+const (
+	learnImpression learnKind = iota // a decision's returned actions were shown
+	learnReward                      // the first outcome of its type for (decision, action)
+)
+
+type learnItem struct {
+	lsn      uint64
+	kind     learnKind
+	decision *journal.Decision
+	x        []float64 // rows of the returned actions, if the handler had them
+	acts     []int
+	outcome  *journal.Outcome
+	firstAny bool // the first outcome of any type for (decision, action)
+}
+
+// learner updates the online model from the journal, in LSN order, on its
+// own goroutine. The model is ridge regression on sufficient statistics,
+// which makes delayed rewards exact: when a decision's actions are shown,
+// each is added as an observation with the default reward (A += xxᵀ,
+// b += r₀x); when the first outcome of a type arrives for an action within
+// the attribution window, only b changes (b += (r − r₀)x for the first
+// outcome of the action, b += r·x for further outcome types). An action's
+// learning reward is therefore r₀ without outcomes, else the sum of the
+// rewards of its distinct outcome types — the same rule training uses.
+type learner struct {
+	model         *models.Ridge
+	spec          *features.Spec
+	cat           *decide.Catalog
+	db            *pebble.DB
+	log           *slog.Logger
+	defaultReward float64
+	window        time.Duration
+	path          string // snapshot file
+	publishEvery  time.Duration
+	snapshotEvery time.Duration
+	onUpdate      func(n int)
+
+	ch chan []learnItem
+
+	mu   sync.Mutex
+	cond *sync.Cond
+	done uint64 // last LSN fully processed
+	// from is the LSN the loaded model state reflects: records at or below
+	// it are already in the model. Set before the learner starts.
+	from uint64
+
+	in    features.Inputs
+	xbuf  []float64
+	feats []*features.ActionFeatures
+}
+
+// snapshotMagic starts an online-model snapshot file.
+var snapshotMagic = [4]byte{'N', 'B', 'O', 'L'}
+
+func (l *learner) init() {
+	l.ch = make(chan []learnItem, 1024)
+	l.cond = sync.NewCond(&l.mu)
+}
+
+// enqueue hands items (copied) to the learner goroutine, in order.
+func (l *learner) enqueue(items []learnItem) {
+	if len(items) == 0 {
+		return
+	}
+	l.ch <- append([]learnItem(nil), items...)
+}
+
+// run processes items until ctx is cancelled and the queue is drained by
+// stop. It publishes the model whenever the queue runs dry or publishEvery
+// has passed, and snapshots it every snapshotEvery.
+func (l *learner) run(ctx context.Context) {
+	lastPub, lastSnap := time.Now(), time.Now()
+	for {
+		var items []learnItem
+		select {
+		case items = <-l.ch:
+		case <-ctx.Done():
+			// drain what is queued, then stop
+			for {
+				select {
+				case items = <-l.ch:
+					l.process(items)
+				default:
+					l.model.Publish()
+					return
+				}
+			}
+		}
+		l.process(items)
+		if len(l.ch) == 0 || time.Since(lastPub) >= l.publishEvery {
+			l.model.Publish()
+			lastPub = time.Now()
+		}
+		if l.snapshotEvery > 0 && time.Since(lastSnap) >= l.snapshotEvery {
+			if err := l.saveSnapshot(); err != nil {
+				l.log.Error("cannot snapshot the online model", "err", err)
+			}
+			lastSnap = time.Now()
+		}
+	}
+}
+
+func (l *learner) process(items []learnItem) {
+	n := 0
+	for i := range items {
+		it := &items[i]
+		if it.lsn <= l.from {
+			continue
+		}
+		var err error
+		switch it.kind {
+		case learnImpression:
+			n += l.impression(it)
+		case learnReward:
+			var ok bool
+			ok, err = l.reward(it)
+			if ok {
+				n++
+			}
+		}
+		if err != nil {
+			l.log.Warn("online model skipped a record", "lsn", it.lsn, "err", err)
+		}
+	}
+	if n > 0 && l.onUpdate != nil {
+		l.onUpdate(n)
+	}
+	if len(items) > 0 {
+		l.mu.Lock()
+		l.done = items[len(items)-1].lsn
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	}
+}
+
+func (l *learner) doneLSN() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done
+}
+
+// waitFor blocks until the learner has processed lsn (or ctx ends).
+func (l *learner) waitFor(ctx context.Context, lsn uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	})
+	defer stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.done < lsn {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.cond.Wait()
+	}
+	return nil
+}
+
+// rows returns the feature rows of actions ids of decision d, rebuilt from
+// the logged inputs exactly as they were assembled live, and their
+// catalog indices. Actions no longer in the catalog are left out.
+func (l *learner) rows(d *journal.Decision, ids []string) ([]float64, []int, error) {
+	if d.FeatureSpec != l.spec.Hash() {
+		return nil, nil, fmt.Errorf("decision %s was made with feature spec %.12s, serving %.12s", d.DecisionID, d.FeatureSpec, l.spec.Hash())
+	}
+	if err := l.spec.InputsFromLog(&l.in, d.Profile, d.Channel, d.Context, d.Time); err != nil {
+		return nil, nil, err
+	}
+	l.feats = l.feats[:0]
+	acts := make([]int, 0, len(ids))
+	for _, id := range ids {
+		a, ok := l.cat.Lookup(id)
+		if !ok {
+			continue
+		}
+		l.feats = append(l.feats, a.Compiled().(*features.ActionFeatures))
+		acts = append(acts, a.Index())
+	}
+	dim := l.spec.Dim()
+	if cap(l.xbuf) < len(acts)*dim {
+		l.xbuf = make([]float64, len(acts)*dim)
+	}
+	x := l.xbuf[:len(acts)*dim]
+	l.spec.Assemble(x, &l.in, l.feats)
+	return x, acts, nil
+}
+
+func (l *learner) impression(it *learnItem) int {
+	x, acts := it.x, it.acts
+	if x == nil {
+		ids := make([]string, len(it.decision.Actions))
+		for i, a := range it.decision.Actions {
+			ids[i] = a.ActionID
+		}
+		var err error
+		if x, acts, err = l.rows(it.decision, ids); err != nil {
+			l.log.Warn("online model skipped a decision", "lsn", it.lsn, "err", err)
+			return 0
+		}
+	}
+	dim := l.spec.Dim()
+	for i, a := range acts {
+		if err := l.model.Update(a, x[i*dim:(i+1)*dim], l.defaultReward); err != nil {
+			l.log.Warn("online model update failed", "lsn", it.lsn, "err", err)
+		}
+	}
+	return len(acts)
+}
+
+func (l *learner) reward(it *learnItem) (bool, error) {
+	o := it.outcome
+	if l.window > 0 && o.Time.Sub(o.DecisionTime) > l.window {
+		return false, nil // late: outside the attribution window
+	}
+	v, closer, err := l.db.Get([]byte(prefixDecision + o.DecisionID))
+	if err != nil {
+		return false, fmt.Errorf("decision %s of outcome: %w", o.DecisionID, err)
+	}
+	var d journal.Decision
+	err = journal.DecodeDecision(v, &d)
+	closer.Close()
+	if err != nil {
+		return false, err
+	}
+	x, acts, err := l.rows(&d, []string{o.ActionID})
+	if err != nil || len(acts) == 0 {
+		return false, err
+	}
+	delta := o.Reward
+	if it.firstAny {
+		delta -= l.defaultReward
+	}
+	if err := l.model.AddReward(acts[0], x, delta); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// saveSnapshot writes the model state with the LSN it reflects to path,
+// atomically (temp file, fsync, rename, fsync dir). Called from the learner
+// goroutine, or after it stopped.
+func (l *learner) saveSnapshot() error {
+	if l.path == "" {
+		return nil
+	}
+	lsn := l.doneLSN()
+	tmp := l.path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	var hdr [20]byte
+	copy(hdr[:4], snapshotMagic[:])
+	binary.LittleEndian.PutUint32(hdr[4:], 1)
+	binary.LittleEndian.PutUint64(hdr[8:], lsn)
+	binary.LittleEndian.PutUint32(hdr[16:], crc32.Checksum(hdr[:16], crc32.MakeTable(crc32.Castagnoli)))
+	if _, err = f.Write(hdr[:]); err == nil {
+		_, err = l.model.WriteTo(f)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot write model snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, l.path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// loadSnapshot reads a snapshot written by saveSnapshot. It returns
+// os.ErrNotExist when there is none.
+func loadSnapshot(path string) (*models.Ridge, uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	var hdr [20]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return nil, 0, fmt.Errorf("model snapshot %q: %w", path, err)
+	}
+	if [4]byte(hdr[:4]) != snapshotMagic || binary.LittleEndian.Uint32(hdr[4:]) != 1 ||
+		binary.LittleEndian.Uint32(hdr[16:]) != crc32.Checksum(hdr[:16], crc32.MakeTable(crc32.Castagnoli)) {
+		return nil, 0, fmt.Errorf("model snapshot %q: bad header", path)
+	}
+	m, err := models.ReadRidge(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("model snapshot %q: %w", path, err)
+	}
+	return m, binary.LittleEndian.Uint64(hdr[8:]), nil
+}

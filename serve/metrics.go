@@ -1,0 +1,130 @@
+package serve
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+	"github.com/valyala/fasthttp"
+
+	"nextbest/decide"
+	"nextbest/journal"
+)
+
+// metrics are the service's Prometheus metrics, on a registry of its own.
+type metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	decisions    *prometheus.CounterVec
+	served       *prometheus.CounterVec
+	outcomes     *prometheus.CounterVec
+	events       prometheus.Counter
+	modelUpdates prometheus.Counter
+}
+
+func newMetrics(s *Service) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_http_requests_total", Help: "HTTP requests by endpoint and status code.",
+	}, []string{"endpoint", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "nextbest_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by endpoint (includes the journal fsync wait).",
+		Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1},
+	}, []string{"endpoint"})
+	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_decisions_total", Help: "Decisions answered, by channel and whether the fallback served them.",
+	}, []string{"channel", "fallback"})
+	m.served = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_decision_actions_total", Help: "Actions returned by decisions, by action and channel.",
+	}, []string{"action", "channel"})
+	m.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_outcomes_total", Help: "Outcomes accepted, by type.",
+	}, []string{"type"})
+	m.events = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nextbest_events_total", Help: "Journey events accepted.",
+	})
+	m.modelUpdates = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nextbest_model_updates_total", Help: "Observations and reward corrections applied to the online model.",
+	})
+	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "nextbest_profile_cache_hits_total", Help: "Profile reads answered by the cache.",
+	}, func() float64 { h, _ := s.store.Stats(); return float64(h) })
+	cacheMisses := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "nextbest_profile_cache_misses_total", Help: "Profile reads that went to the store.",
+	}, func() float64 { _, mi := s.store.Stats(); return float64(mi) })
+	hitRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nextbest_profile_cache_hit_ratio", Help: "Profile cache hits / reads since start.",
+	}, func() float64 {
+		h, mi := s.store.Stats()
+		if h+mi == 0 {
+			return 0
+		}
+		return float64(h) / float64(h+mi)
+	})
+	lastLSN := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nextbest_journal_last_lsn", Help: "Sequence number of the last durable journal record.",
+	}, func() float64 {
+		if s.journal == nil {
+			return 0
+		}
+		return float64(s.journal.LastLSN())
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates,
+		cacheHits, cacheMisses, hitRatio, lastLSN,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+var statusText [600]string
+
+func init() {
+	for i := range statusText {
+		statusText[i] = strconv.Itoa(i)
+	}
+}
+
+func (m *metrics) observe(route string, status int, d time.Duration) {
+	code := "0"
+	if status >= 0 && status < len(statusText) {
+		code = statusText[status]
+	}
+	m.requests.WithLabelValues(route, code).Inc()
+	if d > 0 {
+		m.latency.WithLabelValues(route).Observe(d.Seconds())
+	}
+}
+
+func (m *metrics) decided(d *journal.Decision, _ *decide.Result) {
+	fb := "false"
+	if d.Fallback {
+		fb = "true"
+	}
+	m.decisions.WithLabelValues(d.Channel, fb).Inc()
+	for _, a := range d.Actions {
+		m.served.WithLabelValues(a.ActionID, d.Channel).Inc()
+	}
+}
+
+func (m *metrics) write(ctx *fasthttp.RequestCtx) {
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		writeError(ctx, 500, "internal", "", err.Error())
+		return
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			writeError(ctx, 500, "internal", "", err.Error())
+			return
+		}
+	}
+	ctx.SetStatusCode(200)
+	ctx.SetContentType(string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	ctx.SetBody(buf.Bytes())
+}

@@ -1,0 +1,405 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/valyala/fasthttp"
+
+	"nextbest/decide"
+	"nextbest/features"
+	"nextbest/journal"
+	"nextbest/models"
+)
+
+// Config configures a Service. Zero values take the documented defaults.
+type Config struct {
+	// Addr is the listen address of ListenAndServe (default 127.0.0.1:8080).
+	Addr string
+	// DataDir holds the journal, the Pebble state and the model snapshot.
+	DataDir string
+	// Catalog and FeatureSpec are the YAML documents of the action catalog
+	// and the feature spec.
+	Catalog     []byte
+	FeatureSpec []byte
+	// Profiles, if set, are JSON-lines customer profiles loaded into the
+	// store at first start (the demo set, or a CRM import).
+	Profiles []byte
+	// Policy is the exploration policy (default ε-greedy, ε=0.1).
+	Policy decide.Policy
+	// Model configures the online model.
+	Model ModelConfig
+	// DefaultReward is the reward of a shown action without an outcome in
+	// the attribution window (default 0).
+	DefaultReward float64
+	// AttributionWindow is how long after a decision an outcome counts
+	// towards online learning (default 7 days).
+	AttributionWindow time.Duration
+	// DecisionTimeout bounds the service's own time per decision (default
+	// 50ms); journal fsync waits are not part of it.
+	DecisionTimeout time.Duration
+	// MaxBodyBytes caps request bodies (default 64 KiB); larger ones get 413.
+	MaxBodyBytes int
+	// CacheMaxCost is the profile cache budget in bytes (default 64 MiB).
+	CacheMaxCost int64
+	// SnapshotEvery is how often the online model is snapshotted (default
+	// 30s); it is also snapshotted at Close.
+	SnapshotEvery time.Duration
+	// PublishEvery bounds how stale the served model may be under a steady
+	// stream of updates (default 50ms); it is published at once when idle.
+	PublishEvery time.Duration
+	// Seed fixes exploration randomness (0: random).
+	Seed uint64
+	// JournalNoSync skips fsync: tests only.
+	JournalNoSync bool
+	Logger        *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// ModelConfig configures the online bandit model.
+type ModelConfig struct {
+	// Name is the policy name reported with decisions (default "linucb").
+	Name string `yaml:"name"`
+	// Disjoint keeps one posterior per action instead of one shared model
+	// over the action features and crosses of the feature spec.
+	Disjoint bool `yaml:"disjoint"`
+	// Lambda is the ridge prior precision (default 1).
+	Lambda float64 `yaml:"lambda"`
+}
+
+func (c *Config) setDefaults() error {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		return errors.New("serve: Config.DataDir is required")
+	}
+	if len(c.Catalog) == 0 || len(c.FeatureSpec) == 0 {
+		return errors.New("serve: Config.Catalog and Config.FeatureSpec are required")
+	}
+	if c.AttributionWindow == 0 {
+		c.AttributionWindow = 7 * 24 * time.Hour
+	}
+	if c.DecisionTimeout == 0 {
+		c.DecisionTimeout = 50 * time.Millisecond
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 64 << 10
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 30 * time.Second
+	}
+	if c.PublishEvery == 0 {
+		c.PublishEvery = 50 * time.Millisecond
+	}
+	if c.Model.Name == "" {
+		c.Model.Name = "linucb"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Service is a running nextbest instance: the HTTP API over the decision
+// engine, the profile store, the journal and the online learner.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *pebble.DB
+	store   *features.Store
+	spec    *features.Spec
+	cat     *decide.Catalog
+	engine  *decide.Engine
+	model   *models.Ridge
+	learner *learner
+	applier *applier
+	journal *journal.Journal
+	metrics *metrics
+	server  *fasthttp.Server
+
+	actionsJSON []byte
+	work        sync.Pool
+	ready       atomic.Bool
+	stopLearn   context.CancelFunc
+	learnDone   chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// Open opens (or creates) the service's state under cfg.DataDir, replays
+// the journal past what the state has applied, and returns a Service ready
+// to serve.
+func Open(cfg Config) (s *Service, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s = &Service{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.closeParts()
+		}
+	}()
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "model"), 0o755); err != nil {
+		return nil, err
+	}
+	if s.spec, err = features.ParseSpec(cfg.FeatureSpec); err != nil {
+		return nil, fmt.Errorf("feature spec: %w", err)
+	}
+	if s.cat, err = decide.ParseCatalog(cfg.Catalog, specCompiler{s.spec}); err != nil {
+		return nil, err
+	}
+	s.db, err = pebble.Open(filepath.Join(cfg.DataDir, "state"), &pebble.Options{Logger: pebbleLogger{s.log}})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open state store: %w", err)
+	}
+	if s.store, err = features.NewStore(features.StoreConfig{DB: s.db, CacheMaxCost: cfg.CacheMaxCost, Logger: s.log}); err != nil {
+		return nil, err
+	}
+	if err := s.seedProfiles(); err != nil {
+		return nil, err
+	}
+
+	// the online model: last snapshot, or a fresh one
+	snapPath := filepath.Join(cfg.DataDir, "model", "online.state")
+	var from uint64
+	s.model, from, err = loadSnapshot(snapPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		s.model, err = models.NewRidge(s.modelConfig())
+		if err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if want := s.modelConfig(); s.model.Dim() != want.Dim || s.model.Actions() != want.Actions {
+			s.log.Warn("model snapshot does not fit the feature spec or catalog; starting a fresh model",
+				"snapshot_dim", s.model.Dim(), "spec_dim", want.Dim)
+			if s.model, err = models.NewRidge(want); err != nil {
+				return nil, err
+			}
+			from = 0
+		}
+	}
+	s.metrics = newMetrics(s)
+	s.learner = &learner{
+		model: s.model, spec: s.spec, cat: s.cat, db: s.db, log: s.log,
+		defaultReward: cfg.DefaultReward, window: cfg.AttributionWindow,
+		path: snapPath, publishEvery: cfg.PublishEvery, snapshotEvery: cfg.SnapshotEvery,
+		from: from, done: from,
+		onUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) },
+	}
+	s.learner.init()
+	if s.applier, err = newApplier(s.db, s.store, s.spec, s.learner, s.log); err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s.stopLearn, s.learnDone = cancel, make(chan struct{})
+	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
+
+	s.journal, err = journal.Open(journal.Config{
+		Dir: filepath.Join(cfg.DataDir, "journal"), NoSync: cfg.JournalNoSync, Logger: s.log,
+		OnCommit: s.applier.onCommit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	s.model.Publish()
+
+	s.engine, err = decide.New(decide.Config{Catalog: s.cat, Spec: s.spec, Policy: cfg.Policy, Seed: cfg.Seed}, s.model)
+	if err != nil {
+		return nil, err
+	}
+	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {
+		return nil, err
+	}
+	s.work.New = func() any { return new(decideWork) }
+	s.server = &fasthttp.Server{
+		Handler:                       s.Handler(),
+		Name:                          "nextbest",
+		MaxRequestBodySize:            cfg.MaxBodyBytes,
+		ReadTimeout:                   10 * time.Second,
+		WriteTimeout:                  10 * time.Second,
+		IdleTimeout:                   60 * time.Second,
+		ErrorHandler:                  s.serverError,
+		Logger:                        fasthttpLogger{s.log},
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultContentType:          true,
+	}
+	s.ready.Store(true)
+	return s, nil
+}
+
+func (s *Service) modelConfig() models.RidgeConfig {
+	c := models.RidgeConfig{Dim: s.spec.Dim(), Lambda: s.cfg.Model.Lambda, Name: s.cfg.Model.Name}
+	if s.cfg.Model.Disjoint {
+		c.Actions = len(s.cat.Actions)
+	}
+	return c
+}
+
+// recover replays the journal past the applied state and the model
+// snapshot, in chunks, through the same applier as live commits.
+func (s *Service) recover() error {
+	from := min(s.applier.Applied(), s.learner.from) + 1
+	last := s.journal.LastLSN()
+	if from > last {
+		return nil
+	}
+	start := time.Now()
+	chunk := make([]journal.Record, 0, 1024)
+	flush := func() error {
+		err := s.applier.apply(chunk)
+		for i := range chunk {
+			chunk[i].Payload = nil
+		}
+		chunk = chunk[:0]
+		return err
+	}
+	err := s.journal.Replay(from, func(r journal.Record) error {
+		r.Payload = bytes.Clone(r.Payload)
+		chunk = append(chunk, r)
+		if len(chunk) == cap(chunk) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("cannot replay the journal: %w", err)
+	}
+	s.log.Info("replayed journal", "from_lsn", from, "to_lsn", last, "took", time.Since(start))
+	return s.learner.waitFor(context.Background(), last)
+}
+
+const keySeeded = "m/seeded"
+
+func (s *Service) seedProfiles() error {
+	if len(s.cfg.Profiles) == 0 {
+		return nil
+	}
+	if _, closer, err := s.db.Get([]byte(keySeeded)); err == nil {
+		closer.Close()
+		return nil
+	} else if err != pebble.ErrNotFound {
+		return err
+	}
+	n, err := s.store.Load(context.Background(), bytes.NewReader(s.cfg.Profiles))
+	if err != nil {
+		return fmt.Errorf("cannot load profiles: %w", err)
+	}
+	s.log.Info("loaded customer profiles", "count", n)
+	return s.db.Set([]byte(keySeeded), []byte("1"), pebble.Sync)
+}
+
+// ListenAndServe serves on cfg.Addr until Close.
+func (s *Service) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves HTTP on ln until Close.
+func (s *Service) Serve(ln net.Listener) error {
+	s.log.Info("serving", "addr", ln.Addr().String(), "actions", len(s.cat.Actions), "dim", s.spec.Dim())
+	return s.server.Serve(ln)
+}
+
+// Engine returns the decision engine (for in-process use and tests).
+func (s *Service) Engine() *decide.Engine { return s.engine }
+
+// Model returns the online model.
+func (s *Service) Model() *models.Ridge { return s.model }
+
+// WaitLearned blocks until the online model has learned from every record
+// journaled so far.
+func (s *Service) WaitLearned(ctx context.Context) error {
+	return s.learner.waitFor(ctx, s.journal.LastLSN())
+}
+
+// Close stops the service gracefully, in reverse order of Open: stop
+// taking requests and finish those in flight, flush the journal, let the
+// learner drain and snapshot the model, then close the stores.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		s.ready.Store(false)
+		if s.server != nil {
+			if err := s.server.ShutdownWithContext(context.Background()); err != nil {
+				s.closeErr = err
+			}
+		}
+		s.closeErr = errors.Join(s.closeErr, s.closeParts())
+	})
+	return s.closeErr
+}
+
+func (s *Service) closeParts() error {
+	var errs []error
+	if s.journal != nil {
+		errs = append(errs, s.journal.Close())
+	}
+	if s.stopLearn != nil {
+		s.stopLearn()
+		<-s.learnDone
+		errs = append(errs, s.learner.saveSnapshot())
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// specCompiler adapts the feature spec to decide.FeatureCompiler.
+type specCompiler struct{ spec *features.Spec }
+
+func (c specCompiler) CompileAction(id string, feats map[string]any) (any, error) {
+	return c.spec.CompileAction(id, feats)
+}
+
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	os.Exit(1)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...), "component", "http")
+}
+
+var _ io.Writer = (*bytes.Buffer)(nil)
