@@ -48,3 +48,7 @@ fmt:
 
 clean:
 	rm -rf bin $(DATA)
+
+# Targets of the training, evaluation and simulation tools live beside
+# this file in mk/*.mk.
+-include mk/*.mk
