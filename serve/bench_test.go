@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +51,7 @@ func BenchmarkHTTPDecide(b *testing.B) {
 	const customers = 5000
 	cfg := serve.Config{
 		DataDir: b.TempDir(), Catalog: benchCatalog(), FeatureSpec: retail.FeatureSpec, Profiles: benchProfiles(customers),
-		Policy: serveBenchPolicy, Logger: testLogger(),
+		Policy: serveBenchPolicy, Logger: testLogger(), JournalNoSync: os.Getenv("NB_NOSYNC") != "",
 	}
 	svc, err := serve.Open(cfg)
 	if err != nil {

@@ -106,6 +106,7 @@ func (s *Service) method(ctx *fasthttp.RequestCtx, m string) bool {
 
 // decideWork is the per-request scratch of a decision, pooled.
 type decideWork struct {
+	buf  []byte
 	req  decideRequest
 	res  decide.Result
 	jd   journal.Decision
@@ -164,25 +165,28 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		d.Actions[i] = journal.LoggedAction{ActionID: c.Action.ID, Slot: c.Slot, Score: c.Score, Estimate: c.Estimate, Propensity: c.Propensity}
 		w.acts = append(w.acts, c.Action.Index())
 	}
-	payload, err := json.Marshal(d)
+	w.buf, err = journal.AppendDecision(w.buf[:0], d)
 	if err != nil {
 		writeErr(ctx, err)
 		return
 	}
 	w.lv = live{decision: d, x: res.X, acts: w.acts}
-	if _, err := s.journal.AppendMeta(context.Background(), journal.TypeDecision, now, payload, &w.lv); err != nil {
+	if _, err := s.journal.AppendMeta(context.Background(), journal.TypeDecision, now, w.buf, &w.lv); err != nil {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
 	s.metrics.decided(d, res)
+	if res.Explain == nil {
+		w.buf = appendDecideResponse(w.buf[:0], d)
+		writeRawJSON(ctx, 200, w.buf)
+		return
+	}
 	resp := &w.resp
 	*resp = decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: resp.Actions[:0]}
 	for _, a := range d.Actions {
 		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
 	}
-	if res.Explain != nil {
-		resp.Explain = &explanationWire{Eligible: d.Eligible, Dropped: res.Explain.Dropped, Scored: res.Explain.Scored, Explorer: res.Explorer}
-	}
+	resp.Explain = &explanationWire{Eligible: d.Eligible, Dropped: res.Explain.Dropped, Scored: res.Explain.Scored, Explorer: res.Explorer}
 	writeJSON(ctx, 200, resp)
 }
 

@@ -165,7 +165,7 @@ func Open(cfg Config) (s *Service, err error) {
 	if s.cat, err = decide.ParseCatalog(cfg.Catalog, specCompiler{s.spec}); err != nil {
 		return nil, err
 	}
-	s.db, err = pebble.Open(filepath.Join(cfg.DataDir, "state"), &pebble.Options{Logger: pebbleLogger{s.log}})
+	s.db, err = pebble.Open(filepath.Join(cfg.DataDir, "state"), pebbleOptions(s.log))
 	if err != nil {
 		return nil, fmt.Errorf("cannot open state store: %w", err)
 	}
@@ -311,7 +311,10 @@ func (s *Service) seedProfiles() error {
 		return fmt.Errorf("cannot load profiles: %w", err)
 	}
 	s.log.Info("loaded customer profiles", "count", n)
-	return s.db.Set([]byte(keySeeded), []byte("1"), pebble.Sync)
+	if err := s.db.Set([]byte(keySeeded), []byte("1"), pebble.NoSync); err != nil {
+		return err
+	}
+	return s.db.Flush() // without a WAL, a flush is what makes the import durable
 }
 
 // ListenAndServe serves on cfg.Addr until Close.
@@ -371,9 +374,23 @@ func (s *Service) closeParts() error {
 		s.store.Close()
 	}
 	if s.db != nil {
+		errs = append(errs, s.db.Flush()) // spares the next start a replay
 		errs = append(errs, s.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// pebbleOptions configures the state store. Pebble's own write-ahead log
+// is off: every write to this store is derived from the journal, which is
+// the durable copy. After a crash Pebble comes back as of its last flushed
+// memtable — a consistent prefix, since a flush is atomic — and recovery
+// replays the journal from the applied LSN that prefix holds.
+func pebbleOptions(log *slog.Logger) *pebble.Options {
+	return &pebble.Options{
+		Logger:       pebbleLogger{log},
+		DisableWAL:   true,
+		MemTableSize: 64 << 20,
+	}
 }
 
 // specCompiler adapts the feature spec to decide.FeatureCompiler.

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"nextbest/journal"
 )
 
 // The v1 wire types and their decoders live here, in one place. Decoders
@@ -72,6 +74,40 @@ type explanationWire struct {
 	Dropped  any      `json:"dropped"`
 	Scored   any      `json:"scored"`
 	Explorer string   `json:"explorer"`
+}
+
+// appendDecideResponse writes the answer of a decision without
+// reflection (the explain variant goes through encoding/json). Scores
+// and propensities are finite: the engine never produces anything else.
+func appendDecideResponse(b []byte, d *journal.Decision) []byte {
+	b = append(b, `{"decision_id":`...)
+	b = journal.AppendJSONString(b, d.DecisionID)
+	b = append(b, `,"policy":`...)
+	b = journal.AppendJSONString(b, d.Policy)
+	if d.Experiment != nil {
+		b = append(b, `,"experiment":{"name":`...)
+		b = journal.AppendJSONString(b, d.Experiment.Name)
+		b = append(b, `,"arm":`...)
+		b = journal.AppendJSONString(b, d.Experiment.Arm)
+		b = append(b, '}')
+	}
+	b = append(b, `,"actions":[`...)
+	for i := range d.Actions {
+		a := &d.Actions[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"action_id":`...)
+		b = journal.AppendJSONString(b, a.ActionID)
+		b = append(b, `,"score":`...)
+		b, _ = journal.AppendJSONFloat(b, a.Score)
+		b = append(b, `,"propensity":`...)
+		b, _ = journal.AppendJSONFloat(b, a.Propensity)
+		b = append(b, '}')
+	}
+	b = append(b, `],"fallback":`...)
+	b = strconv.AppendBool(b, d.Fallback)
+	return append(b, '}')
 }
 
 // Limits on request fields.
