@@ -69,6 +69,13 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultPolicy is the exploration policy when none is configured: LinUCB
+// scores (posterior mean + 1 std) with 10% uniform exploration, so every
+// eligible action keeps a logged propensity of at least 0.1/n.
+func DefaultPolicy() decide.Policy {
+	return decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.1, Alpha: 1}
+}
+
 // ModelConfig configures the online bandit model.
 type ModelConfig struct {
 	// Name is the policy name reported with decisions (default "linucb").
@@ -104,6 +111,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.PublishEvery == 0 {
 		c.PublishEvery = 50 * time.Millisecond
+	}
+	if c.Policy == (decide.Policy{}) {
+		c.Policy = DefaultPolicy()
 	}
 	if c.Model.Name == "" {
 		c.Model.Name = "linucb"
@@ -310,7 +320,7 @@ func (s *Service) seedProfiles() error {
 	if err != nil {
 		return fmt.Errorf("cannot load profiles: %w", err)
 	}
-	s.log.Info("loaded customer profiles", "count", n)
+	s.log.Debug("seeded customer profiles", "count", n)
 	if err := s.db.Set([]byte(keySeeded), []byte("1"), pebble.NoSync); err != nil {
 		return err
 	}
