@@ -92,11 +92,13 @@ func (a *applier) apply(recs []journal.Record) error {
 	a.order = a.order[:0]
 	a.work = a.work[:0]
 	last := a.applied
+	upTo := uint64(0)
 	for i := range recs {
 		r := &recs[i]
 		// Records at or below the applied LSN are already in Pebble; during
 		// recovery the learner may still need them (its snapshot can be
 		// older than Pebble's state), so they are read without writing.
+		upTo = r.LSN
 		write := r.LSN > a.applied
 		if !write && (a.learner == nil || r.LSN <= a.learner.from) {
 			continue
@@ -126,8 +128,8 @@ func (a *applier) apply(recs []journal.Record) error {
 		}
 	}
 	if last == a.applied {
-		if a.learner != nil {
-			a.learner.enqueue(a.work)
+		if a.learner != nil && upTo > 0 {
+			a.learner.enqueue(a.work, upTo)
 		}
 		return nil
 	}
@@ -146,7 +148,7 @@ func (a *applier) apply(recs []journal.Record) error {
 	}
 	a.applied = last
 	if a.learner != nil {
-		a.learner.enqueue(a.work)
+		a.learner.enqueue(a.work, upTo)
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ type learner struct {
 	snapshotEvery time.Duration
 	onUpdate      func(n int)
 
-	ch chan []learnItem
+	ch chan learnBatch
 
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -73,20 +73,26 @@ type learner struct {
 	feats []*features.ActionFeatures
 }
 
+// learnBatch is the learning work of one applied journal batch; upTo is
+// the batch's last LSN, so the learner's watermark advances even when a
+// batch holds nothing to learn (only events, say).
+type learnBatch struct {
+	items []learnItem
+	upTo  uint64
+}
+
 // snapshotMagic starts an online-model snapshot file.
 var snapshotMagic = [4]byte{'N', 'B', 'O', 'L'}
 
 func (l *learner) init() {
-	l.ch = make(chan []learnItem, 1024)
+	l.ch = make(chan learnBatch, 1024)
 	l.cond = sync.NewCond(&l.mu)
 }
 
-// enqueue hands items (copied) to the learner goroutine, in order.
-func (l *learner) enqueue(items []learnItem) {
-	if len(items) == 0 {
-		return
-	}
-	l.ch <- append([]learnItem(nil), items...)
+// enqueue hands items (copied) and the LSN they reach to the learner
+// goroutine, in order.
+func (l *learner) enqueue(items []learnItem, upTo uint64) {
+	l.ch <- learnBatch{items: append([]learnItem(nil), items...), upTo: upTo}
 }
 
 // run processes items until ctx is cancelled and the queue is drained by
@@ -95,7 +101,7 @@ func (l *learner) enqueue(items []learnItem) {
 func (l *learner) run(ctx context.Context) {
 	lastPub, lastSnap := time.Now(), time.Now()
 	for {
-		var items []learnItem
+		var items learnBatch
 		select {
 		case items = <-l.ch:
 		case <-ctx.Done():
@@ -124,8 +130,9 @@ func (l *learner) run(ctx context.Context) {
 	}
 }
 
-func (l *learner) process(items []learnItem) {
+func (l *learner) process(b learnBatch) {
 	n := 0
+	items := b.items
 	for i := range items {
 		it := &items[i]
 		if it.lsn <= l.from {
@@ -149,12 +156,12 @@ func (l *learner) process(items []learnItem) {
 	if n > 0 && l.onUpdate != nil {
 		l.onUpdate(n)
 	}
-	if len(items) > 0 {
-		l.mu.Lock()
-		l.done = items[len(items)-1].lsn
-		l.cond.Broadcast()
-		l.mu.Unlock()
+	l.mu.Lock()
+	if b.upTo > l.done {
+		l.done = b.upTo
 	}
+	l.cond.Broadcast()
+	l.mu.Unlock()
 }
 
 func (l *learner) doneLSN() uint64 {
