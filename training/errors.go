@@ -1,0 +1,18 @@
+package training
+
+import "errors"
+
+// Sentinel errors returned by this package. Test for them with errors.Is;
+// the returned errors wrap them with the detail (file, line, field).
+var (
+	// ErrBadConfig is returned for a configuration that cannot work: a
+	// negative window, a column mapping that names no reward column, an
+	// unknown model type.
+	ErrBadConfig = errors.New("training: invalid config")
+	// ErrParse is returned by the data-file readers (cb_adf, DSJSON, CSV,
+	// Parquet) for input they cannot understand; the error names the line
+	// or row.
+	ErrParse = errors.New("training: cannot parse input")
+	// ErrNoData is returned when a dataset has no usable example.
+	ErrNoData = errors.New("training: no usable examples")
+)

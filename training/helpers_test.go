@@ -1,0 +1,78 @@
+package training_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"nextbest/decide"
+	"nextbest/examples/retail"
+	"nextbest/features"
+	"nextbest/journal"
+	"nextbest/training"
+)
+
+// retailSample parses the shipped feature spec and catalog.
+func retailSample(t testing.TB) (*features.Spec, *decide.Catalog) {
+	t.Helper()
+	spec, err := features.ParseSpec(retail.FeatureSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := decide.ParseCatalog(retail.Catalog, training.SpecCompiler{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec, cat
+}
+
+// writeJournal appends recs (journal.Decision, journal.Outcome or
+// journal.Event values) to a new journal in a temp dir and returns it.
+func writeJournal(t testing.TB, recs ...any) string {
+	t.Helper()
+	dir := t.TempDir()
+	j, err := journal.Open(journal.Config{Dir: dir, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		typ, payload, err := journal.Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ts time.Time
+		switch v := r.(type) {
+		case journal.Decision:
+			ts = v.Time
+		case journal.Outcome:
+			ts = v.Time
+		case journal.Event:
+			ts = v.Time
+		}
+		if _, err := j.Append(context.Background(), typ, ts, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// decision returns a logged decision returning actions ids.
+func decision(id string, at time.Time, specHash string, ids ...string) journal.Decision {
+	d := journal.Decision{DecisionID: id, CustomerID: "c-" + id, Channel: "web", Time: at,
+		Policy: "linucb@v1", FeatureSpec: specHash, Eligible: ids,
+		Context: map[string]any{"page": "cart", "cart_value": 80.0, "device": "mobile"},
+		Profile: map[string]any{"stage": "cart", "counters.visits_7d": 3.5, "attributes.tier": "gold"}}
+	for i, a := range ids {
+		d.Actions = append(d.Actions, journal.LoggedAction{ActionID: a, Slot: i, Propensity: 0.5 / float64(i+1)})
+	}
+	return d
+}
+
+func outcome(dec, act, typ string, reward float64, at time.Time) journal.Outcome {
+	return journal.Outcome{DecisionID: dec, ActionID: act, CustomerID: "c-" + dec, Type: typ, Reward: reward, Time: at, DecisionTime: t0}
+}
