@@ -2,6 +2,8 @@ package apptest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,13 +22,19 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 		t.Skip("builds and kills a real process")
 	}
 	data := t.TempDir()
-	srv := startServer(t, data, "--profiles", "none")
+	// snapshot the online model often, so the kill lands between snapshots
+	conf := filepath.Join(data, "nextbest.yaml")
+	if err := os.WriteFile(conf, []byte("snapshot_every: 20ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, data, "--profiles", "none", "--config", conf)
 
 	const clients, customers = 16, 40
 	var mu sync.Mutex
 	acked := map[string]int{} // customer → acknowledged page_view events
 	sent := map[string]int{}
 	var decisions []string // acknowledged decision ids
+	attempted := 0         // decide calls sent
 	var decidedAction = map[string]string{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -42,6 +50,9 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 				}
 				cust := fmt.Sprintf("k-%03d", (c*7+i)%customers)
 				if i%3 == 2 {
+					mu.Lock()
+					attempted++
+					mu.Unlock()
 					code, out, err := srv.post("/v1/decide", map[string]any{"customer_id": cust, "channel": "app"})
 					if err == nil && code == 200 {
 						acts, _ := out["actions"].([]any)
@@ -82,7 +93,14 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("acknowledged before SIGKILL: %d events, %d decisions", total, len(decisions))
 
-	srv2 := startServer(t, data, "--profiles", "none")
+	srv2 := startServer(t, data, "--profiles", "none", "--config", conf)
+	// every decision shows one action: one observation each in the online
+	// model, counted once even though the kill fell between snapshots
+	_, m := srv2.get("/v1/models")
+	obs := int(m["online"].(map[string]any)["observations"].(float64))
+	if obs < len(decisions) || obs > attempted {
+		t.Errorf("online model has %d observations; acknowledged decisions %d, attempted %d", obs, len(decisions), attempted)
+	}
 	for cust, n := range acked {
 		code, p := srv2.get("/v1/profiles/" + cust)
 		if code != 200 {

@@ -239,6 +239,18 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	}
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
+	// the model is chosen once, up front: a swap during this decision does
+	// not change it, and even a decision with nothing to show names it
+	sc := e.scorer.Load().s
+	pol := e.policy
+	if sc == nil {
+		res.Fallback = true
+		res.Policy = "fallback"
+		pol = Policy{Kind: EpsilonGreedy, Epsilon: e.policy.Epsilon}
+	} else {
+		res.Policy = sc.Name()
+	}
+	res.Explorer = pol.String()
 	if req.Explain {
 		res.Explain = &Explanation{}
 	}
@@ -317,20 +329,13 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	s.xs = grow(s.xs, n*dim)
 	e.spec.Assemble(s.xs, &res.Inputs, s.feats)
 	mean, std := s.mean[:n], s.std[:n]
-	sc := e.scorer.Load().s
-	pol := e.policy
 	if sc == nil {
-		res.Fallback = true
-		res.Policy = "fallback"
-		pol = Policy{Kind: EpsilonGreedy, Epsilon: e.policy.Epsilon}
 		for i := range mean {
 			mean[i], std[i] = 1, 0
 		}
 	} else {
-		res.Policy = sc.Name()
 		sc.Predict(mean, std, s.idx, s.xs)
 	}
-	res.Explorer = pol.String()
 	for i, a := range s.acts {
 		s.c[i] = a.Value * a.Weight
 		est := mean[i]

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -36,6 +37,8 @@ const (
 	routeHealth   = "healthz"
 	routeReady    = "readyz"
 	routeMetrics  = "metrics"
+	routeAdmin    = "admin"
+	routeModels   = "models"
 	routeOther    = "other"
 )
 
@@ -90,6 +93,16 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	case path == "/metrics":
 		route = routeMetrics
 		s.metrics.write(ctx)
+	case path == "/admin/models/reload":
+		route = routeAdmin
+		if s.method(ctx, "POST") && s.admin(ctx) {
+			s.handleReload(ctx)
+		}
+	case path == "/v1/models":
+		route = routeModels
+		if s.method(ctx, "GET") {
+			s.handleModels(ctx)
+		}
 	default:
 		writeError(ctx, 404, "not_found", "", "no such endpoint: "+path)
 	}
@@ -342,6 +355,65 @@ func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
 		v.RecencyDays[typ] = now.Sub(t).Hours() / 24
 	}
 	writeJSON(ctx, 200, &v)
+}
+
+// admin checks the caller may use /admin/ endpoints: the bearer token
+// when one is configured, else a loopback peer. It answers 401/403 itself.
+func (s *Service) admin(ctx *fasthttp.RequestCtx) bool {
+	if tok := s.cfg.AdminToken; tok != "" {
+		got, ok := strings.CutPrefix(string(ctx.Request.Header.Peek("Authorization")), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			writeError(ctx, 401, "unauthenticated", "", "admin endpoints need Authorization: Bearer <admin token>")
+			return false
+		}
+		return true
+	}
+	if !ctx.RemoteIP().IsLoopback() {
+		writeError(ctx, 403, "permission_denied", "", "admin endpoints answer loopback callers unless an admin token is configured")
+		return false
+	}
+	return true
+}
+
+func (s *Service) handleReload(ctx *fasthttp.RequestCtx) {
+	if s.registry == nil {
+		writeError(ctx, 422, "unprocessable", "", "no model registry configured")
+		return
+	}
+	changed, err := s.loadPromoted(true)
+	if err != nil {
+		writeError(ctx, 422, "unprocessable", "", err.Error())
+		return
+	}
+	writeJSON(ctx, 200, map[string]any{"changed": changed, "serving": s.servingName()})
+}
+
+// handleModels answers GET /v1/models: what is served and what the
+// online model has learned.
+func (s *Service) handleModels(ctx *fasthttp.RequestCtx) {
+	s.swapMu.Lock()
+	v := s.servedVersion
+	s.swapMu.Unlock()
+	out := map[string]any{
+		"serving":          s.servingName(),
+		"promoted_version": v,
+		"online":           map[string]any{"name": s.model.Name(), "observations": s.model.Updates(), "dim": s.model.Dim()},
+		"explorer":         s.engine.Policy().String(),
+		"feature_spec":     s.spec.Hash(),
+	}
+	if s.registry != nil {
+		if list, err := s.registry.List(); err == nil {
+			out["registry"] = list
+		}
+	}
+	writeJSON(ctx, 200, out)
+}
+
+func (s *Service) servingName() string {
+	if sc := s.engine.Scorer(); sc != nil {
+		return sc.Name()
+	}
+	return "fallback"
 }
 
 var errUnavailable = errors.New("service unavailable")

@@ -95,39 +95,55 @@ func (l *learner) enqueue(items []learnItem, upTo uint64) {
 	l.ch <- learnBatch{items: append([]learnItem(nil), items...), upTo: upTo}
 }
 
-// run processes items until ctx is cancelled and the queue is drained by
-// stop. It publishes the model whenever the queue runs dry or publishEvery
-// has passed, and snapshots it every snapshotEvery.
+// run processes items until ctx is cancelled, then drains the queue. It
+// publishes the model whenever the queue runs dry or publishEvery has
+// passed, and snapshots it every snapshotEvery. The watermark (waitFor)
+// advances only when the model is published, so a waiter sees what it
+// waited for in Predict.
 func (l *learner) run(ctx context.Context) {
 	lastPub, lastSnap := time.Now(), time.Now()
+	var pending uint64
+	publish := func() {
+		l.model.Publish()
+		lastPub = time.Now()
+		l.setDone(pending)
+	}
 	for {
-		var items learnBatch
 		select {
-		case items = <-l.ch:
+		case b := <-l.ch:
+			l.process(b)
+			pending = max(pending, b.upTo)
 		case <-ctx.Done():
-			// drain what is queued, then stop
 			for {
 				select {
-				case items = <-l.ch:
-					l.process(items)
+				case b := <-l.ch:
+					l.process(b)
+					pending = max(pending, b.upTo)
 				default:
-					l.model.Publish()
+					publish()
 					return
 				}
 			}
 		}
-		l.process(items)
 		if len(l.ch) == 0 || time.Since(lastPub) >= l.publishEvery {
-			l.model.Publish()
-			lastPub = time.Now()
+			publish()
 		}
 		if l.snapshotEvery > 0 && time.Since(lastSnap) >= l.snapshotEvery {
-			if err := l.saveSnapshot(); err != nil {
+			if err := l.saveSnapshot(pending); err != nil {
 				l.log.Error("cannot snapshot the online model", "err", err)
 			}
 			lastSnap = time.Now()
 		}
 	}
+}
+
+func (l *learner) setDone(lsn uint64) {
+	l.mu.Lock()
+	if lsn > l.done {
+		l.done = lsn
+	}
+	l.cond.Broadcast()
+	l.mu.Unlock()
 }
 
 func (l *learner) process(b learnBatch) {
@@ -156,12 +172,6 @@ func (l *learner) process(b learnBatch) {
 	if n > 0 && l.onUpdate != nil {
 		l.onUpdate(n)
 	}
-	l.mu.Lock()
-	if b.upTo > l.done {
-		l.done = b.upTo
-	}
-	l.cond.Broadcast()
-	l.mu.Unlock()
 }
 
 func (l *learner) doneLSN() uint64 {
@@ -269,14 +279,14 @@ func (l *learner) reward(it *learnItem) (bool, error) {
 	return true, nil
 }
 
-// saveSnapshot writes the model state with the LSN it reflects to path,
-// atomically (temp file, fsync, rename, fsync dir). Called from the learner
-// goroutine, or after it stopped.
-func (l *learner) saveSnapshot() error {
+// saveSnapshot writes the model state with lsn, the last LSN it reflects
+// (processed, published or not), to path, atomically (temp file, fsync,
+// rename, fsync dir). Called from the learner goroutine, or after it
+// stopped.
+func (l *learner) saveSnapshot(lsn uint64) error {
 	if l.path == "" {
 		return nil
 	}
-	lsn := l.doneLSN()
 	tmp := l.path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {

@@ -24,6 +24,7 @@ type metrics struct {
 	outcomes     *prometheus.CounterVec
 	events       prometheus.Counter
 	modelUpdates prometheus.Counter
+	modelSwaps   prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -51,6 +52,9 @@ func newMetrics(s *Service) *metrics {
 	m.modelUpdates = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "nextbest_model_updates_total", Help: "Observations and reward corrections applied to the online model.",
 	})
+	m.modelSwaps = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nextbest_model_swaps_total", Help: "Times the served model was swapped for a promoted one.",
+	})
 	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "nextbest_profile_cache_hits_total", Help: "Profile reads answered by the cache.",
 	}, func() float64 { h, _ := s.store.Stats(); return float64(h) })
@@ -74,7 +78,7 @@ func newMetrics(s *Service) *metrics {
 		}
 		return float64(s.journal.LastLSN())
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates,
+	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates, m.modelSwaps,
 		cacheHits, cacheMisses, hitRatio, lastLSN,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

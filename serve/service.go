@@ -60,6 +60,15 @@ type Config struct {
 	// PublishEvery bounds how stale the served model may be under a steady
 	// stream of updates (default 50ms); it is published at once when idle.
 	PublishEvery time.Duration
+	// Registry is a model registry directory (see models.Registry); if set,
+	// its promoted model is served and watched for promotions every
+	// RegistryPoll (default 5s), and POST /admin/models/reload reloads it
+	// at once. Without one, or while nothing fits, the online model serves.
+	Registry     string
+	RegistryPoll time.Duration
+	// AdminToken, if set, is the bearer token the /admin/ endpoints
+	// require; without it they answer only callers on loopback.
+	AdminToken string
 	// Seed fixes exploration randomness (0: random).
 	Seed uint64
 	// JournalNoSync skips fsync: tests only.
@@ -115,6 +124,9 @@ func (c *Config) setDefaults() error {
 	if c.Policy == (decide.Policy{}) {
 		c.Policy = DefaultPolicy()
 	}
+	if c.RegistryPoll == 0 {
+		c.RegistryPoll = 5 * time.Second
+	}
 	if c.Model.Name == "" {
 		c.Model.Name = "linucb"
 	}
@@ -142,13 +154,19 @@ type Service struct {
 	applier *applier
 	journal *journal.Journal
 	metrics *metrics
-	server  *fasthttp.Server
+
+	registry       *models.Registry
+	swapMu         sync.Mutex
+	servedVersion  int // promoted version being served; 0: the online model
+	refusedVersion int // last promoted version that did not fit
+	server         *fasthttp.Server
 
 	actionsJSON []byte
 	work        sync.Pool
 	ready       atomic.Bool
 	stopLearn   context.CancelFunc
 	learnDone   chan struct{}
+	stopWatch   context.CancelFunc
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -239,6 +257,19 @@ func Open(cfg Config) (s *Service, err error) {
 	s.engine, err = decide.New(decide.Config{Catalog: s.cat, Spec: s.spec, Policy: cfg.Policy, Seed: cfg.Seed}, s.model)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Registry != "" {
+		if s.registry, err = models.OpenRegistry(cfg.Registry); err != nil {
+			return nil, err
+		}
+		if _, err := s.loadPromoted(false); err != nil {
+			// a bad promotion must not keep the service down: serve the
+			// online model and say why
+			s.log.Error("not serving the promoted model", "err", err)
+		}
+		wctx, cancel := context.WithCancel(context.Background())
+		s.stopWatch = cancel
+		go s.watchRegistry(wctx, cfg.RegistryPoll)
 	}
 	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {
 		return nil, err
@@ -372,13 +403,16 @@ func (s *Service) Close() error {
 
 func (s *Service) closeParts() error {
 	var errs []error
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	if s.journal != nil {
 		errs = append(errs, s.journal.Close())
 	}
 	if s.stopLearn != nil {
 		s.stopLearn()
 		<-s.learnDone
-		errs = append(errs, s.learner.saveSnapshot())
+		errs = append(errs, s.learner.saveSnapshot(s.learner.doneLSN()))
 	}
 	if s.store != nil {
 		s.store.Close()

@@ -35,6 +35,9 @@ type fileConfig struct {
 	MaxBodyBytes      int               `yaml:"max_body_bytes"`
 	CacheMaxCost      int64             `yaml:"cache_max_cost"`
 	SnapshotEvery     decide.Duration   `yaml:"snapshot_every"`
+	Registry          string            `yaml:"registry"`
+	RegistryPoll      decide.Duration   `yaml:"registry_poll"`
+	AdminToken        string            `yaml:"admin_token"`
 	Seed              uint64            `yaml:"seed"`
 	LogLevel          string            `yaml:"log_level"`
 }
@@ -48,6 +51,7 @@ func runServe(args []string) error {
 	spec := fs.String("features", "", "feature spec YAML (default: the embedded retail sample)")
 	profiles := fs.String("profiles", "", `JSON-lines profiles loaded at first start (default: the retail demo profiles; "none" for none)`)
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	registry := fs.String("registry", "", "model registry directory: serve its promoted model and watch it (default: the online model only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -80,6 +84,10 @@ func runServe(args []string) error {
 	override(&fc.FeatureSpec, *spec, "")
 	override(&fc.Profiles, *profiles, "")
 	override(&fc.LogLevel, *logLevel, "info")
+	override(&fc.Registry, *registry, "")
+	if fc.AdminToken == "" {
+		fc.AdminToken = os.Getenv("NEXTBEST_ADMIN_TOKEN")
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(fc.LogLevel)); err != nil {
@@ -92,6 +100,7 @@ func runServe(args []string) error {
 		DefaultReward: fc.DefaultReward, AttributionWindow: fc.AttributionWindow.D(),
 		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
+		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken,
 	}
 	var err error
 	if cfg.Catalog, err = readOr(fc.Catalog, retail.Catalog); err != nil {

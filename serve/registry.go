@@ -1,0 +1,89 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"nextbest/models"
+)
+
+// servedModel tracks which model the engine serves: the promoted artifact
+// of the registry when there is one that fits, else the online model.
+//
+// Swapping is decide.Engine.SetScorer, an atomic pointer store: decisions
+// in flight finish on the model they started with, none fails or waits.
+// The online model keeps learning either way, so falling back to it (the
+// promoted artifact is removed or refused) loses nothing.
+
+// loadPromoted serves the registry's promoted model if it changed since
+// the last call (or, with force, if a refused one is promoted still). It
+// returns whether the served model changed. An artifact
+// that does not fit (corrupt, other feature spec, unknown actions) is
+// refused with an error and the current model stays.
+func (s *Service) loadPromoted(force bool) (bool, error) {
+	if s.registry == nil {
+		return false, nil
+	}
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	v, err := s.registry.PromotedVersion()
+	if errors.Is(err, models.ErrNoVersion) {
+		v = 0
+	} else if err != nil {
+		return false, err
+	}
+	if v == s.servedVersion || (v == s.refusedVersion && !force) {
+		return false, nil
+	}
+	if v == 0 { // promotion withdrawn: back to the online model
+		if err := s.engine.SetScorer(s.model); err != nil {
+			return false, err
+		}
+		s.servedVersion = 0
+		s.log.Info("serving the online model", "model", s.model.Name())
+		return true, nil
+	}
+	art, err := s.registry.Get(v)
+	if err != nil {
+		return false, fmt.Errorf("cannot read promoted model v%d: %w", v, err)
+	}
+	sc, err := models.LoadScorer(art, s.spec.Hash(), s.actionIDs())
+	if err == nil {
+		err = s.engine.SetScorer(sc)
+	}
+	if err != nil {
+		s.refusedVersion = v // do not retry (and log) it at every poll
+		return false, fmt.Errorf("refusing promoted model v%d: %w", v, err)
+	}
+	s.servedVersion = v
+	s.metrics.modelSwaps.Inc()
+	s.log.Info("serving promoted model", "model", sc.Name(), "version", v)
+	return true, nil
+}
+
+func (s *Service) actionIDs() []string {
+	ids := make([]string, len(s.cat.Actions))
+	for i, a := range s.cat.Actions {
+		ids[i] = a.ID
+	}
+	return ids
+}
+
+// watchRegistry polls the registry's PROMOTED pointer (a small file read)
+// every interval until ctx ends.
+func (s *Service) watchRegistry(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.loadPromoted(false); err != nil {
+				s.log.Error("model registry", "err", err)
+			}
+		}
+	}
+}
