@@ -1,0 +1,314 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"nextbest/eval"
+)
+
+const evalUsage = `Usage:
+  nextbest eval obd       --data DIR [flags]   estimate Bernoulli-TS's CTR from the Random logs of the Open Bandit Dataset
+  nextbest eval hillstrom --data DIR [flags]   evaluate a learned and three fixed e-mail policies on the Hillstrom trial
+  nextbest eval file      [flags] FILE         estimate a target policy's value from a rounds CSV ("-" for stdin)
+
+Run "nextbest eval <subcommand> -h" for its flags. See docs/evaluation.md.
+`
+
+// runEval is "nextbest eval": off-policy evaluation.
+func runEval(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, evalUsage)
+		return errors.New("eval: missing subcommand")
+	}
+	switch args[0] {
+	case "obd":
+		return evalOBD(args[1:], os.Stdout)
+	case "hillstrom":
+		return evalHillstrom(args[1:], os.Stdout)
+	case "file":
+		return evalFile(args[1:], os.Stdin, os.Stdout)
+	case "-h", "--help", "help":
+		fmt.Fprint(os.Stdout, evalUsage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, evalUsage)
+	return fmt.Errorf("eval: unknown subcommand %q", args[0])
+}
+
+// estimatorFlags registers the flags every subcommand shares.
+func estimatorFlags(fs *flag.FlagSet, o *eval.Options, asJSON *bool) {
+	fs.Float64Var(&o.Level, "level", 0.95, "confidence level of the intervals")
+	fs.IntVar(&o.Bootstrap, "bootstrap", 0, "percentile-bootstrap resamples (0: analytic t intervals)")
+	fs.Float64Var(&o.Tau, "tau", 0, "Switch-DR weight threshold (0: chosen by the estimated-MSE rule)")
+	fs.BoolVar(asJSON, "json", false, "print JSON instead of a table")
+}
+
+// parse parses args; help is true when -h was asked for (and answered).
+func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+	fs.SetOutput(os.Stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func pct(level float64) string { return fmt.Sprintf("%g%% CI", 100*level) }
+
+// estimateTable prints estimates as a table; extra adds columns per row.
+func estimateTable(w io.Writer, ests []eval.Estimate, extraHead []string, extra func(i int) []string) error {
+	if len(ests) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := append([]string{"estimator", "value", pct(ests[0].Level), "SE", "ESS"}, extraHead...)
+	head = append(head, "interval", "warnings")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for i, e := range ests {
+		row := []string{e.Estimator, num(e.Value), "[" + num(e.Lo) + ", " + num(e.Hi) + "]", num(e.SE), fmt.Sprintf("%.0f", e.ESS)}
+		if extra != nil {
+			row = append(row, extra(i)...)
+		}
+		interval := e.Interval
+		if e.Tau > 0 {
+			interval += fmt.Sprintf(" (tau %.3g, %.1f%% switched)", e.Tau, 100*e.Switched)
+		}
+		warn := "-"
+		if len(e.Warnings) > 0 {
+			warn = strings.Join(e.Warnings, "; ")
+		}
+		row = append(row, interval, warn)
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+func num(v float64) string {
+	if v != 0 && math.Abs(v) < 0.01 {
+		return fmt.Sprintf("%.5f", v)
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+func evalOBD(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("eval obd", flag.ContinueOnError)
+	var cfg eval.OBDConfig
+	var asJSON bool
+	dir := fs.String("data", "../shared/data/obd", "OBD directory (random/, bts/, prior_bts.yaml)")
+	campaign := fs.String("campaign", "men", "campaign: men, women or all (as the data holds)")
+	target := fs.String("target", "both", "BTS target: replay (from its prior), empirical (as it ran) or both")
+	fs.IntVar(&cfg.Draws, "draws", 1_000_000, "Monte Carlo draws of the BTS replay")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the replay, the folds and the bootstrap")
+	fs.IntVar(&cfg.Folds, "folds", 2, "cross-fitting folds of the reward model")
+	fs.Float64Var(&cfg.Smoothing, "smoothing", 100, "reward model prior strength (pseudo-rows)")
+	estimatorFlags(fs, &cfg.Options, &asJSON)
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	cfg.Options.Seed = cfg.Seed
+	d, err := eval.LoadOBD(*dir, *campaign)
+	if err != nil {
+		return err
+	}
+	targets := []string{*target}
+	if *target == "both" {
+		targets = []string{eval.OBDTargetReplay, eval.OBDTargetEmpirical}
+	}
+	var reps []*eval.OBDReport
+	for _, t := range targets {
+		cfg.Target = t
+		rep, err := eval.EvaluateOBD(d, cfg)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, rep)
+	}
+	if asJSON {
+		return writeJSON(w, reps)
+	}
+	for i, rep := range reps {
+		if i == 0 {
+			on := rep.OnPolicy
+			fmt.Fprintf(w, "Open Bandit Dataset, campaign %s: %d items, %d positions; Random log %d rows, BTS log %d rows\n",
+				rep.Campaign, rep.Items, rep.Positions, rep.RandomRows, rep.BTSRows)
+			fmt.Fprintf(w, "Ground truth, BTS on-policy CTR (mean click of its log): %s, %s [%s, %s], SE %s\n",
+				num(on.Value), pct(on.Level), num(on.Lo), num(on.Hi), num(on.SE))
+			fmt.Fprintf(w, "Reward model (DM, DR, SNDR, Switch-DR): %s\n", rep.RewardModel)
+			fmt.Fprintf(w, "Random's propensities are exact (1/%d per position)\n", rep.Items)
+		}
+		fmt.Fprintf(w, "\nTarget %q: %s\n", rep.Target, rep.TargetInfo)
+		fmt.Fprintf(w, "  target probabilities: largest binomial SE %.2g; vs the propensities BTS logged: mean |diff| %.3f, max %.3f (BTS was updated during the week)\n",
+			rep.TargetMaxSE, rep.TargetMeanAbsDiff, rep.TargetMaxAbsDiff)
+		ests := make([]eval.Estimate, len(rep.Estimates))
+		for j, e := range rep.Estimates {
+			ests[j] = e.Estimate
+		}
+		err := estimateTable(w, ests, []string{"target SE", "rel. error", "z vs on-policy"}, func(j int) []string {
+			e := rep.Estimates[j]
+			return []string{fmt.Sprintf("%.1g", e.TargetSE), fmt.Sprintf("%.3f", e.RelError), fmt.Sprintf("%+.2f", e.Z)}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w, "\nrel. error = |estimate - on-policy CTR| / on-policy CTR; z = difference / sqrt(SE^2 + SE_on^2) (independent logs).")
+	fmt.Fprintln(w, "DM's interval takes the reward model as exact; target SE is the error from estimating the target's probabilities (batch means).")
+	return nil
+}
+
+// hillstromResult is one policy's evaluation in "nextbest eval hillstrom".
+type hillstromResult struct {
+	Outcome   string          `json:"outcome"`
+	Policy    string          `json:"policy"`
+	ArmShares [3]float64      `json:"arm_shares"` // share of half B sent Mens, Womens, no e-mail
+	Estimates []eval.Estimate `json:"estimates"`
+}
+
+func evalHillstrom(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("eval hillstrom", flag.ContinueOnError)
+	var o eval.Options
+	var asJSON bool
+	path := fs.String("data", "../shared/data/hillstrom", "hillstrom.csv or the directory holding it")
+	seed := fs.Uint64("seed", 1, "seed of the 50/50 split (and the bootstrap)")
+	outcome := fs.String("outcome", "all", "outcome: visit, conversion, spend or all")
+	lambda := fs.Float64("lambda", 1, "ridge penalty of the per-arm response model")
+	estimatorFlags(fs, &o, &asJSON)
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	o.Seed = *seed
+	outcomes := []eval.Outcome{eval.Visit, eval.Conversion, eval.Spend}
+	if *outcome != "all" {
+		oc, err := eval.ParseOutcome(*outcome)
+		if err != nil {
+			return err
+		}
+		outcomes = []eval.Outcome{oc}
+	}
+	cs, err := eval.LoadHillstrom(*path)
+	if err != nil {
+		return err
+	}
+	a, b := eval.SplitHalves(len(cs), *seed)
+	var results []hillstromResult
+	for _, oc := range outcomes {
+		m, err := eval.FitArmModel(cs, a, oc, *lambda)
+		if err != nil {
+			return err
+		}
+		for _, p := range []struct {
+			name string
+			p    eval.Policy
+		}{
+			{"learned (per-arm ridge, argmax)", m},
+			{"always Mens", eval.AlwaysMens},
+			{"always Womens", eval.AlwaysWomens},
+			{"never e-mail", eval.NeverEmail},
+		} {
+			ests, err := eval.EvaluateHillstrom(cs, b, p.p, oc, m, o)
+			if err != nil {
+				return err
+			}
+			r := hillstromResult{Outcome: oc.String(), Policy: p.name}
+			for _, i := range b {
+				r.ArmShares[p.p.Arm(&cs[i])] += 1 / float64(len(b))
+			}
+			for _, e := range ests {
+				if e.Estimator == "IPS" || e.Estimator == "SNIPS" || e.Estimator == "DR" {
+					r.Estimates = append(r.Estimates, e)
+				}
+			}
+			results = append(results, r)
+		}
+	}
+	if asJSON {
+		return writeJSON(w, results)
+	}
+	fmt.Fprintf(w, "Hillstrom e-mail trial: %d customers, arms assigned with probability 1/3 each (exact, by design)\n", len(cs))
+	fmt.Fprintf(w, "Split seed %d: half A (%d) fits the response model, half B (%d) evaluates every policy\n", *seed, len(a), len(b))
+	fmt.Fprintf(w, "Response model: one ridge regression per arm (lambda %g) on recency, history segment, log history, mens, womens, zip, newbie, channel; DR uses it as Qhat\n", *lambda)
+	var tw *tabwriter.Writer
+	for i, r := range results {
+		if i%4 == 0 {
+			if tw != nil {
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(w, "\noutcome: %s (per customer)\n", r.Outcome)
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "policy\tsent M/W/none\testimator\tvalue\t%s\tSE\tESS\n", pct(r.Estimates[0].Level))
+		}
+		for j, e := range r.Estimates {
+			name, shares := "", ""
+			if j == 0 {
+				name = r.Policy
+				shares = fmt.Sprintf("%.0f/%.0f/%.0f%%", 100*r.ArmShares[0], 100*r.ArmShares[1], 100*r.ArmShares[2])
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%.0f\n", name, shares, e.Estimator, num(e.Value), num(e.Lo), num(e.Hi), num(e.SE), e.ESS)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nIntervals: %s (IPS, DR), %s (SNIPS).\n", results[0].Estimates[0].Interval, results[0].Estimates[1].Interval)
+	return nil
+}
+
+func evalFile(args []string, stdin io.Reader, w io.Writer) error {
+	fs := flag.NewFlagSet("eval file", flag.ContinueOnError)
+	var o eval.Options
+	var asJSON bool
+	seed := fs.Uint64("seed", 1, "bootstrap seed")
+	estimatorFlags(fs, &o, &asJSON)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: nextbest eval file [flags] FILE|-\n\nFILE is a rounds CSV: columns logged, propensity, reward, [position], target_0..target_{N-1},\n[qhat_0..qhat_{N-1}], [logging_0..logging_{N-1}] (see docs/evaluation.md).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	o.Seed = *seed
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("eval file: want exactly one FILE (or -)")
+	}
+	var r io.Reader = stdin
+	if name := fs.Arg(0); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	rs, err := eval.ReadRounds(r)
+	if err != nil {
+		return err
+	}
+	ests, err := eval.EvaluateAll(rs, o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(w, ests)
+	}
+	fmt.Fprintf(w, "%d rounds\n", len(rs))
+	return estimateTable(w, ests, nil, nil)
+}

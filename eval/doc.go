@@ -1,0 +1,65 @@
+// Package eval estimates how well a policy would do from data logged by
+// another one (off-policy evaluation), with confidence intervals, and
+// checks the estimates against ground truth on real logs.
+//
+// # Rounds and estimators
+//
+// A Round is one logged decision, independent of its source: the logged
+// action, its exact logging propensity, the reward, the target policy's
+// probabilities over the round's eligible actions and, optionally, a
+// reward model's estimates (Qhat) and the logging policy's full
+// distribution. Evaluate and EvaluateAll estimate the target's value with
+//
+//	IPS        (1/n) Σ wᵢrᵢ,  wᵢ = π(aᵢ|xᵢ)/p(aᵢ|xᵢ)      Horvitz & Thompson 1952
+//	SNIPS      Σ wᵢrᵢ / Σ wᵢ                              Swaminathan & Joachims 2015
+//	DM         (1/n) Σ q̂ᵢ(π),  q̂ᵢ(π) = Σ_a π(a|xᵢ) q̂(xᵢ,a)
+//	DR         (1/n) Σ [q̂ᵢ(π) + wᵢ(rᵢ − q̂(xᵢ,aᵢ))]       Dudík, Langford & Li 2011
+//	SNDR       (1/n) Σ q̂ᵢ(π) + Σ wᵢ(rᵢ − q̂ᵢ)/Σ wᵢ        Kallus & Uehara 2019; OBP
+//	Switch-DR  (1/n) Σ [q̂ᵢ(π) + 1{wᵢ≤τ} wᵢ(rᵢ − q̂ᵢ)]     Wang, Agarwal & Dudík 2017
+//
+// Each Estimate carries the value, a confidence interval (Level, 95% by
+// default), the standard error, the Kish effective sample size (Σw)²/Σw²,
+// the largest weight and warnings.
+//
+// # Intervals
+//
+// By default intervals are analytic: value ± t(n−1) quantile × SE, where
+// SE is the sample standard deviation of the per-round terms over √n (CLT;
+// IPS, DM, DR, Switch-DR) or of the influence function (delta method;
+// SNIPS: wᵢ(rᵢ − V)/w̄, SNDR: q̂ᵢ(π) + wᵢ(rᵢ − q̂ᵢ − C)/w̄). Options.Bootstrap
+// = B gives percentile-bootstrap intervals from B resamples of the rounds
+// with generator PCG(Seed, Seed) instead. DM's interval treats the reward
+// model as exact: it covers the sampling of contexts, not the model's
+// error, and misses when the model is biased. Switch-DR's interval is
+// conditional on τ. The simulation tests measure coverage (see
+// sim_test.go and docs/evaluation.md).
+//
+// # Warnings
+//
+// Estimates warn when the largest importance weight exceeds
+// Options.MaxWeight (100), when the ESS is under Options.MinESSFraction
+// (10%) of n, when the mean weight is more than 4 standard errors from 1
+// (its expectation under full support: wrong propensities or missing
+// support), and when the target puts mass on actions the logger cannot
+// take (Round.Logging) or never took in that position.
+//
+// # Data sets
+//
+// LoadOBD and EvaluateOBD estimate the Bernoulli Thompson sampling
+// policy's CTR from the Open Bandit Dataset's uniform-random logs and
+// compare it with BTS's own observed CTR; ReplayBTS computes BTS's
+// position probabilities from its Beta prior by Monte Carlo. LoadHillstrom,
+// HillstromRounds, EvaluateHillstrom and FitArmModel evaluate
+// deterministic e-mail policies on the Hillstrom randomised trial. The
+// rounds CSV (ReadRounds, WriteRounds) lets any other log be evaluated
+// with "nextbest eval file".
+//
+// # What it is not
+//
+// eval does not learn policies (a reward model here exists only to feed
+// DM/DR and the Hillstrom example) and does not read the service journal
+// itself: a caller turns journal records into Rounds. The journey
+// simulator lives in eval/sim. Estimators assume the logged propensities
+// are the ones the logger used; they cannot repair wrong ones, only warn
+// when the mean weight says so.
+package eval
