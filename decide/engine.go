@@ -123,6 +123,15 @@ type Request struct {
 	Limit      int
 	Explain    bool
 	Now        time.Time
+	// Scorer, if set, serves this decision instead of the engine's model
+	// (an experiment arm's model); it must have the spec's dimension.
+	Scorer Scorer
+	// Fallback forces the fallback ranking (value × weight).
+	Fallback bool
+	// Policy, if set, overrides the engine's exploration policy (an
+	// experiment arm's explorer). Its defaults must be filled in: use
+	// NewPolicy.
+	Policy *Policy
 }
 
 // Result is what Decide answers. Reuse one per goroutine (or pool it):
@@ -242,11 +251,27 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	// the model is chosen once, up front: a swap during this decision does
 	// not change it, and even a decision with nothing to show names it
 	sc := e.scorer.Load().s
+	if req.Scorer != nil {
+		if req.Scorer.Dim() != e.spec.Dim() {
+			return fmt.Errorf("decide: scorer %s has dimension %d, the feature spec %d", req.Scorer.Name(), req.Scorer.Dim(), e.spec.Dim())
+		}
+		sc = req.Scorer
+	}
+	if req.Fallback {
+		sc = nil
+	}
 	pol := e.policy
+	if req.Policy != nil {
+		pol = *req.Policy
+	}
 	if sc == nil {
 		res.Fallback = true
 		res.Policy = "fallback"
-		pol = Policy{Kind: EpsilonGreedy, Epsilon: e.policy.Epsilon}
+		eps := pol.Epsilon
+		if pol.Kind != EpsilonGreedy {
+			eps = 0.1
+		}
+		pol = Policy{Kind: EpsilonGreedy, Epsilon: eps}
 	} else {
 		res.Policy = sc.Name()
 	}

@@ -47,6 +47,13 @@ type Policy struct {
 	V float64 `json:"v,omitempty" yaml:"v"`
 }
 
+// NewPolicy returns p with its defaults filled in, or an error naming what
+// is out of range.
+func NewPolicy(p Policy) (Policy, error) {
+	err := p.setDefaults()
+	return p, err
+}
+
 func (p *Policy) setDefaults() error {
 	switch p.Kind {
 	case "":

@@ -155,6 +155,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Context: w.req.Context,
 		Candidates: w.req.Candidates, Limit: w.req.limit(), Explain: w.req.Explain, Now: now,
 	}
+	exp, arm := s.assign(&req, now)
 	err = s.engine.Decide(dctx, &req, p, &w.res)
 	cancel()
 	if err != nil && !errors.Is(err, decide.ErrNoActions) {
@@ -167,8 +168,11 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		V: journal.SchemaVersion, DecisionID: newDecisionID(now), RequestID: w.req.RequestID,
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
 		Profile: res.Inputs.ProfileMap(), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
-		Explorer: res.Explorer, Fallback: res.Fallback || storeDown,
+		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Experiment: exp,
 		Eligible: make([]string, len(res.Eligible)), Actions: make([]journal.LoggedAction, len(res.Actions)),
+	}
+	if arm != nil && arm.name != "" {
+		d.Policy = arm.name
 	}
 	for i, a := range res.Eligible {
 		d.Eligible[i] = a.ID
@@ -196,6 +200,9 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	}
 	resp := &w.resp
 	*resp = decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: resp.Actions[:0]}
+	if d.Experiment != nil {
+		resp.Experiment = &experimentWire{Name: d.Experiment.Name, Arm: d.Experiment.Arm}
+	}
 	for _, a := range d.Actions {
 		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
 	}
@@ -223,6 +230,9 @@ func (s *Service) replayDecision(ctx *fasthttp.RequestCtx, customer, requestID s
 		return false
 	}
 	resp := decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: []actionWire{}}
+	if d.Experiment != nil {
+		resp.Experiment = &experimentWire{Name: d.Experiment.Name, Arm: d.Experiment.Arm}
+	}
 	for _, a := range d.Actions {
 		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
 	}

@@ -25,6 +25,7 @@ type metrics struct {
 	events       prometheus.Counter
 	modelUpdates prometheus.Counter
 	modelSwaps   prometheus.Counter
+	experiment   *prometheus.CounterVec
 }
 
 func newMetrics(s *Service) *metrics {
@@ -55,6 +56,9 @@ func newMetrics(s *Service) *metrics {
 	m.modelSwaps = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "nextbest_model_swaps_total", Help: "Times the served model was swapped for a promoted one.",
 	})
+	m.experiment = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_experiment_decisions_total", Help: "Decisions made inside an experiment, by experiment and arm.",
+	}, []string{"experiment", "arm"})
 	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "nextbest_profile_cache_hits_total", Help: "Profile reads answered by the cache.",
 	}, func() float64 { h, _ := s.store.Stats(); return float64(h) })
@@ -78,7 +82,7 @@ func newMetrics(s *Service) *metrics {
 		}
 		return float64(s.journal.LastLSN())
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates, m.modelSwaps,
+	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates, m.modelSwaps, m.experiment,
 		cacheHits, cacheMisses, hitRatio, lastLSN,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -109,6 +113,9 @@ func (m *metrics) decided(d *journal.Decision, _ *decide.Result) {
 		fb = "true"
 	}
 	m.decisions.WithLabelValues(d.Channel, fb).Inc()
+	if d.Experiment != nil {
+		m.experiment.WithLabelValues(d.Experiment.Name, d.Experiment.Arm).Inc()
+	}
 	for _, a := range d.Actions {
 		m.served.WithLabelValues(a.ActionID, d.Channel).Inc()
 	}

@@ -69,6 +69,9 @@ type Config struct {
 	// AdminToken, if set, is the bearer token the /admin/ endpoints
 	// require; without it they answer only callers on loopback.
 	AdminToken string
+	// Experiments split customers stickily across arms (see
+	// decide.Experiment); arms with "model:N" policies need Registry.
+	Experiments []*decide.Experiment
 	// Seed fixes exploration randomness (0: random).
 	Seed uint64
 	// JournalNoSync skips fsync: tests only.
@@ -155,6 +158,7 @@ type Service struct {
 	journal *journal.Journal
 	metrics *metrics
 
+	experiments    []experimentRuntime
 	registry       *models.Registry
 	swapMu         sync.Mutex
 	servedVersion  int // promoted version being served; 0: the online model
@@ -270,6 +274,9 @@ func Open(cfg Config) (s *Service, err error) {
 		wctx, cancel := context.WithCancel(context.Background())
 		s.stopWatch = cancel
 		go s.watchRegistry(wctx, cfg.RegistryPoll)
+	}
+	if err := s.resolveExperiments(); err != nil {
+		return nil, err
 	}
 	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {
 		return nil, err

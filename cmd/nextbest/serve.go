@@ -36,6 +36,7 @@ type fileConfig struct {
 	CacheMaxCost      int64             `yaml:"cache_max_cost"`
 	SnapshotEvery     decide.Duration   `yaml:"snapshot_every"`
 	Registry          string            `yaml:"registry"`
+	Experiments       string            `yaml:"experiments"`
 	RegistryPoll      decide.Duration   `yaml:"registry_poll"`
 	AdminToken        string            `yaml:"admin_token"`
 	Seed              uint64            `yaml:"seed"`
@@ -51,6 +52,7 @@ func runServe(args []string) error {
 	spec := fs.String("features", "", "feature spec YAML (default: the embedded retail sample)")
 	profiles := fs.String("profiles", "", `JSON-lines profiles loaded at first start (default: the retail demo profiles; "none" for none)`)
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	experiments := fs.String("experiments", "", "experiments YAML (see README): sticky splits of customers across policies")
 	registry := fs.String("registry", "", "model registry directory: serve its promoted model and watch it (default: the online model only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,6 +87,7 @@ func runServe(args []string) error {
 	override(&fc.Profiles, *profiles, "")
 	override(&fc.LogLevel, *logLevel, "info")
 	override(&fc.Registry, *registry, "")
+	override(&fc.Experiments, *experiments, "")
 	if fc.AdminToken == "" {
 		fc.AdminToken = os.Getenv("NEXTBEST_ADMIN_TOKEN")
 	}
@@ -119,6 +122,11 @@ func runServe(args []string) error {
 		}
 	}
 
+	if fc.Experiments != "" {
+		if cfg.Experiments, err = decide.LoadExperiments(fc.Experiments); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	svc, err := serve.Open(cfg)
 	if err != nil {

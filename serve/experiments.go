@@ -1,0 +1,83 @@
+package serve
+
+import (
+	"fmt"
+	"time"
+
+	"nextbest/decide"
+	"nextbest/journal"
+	"nextbest/models"
+)
+
+// armRuntime is an experiment arm resolved to what serves it.
+type armRuntime struct {
+	arm      *decide.Arm
+	scorer   decide.Scorer  // nil: the engine's current model
+	fallback bool           // rank by value × weight
+	policy   *decide.Policy // nil: the service's explorer
+	name     string         // policy name to log, if not the scorer's
+}
+
+type experimentRuntime struct {
+	exp  *decide.Experiment
+	arms []armRuntime
+}
+
+// resolveExperiments turns each arm's policy into a scorer and explorer.
+// A "model:N" arm needs the registry, and its artifact must fit the
+// feature spec and catalog: otherwise Open fails, because an experiment
+// that silently served something else would be worse than none.
+func (s *Service) resolveExperiments() error {
+	for _, e := range s.cfg.Experiments {
+		rt := experimentRuntime{exp: e, arms: make([]armRuntime, len(e.Arms))}
+		for i := range e.Arms {
+			a := &e.Arms[i]
+			ar := armRuntime{arm: a, policy: a.Explorer}
+			switch a.Policy {
+			case "online":
+				ar.scorer = s.model
+			case "promoted":
+			case "fallback":
+				ar.fallback = true
+			case "random":
+				p, err := decide.NewPolicy(decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 1})
+				if err != nil {
+					return err
+				}
+				ar.policy, ar.name = &p, "random"
+			default:
+				v := decide.ArmModelVersion(a.Policy)
+				if s.registry == nil {
+					return fmt.Errorf("experiment %s arm %s: policy %s needs a model registry", e.Name, a.Name, a.Policy)
+				}
+				art, err := s.registry.Get(v)
+				if err != nil {
+					return fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
+				}
+				sc, err := models.LoadScorer(art, s.spec.Hash(), s.actionIDs())
+				if err != nil {
+					return fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
+				}
+				ar.scorer = sc
+			}
+			rt.arms[i] = ar
+		}
+		s.experiments = append(s.experiments, rt)
+	}
+	return nil
+}
+
+// assign puts the decision in the first experiment active on its channel
+// and returns the arm, or nil.
+func (s *Service) assign(req *decide.Request, now time.Time) (*journal.ExperimentArm, *armRuntime) {
+	for i := range s.experiments {
+		rt := &s.experiments[i]
+		if !rt.exp.Active(req.Channel, now) {
+			continue
+		}
+		ar := &rt.arms[rt.exp.Assign(req.CustomerID)]
+		req.Scorer, req.Fallback, req.Policy = ar.scorer, ar.fallback, ar.policy
+		return &journal.ExperimentArm{Name: rt.exp.Name, Arm: ar.arm.Name}, ar
+	}
+	return nil, nil
+}
