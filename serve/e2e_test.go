@@ -343,6 +343,17 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	st := in.mustCall("GET", "/v1/stats", nil, 200)
+	if st["decisions_by_channel"].(map[string]any)["app"] != 3.0 {
+		t.Errorf("stats: %v", st)
+	}
+	var shown float64
+	for _, byChannel := range st["actions_by_channel"].(map[string]any) {
+		shown += byChannel.(map[string]any)["app"].(float64)
+	}
+	if shown != 3 { // limit 1
+		t.Errorf("stats: %v actions shown on app, want 3", shown)
+	}
 }
 
 // TestLearnsSegments is the learning test: in a simulated population, a1

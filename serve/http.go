@@ -39,6 +39,7 @@ const (
 	routeMetrics  = "metrics"
 	routeAdmin    = "admin"
 	routeModels   = "models"
+	routeStats    = "stats"
 	routeOther    = "other"
 )
 
@@ -97,6 +98,16 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		route = routeAdmin
 		if s.method(ctx, "POST") && s.admin(ctx) {
 			s.handleReload(ctx)
+		}
+	case path == "/v1/stats":
+		route = routeStats
+		if s.method(ctx, "GET") {
+			st, err := s.metrics.stats()
+			if err != nil {
+				writeErr(ctx, err)
+				return
+			}
+			writeJSON(ctx, 200, st)
 		}
 	case path == "/v1/models":
 		route = routeModels

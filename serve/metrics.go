@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/valyala/fasthttp"
 
@@ -17,6 +18,7 @@ import (
 // metrics are the service's Prometheus metrics, on a registry of its own.
 type metrics struct {
 	reg          *prometheus.Registry
+	started      time.Time
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	decisions    *prometheus.CounterVec
@@ -29,7 +31,7 @@ type metrics struct {
 }
 
 func newMetrics(s *Service) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+	m := &metrics{reg: prometheus.NewRegistry(), started: time.Now().UTC()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nextbest_http_requests_total", Help: "HTTP requests by endpoint and status code.",
 	}, []string{"endpoint", "code"})
@@ -119,6 +121,61 @@ func (m *metrics) decided(d *journal.Decision, _ *decide.Result) {
 	for _, a := range d.Actions {
 		m.served.WithLabelValues(a.ActionID, d.Channel).Inc()
 	}
+}
+
+// stats is the answer of GET /v1/stats: decision volume since the
+// process started, read from the same counters /metrics exports.
+type stats struct {
+	Since      time.Time                     `json:"since"`
+	Decisions  map[string]float64            `json:"decisions_by_channel"`
+	Actions    map[string]map[string]float64 `json:"actions_by_channel"` // action → channel → count
+	Outcomes   map[string]float64            `json:"outcomes_by_type"`
+	Events     float64                       `json:"events"`
+	Experiment map[string]map[string]float64 `json:"experiment_decisions"` // experiment → arm → count
+	LastLSN    float64                       `json:"journal_last_lsn"`
+}
+
+func (m *metrics) stats() (*stats, error) {
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	st := &stats{Since: m.started, Decisions: map[string]float64{}, Actions: map[string]map[string]float64{},
+		Outcomes: map[string]float64{}, Experiment: map[string]map[string]float64{}}
+	label := func(mt *dto.Metric, name string) string {
+		for _, l := range mt.GetLabel() {
+			if l.GetName() == name {
+				return l.GetValue()
+			}
+		}
+		return ""
+	}
+	nested := func(dst map[string]map[string]float64, a, b string, v float64) {
+		if dst[a] == nil {
+			dst[a] = map[string]float64{}
+		}
+		dst[a][b] += v
+	}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			v := mt.GetCounter().GetValue()
+			switch mf.GetName() {
+			case "nextbest_decisions_total":
+				st.Decisions[label(mt, "channel")] += v
+			case "nextbest_decision_actions_total":
+				nested(st.Actions, label(mt, "action"), label(mt, "channel"), v)
+			case "nextbest_outcomes_total":
+				st.Outcomes[label(mt, "type")] += v
+			case "nextbest_events_total":
+				st.Events += v
+			case "nextbest_experiment_decisions_total":
+				nested(st.Experiment, label(mt, "experiment"), label(mt, "arm"), v)
+			case "nextbest_journal_last_lsn":
+				st.LastLSN = mt.GetGauge().GetValue()
+			}
+		}
+	}
+	return st, nil
 }
 
 func (m *metrics) write(ctx *fasthttp.RequestCtx) {
