@@ -36,8 +36,10 @@ type Config struct {
 	Policy  Policy
 	// MaxLimit is the largest limit a request may ask for (default 20).
 	MaxLimit int
-	// Seed seeds the exploration randomness; 0 picks a random seed. With a
-	// fixed seed, a single goroutine's decisions are reproducible.
+	// Seed seeds the exploration randomness; 0 picks a random seed. Each
+	// decision draws from its own stream (seed, n) where n counts the
+	// engine's decisions, so with a fixed seed the n-th decision draws the
+	// same numbers whatever goroutine makes it.
 	Seed uint64
 }
 
@@ -187,6 +189,7 @@ type Scored struct {
 }
 
 type scratch struct {
+	pcg   *rand.PCG
 	rng   *rand.Rand
 	vm    vm.VM
 	env   Env
@@ -207,7 +210,7 @@ type scratch struct {
 func (e *Engine) newScratch() *scratch {
 	n := len(e.cat.Actions)
 	s := &scratch{
-		rng:    rand.New(rand.NewPCG(e.seed, e.streams.Add(1))),
+		pcg:    rand.NewPCG(e.seed, 0),
 		acts:   make([]*Action, 0, n),
 		feats:  make([]*features.ActionFeatures, 0, n),
 		idx:    make([]int, 0, n),
@@ -220,6 +223,7 @@ func (e *Engine) newScratch() *scratch {
 		rScore: make([]float64, n), rMean: make([]float64, n),
 		rStd: make([]float64, n), probs: make([]float64, n), quad: make([]float64, models.ArgmaxScratchLen(n)),
 	}
+	s.rng = rand.New(s.pcg)
 	s.env.Profile.Counters = make(map[string]float64)
 	s.env.Profile.Recency = make(map[string]float64)
 	return s
@@ -248,6 +252,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	}
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
+	s.pcg.Seed(e.seed, e.streams.Add(1))
 	// the model is chosen once, up front: a swap during this decision does
 	// not change it, and even a decision with nothing to show names it
 	sc := e.scorer.Load().s

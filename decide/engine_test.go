@@ -309,3 +309,33 @@ func checkFreq(t *testing.T, what string, count, n int, p float64) {
 		t.Errorf("%s: observed %.4f, logged propensity %.4f (±%.4f at 5 s.e.)", what, got, p, 5*se)
 	}
 }
+
+// TestFirstSlotProbabilitiesMatchEngine checks the exported probability
+// function gives exactly the slot-0 probabilities the engine explains.
+func TestFirstSlotProbabilitiesMatchEngine(t *testing.T) {
+	for _, pol := range []decide.Policy{{Kind: decide.EpsilonGreedy, Epsilon: 0.2, Alpha: 1}, {Kind: decide.Softmax, Alpha: 0.5}, {Kind: decide.Thompson}} {
+		sc := trainedRidge(t, 64, 4)
+		e, spec := retailEngine(t, pol, sc)
+		p := knownProfile(spec)
+		var res decide.Result
+		req := &decide.Request{CustomerID: "c-1", Channel: "web", Context: map[string]any{"page": "product"}, Limit: 1, Explain: true, Now: now}
+		if err := e.Decide(context.Background(), req, p, &res); err != nil {
+			t.Fatal(err)
+		}
+		n := len(res.Explain.Scored)
+		mean, std, c, got := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i, s := range res.Explain.Scored {
+			mean[i], std[i], c[i] = s.Mean, s.Std, s.Value*s.Weight
+		}
+		full, err := decide.NewPolicy(pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full.FirstSlotProbabilities(got, mean, std, c)
+		for i, s := range res.Explain.Scored {
+			if math.Abs(got[i]-s.SlotProb) > 1e-12 {
+				t.Errorf("%s %s: %v, engine %v", pol.Kind, s.ActionID, got[i], s.SlotProb)
+			}
+		}
+	}
+}

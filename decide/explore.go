@@ -161,3 +161,26 @@ func draw(r *rand.Rand, probs []float64) int {
 	}
 	return last
 }
+
+// FirstSlotProbabilities writes into dst the probability that policy p
+// puts each candidate in the first slot, given the scorer's posterior
+// means and stds and c = value × weight per candidate: the same numbers
+// the engine logs as slot-0 propensities. Off-policy evaluation uses it to
+// ask what a candidate policy would have done on logged decisions. p must
+// have its defaults filled in (NewPolicy).
+func (p Policy) FirstSlotProbabilities(dst, mean, std, c []float64) {
+	n := len(dst)
+	score := make([]float64, n)
+	m := make([]float64, n)
+	sd := make([]float64, n)
+	for i := range n {
+		est := mean[i]
+		if p.Kind != Thompson {
+			est += p.Alpha * std[i]
+		}
+		score[i] = est * c[i]
+		m[i] = c[i] * mean[i]
+		sd[i] = c[i] * p.V * std[i]
+	}
+	p.slotProbs(dst, score, m, sd, make([]float64, models.ArgmaxScratchLen(n)))
+}

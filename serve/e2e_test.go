@@ -366,7 +366,7 @@ func TestLearnsSegments(t *testing.T) {
 	for _, disjoint := range []bool{false, true} {
 		t.Run(fmt.Sprintf("disjoint=%v", disjoint), func(t *testing.T) {
 			cfg := learnConfig(t, t.TempDir())
-			cfg.Model.Disjoint = disjoint
+			cfg.Model.Shared = !disjoint
 			in := start(t, cfg)
 			r := rand.New(rand.NewPCG(11, 12))
 			conv := func(seg, action string) float64 {

@@ -114,6 +114,9 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		if s.method(ctx, "GET") {
 			s.handleModels(ctx)
 		}
+	case strings.HasPrefix(path, "/ui"):
+		route = routeUI
+		s.handleUI(ctx, path)
 	default:
 		writeError(ctx, 404, "not_found", "", "no such endpoint: "+path)
 	}

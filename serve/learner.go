@@ -2,7 +2,9 @@ package serve
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -282,7 +284,8 @@ func (l *learner) reward(it *learnItem) (bool, error) {
 // saveSnapshot writes the model state with lsn, the last LSN it reflects
 // (processed, published or not), to path, atomically (temp file, fsync,
 // rename, fsync dir). Called from the learner goroutine, or after it
-// stopped.
+// stopped. The header also holds a hash of the catalog's action ids, so a
+// per-action model is never read back against a reordered catalog.
 func (l *learner) saveSnapshot(lsn uint64) error {
 	if l.path == "" {
 		return nil
@@ -292,11 +295,7 @@ func (l *learner) saveSnapshot(lsn uint64) error {
 	if err != nil {
 		return err
 	}
-	var hdr [20]byte
-	copy(hdr[:4], snapshotMagic[:])
-	binary.LittleEndian.PutUint32(hdr[4:], 1)
-	binary.LittleEndian.PutUint64(hdr[8:], lsn)
-	binary.LittleEndian.PutUint32(hdr[16:], crc32.Checksum(hdr[:16], crc32.MakeTable(crc32.Castagnoli)))
+	hdr := snapshotHeader(lsn, catalogHash(l.cat))
 	if _, err = f.Write(hdr[:]); err == nil {
 		_, err = l.model.WriteTo(f)
 	}
@@ -320,25 +319,58 @@ func (l *learner) saveSnapshot(lsn uint64) error {
 	return nil
 }
 
+const snapshotHeaderSize = 4 + 4 + 8 + 32 + 4
+
+// snapshotHeader is magic "NBOL", version 2, the LSN, the catalog hash and
+// a CRC-32C of the bytes before it, little-endian.
+func snapshotHeader(lsn uint64, cat [32]byte) [snapshotHeaderSize]byte {
+	var h [snapshotHeaderSize]byte
+	copy(h[:4], snapshotMagic[:])
+	binary.LittleEndian.PutUint32(h[4:], 2)
+	binary.LittleEndian.PutUint64(h[8:], lsn)
+	copy(h[16:48], cat[:])
+	binary.LittleEndian.PutUint32(h[48:], crc32.Checksum(h[:48], crc32.MakeTable(crc32.Castagnoli)))
+	return h
+}
+
+// catalogHash is the SHA-256 of the catalog's action ids in order.
+func catalogHash(c *decide.Catalog) [32]byte {
+	h := sha256.New()
+	for _, a := range c.Actions {
+		h.Write([]byte(a.ID))
+		h.Write([]byte{0})
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// errSnapshotCatalog says a snapshot was taken under another catalog.
+var errSnapshotCatalog = errors.New("model snapshot was taken with another action catalog")
+
 // loadSnapshot reads a snapshot written by saveSnapshot. It returns
-// os.ErrNotExist when there is none.
-func loadSnapshot(path string) (*models.Ridge, uint64, error) {
+// os.ErrNotExist when there is none, and errSnapshotCatalog (with the
+// model) when the catalog's actions changed since.
+func loadSnapshot(path string, cat *decide.Catalog) (*models.Ridge, uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	var hdr [20]byte
+	var hdr [snapshotHeaderSize]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
 		return nil, 0, fmt.Errorf("model snapshot %q: %w", path, err)
 	}
-	if [4]byte(hdr[:4]) != snapshotMagic || binary.LittleEndian.Uint32(hdr[4:]) != 1 ||
-		binary.LittleEndian.Uint32(hdr[16:]) != crc32.Checksum(hdr[:16], crc32.MakeTable(crc32.Castagnoli)) {
+	if [4]byte(hdr[:4]) != snapshotMagic || binary.LittleEndian.Uint32(hdr[4:]) != 2 ||
+		binary.LittleEndian.Uint32(hdr[48:]) != crc32.Checksum(hdr[:48], crc32.MakeTable(crc32.Castagnoli)) {
 		return nil, 0, fmt.Errorf("model snapshot %q: bad header", path)
 	}
 	m, err := models.ReadRidge(f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("model snapshot %q: %w", path, err)
+	}
+	if [32]byte(hdr[16:48]) != catalogHash(cat) {
+		return m, 0, errSnapshotCatalog
 	}
 	return m, binary.LittleEndian.Uint64(hdr[8:]), nil
 }

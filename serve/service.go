@@ -92,9 +92,13 @@ func DefaultPolicy() decide.Policy {
 type ModelConfig struct {
 	// Name is the policy name reported with decisions (default "linucb").
 	Name string `yaml:"name"`
-	// Disjoint keeps one posterior per action instead of one shared model
-	// over the action features and crosses of the feature spec.
-	Disjoint bool `yaml:"disjoint"`
+	// Shared fits one model over the whole vector (action features and
+	// context×action crosses included) instead of one posterior per action
+	// (LinUCB's "disjoint" model, the default). A shared model can score a
+	// new action from its features; a per-action one learns each action's
+	// own response to the context, which is what the retail sample's
+	// 64-dimension spec needs (see docs/simulator.md).
+	Shared bool `yaml:"shared"`
 	// Lambda is the ridge prior precision (default 1).
 	Lambda float64 `yaml:"lambda"`
 }
@@ -211,24 +215,28 @@ func Open(cfg Config) (s *Service, err error) {
 	// the online model: last snapshot, or a fresh one
 	snapPath := filepath.Join(cfg.DataDir, "model", "online.state")
 	var from uint64
-	s.model, from, err = loadSnapshot(snapPath)
+	s.model, from, err = loadSnapshot(snapPath, s.cat)
+	fresh := false
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		s.model, err = models.NewRidge(s.modelConfig())
-		if err != nil {
-			return nil, err
-		}
+		fresh = true
+	case errors.Is(err, errSnapshotCatalog):
+		s.log.Warn("the catalog changed since the model snapshot; rebuilding the model from the journal")
+		fresh = true
 	case err != nil:
 		return nil, err
 	default:
 		if want := s.modelConfig(); s.model.Dim() != want.Dim || s.model.Actions() != want.Actions {
-			s.log.Warn("model snapshot does not fit the feature spec or catalog; starting a fresh model",
+			s.log.Warn("model snapshot does not fit the feature spec or model config; rebuilding it from the journal",
 				"snapshot_dim", s.model.Dim(), "spec_dim", want.Dim)
-			if s.model, err = models.NewRidge(want); err != nil {
-				return nil, err
-			}
-			from = 0
+			fresh = true
 		}
+	}
+	if fresh {
+		if s.model, err = models.NewRidge(s.modelConfig()); err != nil {
+			return nil, err
+		}
+		from = 0
 	}
 	s.metrics = newMetrics(s)
 	s.learner = &learner{
@@ -300,7 +308,7 @@ func Open(cfg Config) (s *Service, err error) {
 
 func (s *Service) modelConfig() models.RidgeConfig {
 	c := models.RidgeConfig{Dim: s.spec.Dim(), Lambda: s.cfg.Model.Lambda, Name: s.cfg.Model.Name}
-	if s.cfg.Model.Disjoint {
+	if !s.cfg.Model.Shared {
 		c.Actions = len(s.cat.Actions)
 	}
 	return c
