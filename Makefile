@@ -29,7 +29,7 @@ vet:
 ## bench: the performance table (decide in process, journal, HTTP vs bare fasthttp)
 bench:
 	@mkdir -p bin
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./decide ./journal ./features ./models ./serve | tee bin/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./decide ./journal ./features ./models ./training ./serve | tee bin/bench.txt
 	@$(GO) run ./internal/benchtab < bin/bench.txt
 
 ## fuzz: each fuzz target for FUZZTIME (default 20s)

@@ -1,6 +1,11 @@
 // Command nextbest is the next-best-action service and its tools.
 //
-//	nextbest serve   [flags]   run the decision service
+//	nextbest serve    [flags]  run the decision service
+//	nextbest train    [flags]  train a model from the journal or a data file
+//	nextbest models   ...      list, show and promote registry models
+//	nextbest eval     ...      off-policy evaluation (journal, OBD, Hillstrom, files)
+//	nextbest report   [flags]  experiment report (HTML, JSON, CSV)
+//	nextbest simulate [flags]  drive a running service with simulated customers
 //	nextbest version           print the version
 //
 // Run "nextbest <command> -h" for a command's flags.
@@ -22,6 +27,14 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = runServe(os.Args[2:])
+	case "eval":
+		err = runEval(os.Args[2:])
+	case "simulate":
+		err = runSimulate(os.Args[2:])
+	case "train":
+		err = runTrain(os.Args[2:])
+	case "models":
+		err = runModels(os.Args[2:])
 	case "version", "-v", "--version":
 		fmt.Println("nextbest", version)
 	case "help", "-h", "--help":
@@ -41,9 +54,14 @@ func usage() {
 	fmt.Fprint(os.Stderr, `nextbest: next-best-action decisioning
 
 Usage:
-  nextbest serve [flags]    run the decision service (POST /v1/decide ...)
-  nextbest version          print the version
+  nextbest serve [flags]      run the decision service (POST /v1/decide ...)
+  nextbest train [flags]      train a model from the journal or a data file
+  nextbest models list|show|promote   manage the model registry
+  nextbest eval journal|obd|hillstrom|file   off-policy evaluation
+  nextbest report [flags]     experiment report: HTML, JSON and CSV
+  nextbest simulate [flags]   drive a running service with simulated customers
+  nextbest version            print the version
 
-Run "nextbest serve -h" for the service's flags.
+Run "nextbest <command> -h" for a command's flags.
 `)
 }

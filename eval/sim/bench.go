@@ -48,8 +48,8 @@ type PolicySpec struct {
 }
 
 // DefaultPolicies are the policies the project has: uniform random,
-// context-free ε-greedy, LinUCB as the service runs it (a shared ridge
-// model explored ε-greedily with a UCB bonus), LinUCB with per-action
+// context-free ε-greedy, LinUCB on the service's model (a shared ridge
+// model, LinUCB scores explored ε-greedily), LinUCB with per-action
 // models, linear Thompson sampling (shared and per action), and the
 // oracle.
 func DefaultPolicies() []PolicySpec {
