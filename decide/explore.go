@@ -34,8 +34,8 @@ const (
 // Policy configures how scores are formed and explored.
 type Policy struct {
 	Kind ExplorerKind `json:"kind" yaml:"kind"`
-	// Epsilon is the uniform-exploration share of EpsilonGreedy (default
-	// 0.1); it is also used by the fallback ranking.
+	// Epsilon is the uniform-exploration share of EpsilonGreedy (0.1 when
+	// no Kind is given); it is also used by the fallback ranking.
 	Epsilon float64 `json:"epsilon,omitempty" yaml:"epsilon"`
 	// Alpha multiplies the posterior std in the UCB score of EpsilonGreedy
 	// and Softmax: estimate = mean + Alpha·std (default 0: greedy on the
@@ -57,13 +57,17 @@ func NewPolicy(p Policy) (Policy, error) {
 func (p *Policy) setDefaults() error {
 	switch p.Kind {
 	case "":
+		// no explorer named: ε-greedy with 10% exploration. An explicit
+		// epsilon_greedy keeps the epsilon given, 0 included (greedy: no
+		// exploration, propensity 1 for the top action — fine for a target
+		// policy in off-policy evaluation, a bad idea for a serving one).
 		p.Kind = EpsilonGreedy
+		if p.Epsilon == 0 {
+			p.Epsilon = 0.1
+		}
 	case EpsilonGreedy, Softmax, Thompson:
 	default:
 		return fmt.Errorf("unknown explorer %q (want epsilon_greedy, softmax or thompson)", p.Kind)
-	}
-	if p.Epsilon == 0 && p.Kind == EpsilonGreedy {
-		p.Epsilon = 0.1
 	}
 	if p.Temperature == 0 {
 		p.Temperature = 1

@@ -219,20 +219,21 @@ func prepare(rs []Round, o Options) (*prepared, error) {
 // cannot take (where Round.Logging is known) or, otherwise, never took in
 // the rounds of the same position and action count.
 func unsupportedMass(rs []Round) (float64, string) {
-	type key struct{ pos, n int }
-	logged := map[key][]bool{}
+	// key identifies "the same action" across rounds: by position, and
+	// either the candidate's shared id or its index among n candidates
+	type key struct{ pos, n, a int }
+	id := func(r *Round, i int) key {
+		if r.Actions != nil {
+			return key{r.Position, -1, r.Actions[i]}
+		}
+		return key{r.Position, len(r.Target), i}
+	}
+	logged := map[key]bool{}
 	for i := range rs {
 		r := &rs[i]
-		if r.Logging != nil {
-			continue
+		if r.Logging == nil {
+			logged[id(r, r.Logged)] = true
 		}
-		k := key{r.Position, len(r.Target)}
-		s := logged[k]
-		if s == nil {
-			s = make([]bool, len(r.Target))
-			logged[k] = s
-		}
-		s[r.Logged] = true
 	}
 	var m float64
 	var known, inferred bool
@@ -247,10 +248,9 @@ func unsupportedMass(rs []Round) (float64, string) {
 			}
 			continue
 		}
-		s := logged[key{r.Position, len(r.Target)}]
-		for a, seen := range s {
-			if !seen && r.Target[a] > 0 {
-				m += r.Target[a]
+		for a, p := range r.Target {
+			if p > 0 && !logged[id(r, a)] {
+				m += p
 				inferred = true
 			}
 		}

@@ -38,6 +38,12 @@ type Round struct {
 	// support is judged per position; the estimators otherwise treat every
 	// round alike ("position-wise" evaluation).
 	Position int
+	// Actions, if set, names the round's N candidates with ids shared
+	// across rounds (catalog indices), for logs whose candidate set varies
+	// per round (the service's eligible sets); missing support is then
+	// judged per action id. Nil means candidate i is the same action in
+	// every round with N candidates.
+	Actions []int
 }
 
 // sumTol is how far a probability vector's sum may stray from 1: input

@@ -17,6 +17,7 @@ import (
 const evalUsage = `Usage:
   nextbest eval obd       --data DIR [flags]   estimate Bernoulli-TS's CTR from the Random logs of the Open Bandit Dataset
   nextbest eval hillstrom --data DIR [flags]   evaluate a learned and three fixed e-mail policies on the Hillstrom trial
+  nextbest eval journal   [flags]              a candidate policy's value on the service's own journal
   nextbest eval file      [flags] FILE         estimate a target policy's value from a rounds CSV ("-" for stdin)
 
 Run "nextbest eval <subcommand> -h" for its flags. See docs/evaluation.md.
@@ -29,6 +30,8 @@ func runEval(args []string) error {
 		return errors.New("eval: missing subcommand")
 	}
 	switch args[0] {
+	case "journal":
+		return evalJournal(args[1:], os.Stdout)
 	case "obd":
 		return evalOBD(args[1:], os.Stdout)
 	case "hillstrom":
