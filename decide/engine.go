@@ -231,8 +231,9 @@ func (e *Engine) newScratch() *scratch {
 
 // Decide runs the funnel for req on profile p (a cold-start profile for an
 // unknown customer) and fills res. It returns a *RequestError for bad
-// input, ErrNoActions when nothing survives the funnel, or ctx's error if
-// the deadline passed between stages.
+// input, or ErrNoActions when nothing survives the funnel. If ctx ends
+// before scoring, the decision is made by the fallback ranking instead
+// (res.Fallback): a slow model never turns into a failed decision.
 func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, res *Result) error {
 	res.reset()
 	if req.CustomerID == "" {
@@ -272,11 +273,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	if sc == nil {
 		res.Fallback = true
 		res.Policy = "fallback"
-		eps := pol.Epsilon
-		if pol.Kind != EpsilonGreedy {
-			eps = 0.1
-		}
-		pol = Policy{Kind: EpsilonGreedy, Epsilon: eps}
+		pol = fallbackPolicy(pol)
 	} else {
 		res.Policy = sc.Name()
 	}
@@ -342,8 +339,11 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	if len(s.acts) == 0 {
 		return ErrNoActions
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil && sc != nil {
+		// past the deadline: answer with the cheap fallback ranking rather
+		// than fail (a channel always gets an answer)
+		sc, pol = nil, fallbackPolicy(pol)
+		res.Fallback, res.Policy, res.Explorer = true, "fallback", pol.String()
 	}
 
 	// score
@@ -375,9 +375,6 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		s.score[i] = est * s.c[i]
 	}
 	res.Eligible = append(res.Eligible, s.acts...)
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 
 	// explore, slot by slot
 	s.rem = s.rem[:0]
@@ -421,6 +418,17 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		s.rem = append(s.rem[:j], s.rem[j+1:]...)
 	}
 	return nil
+}
+
+// fallbackPolicy is the explorer of the fallback ranking: ε-greedy with
+// the policy's ε (0.1 if it has none), so fallback decisions keep exact,
+// non-degenerate propensities.
+func fallbackPolicy(pol Policy) Policy {
+	eps := pol.Epsilon
+	if pol.Kind != EpsilonGreedy || eps == 0 {
+		eps = 0.1
+	}
+	return Policy{Kind: EpsilonGreedy, Epsilon: eps}
 }
 
 func (r *Result) reset() {
