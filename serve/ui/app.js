@@ -131,6 +131,7 @@
     if (!failed.length) {
       set("updated", "Updated " + fmtTime(new Date()));
       document.body.dataset.state = "ready";
+      document.body.dataset.height = String(Math.ceil(document.documentElement.scrollHeight));
     }
   }
 
@@ -175,7 +176,7 @@
 
     // decisions by channel
     const chRows = channels.map((c) => ({ label: c, segments: [{ value: byCh[c] || 0, color: color(c) }] }));
-    set("channels-chart", barChart(chRows, { labelWidth: 110 }));
+    set("channels-chart", barChart(chRows, { labelWidth: 90, host: "channels-chart" }));
     const chBody = el("tbody");
     for (const c of channels) {
       const n = byCh[c] || 0;
@@ -206,13 +207,13 @@
       label: a,
       segments: channels.map((c) => ({ value: (byAct[a] || {})[c] || 0, color: color(c) })),
     }));
-    set("actions-chart", actions.length ? barChart(aRows, { labelWidth: 190 }) : el("p", { class: "empty" }, "No actions shown yet."));
+    set("actions-chart", actions.length ? barChart(aRows, { labelWidth: 190, host: "actions-chart" }) : el("p", { class: "empty" }, "No actions shown yet."));
     const head = el("tr", {}, el("th", {}, "Action"), ...channels.map((c) => el("th", {}, c)), el("th", {}, "Total"));
     const aBody = el("tbody");
     for (const a of actions) {
       const name = actionName(a);
       aBody.append(el("tr", {},
-        el("td", {}, el("span", {}, a), name ? el("span", { class: "action-name" }, name) : null),
+        el("td", {}, el("span", {}, a), name ? el("span", { class: "action-desc" }, " · " + name) : null),
         ...channels.map((c) => num("td", "actions." + a + "." + c, (byAct[a] || {})[c] || 0)),
         num("td", "actions." + a + ".total", totals[a])));
     }
@@ -229,8 +230,8 @@
   // barChart draws horizontal (stacked) bars: rows of {label, segments:
   // [{value, color}]}, the row total at the bar's end.
   function barChart(rows, opt) {
-    const host = document.getElementById("decisions");
-    const W = Math.max(420, Math.min(1200, (host && host.clientWidth) || 900) - 40);
+    const host = document.getElementById(opt.host);
+    const W = Math.max(360, Math.min(1400, (host && host.clientWidth) || 600));
     const rowH = 24, gap = 6, top = 4, labelW = opt.labelWidth, valueW = 70;
     const H = top + rows.length * (rowH + gap);
     let max = 0;
@@ -261,7 +262,7 @@
   function renderModels(m) {
     const reg = Array.isArray(m.registry) ? m.registry : [];
     const promoted = m.promoted_version || 0;
-    set("kpi-model", el("span", { "data-k": "models.kpi" }, m.serving + (promoted ? " v" + promoted : "")));
+    set("kpi-model", el("span", { "data-k": "models.kpi" }, m.serving || "–"));
     const online = m.online || {};
     const facts = [
       ["Serving now", el("span", { "data-k": "models.serving" }, m.serving || "–")],
@@ -302,46 +303,44 @@
 
   // ---- experiments ----------------------------------------------------
   //
-  // /v1/experiments answers {"computed_at", "experiments": [result...]}.
-  // The reader below takes the fields it knows by several names so that
-  // it shows what the analysis returns.
+  // /v1/experiments answers {"computed_at", "experiments": [...]}, each an
+  // eval.ExperimentResult: verdict, arms (counts and metrics with
+  // intervals), comparisons of each challenger with the control, SRM and
+  // sample-size checks, segment breakdowns. /v1/stats adds the live split
+  // of decisions since the service started.
 
-  function pick(o, ...keys) {
-    if (!o || typeof o !== "object") return undefined;
-    for (const k of keys) if (o[k] !== undefined && o[k] !== null) return o[k];
-    return undefined;
+  const METRIC_LABEL = { conversion: "Conversion rate", revenue: "Revenue per decision", reward: "Reward per decision" };
+  const STATUS = {
+    winner: ["We have a winner", "win"],
+    control_wins: ["Control wins", "lose"],
+    no_winner_yet: ["No winner yet", ""],
+    untrustworthy: ["Do not trust yet", "warn"],
+  };
+
+  function metricFmt(metric) {
+    return metric === "conversion" ? (v) => fmtPct(v) : (v) => fmtNum(v, 2);
   }
-  // interval reads a number, [lo, hi] or {estimate, lo, hi} (by several
-  // names) into {est, lo, hi}; missing parts are undefined.
-  function interval(v) {
-    if (v === undefined || v === null) return null;
-    if (typeof v === "number") return { est: v };
-    if (Array.isArray(v)) return v.length === 2 ? { lo: v[0], hi: v[1] } : null;
-    if (typeof v !== "object") return null;
-    const out = {
-      est: pick(v, "estimate", "value", "mean", "point", "rate", "est", "mid"),
-      lo: pick(v, "lo", "low", "lower", "ci_low", "ci_lo", "lower95"),
-      hi: pick(v, "hi", "high", "upper", "ci_high", "ci_hi", "upper95"),
-    };
-    const ci = pick(v, "ci", "interval", "ci95");
-    if (ci) {
-      const c = interval(ci);
-      if (c) { if (out.lo === undefined) out.lo = c.lo; if (out.hi === undefined) out.hi = c.hi; }
-    }
-    return out.est === undefined && out.lo === undefined ? null : out;
+  function armMetric(arm, metric) {
+    const m = (arm.metrics || []).find((x) => x.metric === metric);
+    return m ? { est: m.mean, lo: m.ci_lo, hi: m.ci_hi } : null;
   }
-  function fmtInterval(iv, f) {
-    if (!iv) return "–";
-    const mid = iv.est !== undefined ? f(iv.est) : "";
-    if (iv.lo === undefined || iv.hi === undefined) return mid || "–";
-    return (mid ? mid + " " : "") + "(" + f(iv.lo) + " to " + f(iv.hi) + ")";
+  function iv(x) {
+    return x ? { est: x.estimate, lo: x.lo, hi: x.hi } : null;
+  }
+  // fmtInterval writes "est (lo to hi)"; an interval that is not finite
+  // shows the estimate alone.
+  function fmtInterval(v, f) {
+    if (!v || v.est === undefined || !isFinite(v.est)) return "–";
+    if (!isFinite(v.lo) || !isFinite(v.hi)) return f(v.est);
+    return f(v.est) + " (" + f(v.lo) + " to " + f(v.hi) + ")";
   }
 
-  function armsOf(x) {
-    const a = pick(x, "arms", "Arms");
-    if (Array.isArray(a)) return a;
-    if (a && typeof a === "object") return Object.entries(a).map(([k, v]) => Object.assign({ name: k }, v));
-    return [];
+  // ivCell is fmtInterval's text as nodes: the interval may wrap under
+  // the estimate in a narrow table.
+  function ivCell(v, f) {
+    const s = fmtInterval(v, f);
+    const i = s.indexOf(" (");
+    return i < 0 ? [s] : [s.slice(0, i) + " ", el("span", { class: "ci" }, s.slice(i + 1))];
   }
 
   function renderExperiments(res, st) {
@@ -355,159 +354,207 @@
         return;
       }
       set("experiments-body", ...names.map((n) => liveSplit(n, live[n],
-        res.error ? "Experiment results are unavailable right now; showing the split of decisions." :
-          "Results are not analysed by this service; showing the split of decisions.")));
+        res.error ? "Experiment results are unavailable right now; showing how decisions split across the arms." :
+          "This service does not analyse experiments; showing how decisions split across the arms.")));
       return;
     }
-    const list = pick(res.data, "experiments") || [];
-    if (!list.length) {
-      set("experiments-body", el("p", { class: "empty", "data-k": "experiments.none" }, "No experiment running."));
-      return;
-    }
-    const computed = pick(res.data, "computed_at");
+    const list = res.data.experiments || [];
+    const computed = res.data.computed_at;
     set("experiments-body",
-      computed ? el("p", { class: "hint" }, "Results computed " + fmtDate(computed) + " from the decision journal.") : null,
-      ...list.map((x) => experimentCard(x, live)));
+      el("span", { hidden: "", "data-k": "experiments.computed_at" }, computed || ""),
+      list.length ? null : el("p", { class: "empty", "data-k": "experiments.none" }, "No experiment running."),
+      ...list.map((x) => experimentCard(x, live[x.experiment] || {}, computed)));
   }
 
   function liveSplit(name, arms, note) {
     const total = sum(arms);
     const body = el("tbody");
     for (const a of Object.keys(arms).sort()) {
-      body.append(el("tr", {}, el("td", {}, a), num("td", "exp." + name + "." + a + ".decisions", arms[a]),
+      body.append(el("tr", {}, el("td", {}, a), num("td", "exp." + name + "." + a + ".live", arms[a]),
         el("td", {}, total ? fmtPct(arms[a] / total) : "–")));
     }
     return el("div", { class: "exp", "data-experiment": name },
       el("div", { class: "exp-head" }, el("h3", {}, name), el("span", { class: "pill running" }, "running")),
       el("p", { class: "exp-desc" }, note),
       el("table", { class: "numbers" },
-        el("thead", {}, el("tr", {}, el("th", {}, "Arm"), el("th", {}, "Decisions"), el("th", {}, "Share"))), body));
+        el("thead", {}, el("tr", {}, el("th", {}, "Arm"), el("th", {}, "Decisions since start"), el("th", {}, "Share"))), body));
   }
 
-  function experimentCard(x, live) {
-    const cfg = pick(x, "config", "experiment") || {};
-    const name = pick(x, "name", "experiment") || pick(cfg, "name") || "experiment";
-    const nameStr = typeof name === "string" ? name : String(pick(name, "name") || "experiment");
-    const control = pick(x, "control") || pick(cfg, "control");
-    const metric = pick(x, "primary_metric", "metric") || pick(cfg, "primary_metric") || "conversion";
-    const arms = armsOf(x);
-    const desc = pick(x, "description") || pick(cfg, "description");
-    const verdictText = pick(x, "verdict", "summary", "headline", "conclusion");
-    const verdict = typeof verdictText === "object" ? pick(verdictText, "text", "summary", "message") : verdictText;
-    const winner = pick(x, "winner");
-    const srm = pick(x, "srm", "sample_ratio_mismatch", "srm_check");
-    const channels = pick(x, "channels") || pick(cfg, "channels");
+  function experimentCard(x, liveArms, computed) {
+    const name = x.experiment;
+    const key = "exp." + name + ".";
+    const primary = x.primary_metric || "conversion";
+    const pf = metricFmt(primary);
+    const level = x.level ? Math.round(x.level * 100) + "%" : "95%";
+    const arms = x.arms || [];
+    const comps = x.comparisons || [];
+    const primaryCmp = (arm) => comps.find((c) => c.arm === arm && c.metric === primary);
+    const v = x.verdict || {};
+    const [statusText, statusCls] = STATUS[v.status] || [v.status || "", ""];
+    const showRevenue = primary !== "revenue" && arms.some((a) => armMetric(a, "revenue"));
 
-    const rows = arms.map((a) => {
-      const armName = String(pick(a, "name", "arm") || "?");
-      const isControl = pick(a, "control", "is_control") === true || armName === control;
-      return {
-        name: armName,
-        policy: pick(a, "policy"),
-        control: isControl,
-        decisions: pick(a, "decisions", "n", "count"),
-        conversions: pick(a, "conversions"),
-        conv: interval(pick(a, "conversion_rate", "conversion", "cr")),
-        rev: interval(pick(a, "revenue_per_decision", "revenue", "rpd")),
-        mean: interval(pick(a, "mean_reward", "reward")),
-        lift: interval(pick(a, "lift", "lift_vs_control", "relative_lift")),
-        p: pick(a, "p_value", "always_valid_p", "always_valid_p_value", "sequential_p", "p"),
-        beat: pick(a, "prob_beat_control", "probability_to_beat_control", "prob_to_beat_control", "chance_to_beat_control", "p_beat"),
-      };
-    });
-    const hasRev = rows.some((r) => r.rev);
-    const metricKey = metric === "revenue" && hasRev ? "rev" : (metric === "reward" && rows.some((r) => r.mean) ? "mean" : "conv");
-    const metricFmt = metricKey === "conv" ? (v) => fmtPct(v) : (v) => fmtNum(v, 2);
-    const metricLabel = metricKey === "conv" ? "Conversion rate" : metricKey === "rev" ? "Revenue per decision" : "Mean reward";
+    // verdict: the four sentences a marketer reads first
+    const verdict = el("div", { class: "verdict " + statusCls },
+      el("p", { class: "headline", "data-k": key + "headline" }, v.headline || statusText),
+      v.how_much ? el("p", {}, el("b", {}, "By how much: "), v.how_much) : null,
+      v.how_sure ? el("p", {}, el("b", {}, "How sure: "), v.how_sure) : null,
+      v.trust ? el("p", {}, el("b", {}, "Can we trust it? "), v.trust) : null);
 
+    // per-arm table
+    const head = el("tr", {}, el("th", {}, "Arm"), el("th", {}, "Customers"), el("th", {}, "Decisions"),
+      el("th", {}, "Conversions"), el("th", {}, METRIC_LABEL[primary]),
+      showRevenue ? el("th", {}, "Revenue / decision") : null,
+      el("th", {}, "Lift vs " + x.control),
+      el("th", {}, "Chance to beat " + x.control), el("th", {}, "p\u2011value"));
     const body = el("tbody");
-    for (const r of rows) {
-      const liftCls = r.lift && r.lift.lo > 0 ? "pos" : r.lift && r.lift.hi < 0 ? "neg" : "";
-      body.append(el("tr", {},
-        el("td", {}, el("strong", {}, r.name), r.control ? el("span", { class: "badge" }, "control") : null,
-          r.policy ? el("span", { class: "action-name" }, "policy: " + r.policy) : null),
-        num("td", "exp." + nameStr + "." + r.name + ".decisions", r.decisions),
-        el("td", { "data-k": "exp." + nameStr + "." + r.name + ".conversion" }, fmtInterval(r.conv, (v) => fmtPct(v))),
-        hasRev ? el("td", {}, fmtInterval(r.rev, (v) => fmtNum(v, 2))) : null,
-        r.control ? el("td", { class: "control-arm" }, "baseline") :
-          el("td", { class: liftCls, "data-k": "exp." + nameStr + "." + r.name + ".lift" }, fmtInterval(r.lift, (v) => fmtPct(v, true))),
-        el("td", {}, r.control ? "–" : (r.beat === undefined ? "–" : fmtPct(r.beat))),
-        el("td", {}, r.control ? "–" : fmtP(r.p))));
+    for (const a of arms) {
+      const isControl = a.name === x.control;
+      const c = primaryCmp(a.name);
+      const lift = c ? iv(c.always_valid_relative) : null;
+      const liftCls = !c ? "" : c.direction === "better" ? "pos" : c.direction === "worse" ? "neg" : "";
+      body.append(el("tr", { "data-arm": a.name },
+        el("td", {}, el("strong", {}, a.name), isControl ? el("span", { class: "badge" }, "control") : null,
+          a.policy ? el("span", { class: "action-name" }, a.policy + (a.share ? " · " + fmtPct(a.share).replace(".0%", "%") + " of customers" : "")) : null),
+        num("td", key + a.name + ".customers", a.customers),
+        num("td", key + a.name + ".decisions", a.decisions),
+        num("td", key + a.name + ".conversions", a.conversions),
+        el("td", { class: "iv", "data-k": key + a.name + "." + primary }, ...ivCell(armMetric(a, primary), pf)),
+        showRevenue ? el("td", { class: "iv" }, ...ivCell(armMetric(a, "revenue"), (v) => fmtNum(v, 2))) : null,
+        isControl ? el("td", { class: "control-arm" }, "baseline") :
+          el("td", { class: "iv " + liftCls, "data-k": key + a.name + ".lift" }, ...ivCell(lift, (v) => fmtPct(v, true))),
+        el("td", { "data-k": isControl ? null : key + a.name + ".beat" }, isControl || !c ? "–" : fmtPct(c.prob_beat_control)),
+        el("td", {}, isControl || !c ? "–" : fmtP(c.always_valid_p))));
     }
-    const head = el("tr", {}, el("th", {}, "Arm"), el("th", {}, "Decisions"), el("th", {}, "Conversion rate"),
-      hasRev ? el("th", {}, "Revenue / decision") : null, el("th", {}, "Lift vs control"),
-      el("th", {}, "Chance to beat control"), el("th", {}, "p-value (always valid)"));
 
-    let vClass = "verdict";
-    if (winner && winner !== control) vClass += " win";
+    // guardrails: challengers against the control on the other metrics
+    const guards = comps.filter((c) => c.role === "guardrail").map((c) =>
+      el("li", { class: c.direction === "worse" ? "neg" : "" },
+        el("b", {}, c.arm + ", " + (c.label || c.metric) + ": "),
+        fmtInterval(iv(c.always_valid_relative), (v) => fmtPct(v, true)) + " vs " + c.control +
+        (c.direction === "worse" ? " — harmed" : c.direction === "better" ? " — improved" : " — no clear difference")));
+
+    // data checks
     const checks = [];
-    if (srm && typeof srm === "object") {
-      const bad = pick(srm, "mismatch", "failed", "detected") === true || pick(srm, "ok", "passed") === false;
-      const p = pick(srm, "p_value", "p");
-      checks.push(el("span", { class: "check " + (bad ? "bad" : "ok") },
-        bad ? "Traffic split does not match the configured shares (sample-ratio mismatch" + (p !== undefined ? ", p = " + fmtP(p) : "") + "): results may not be trustworthy."
-          : "Traffic split matches the configured shares" + (p !== undefined ? " (SRM p = " + fmtP(p) + ")" : "") + "."));
-      if (bad) vClass += " warn";
+    if (x.srm && x.srm.summary) {
+      checks.push(el("span", { class: "check " + (x.srm.mismatch ? "bad" : "ok"), "data-k": key + "srm" }, x.srm.summary));
     }
-    const liveArms = live[nameStr];
-    if (liveArms) checks.push(el("span", { class: "check ok" }, "Live since restart: " + fmtInt(sum(liveArms)) + " decisions in this experiment."));
+    if (x.sample_size && x.sample_size.summary) {
+      checks.push(el("span", { class: "check " + (x.sample_size.enough ? "ok" : "wait") }, x.sample_size.summary));
+    }
+    for (const w of x.warnings || []) checks.push(el("span", { class: "check bad" }, w));
+    const liveNames = Object.keys(liveArms).sort();
+    const liveLine = liveNames.length ? el("p", { class: "hint" }, "Decisions since the service started: ",
+      ...liveNames.flatMap((a, i) => [i ? " · " : "", a + " ", num("span", key + a + ".live", liveArms[a])])) : null;
 
-    const charts = rows.some((r) => r[metricKey]) ? el("div", { class: "grid2" },
-      el("div", {}, el("h3", {}, metricLabel + " by arm (95% interval)"),
-        el("div", { class: "chart" }, intervalChart(rows.map((r) => ({ label: r.name, iv: r[metricKey] })), metricFmt, false))),
-      rows.some((r) => r.lift) ? el("div", {}, el("h3", {}, "Lift vs control (95% interval)"),
-        el("div", { class: "chart" }, intervalChart(rows.filter((r) => !r.control).map((r) => ({ label: r.name, iv: r.lift })), (v) => fmtPct(v, true), true))) : null) : null;
+    // charts: the primary metric per arm, and each challenger's lift
+    const metricRows = arms.map((a) => ({ label: a.name, iv: armMetric(a, primary) }));
+    const liftRows = arms.filter((a) => a.name !== x.control).map((a) => {
+      const c = primaryCmp(a.name);
+      return { label: a.name, iv: c ? iv(c.always_valid_relative) : null, dir: c && c.direction };
+    });
+    const charts = el("div", { class: "grid2 charts" },
+      el("div", {}, el("h4", {}, METRIC_LABEL[primary] + " by arm, " + level + " interval"),
+        el("div", { class: "chart" }, intervalChart(metricRows, pf, false))),
+      liftRows.length ? el("div", {}, el("h4", {}, "Lift vs " + x.control + ", always-valid " + level + " interval"),
+        el("div", { class: "chart" }, intervalChart(liftRows, (v) => fmtPct(v, true), true))) : null);
 
-    return el("div", { class: "exp", "data-experiment": nameStr },
-      el("div", { class: "exp-head" }, el("h3", {}, nameStr),
-        el("span", { class: "pill running" }, "running"),
-        el("span", { class: "pill" }, "goal: " + metric),
-        channels && channels.length ? el("span", { class: "pill" }, "channels: " + channels.join(", ")) : null),
-      desc ? el("p", { class: "exp-desc" }, desc) : null,
-      verdict ? el("p", { class: vClass, "data-k": "exp." + nameStr + ".verdict" }, verdict) : null,
+    const span = [x.from ? "analysed decisions " + fmtDate(x.from) + " to " + fmtDate(x.to) : null,
+      computed ? "computed " + fmtDate(computed) : null].filter(Boolean).join(" · ");
+    return el("div", { class: "exp", "data-experiment": name },
+      el("div", { class: "exp-head" }, el("h3", {}, name),
+        el("span", { class: "pill " + (statusCls || "running"), "data-k": key + "status" }, statusText),
+        el("span", { class: "pill" }, "goal: " + (METRIC_LABEL[primary] || primary).toLowerCase()),
+        (x.guardrails || []).length ? el("span", { class: "pill" }, "guardrails: " + x.guardrails.map((g) => (METRIC_LABEL[g] || g).toLowerCase()).join(", ")) : null,
+        x.start ? el("span", { class: "pill" }, "since " + fmtDate(x.start).replace(/ \d\d:\d\d UTC$/, "")) : null),
+      x.description ? el("p", { class: "exp-desc" }, x.description) : null,
+      verdict,
       el("table", { class: "numbers wide" }, el("thead", {}, head), body),
+      guards.length ? el("ul", { class: "guards" }, ...guards) : null,
       checks.length ? el("div", { class: "checks" }, ...checks) : null,
-      charts);
+      charts,
+      segmentTable(x, key, pf),
+      liveLine,
+      span ? el("p", { class: "hint small" }, span) : null);
+  }
+
+  // segmentTable breaks the primary metric down by channel: each arm's
+  // value and each challenger's lift (descriptive: fixed-horizon).
+  function segmentTable(x, key, pf) {
+    const segs = (x.segments || []).filter((s) => s.dimension === "channel");
+    if (!segs.length) return null;
+    const primary = x.primary_metric || "conversion";
+    const names = (x.arms || []).map((a) => a.name);
+    const challengers = names.filter((n) => n !== x.control);
+    const head = el("tr", {}, el("th", {}, "Channel"), ...names.map((n) => el("th", {}, n)),
+      ...challengers.map((n) => el("th", {}, n + " lift")));
+    const body = el("tbody");
+    for (const s of segs) {
+      const byName = {};
+      for (const a of s.arms || []) byName[a.name] = a;
+      body.append(el("tr", {}, el("td", {}, s.value),
+        ...names.map((n) => {
+          const a = byName[n];
+          const m = a ? armMetric(a, primary) : null;
+          return el("td", {}, m ? pf(m.est) + " of " + fmtInt(a.decisions) : "–");
+        }),
+        ...challengers.map((n) => {
+          const l = (s.primary_lifts || []).find((p) => p.arm === n);
+          return el("td", {}, l ? fmtInterval(iv(l.relative_lift), (v) => fmtPct(v, true)) : "–");
+        })));
+    }
+    return el("details", { class: "segments" },
+      el("summary", {}, "By channel (" + (METRIC_LABEL[primary] || primary).toLowerCase() + "; lifts are fixed-horizon " + (x.level ? Math.round(x.level * 100) + "%" : "95%") + " intervals, for orientation only)"),
+      el("table", { class: "numbers wide" }, el("thead", {}, head), body));
+  }
+
+  // niceTicks returns round tick values covering [lo, hi].
+  function niceTicks(lo, hi, n) {
+    const raw = (hi - lo) / n;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    return out;
   }
 
   // intervalChart draws one row per item: a whisker from lo to hi and a
-  // dot at the estimate; zeroLine marks 0 (for lifts).
+  // dot at the estimate, the numbers at the right; zeroLine marks 0 and
+  // colours a row by its direction (for lifts).
   function intervalChart(items, f, zeroLine) {
-    const W = 520, labelW = 110, valueW = 150, rowH = 26, top = 6, axisH = 22;
+    const W = 600, labelW = 90, valueW = 200, rowH = 28, top = 6, axisH = 24;
     const H = top + items.length * rowH + axisH;
+    const fin = (v) => typeof v === "number" && isFinite(v);
     let lo = Infinity, hi = -Infinity;
     for (const it of items) {
       if (!it.iv) continue;
-      for (const v of [it.iv.lo, it.iv.hi, it.iv.est]) if (v !== undefined && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      for (const v of [it.iv.lo, it.iv.hi, it.iv.est]) if (fin(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
     }
     if (!isFinite(lo)) { lo = 0; hi = 1; }
     if (zeroLine || lo >= 0) { lo = Math.min(lo, 0); hi = Math.max(hi, 0); }
-    if (hi === lo) hi = lo + 1;
-    const pad = (hi - lo) * 0.08;
-    if (lo < 0 || zeroLine) lo -= pad;
+    if (hi === lo) hi = lo + (Math.abs(lo) || 1);
+    const pad = (hi - lo) * 0.06;
+    if (lo < 0) lo -= pad;
     hi += pad;
     const x0 = labelW, x1 = W - valueW;
     const sx = (v) => x0 + (v - lo) / (hi - lo) * (x1 - x0);
     const svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, role: "img", width: W, height: H });
-    // axis: 4 ticks
-    for (let i = 0; i <= 4; i++) {
-      const v = lo + (hi - lo) * i / 4, x = sx(v);
-      svg.append(svgEl("line", { x1: x, x2: x, y1: top, y2: H - axisH, stroke: "#eef1f6" }));
-      svg.append(svgEl("text", { x, y: H - 6, "text-anchor": "middle", "font-size": 11, fill: "#5b6577" }, f(v)));
+    for (const v of niceTicks(lo, hi, 5)) {
+      const x = sx(v);
+      svg.append(svgEl("line", { x1: x, x2: x, y1: top, y2: H - axisH, stroke: v === 0 ? "#8a93a3" : "#e6e9ef", "stroke-dasharray": v === 0 && zeroLine ? "3 3" : "none" }));
+      svg.append(svgEl("text", { x, y: H - 7, "text-anchor": "middle", "font-size": 11, fill: "#5b6577" }, f(v).replace(/\.0(?=%|$)/, "")));
     }
-    if (lo < 0 && hi > 0) svg.append(svgEl("line", { x1: sx(0), x2: sx(0), y1: top, y2: H - axisH, stroke: "#5b6577", "stroke-dasharray": "3 3" }));
     items.forEach((it, i) => {
       const y = top + i * rowH + rowH / 2;
-      svg.append(svgEl("text", { x: labelW - 8, y: y + 4, "text-anchor": "end", "font-size": 12, fill: "#1d2433" }, it.label));
+      svg.append(svgEl("text", { x: labelW - 10, y: y + 4, "text-anchor": "end", "font-size": 12, fill: "#1d2433" }, it.label));
       if (!it.iv) return;
-      const good = zeroLine && it.iv.lo > 0, bad = zeroLine && it.iv.hi < 0;
-      const color = good ? "#13795b" : bad ? "#b42318" : "#2357c6";
-      if (it.iv.lo !== undefined && it.iv.hi !== undefined) {
-        svg.append(svgEl("line", { x1: sx(it.iv.lo), x2: sx(it.iv.hi), y1: y, y2: y, stroke: color, "stroke-width": 3, "stroke-linecap": "round" }));
+      const dir = it.dir || (zeroLine && it.iv.lo > 0 ? "better" : zeroLine && it.iv.hi < 0 ? "worse" : "");
+      const color = dir === "better" ? "#13795b" : dir === "worse" ? "#b42318" : "#2357c6";
+      if (fin(it.iv.lo) && fin(it.iv.hi)) {
+        svg.append(svgEl("line", { x1: sx(it.iv.lo), x2: sx(it.iv.hi), y1: y, y2: y, stroke: color, "stroke-width": 3, "stroke-linecap": "round", opacity: 0.55 }));
         for (const v of [it.iv.lo, it.iv.hi]) svg.append(svgEl("line", { x1: sx(v), x2: sx(v), y1: y - 6, y2: y + 6, stroke: color, "stroke-width": 2 }));
       }
-      if (it.iv.est !== undefined) svg.append(svgEl("circle", { cx: sx(it.iv.est), cy: y, r: 5, fill: color }));
-      svg.append(svgEl("text", { x: x1 + 8, y: y + 4, "font-size": 11, fill: "#5b6577" }, fmtInterval(it.iv, f)));
+      if (fin(it.iv.est)) svg.append(svgEl("circle", { cx: sx(it.iv.est), cy: y, r: 5.5, fill: color }));
+      svg.append(svgEl("text", { x: x1 + 10, y: y + 4, "font-size": 11.5, fill: "#1d2433" }, fmtInterval(it.iv, f)));
     });
     return svg;
   }
