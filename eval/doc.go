@@ -54,11 +54,20 @@
 // rounds CSV (ReadRounds, WriteRounds) lets any other log be evaluated
 // with "nextbest eval file".
 //
+// # The service's own logs, experiments and reports
+//
+// JournalRounds turns the service's journal (joined by training.Join)
+// into Rounds for a candidate policy, rebuilding each decision's vectors
+// exactly and asking the candidate for its first-slot probabilities
+// through the same explorer code the engine logs with. AnalyzeExperiment
+// turns the same joined decisions into per-arm results with fixed-horizon
+// and always-valid inference, sample-ratio and sample-size checks and a
+// plain-language verdict; WriteReport writes it as HTML, JSON and CSV.
+//
 // # What it is not
 //
 // eval does not learn policies (a reward model here exists only to feed
-// DM/DR and the Hillstrom example) and does not read the service journal
-// itself: a caller turns journal records into Rounds. The journey
+// DM/DR and the Hillstrom example). The journey
 // simulator lives in eval/sim. Estimators assume the logged propensities
 // are the ones the logger used; they cannot repair wrong ones, only warn
 // when the mean weight says so.

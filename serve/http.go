@@ -29,18 +29,19 @@ func (s *Service) Handler() fasthttp.RequestHandler {
 
 // route names label the metrics; they are a fixed set.
 const (
-	routeDecide   = "decide"
-	routeOutcomes = "outcomes"
-	routeEvents   = "events"
-	routeActions  = "actions"
-	routeProfiles = "profiles"
-	routeHealth   = "healthz"
-	routeReady    = "readyz"
-	routeMetrics  = "metrics"
-	routeAdmin    = "admin"
-	routeModels   = "models"
-	routeStats    = "stats"
-	routeOther    = "other"
+	routeDecide      = "decide"
+	routeOutcomes    = "outcomes"
+	routeEvents      = "events"
+	routeActions     = "actions"
+	routeProfiles    = "profiles"
+	routeHealth      = "healthz"
+	routeReady       = "readyz"
+	routeMetrics     = "metrics"
+	routeAdmin       = "admin"
+	routeModels      = "models"
+	routeStats       = "stats"
+	routeExperiments = "experiments"
+	routeOther       = "other"
 )
 
 func (s *Service) handle(ctx *fasthttp.RequestCtx) {
@@ -98,6 +99,11 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		route = routeAdmin
 		if s.method(ctx, "POST") && s.admin(ctx) {
 			s.handleReload(ctx)
+		}
+	case path == "/v1/experiments":
+		route = routeExperiments
+		if s.method(ctx, "GET") {
+			s.handleExperiments(ctx)
 		}
 	case path == "/v1/stats":
 		route = routeStats

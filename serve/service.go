@@ -72,6 +72,9 @@ type Config struct {
 	// Experiments split customers stickily across arms (see
 	// decide.Experiment); arms with "model:N" policies need Registry.
 	Experiments []*decide.Experiment
+	// ExperimentsTTL is how long GET /v1/experiments reuses its analysis
+	// (default 10s; negative: never cache).
+	ExperimentsTTL time.Duration
 	// Seed fixes exploration randomness (0: random).
 	Seed uint64
 	// JournalNoSync skips fsync: tests only.
@@ -131,6 +134,9 @@ func (c *Config) setDefaults() error {
 	if c.Policy == (decide.Policy{}) {
 		c.Policy = DefaultPolicy()
 	}
+	if c.ExperimentsTTL == 0 {
+		c.ExperimentsTTL = 10 * time.Second
+	}
 	if c.RegistryPoll == 0 {
 		c.RegistryPoll = 5 * time.Second
 	}
@@ -163,6 +169,9 @@ type Service struct {
 	metrics *metrics
 
 	experiments    []experimentRuntime
+	expMu          sync.Mutex
+	expCache       *experimentsAnswer
+	expCachedAt    time.Time
 	registry       *models.Registry
 	swapMu         sync.Mutex
 	servedVersion  int // promoted version being served; 0: the online model
@@ -255,7 +264,7 @@ func Open(cfg Config) (s *Service, err error) {
 	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
 
 	s.journal, err = journal.Open(journal.Config{
-		Dir: filepath.Join(cfg.DataDir, "journal"), NoSync: cfg.JournalNoSync, Logger: s.log,
+		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Logger: s.log,
 		OnCommit: s.applier.onCommit,
 	})
 	if err != nil {
@@ -305,6 +314,8 @@ func Open(cfg Config) (s *Service, err error) {
 	s.ready.Store(true)
 	return s, nil
 }
+
+func (s *Service) journalDir() string { return filepath.Join(s.cfg.DataDir, "journal") }
 
 func (s *Service) modelConfig() models.RidgeConfig {
 	c := models.RidgeConfig{Dim: s.spec.Dim(), Lambda: s.cfg.Model.Lambda, Name: s.cfg.Model.Name}

@@ -57,6 +57,13 @@ type Joined struct {
 	Rewards  []float64
 	// Outcomes is the number of distinct outcome types joined per action.
 	Outcomes []int
+	// TypeRewards holds, per action, the joined reward of each distinct
+	// outcome type (the first outcome of the type, as for Rewards), keyed
+	// by the outcome's type ("click", "conversion", "revenue", ...). An
+	// action with no joined outcome has a nil map, so Rewards[i] equals
+	// the sum of TypeRewards[i] whenever Outcomes[i] > 0. Experiment
+	// analysis reads it to tell conversions and revenue apart.
+	TypeRewards []map[string]float64
 }
 
 // JoinStats counts what Join saw and what it left out.
@@ -137,7 +144,8 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 				continue
 			}
 			byID[d.DecisionID] = len(out)
-			j := Joined{Decision: d, LSN: rec.LSN, Rewards: make([]float64, len(d.Actions)), Outcomes: make([]int, len(d.Actions))}
+			j := Joined{Decision: d, LSN: rec.LSN, Rewards: make([]float64, len(d.Actions)), Outcomes: make([]int, len(d.Actions)),
+				TypeRewards: make([]map[string]float64, len(d.Actions))}
 			for i := range j.Rewards {
 				j.Rewards[i] = cfg.DefaultReward
 			}
@@ -229,5 +237,9 @@ func applyOutcome(out []Joined, byID map[string]int, seen map[int]map[outcomeKey
 		j.Rewards[ai] += o.Reward
 	}
 	j.Outcomes[ai]++
+	if j.TypeRewards[ai] == nil {
+		j.TypeRewards[ai] = make(map[string]float64, 2)
+	}
+	j.TypeRewards[ai][o.Type] = o.Reward
 	st.Joined++
 }

@@ -3,6 +3,7 @@ package training_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,6 +78,62 @@ func TestJoin(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJoinTypeRewards checks the per-type rewards the experiment analysis
+// reads: the first outcome of each type counts, duplicates, late and
+// unshown outcomes do not, and each action's Rewards equal the sum of its
+// TypeRewards once an outcome joined.
+func TestJoinTypeRewards(t *testing.T) {
+	dir := writeJournal(t,
+		decision("d1", t0, "h", "free-shipping", "welcome-15"),
+		decision("d2", t0.Add(time.Minute), "h", "new-arrivals"),
+		outcome("d1", "free-shipping", "click", 1, t0.Add(time.Hour)),
+		outcome("d1", "free-shipping", "click", 3, t0.Add(2*time.Hour)),      // duplicate type: ignored
+		outcome("d1", "free-shipping", "conversion", 1, t0.Add(3*time.Hour)), // distinct type adds
+		outcome("d1", "free-shipping", "revenue", 42.5, t0.Add(3*time.Hour)), // distinct type adds
+		outcome("d1", "welcome-15", "purchase", 1, t0.Add(time.Hour)),        // second action
+		outcome("d2", "new-arrivals", "revenue", 10, t0.Add(8*24*time.Hour)), // late: ignored
+		outcome("d2", "style-guide", "conversion", 1, t0.Add(time.Hour)),     // not shown: ignored
+	)
+	got, _, err := training.Join(context.Background(), dir, training.JoinConfig{DefaultReward: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]map[string]float64{
+		"d1": {{"click": 1, "conversion": 1, "revenue": 42.5}, {"purchase": 1}},
+		"d2": {nil},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d decisions, want %d", len(got), len(want))
+	}
+	for _, j := range got {
+		w := want[j.Decision.DecisionID]
+		if len(j.TypeRewards) != len(w) {
+			t.Fatalf("%s: %d type-reward maps, want %d", j.Decision.DecisionID, len(j.TypeRewards), len(w))
+		}
+		for i := range w {
+			if (w[i] == nil) != (j.TypeRewards[i] == nil) || !maps.Equal(j.TypeRewards[i], w[i]) {
+				t.Errorf("%s action %d: type rewards %v, want %v", j.Decision.DecisionID, i, j.TypeRewards[i], w[i])
+			}
+			if j.Outcomes[i] != len(w[i]) {
+				t.Errorf("%s action %d: %d outcomes, want %d", j.Decision.DecisionID, i, j.Outcomes[i], len(w[i]))
+			}
+			if j.Outcomes[i] == 0 {
+				if j.Rewards[i] != -1 {
+					t.Errorf("%s action %d: reward %v, want the default -1", j.Decision.DecisionID, i, j.Rewards[i])
+				}
+				continue
+			}
+			var sum float64
+			for _, r := range j.TypeRewards[i] {
+				sum += r
+			}
+			if j.Rewards[i] != sum {
+				t.Errorf("%s action %d: reward %v, want the sum of its types %v", j.Decision.DecisionID, i, j.Rewards[i], sum)
+			}
+		}
 	}
 }
 

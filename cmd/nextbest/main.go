@@ -35,6 +35,8 @@ func main() {
 		err = runTrain(os.Args[2:])
 	case "models":
 		err = runModels(os.Args[2:])
+	case "report":
+		err = runReport(os.Args[2:])
 	case "version", "-v", "--version":
 		fmt.Println("nextbest", version)
 	case "help", "-h", "--help":

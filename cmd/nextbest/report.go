@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"nextbest/decide"
+	"nextbest/eval"
+	"nextbest/training"
+)
+
+const reportUsage = `Usage:
+  nextbest report --journal DIR --experiments FILE [--experiment NAME] [--out DIR] [flags]
+
+Joins the journal's outcomes to its decisions, analyses each configured
+experiment (or only NAME) and writes report.html, report.json and
+report.csv into --out (one sub-directory per experiment when several are
+analysed). Prints each verdict. See docs/reports.md.
+`
+
+// runReport is "nextbest report": experiment reports from the journal.
+func runReport(args []string) error {
+	return report(args, os.Stdout, os.Stderr)
+}
+
+func report(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(stderr, reportUsage); fs.PrintDefaults() }
+	var (
+		journalDir = fs.String("journal", "", "journal directory (required)")
+		expPath    = fs.String("experiments", "", "experiments YAML, `experiments: [...]` (required)")
+		name       = fs.String("experiment", "", "analyse only this experiment (default: every one in the file)")
+		out        = fs.String("out", "report", "output directory")
+		window     = fs.String("window", "7d", "attribution window of outcomes (e.g. 7d, 48h)")
+		dropOpen   = fs.Bool("drop-open", false, "leave out decisions whose attribution window is still open")
+		o          eval.ExperimentOptions
+	)
+	fs.Float64Var(&o.Level, "level", 0.95, "confidence level; the always-valid p is compared with 1 − level")
+	fs.Float64Var(&o.TauRelative, "tau", 0.1, "mSPRT mixing SD as a fraction of the pooled metric mean (the relative effect the test is tuned to)")
+	fs.IntVar(&o.MinConversions, "min-conversions", 100, "conversions per arm before a verdict is trusted")
+	fs.IntVar(&o.MinDecisions, "min-decisions", 1000, "decisions per arm before a verdict is trusted")
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *journalDir == "" || *expPath == "" {
+		fs.Usage()
+		return errors.New("report: --journal and --experiments are required")
+	}
+	w, err := decide.ParseDuration(*window)
+	if err != nil {
+		return fmt.Errorf("report: --window: %w", err)
+	}
+	exps, err := decide.LoadExperiments(*expPath)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if *name != "" {
+		var keep []*decide.Experiment
+		for _, e := range exps {
+			if e.Name == *name {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) == 0 {
+			return fmt.Errorf("report: no experiment %q in %s", *name, *expPath)
+		}
+		exps = keep
+	}
+	if len(exps) == 0 {
+		return fmt.Errorf("report: %s configures no experiment", *expPath)
+	}
+	start := time.Now()
+	joined, st, err := training.Join(context.Background(), *journalDir, training.JoinConfig{Window: w.D(), DropOpen: *dropOpen})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(stderr, "journal: %d decisions, %d outcomes joined (%d late, %d duplicate, %d unknown decision) in %v\n",
+		st.Decisions, st.Joined, st.Late, st.Duplicate, st.Unknown, time.Since(start).Round(time.Millisecond))
+	for _, e := range exps {
+		res, err := eval.AnalyzeExperiment(e, joined, o)
+		if err != nil {
+			return fmt.Errorf("report: experiment %s: %w", e.Name, err)
+		}
+		dir := *out
+		if len(exps) > 1 {
+			dir = filepath.Join(*out, e.Name)
+		}
+		if err := eval.WriteReport(dir, res); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		fmt.Fprintf(stdout, "== %s: %s\n%s", e.Name, filepath.Join(dir, eval.ReportHTML), eval.VerdictText(res))
+	}
+	return nil
+}
