@@ -204,6 +204,23 @@ func RecordImpression(p *Profile, actionID string, at time.Time) {
 	}
 }
 
+// TrimImpressions drops actionID's impressions before cutoff, keeping the
+// latest one (when it was last shown). Contact policies look back a
+// bounded window: what is older only makes the profile bigger.
+func TrimImpressions(p *Profile, actionID string, cutoff time.Time) {
+	c := p.Contacts[actionID]
+	if c == nil || len(c.Impressions) <= 1 {
+		return
+	}
+	i := 0
+	for i < len(c.Impressions)-1 && c.Impressions[i].Before(cutoff) {
+		i++
+	}
+	if i > 0 {
+		c.Impressions = slices.Delete(c.Impressions, 0, i)
+	}
+}
+
 // RecordOutcome records an outcome of actionID: a "conversion" or
 // "purchase" outcome with reward > 0 counts as a conversion.
 func RecordOutcome(p *Profile, actionID, outcomeType string, reward float64, at time.Time) {

@@ -210,3 +210,20 @@ func TestCloneIndependent(t *testing.T) {
 		t.Errorf("changing the clone changed the original: %+v", p)
 	}
 }
+
+func TestTrimImpressions(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	p := &features.Profile{}
+	for d := range 10 {
+		features.RecordImpression(p, "a", t0.Add(time.Duration(d)*24*time.Hour))
+	}
+	features.TrimImpressions(p, "a", t0.Add(7*24*time.Hour)) // keep days 7, 8, 9
+	if got := p.Contacts["a"].Impressions; len(got) != 3 || !got[0].Equal(t0.Add(7*24*time.Hour)) {
+		t.Fatalf("after trimming: %v", got)
+	}
+	features.TrimImpressions(p, "a", t0.Add(100*24*time.Hour)) // all old: the latest stays
+	if got := p.Contacts["a"].Impressions; len(got) != 1 || !got[0].Equal(t0.Add(9*24*time.Hour)) {
+		t.Fatalf("the latest impression must stay: %v", got)
+	}
+	features.TrimImpressions(p, "none", t0) // no contact: no-op
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
 )
@@ -46,6 +47,7 @@ type applier struct {
 	db      *pebble.DB
 	store   *features.Store
 	spec    *features.Spec
+	cat     *decide.Catalog
 	learner *learner
 	log     *slog.Logger
 
@@ -56,9 +58,9 @@ type applier struct {
 	work    []learnItem
 }
 
-func newApplier(db *pebble.DB, store *features.Store, spec *features.Spec, l *learner, log *slog.Logger) (*applier, error) {
+func newApplier(db *pebble.DB, store *features.Store, spec *features.Spec, cat *decide.Catalog, l *learner, log *slog.Logger) (*applier, error) {
 	a := &applier{
-		db: db, store: store, spec: spec, learner: l, log: log,
+		db: db, store: store, spec: spec, cat: cat, learner: l, log: log,
 		changed: make(map[string]*features.Profile),
 		seen:    make(map[string]uint64),
 	}
@@ -74,6 +76,21 @@ func newApplier(db *pebble.DB, store *features.Store, spec *features.Spec, l *le
 		closer.Close()
 	}
 	return a, nil
+}
+
+// lookback is how far back the contact policy of action id looks: its
+// longest frequency-cap window (0 without caps, or for an action no longer
+// in the catalog).
+func (a *applier) lookback(id string) time.Duration {
+	act, ok := a.cat.Lookup(id)
+	if !ok {
+		return 0
+	}
+	var w time.Duration
+	for _, l := range act.Limits {
+		w = max(w, l.Window.D())
+	}
+	return w
 }
 
 // onCommit is the journal's OnCommit hook.
@@ -203,6 +220,7 @@ func (a *applier) applyDecision(b *pebble.Batch, r *journal.Record, l *live, wri
 		if p.LSN < r.LSN {
 			for _, act := range d.Actions {
 				features.RecordImpression(p, act.ActionID, d.Time)
+				features.TrimImpressions(p, act.ActionID, d.Time.Add(-a.lookback(act.ActionID)))
 			}
 			p.LSN = r.LSN
 		}

@@ -256,7 +256,7 @@ func Open(cfg Config) (s *Service, err error) {
 		onUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) },
 	}
 	s.learner.init()
-	if s.applier, err = newApplier(s.db, s.store, s.spec, s.learner, s.log); err != nil {
+	if s.applier, err = newApplier(s.db, s.store, s.spec, s.cat, s.learner, s.log); err != nil {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
