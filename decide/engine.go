@@ -53,6 +53,9 @@ type Engine struct {
 	pool    sync.Pool
 	seed    uint64
 	streams atomic.Uint64
+	// fallback is the fallback explorer of policy; names their String()s
+	fallback Policy
+	names    [2]string
 }
 
 type scorerBox struct{ s Scorer }
@@ -81,6 +84,8 @@ func New(cfg Config, scorer Scorer) (*Engine, error) {
 	if e.seed == 0 {
 		e.seed = rand.Uint64()
 	}
+	e.fallback = fallbackPolicy(e.policy)
+	e.names = [2]string{e.policy.String(), e.fallback.String()}
 	e.pool.New = func() any { return e.newScratch() }
 	if err := e.SetScorer(scorer); err != nil {
 		return nil, err
@@ -224,8 +229,7 @@ func (e *Engine) newScratch() *scratch {
 		rStd: make([]float64, n), probs: make([]float64, n), quad: make([]float64, models.ArgmaxScratchLen(n)),
 	}
 	s.rng = rand.New(s.pcg)
-	s.env.Profile.Counters = make(map[string]float64)
-	s.env.Profile.Recency = make(map[string]float64)
+	s.env.Profile = &ProfileEnv{Counters: make(map[string]float64), Recency: make(map[string]float64)}
 	return s
 }
 
@@ -277,7 +281,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	} else {
 		res.Policy = sc.Name()
 	}
-	res.Explorer = pol.String()
+	res.Explorer = e.explorerName(pol)
 	if req.Explain {
 		res.Explain = &Explanation{}
 	}
@@ -343,7 +347,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		// past the deadline: answer with the cheap fallback ranking rather
 		// than fail (a channel always gets an answer)
 		sc, pol = nil, fallbackPolicy(pol)
-		res.Fallback, res.Policy, res.Explorer = true, "fallback", pol.String()
+		res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
 	}
 
 	// score
@@ -420,6 +424,18 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	return nil
 }
 
+// explorerName is pol.String(), without formatting it again for the
+// engine's own policy and its fallback (every decision logs it).
+func (e *Engine) explorerName(pol Policy) string {
+	switch pol {
+	case e.policy:
+		return e.names[0]
+	case e.fallback:
+		return e.names[1]
+	}
+	return pol.String()
+}
+
 // fallbackPolicy is the explorer of the fallback ranking: ε-greedy with
 // the policy's ε (0.1 if it has none), so fallback decisions keep exact,
 // non-degenerate propensities.
@@ -492,7 +508,7 @@ func (d Duration) String() string {
 }
 
 func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile) {
-	pe := &env.Profile
+	pe := env.Profile
 	pe.ID = req.CustomerID
 	pe.Known = !p.Cold
 	pe.Stage = p.Stage

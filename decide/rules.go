@@ -19,7 +19,9 @@ import (
 // type mismatch) makes the action ineligible, with the error in the
 // explanation.
 type Env struct {
-	Profile ProfileEnv     `expr:"profile"`
+	// Profile is a pointer so that reading it from a rule does not copy
+	// (and allocate) the struct at every evaluation.
+	Profile *ProfileEnv    `expr:"profile"`
 	Context map[string]any `expr:"context"`
 	Channel string         `expr:"channel"`
 	Hour    int            `expr:"hour"`    // 0-23, in UTC
