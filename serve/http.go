@@ -149,6 +149,7 @@ type decideWork struct {
 }
 
 func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
 	w := s.work.Get().(*decideWork)
 	defer s.work.Put(w)
 	if err := parseDecide(ctx.PostBody(), &w.req); err != nil {
@@ -208,10 +209,13 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	w.lv = live{decision: d, x: res.X, acts: w.acts}
+	computed := time.Now()
 	if _, err := s.journal.AppendMeta(context.Background(), journal.TypeDecision, now, w.buf, &w.lv); err != nil {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
+	s.metrics.decideStage.WithLabelValues("compute").Observe(computed.Sub(start).Seconds())
+	s.metrics.decideStage.WithLabelValues("journal").Observe(time.Since(computed).Seconds())
 	s.metrics.decided(d, res)
 	if res.Explain == nil {
 		w.buf = appendDecideResponse(w.buf[:0], d)

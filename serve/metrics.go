@@ -28,6 +28,7 @@ type metrics struct {
 	modelUpdates prometheus.Counter
 	modelSwaps   prometheus.Counter
 	experiment   *prometheus.CounterVec
+	decideStage  *prometheus.HistogramVec
 }
 
 func newMetrics(s *Service) *metrics {
@@ -61,6 +62,11 @@ func newMetrics(s *Service) *metrics {
 	m.experiment = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nextbest_experiment_decisions_total", Help: "Decisions made inside an experiment, by experiment and arm.",
 	}, []string{"experiment", "arm"})
+	m.decideStage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "nextbest_decide_stage_seconds",
+		Help:    "Where a decision's time goes: compute (decode, profile, funnel, scoring, exploration, encoding: the service's own time) and journal (waiting for the group commit's fsync and the state update).",
+		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3},
+	}, []string{"stage"})
 	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "nextbest_profile_cache_hits_total", Help: "Profile reads answered by the cache.",
 	}, func() float64 { h, _ := s.store.Stats(); return float64(h) })
@@ -84,7 +90,7 @@ func newMetrics(s *Service) *metrics {
 		}
 		return float64(s.journal.LastLSN())
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates, m.modelSwaps, m.experiment,
+	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage,
 		cacheHits, cacheMisses, hitRatio, lastLSN,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
