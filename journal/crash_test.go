@@ -33,7 +33,7 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestCrash only")
 	}
-	j, err := journal.Open(journal.Config{Dir: dir, SegmentBytes: 64 << 10})
+	j, err := journal.Open(journal.Config{Dir: dir, SegmentBytes: 64 << 10, Preallocate: os.Getenv(crashPreallocEnv) == "1"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(2)
@@ -65,11 +65,24 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
+	for _, prealloc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preallocate=%v", prealloc), func(t *testing.T) { crashRounds(t, prealloc) })
+	}
+}
+
+// crashPreallocEnv tells the child to preallocate its segments.
+const crashPreallocEnv = "NEXTBEST_JOURNAL_CRASH_PREALLOC"
+
+func crashRounds(t *testing.T, prealloc bool) {
 	dir := t.TempDir()
+	env := "0"
+	if prealloc {
+		env = "1"
+	}
 	acked := make(map[uint64]string)
 	for round := range 4 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashPreallocEnv+"="+env)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -113,7 +126,7 @@ func TestCrash(t *testing.T) {
 			t.Fatalf("round %d: child exited by itself after %d lines", round, lines)
 		}
 
-		j, err := journal.Open(journal.Config{Dir: dir})
+		j, err := journal.Open(journal.Config{Dir: dir, SegmentBytes: 64 << 10, Preallocate: prealloc})
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)
 		}

@@ -42,6 +42,12 @@ type Config struct {
 	NoSync bool
 	// Logger receives recovery and failure logs. Nil discards them.
 	Logger *slog.Logger
+	// Preallocate zero-fills each segment to SegmentBytes before it is
+	// used (the next one in the background), so that an fsync commits
+	// data only, not the file's growing size: steadier, shorter group
+	// commits when other files are being written on the same disk. It
+	// costs SegmentBytes of disk per segment up front.
+	Preallocate bool
 	// OnCommit, if set, is called from the commit goroutine after each
 	// batch is durable and before its Append calls return, with the batch's
 	// records in LSN order. It must not retain the slice or payload bytes,
@@ -106,6 +112,10 @@ type Journal struct {
 
 	segMu sync.Mutex
 	segs  []segInfo
+
+	// preallocation (prealloc.go)
+	spareReady chan *os.File
+	spareWG    sync.WaitGroup
 }
 
 // Open opens the journal in cfg.Dir, creating the directory and the first
@@ -139,17 +149,21 @@ func Open(cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	j := &Journal{
-		cfg:    cfg,
-		log:    log,
-		lock:   lock,
-		wake:   make(chan struct{}, 1),
-		exited: make(chan struct{}),
+		cfg:        cfg,
+		log:        log,
+		lock:       lock,
+		wake:       make(chan struct{}, 1),
+		exited:     make(chan struct{}),
+		spareReady: make(chan *os.File, 1),
 	}
 	if err := j.recover(); err != nil {
 		unlockDir(lock)
 		return nil, err
 	}
 	j.cur = &batch{done: make(chan struct{})}
+	if cfg.Preallocate {
+		j.startSpare()
+	}
 	go j.commitLoop()
 	return j, nil
 }
@@ -179,6 +193,12 @@ func (j *Journal) recover() error {
 		f, path, err := createSegment(dir, 1, j.cfg.NoSync)
 		if err != nil {
 			return err
+		}
+		if j.cfg.Preallocate {
+			if err := zeroFill(f, SegmentHeaderSize, j.cfg.SegmentBytes, j.cfg.NoSync); err != nil {
+				f.Close()
+				return fmt.Errorf("journal: cannot preallocate %s: %w", path, err)
+			}
 		}
 		j.f, j.segSize = f, SegmentHeaderSize
 		j.segs = []segInfo{{first: 1, path: path}}
@@ -221,6 +241,19 @@ func (j *Journal) recover() error {
 			}
 			return fmt.Errorf("segment %s at offset %d: %w", s.path, off, err)
 		}
+		// Unused preallocated space after the last frame: not a tear
+		// (without Preallocate, a zero tail is cut like any other).
+		if zf, zerr := os.Open(s.path); j.cfg.Preallocate && zerr == nil {
+			zeros, zerr := allZeros(zf, off)
+			zf.Close()
+			if zerr == nil && zeros {
+				next = rnext
+				j.segRecs, j.segSize = recs, off
+				continue
+			}
+		} else if zerr == nil {
+			zf.Close()
+		}
 		// Torn tail of the last segment: cut it.
 		fi, serr := os.Stat(s.path)
 		if serr != nil {
@@ -237,9 +270,19 @@ func (j *Journal) recover() error {
 		j.segRecs, j.segSize = recs, off
 	}
 	last := segs[len(segs)-1]
-	f, err := os.OpenFile(last.path, os.O_WRONLY|os.O_APPEND, 0)
+	// Writes go to explicit offsets (segSize), not O_APPEND: a
+	// preallocated segment's end is not where its data ends.
+	f, err := os.OpenFile(last.path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("journal: cannot open %s for append: %w", last.path, err)
+	}
+	if j.cfg.Preallocate {
+		if fi, err := f.Stat(); err == nil && fi.Size() < j.cfg.SegmentBytes {
+			if err := zeroFill(f, fi.Size(), j.cfg.SegmentBytes, j.cfg.NoSync); err != nil {
+				f.Close()
+				return fmt.Errorf("journal: cannot preallocate %s: %w", last.path, err)
+			}
+		}
 	}
 	j.f = f
 	j.segs = segs
@@ -422,7 +465,7 @@ func (j *Journal) commit(b *batch) error {
 			return err
 		}
 	}
-	if _, err := j.f.Write(b.buf); err != nil {
+	if _, err := j.f.WriteAt(b.buf, j.segSize); err != nil {
 		return fmt.Errorf("cannot write %s: %w", j.f.Name(), err)
 	}
 	j.segSize += int64(len(b.buf))
@@ -460,7 +503,29 @@ func (j *Journal) commit(b *batch) error {
 // roll closes the current segment (already synced) and starts a new one
 // whose first record will be first.
 func (j *Journal) roll(first uint64) error {
-	f, path, err := createSegment(j.cfg.Dir, first, j.cfg.NoSync)
+	if j.cfg.Preallocate {
+		// cut the unused zeros off the finished segment before the next
+		// one appears: only the last segment may end in preallocated space
+		if err := j.f.Truncate(j.segSize); err != nil {
+			return fmt.Errorf("journal: cannot trim %s: %w", j.f.Name(), err)
+		}
+		if !j.cfg.NoSync {
+			if err := j.f.Sync(); err != nil {
+				return fmt.Errorf("journal: cannot sync %s: %w", j.f.Name(), err)
+			}
+		}
+	}
+	var (
+		f    *os.File
+		path string
+		err  error
+	)
+	if spare := j.takeSpare(); spare != nil {
+		f = spare
+		path, err = j.installSpare(spare, first)
+	} else {
+		f, path, err = createSegment(j.cfg.Dir, first, j.cfg.NoSync)
+	}
 	if err != nil {
 		return err
 	}
@@ -494,6 +559,7 @@ func (j *Journal) Close() error {
 	default:
 	}
 	<-j.exited
+	j.closeSpare()
 	err := j.f.Close()
 	if err != nil {
 		err = fmt.Errorf("journal: cannot close segment: %w", err)

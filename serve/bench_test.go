@@ -51,7 +51,7 @@ func BenchmarkHTTPDecide(b *testing.B) {
 	const customers = 5000
 	cfg := serve.Config{
 		DataDir: b.TempDir(), Catalog: benchCatalog(), FeatureSpec: retail.FeatureSpec, Profiles: benchProfiles(customers),
-		Policy: serveBenchPolicy, Logger: testLogger(), JournalNoSync: os.Getenv("NB_NOSYNC") != "",
+		Policy: serveBenchPolicy, Logger: testLogger(), JournalNoSync: os.Getenv("NB_NOSYNC") != "", JournalPreallocate: os.Getenv("NB_NOPREALLOC") == "",
 	}
 	svc, err := serve.Open(cfg)
 	if err != nil {

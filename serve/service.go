@@ -79,7 +79,11 @@ type Config struct {
 	Seed uint64
 	// JournalNoSync skips fsync: tests only.
 	JournalNoSync bool
-	Logger        *slog.Logger
+	// JournalPreallocate zero-fills journal segments ahead of use (see
+	// journal.Config.Preallocate): steadier fsyncs, 64 MiB of disk per
+	// segment up front. nextbest serve turns it on.
+	JournalPreallocate bool
+	Logger             *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -264,7 +268,7 @@ func Open(cfg Config) (s *Service, err error) {
 	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
 
 	s.journal, err = journal.Open(journal.Config{
-		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Logger: s.log,
+		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
 		OnCommit: s.applier.onCommit,
 	})
 	if err != nil {

@@ -40,7 +40,10 @@ type fileConfig struct {
 	RegistryPoll      decide.Duration   `yaml:"registry_poll"`
 	AdminToken        string            `yaml:"admin_token"`
 	Seed              uint64            `yaml:"seed"`
-	LogLevel          string            `yaml:"log_level"`
+	// JournalPreallocate defaults to true: zero-filled segments make each
+	// group commit's fsync a data write only.
+	JournalPreallocate *bool  `yaml:"journal_preallocate"`
+	LogLevel           string `yaml:"log_level"`
 }
 
 func runServe(args []string) error {
@@ -104,6 +107,7 @@ func runServe(args []string) error {
 		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken,
+		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 	}
 	var err error
 	if cfg.Catalog, err = readOr(fc.Catalog, retail.Catalog); err != nil {
