@@ -3,8 +3,10 @@ package training_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"testing"
 
 	"nextbest/models"
@@ -83,4 +85,88 @@ func BenchmarkProgressiveCBADF(b *testing.B) {
 		b.ReportMetric(res.Rate, "examples/s")
 		b.ReportMetric(res.Loss, "progressive-loss")
 	}
+}
+
+// BenchmarkFastCBProgressive measures the fast cb_adf path on a generated
+// file (10 actions, 64 shared and 8 action features, as the VW
+// comparison): "parse" reads it into SlotExamples ("parse-nocache"
+// without skipping repeated action lines), "learn" runs the SGD
+// learner with -q sa on examples already in memory, "progressive" does
+// both as ProgressiveSGD does. One op is one example; allocs/op must be 0
+// (the parse and progressive runs read the file over and over: their few
+// allocations per pass are amortised to 0 per example).
+func BenchmarkFastCBProgressive(b *testing.B) {
+	out, err := exec.Command("go", "run", "nextbest/internal/gencb", "-n", "20000").Output()
+	if err != nil {
+		b.Skip("cannot run the generator:", err)
+	}
+	q := training.SGDConfig{Interactions: []string{"sa"}}
+	// loop reads the file again whenever it runs out, so an op is one example.
+	loop := func(b *testing.B, each func(*training.SlotExample), rc training.CBADFReaderConfig) {
+		rd, _ := training.NewCBADFReader(bytes.NewReader(out), rc)
+		for i := 0; i < b.N; i++ {
+			ex, err := rd.Next()
+			if err == io.EOF {
+				rd, _ = training.NewCBADFReader(bytes.NewReader(out), rc)
+				ex, err = rd.Next()
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			each(ex)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "examples/s")
+	}
+	b.Run("parse", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(out) / 20000))
+		loop(b, func(*training.SlotExample) {}, training.CBADFReaderConfig{})
+	})
+	b.Run("parse-nocache", func(b *testing.B) { // every action line parsed
+		b.ReportAllocs()
+		b.SetBytes(int64(len(out) / 20000))
+		loop(b, func(*training.SlotExample) {}, training.CBADFReaderConfig{NoActionCache: true})
+	})
+	b.Run("learn", func(b *testing.B) {
+		var exs []training.SlotExample
+		rd, _ := training.NewCBADFReader(bytes.NewReader(out), training.CBADFReaderConfig{})
+		for ex, err := rd.Next(); err == nil; ex, err = rd.Next() {
+			c := training.SlotExample{Shared: slices.Clone(ex.Shared), Chosen: ex.Chosen, Cost: ex.Cost, Prob: ex.Prob}
+			for _, a := range ex.Actions {
+				c.Actions = append(c.Actions, slices.Clone(a))
+			}
+			exs = append(exs, c)
+		}
+		m, _ := training.NewSGD(q)
+		var costs []float64
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			ex := &exs[i%len(exs)]
+			costs = m.Predict(costs, ex)
+			m.Learn(ex)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "examples/s")
+	})
+	b.Run("progressive", func(b *testing.B) {
+		m, _ := training.NewSGD(q)
+		var costs []float64
+		b.ReportAllocs()
+		b.SetBytes(int64(len(out) / 20000))
+		loop(b, func(ex *training.SlotExample) {
+			costs = m.Predict(costs, ex)
+			m.Learn(ex)
+		}, training.CBADFReaderConfig{})
+	})
+	b.Run("file", func(b *testing.B) {
+		var res training.ProgressiveResult
+		for i := 0; i < b.N; i++ {
+			if res, _, err = training.ProgressiveSGD(bytes.NewReader(out), q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(res.Rate, "examples/s")
+		b.ReportMetric(res.Loss, "progressive-loss")
+		b.ReportMetric(res.Random, "random-loss")
+	})
 }

@@ -113,8 +113,15 @@ const maxLine = 16 << 20
 // optional "shared" line, one line per action, a blank line between
 // examples. The chosen action's line carries "action:cost:probability".
 // fn must not retain the example: it is reused. Errors wrap ErrParse with
-// the line number.
+// the line number. It runs on the byte-level parser of fastcb.go, which
+// accepts exactly what readCBADFReference does.
 func ReadCBADF(r io.Reader, fn func(*CBExample) error) error {
+	return readCBADFFast(r, fn)
+}
+
+// readCBADFReference is the original strings-based reader, kept as the
+// reference the fast parser is tested and fuzzed against.
+func readCBADFReference(r io.Reader, fn func(*CBExample) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
 	var (

@@ -30,7 +30,15 @@
 // once), a logistic regression (models.TrainLogistic, Newton/IRLS) or an
 // MLP (models.TrainMLP, gorgonia), per action or shared, and reports
 // held-out log loss, AUC, ECE and RMSE. Progressive runs VW-style
-// progressive validation over a cb_adf stream.
+// progressive validation of the ridge over a cb_adf stream.
+//
+// # Online cb_adf learning at VW's speed
+//
+// CBADFReader is a byte-level cb_adf reader (no per-line allocation) that
+// resolves feature names to dense slots; SGD is Vowpal Wabbit's
+// `--cb_adf` learner (mtr reduction; adaptive, normalized, invariant
+// updates) with shared×action interactions computed on the fly;
+// ProgressiveSGD runs the two as VW's progressive validation does.
 //
 // # What it is not
 //

@@ -111,3 +111,61 @@ func Progressive(r io.Reader, f *Featurizer, cfg ProgressiveConfig, read func(io
 	}
 	return res, err
 }
+
+// ProgressiveSGD is Progressive for the SGD learner on the fast cb_adf
+// path: it reads r with a CBADFReader laid out as cfg says, and for each
+// labelled example predicts every action's cost, takes the cheapest (the
+// first on ties), scores it as Progressive does (cost/probability if it is
+// the logged action, else 0), then learns from the logged action. It
+// allocates nothing per example in steady state.
+func ProgressiveSGD(r io.Reader, cfg SGDConfig) (ProgressiveResult, *SGD, error) {
+	var res ProgressiveResult
+	m, err := NewSGD(cfg)
+	if err != nil {
+		return res, nil, err
+	}
+	rd, err := NewCBADFReader(r, CBADFReaderConfig{SharedDim: m.S, ActionDim: m.A})
+	if err != nil {
+		return res, nil, err
+	}
+	var costs []float64
+	start := time.Now()
+	for {
+		ex, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			res.Duration = time.Since(start)
+			return res, m, err
+		}
+		if ex.Chosen < 0 {
+			continue
+		}
+		costs = m.Predict(costs, ex)
+		if argmin(costs) == ex.Chosen {
+			res.Loss += ex.Cost / ex.Prob
+		}
+		res.Random += ex.Cost / ex.Prob / float64(len(ex.Actions))
+		m.learn(ex, costs[ex.Chosen])
+		res.Examples++
+	}
+	res.Duration = time.Since(start)
+	if res.Examples > 0 {
+		res.Loss /= float64(res.Examples)
+		res.Random /= float64(res.Examples)
+		res.Rate = float64(res.Examples) / res.Duration.Seconds()
+	}
+	return res, m, nil
+}
+
+// argmin returns the index of the smallest of xs, the first on ties.
+func argmin(xs []float64) int {
+	best := 0
+	for i := 1; i < len(xs); i++ {
+		if xs[i] < xs[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -35,7 +35,7 @@ func runTrain(args []string) error {
 		columns     = fs.String("columns", "", `column map for --csv/--parquet: "context=a,b;action=x;reward=y;propensity=p"`)
 		specPath    = fs.String("features", "", "feature spec YAML (default: the embedded retail sample)")
 		catPath     = fs.String("catalog", "", "catalog YAML (default: the embedded retail sample)")
-		model       = fs.String("model", "linucb", "model: linucb, lints, logistic, mlp")
+		model       = fs.String("model", "linucb", "model: linucb, lints, logistic, mlp; with --progressive: sgd (VW-style online) or ridge")
 		perAction   = fs.Bool("per-action", false, "one model per action instead of one shared model with action features")
 		inter       = fs.String("interactions", "", "shared×action namespace crosses for data files, e.g. sa (as VW -q sa)")
 		sharedDim   = fs.Int("shared-dim", 64, "shared feature slots for data files")
@@ -50,7 +50,9 @@ func runTrain(args []string) error {
 		seed        = fs.Uint64("seed", 1, "random seed (split, MLP)")
 		registry    = fs.String("registry", "", "model registry directory to save the artifact in")
 		out         = fs.String("out", "", "file to write the artifact to")
-		progressive = fs.Bool("progressive", false, "cb_adf/dsjson: stream once with progressive validation (ridge), no dataset in memory")
+		progressive = fs.Bool("progressive", false, "cb_adf/dsjson: stream once with progressive validation, no dataset in memory (--model sgd: VW's cb_adf learner on the fast cb_adf reader; otherwise ridge)")
+		learnRate   = fs.Float64("learning-rate", 0.5, "--progressive --model sgd: learning rate (VW's -l)")
+		parseOnly   = fs.Bool("parse-only", false, "--progressive --model sgd: only read and parse the file (throughput of the reader)")
 		quiet       = fs.Bool("quiet", false, "print nothing but errors")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +84,13 @@ func runTrain(args []string) error {
 			return err
 		}
 		defer in.Close()
+		if *model == "sgd" {
+			if *dsjsonPath != "" {
+				return errors.New("--model sgd reads --cb-adf files")
+			}
+			return progressiveSGD(stdout, in, training.SGDConfig{SharedDim: *sharedDim, ActionDim: *actionDim,
+				Interactions: interactions, LearningRate: *learnRate}, *parseOnly)
+		}
 		res, err := training.Progressive(in, f, training.ProgressiveConfig{PerAction: *perAction, Lambda: *lambda}, read)
 		if err != nil {
 			return err
@@ -234,6 +243,38 @@ func runTrain(args []string) error {
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", *out)
 	}
+	return nil
+}
+
+// progressiveSGD prints progressive validation of the SGD learner (or,
+// parseOnly, the reader's throughput alone) on a cb_adf stream.
+func progressiveSGD(w io.Writer, in io.Reader, cfg training.SGDConfig, parseOnly bool) error {
+	if parseOnly {
+		rd, err := training.NewCBADFReader(in, training.CBADFReaderConfig{SharedDim: cfg.SharedDim, ActionDim: cfg.ActionDim})
+		if err != nil {
+			return err
+		}
+		start, n := time.Now(), 0
+		for {
+			_, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		el := time.Since(start)
+		fmt.Fprintf(w, "examples\t%d\ntime\t%v\nexamples/s\t%.0f (parse only)\n", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+		return nil
+	}
+	res, m, err := training.ProgressiveSGD(in, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "examples\t%d\nprogressive loss\t%.6f\nuniform random\t%.6f\ntime\t%v\nexamples/s\t%.0f\ndim\t%d\nmodel\t%s\n",
+		res.Examples, res.Loss, res.Random, res.Duration.Round(time.Millisecond), res.Rate, m.Dim(), m.Describe())
 	return nil
 }
 

@@ -11,6 +11,14 @@
 // shared×action interaction that VW's -q sa (and nextbest's
 // --interactions sa or --per-action) can represent; cost is −1 for a
 // click, 0 otherwise.
+//
+// With -oracle FILE it also writes what a learner that knew W would
+// score, for the progressive-loss comparison: the expected cost of the
+// truly best action (the best any policy can do on average), the IPS
+// progressive loss of that policy on this very log (what VW's and
+// nextbest's progressive loss would show for a perfect model, noise
+// included), and the expected cost of uniform random. The generated log
+// does not depend on -oracle.
 package main
 
 import (
@@ -29,16 +37,39 @@ func main() {
 	shared := flag.Int("shared", 64, "shared features")
 	af := flag.Int("action-features", 8, "features per action")
 	seed := flag.Uint64("seed", 1, "random seed")
+	oracle := flag.String("oracle", "", "file to write the true model's losses to")
 	flag.Parse()
 	w := bufio.NewWriterSize(os.Stdout, 1<<20)
-	defer w.Flush()
-	if err := generate(w, *n, *actions, *shared, *af, *seed); err != nil {
+	o, err := generate(w, *n, *actions, *shared, *af, *seed)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil && *oracle != "" {
+		err = os.WriteFile(*oracle, []byte(o.String()), 0o644)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gencb:", err)
 		os.Exit(1)
 	}
 }
 
-func generate(w *bufio.Writer, n, k, ds, da int, seed uint64) error {
+// oracleLoss sums, over examples, the true model's view of the log.
+type oracleLoss struct {
+	n         int
+	best      float64 // expected cost of the truly best action
+	bestIPS   float64 // IPS cost of the truly best action on the logged choice
+	random    float64 // expected cost of a uniformly random action
+	loggedSum float64 // logged cost
+}
+
+func (o oracleLoss) String() string {
+	n := float64(max(o.n, 1))
+	return fmt.Sprintf("examples\t%d\noracle expected loss\t%.6f\noracle progressive (IPS) loss\t%.6f\nrandom expected loss\t%.6f\nlogged mean cost\t%.6f\n",
+		o.n, o.best/n, o.bestIPS/n, o.random/n, o.loggedSum/n)
+}
+
+func generate(w *bufio.Writer, n, k, ds, da int, seed uint64) (oracleLoss, error) {
+	var o oracleLoss
 	r := rand.New(rand.NewPCG(seed, 0xcb))
 	W := make([]float64, ds*da)
 	for i := range W {
@@ -87,6 +118,25 @@ func generate(w *bufio.Writer, n, k, ds, da int, seed uint64) error {
 		if r.Float64() < 1/(1+math.Exp(-z)) {
 			cost = -1
 		}
+		best, bestP, sumP := 0, -1.0, 0.0
+		for a := 0; a < k; a++ {
+			za := -1.5
+			for j := range u {
+				za += u[j] * act[a][j] / 4
+			}
+			pa := 1 / (1 + math.Exp(-za))
+			sumP += pa
+			if pa > bestP {
+				best, bestP = a, pa
+			}
+		}
+		o.n++
+		o.best -= bestP
+		o.random -= sumP / float64(k)
+		o.loggedSum += float64(cost)
+		if best == chosen {
+			o.bestIPS += float64(cost) / p
+		}
 		for a := 0; a < k; a++ {
 			if a == chosen {
 				buf = append(buf, "0:"...)
@@ -99,8 +149,8 @@ func generate(w *bufio.Writer, n, k, ds, da int, seed uint64) error {
 		}
 		buf = append(buf, '\n')
 		if _, err := w.Write(buf); err != nil {
-			return err
+			return o, err
 		}
 	}
-	return nil
+	return o, nil
 }
