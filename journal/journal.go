@@ -48,10 +48,12 @@ type Config struct {
 	// commits when other files are being written on the same disk. It
 	// costs SegmentBytes of disk per segment up front.
 	Preallocate bool
-	// OnCommit, if set, is called from the commit goroutine after each
-	// batch is durable and before its Append calls return, with the batch's
-	// records in LSN order. It must not retain the slice or payload bytes,
-	// and must be quick: the next group commit waits for it. An error from
+	// OnCommit, if set, is called from the journal's apply goroutine after
+	// each batch is durable and before its Append calls return, with the
+	// batch's records in LSN order, one batch at a time. It must not retain
+	// the slice or payload bytes. The next batch's write and fsync run
+	// while it does (a two-stage pipeline); if it is slower than an fsync,
+	// it sets the pace. An error from
 	// it is logged (it never un-acknowledges durable data).
 	OnCommit func([]Record) error
 }
@@ -107,8 +109,11 @@ type Journal struct {
 	f       *os.File
 	segSize int64
 	segRecs int64
-	spare   []byte
-	recs    []Record
+	recs    []Record // owned by applyLoop
+
+	bufs    chan []byte   // recycled batch buffers
+	applyQ  chan *batch   // durable batches for applyLoop (nil without OnCommit)
+	applied chan struct{} // closed when applyLoop returns
 
 	segMu sync.Mutex
 	segs  []segInfo
@@ -155,6 +160,11 @@ func Open(cfg Config) (*Journal, error) {
 		wake:       make(chan struct{}, 1),
 		exited:     make(chan struct{}),
 		spareReady: make(chan *os.File, 1),
+		bufs:       make(chan []byte, 2),
+	}
+	if cfg.OnCommit != nil {
+		j.applyQ = make(chan *batch, 1)
+		j.applied = make(chan struct{})
 	}
 	if err := j.recover(); err != nil {
 		unlockDir(lock)
@@ -163,6 +173,9 @@ func Open(cfg Config) (*Journal, error) {
 	j.cur = &batch{done: make(chan struct{})}
 	if cfg.Preallocate {
 		j.startSpare()
+	}
+	if j.applyQ != nil {
+		go j.applyLoop()
 	}
 	go j.commitLoop()
 	return j, nil
@@ -413,9 +426,15 @@ func (j *Journal) LastLSN() uint64 { return j.last.Load() }
 
 // commitLoop is the one goroutine that writes: it takes whatever batch has
 // filled while it was busy, writes it with one write and one fsync, and
-// wakes its appenders.
+// wakes its appenders. With OnCommit set, the waking goes through a second
+// goroutine (applyLoop) that runs OnCommit first: the two form a pipeline,
+// so one batch's fsync overlaps the previous batch's OnCommit, and a group
+// commit costs the longer of the two rather than their sum.
 func (j *Journal) commitLoop() {
 	defer close(j.exited)
+	if j.applyQ != nil {
+		defer func() { close(j.applyQ); <-j.applied }()
+	}
 	for {
 		j.mu.Lock()
 		for j.cur.n == 0 && !j.closed {
@@ -428,8 +447,7 @@ func (j *Journal) commitLoop() {
 			return
 		}
 		b := j.cur
-		j.cur = &batch{buf: j.spare[:0], done: make(chan struct{})}
-		j.spare = nil
+		j.cur = &batch{buf: j.takeBuf(), done: make(chan struct{})}
 		if j.space != nil {
 			close(j.space)
 			j.space = nil
@@ -448,16 +466,69 @@ func (j *Journal) commitLoop() {
 			}
 		}
 		b.err = failed
-		close(b.done)
-		if cap(b.buf) <= 2*maxBatchBytes {
-			j.spare = b.buf[:0]
+		if j.applyQ != nil {
+			j.applyQ <- b // in order: the apply loop wakes the appenders
+			continue
 		}
-		b.buf = nil
+		j.finish(b)
+	}
+}
+
+// takeBuf returns a recycled batch buffer, or nil.
+func (j *Journal) takeBuf() []byte {
+	select {
+	case buf := <-j.bufs:
+		return buf
+	default:
+		return nil
+	}
+}
+
+// finish wakes b's appenders and recycles its buffer.
+func (j *Journal) finish(b *batch) {
+	close(b.done)
+	if cap(b.buf) <= 2*maxBatchBytes {
+		select {
+		case j.bufs <- b.buf[:0]:
+		default:
+		}
+	}
+	b.buf = nil
+}
+
+// applyLoop runs OnCommit for each durable batch, in LSN order, then wakes
+// the batch's appenders: an Append returns only after OnCommit saw it.
+func (j *Journal) applyLoop() {
+	defer close(j.applied)
+	for b := range j.applyQ {
+		if b.err == nil {
+			first := b.last - uint64(b.n) + 1
+			recs := j.recs[:0]
+			for off, i := 0, 0; off < len(b.buf); i++ {
+				size, _ := frameLen(b.buf[off:])
+				rec, err := checkFrame(b.buf[off : off+size])
+				if err != nil {
+					panic("BUG: journal: own frame does not decode: " + err.Error())
+				}
+				if i < len(b.metas) {
+					rec.Meta = b.metas[i]
+				}
+				recs = append(recs, rec)
+				off += size
+			}
+			if err := j.cfg.OnCommit(recs); err != nil {
+				j.log.Error("journal: OnCommit failed", "err", err, "first_lsn", first, "last_lsn", b.last)
+			}
+			clear(recs)
+			j.recs = recs[:0]
+			clear(b.metas)
+		}
+		j.finish(b)
 	}
 }
 
 // commit makes b durable, rolling the segment first if it is full, then
-// publishes its LSNs and calls OnCommit.
+// publishes its LSNs.
 func (j *Journal) commit(b *batch) error {
 	first := b.last - uint64(b.n) + 1
 	if j.segSize >= j.cfg.SegmentBytes && j.segRecs > 0 {
@@ -476,27 +547,6 @@ func (j *Journal) commit(b *batch) error {
 		}
 	}
 	j.last.Store(b.last)
-	if j.cfg.OnCommit != nil {
-		recs := j.recs[:0]
-		for off := 0; off < len(b.buf); {
-			size, _ := frameLen(b.buf[off:])
-			rec, err := checkFrame(b.buf[off : off+size])
-			if err != nil {
-				panic("BUG: journal: own frame does not decode: " + err.Error())
-			}
-			if i := len(recs); i < len(b.metas) {
-				rec.Meta = b.metas[i]
-			}
-			recs = append(recs, rec)
-			off += size
-		}
-		if err := j.cfg.OnCommit(recs); err != nil {
-			j.log.Error("journal: OnCommit failed", "err", err, "first_lsn", first, "last_lsn", b.last)
-		}
-		clear(recs)
-		j.recs = recs[:0]
-		clear(b.metas)
-	}
 	return nil
 }
 

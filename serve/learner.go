@@ -98,23 +98,32 @@ func (l *learner) enqueue(items []learnItem, upTo uint64) {
 }
 
 // run processes items until ctx is cancelled, then drains the queue. It
-// publishes the model whenever the queue runs dry or publishEvery has
-// passed, and snapshots it every snapshotEvery. The watermark (waitFor)
+// publishes the model at most every publishEvery (and publishEvery after
+// the last change when the stream pauses), and snapshots it every
+// snapshotEvery. The watermark (waitFor)
 // advances only when the model is published, so a waiter sees what it
 // waited for in Predict.
 func (l *learner) run(ctx context.Context) {
 	lastPub, lastSnap := time.Now(), time.Now()
 	var pending uint64
+	dirty := false
 	publish := func() {
 		l.model.Publish()
 		lastPub = time.Now()
+		dirty = false
 		l.setDone(pending)
 	}
+	// Publishing copies every changed posterior: at most once per
+	// publishEvery under a steady stream, and when the stream pauses.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case b := <-l.ch:
 			l.process(b)
 			pending = max(pending, b.upTo)
+			dirty = true
+		case <-timer.C:
 		case <-ctx.Done():
 			for {
 				select {
@@ -127,8 +136,12 @@ func (l *learner) run(ctx context.Context) {
 				}
 			}
 		}
-		if len(l.ch) == 0 || time.Since(lastPub) >= l.publishEvery {
-			publish()
+		if dirty {
+			if wait := l.publishEvery - time.Since(lastPub); wait <= 0 {
+				publish()
+			} else if len(l.ch) == 0 {
+				timer.Reset(wait) // nothing more queued: publish when the interval ends
+			}
 		}
 		if l.snapshotEvery > 0 && time.Since(lastSnap) >= l.snapshotEvery {
 			if err := l.saveSnapshot(pending); err != nil {

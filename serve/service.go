@@ -57,8 +57,9 @@ type Config struct {
 	// SnapshotEvery is how often the online model is snapshotted (default
 	// 30s); it is also snapshotted at Close.
 	SnapshotEvery time.Duration
-	// PublishEvery bounds how stale the served model may be under a steady
-	// stream of updates (default 50ms); it is published at once when idle.
+	// PublishEvery is how often the online model's changes are published
+	// to decisions (default 10ms): publishing copies every changed
+	// posterior, so it is batched.
 	PublishEvery time.Duration
 	// Registry is a model registry directory (see models.Registry); if set,
 	// its promoted model is served and watched for promotions every
@@ -133,7 +134,7 @@ func (c *Config) setDefaults() error {
 		c.SnapshotEvery = 30 * time.Second
 	}
 	if c.PublishEvery == 0 {
-		c.PublishEvery = 50 * time.Millisecond
+		c.PublishEvery = 10 * time.Millisecond
 	}
 	if c.Policy == (decide.Policy{}) {
 		c.Policy = DefaultPolicy()
