@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"nextbest/internal/journaltest"
 	"slices"
 	"testing"
 	"time"
@@ -145,31 +146,7 @@ func simRecords(exp *decide.Experiment, cfg simConfig) []any {
 // writeSimJournal appends recs to a new journal in a temp dir.
 func writeSimJournal(t testing.TB, recs []any) string {
 	t.Helper()
-	dir := t.TempDir()
-	j, err := journal.Open(journal.Config{Dir: dir, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		typ, payload, err := journal.Encode(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ts time.Time
-		switch v := r.(type) {
-		case journal.Decision:
-			ts = v.Time
-		case journal.Outcome:
-			ts = v.Time
-		}
-		if _, err := j.Append(context.Background(), typ, ts, payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return journaltest.Write(t, recs...)
 }
 
 // loadExperiment returns the named experiment of testdata/experiment.

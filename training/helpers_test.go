@@ -1,7 +1,7 @@
 package training_test
 
 import (
-	"context"
+	"nextbest/internal/journaltest"
 	"testing"
 	"time"
 
@@ -30,33 +30,7 @@ func retailSample(t testing.TB) (*features.Spec, *decide.Catalog) {
 // journal.Event values) to a new journal in a temp dir and returns it.
 func writeJournal(t testing.TB, recs ...any) string {
 	t.Helper()
-	dir := t.TempDir()
-	j, err := journal.Open(journal.Config{Dir: dir, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		typ, payload, err := journal.Encode(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ts time.Time
-		switch v := r.(type) {
-		case journal.Decision:
-			ts = v.Time
-		case journal.Outcome:
-			ts = v.Time
-		case journal.Event:
-			ts = v.Time
-		}
-		if _, err := j.Append(context.Background(), typ, ts, payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return journaltest.Write(t, recs...)
 }
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
