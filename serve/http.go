@@ -27,105 +27,77 @@ func (s *Service) Handler() fasthttp.RequestHandler {
 	return s.handle
 }
 
-// route names label the metrics; they are a fixed set.
-const (
-	routeDecide      = "decide"
-	routeOutcomes    = "outcomes"
-	routeEvents      = "events"
-	routeActions     = "actions"
-	routeProfiles    = "profiles"
-	routeHealth      = "healthz"
-	routeReady       = "readyz"
-	routeMetrics     = "metrics"
-	routeAdmin       = "admin"
-	routeModels      = "models"
-	routeStats       = "stats"
-	routeExperiments = "experiments"
-	routeOther       = "other"
+// route is one endpoint: its metrics label, its method ("" for any) and
+// its handler, which gets the path's remainder after a prefix route.
+type route struct {
+	name    string
+	method  string
+	admin   bool // needs the admin token (or a loopback caller)
+	handler func(s *Service, ctx *fasthttp.RequestCtx, rest string)
+}
+
+// routes are the exact paths; prefixRoutes match by prefix, in order.
+// Their names label the request metrics, a fixed set.
+var (
+	routes = map[string]route{
+		"/v1/decide":           {"decide", "POST", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecide(c) }},
+		"/v1/outcomes":         {"outcomes", "POST", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleOutcome(c) }},
+		"/v1/events":           {"events", "POST", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleEvent(c) }},
+		"/v1/actions":          {"actions", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, s.actionsJSON) }},
+		"/v1/experiments":      {"experiments", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleExperiments(c) }},
+		"/v1/stats":            {"stats", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleStats(c) }},
+		"/v1/models":           {"models", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModels(c) }},
+		"/admin/models/reload": {"admin", "POST", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReload(c) }},
+		"/healthz":             {"healthz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
+		"/readyz":              {"readyz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
+		"/metrics":             {"metrics", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
+	}
+	prefixRoutes = []struct {
+		prefix string
+		route
+	}{
+		{"/v1/profiles/", route{"profiles", "GET", false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
+		{"/ui", route{routeUI, "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+	}
 )
+
+// routeOther labels requests for no endpoint.
+const routeOther = "other"
 
 func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	route := routeOther
+	name := routeOther
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic in handler", "panic", fmt.Sprint(p), "path", string(ctx.Path()), "stack", string(debug.Stack()))
 			ctx.Response.Reset()
 			writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "internal error")
 		}
-		s.metrics.observe(route, ctx.Response.StatusCode(), time.Since(start))
+		s.metrics.observe(name, ctx.Response.StatusCode(), time.Since(start))
 	}()
 	path := string(ctx.Path())
-	switch {
-	case path == "/v1/decide":
-		route = routeDecide
-		if s.method(ctx, "POST") {
-			s.handleDecide(ctx)
-		}
-	case path == "/v1/outcomes":
-		route = routeOutcomes
-		if s.method(ctx, "POST") {
-			s.handleOutcome(ctx)
-		}
-	case path == "/v1/events":
-		route = routeEvents
-		if s.method(ctx, "POST") {
-			s.handleEvent(ctx)
-		}
-	case path == "/v1/actions":
-		route = routeActions
-		if s.method(ctx, "GET") {
-			writeRawJSON(ctx, 200, s.actionsJSON)
-		}
-	case strings.HasPrefix(path, "/v1/profiles/"):
-		route = routeProfiles
-		if s.method(ctx, "GET") {
-			s.handleProfile(ctx, strings.TrimPrefix(path, "/v1/profiles/"))
-		}
-	case path == "/healthz":
-		route = routeHealth
-		writeRawJSON(ctx, 200, []byte(`{"status":"ok"}`))
-	case path == "/readyz":
-		route = routeReady
-		if s.ready.Load() {
-			writeRawJSON(ctx, 200, []byte(`{"status":"ready"}`))
-		} else {
-			writeError(ctx, 503, "unavailable", "", "not ready")
-		}
-	case path == "/metrics":
-		route = routeMetrics
-		s.metrics.write(ctx)
-	case path == "/admin/models/reload":
-		route = routeAdmin
-		if s.method(ctx, "POST") && s.admin(ctx) {
-			s.handleReload(ctx)
-		}
-	case path == "/v1/experiments":
-		route = routeExperiments
-		if s.method(ctx, "GET") {
-			s.handleExperiments(ctx)
-		}
-	case path == "/v1/stats":
-		route = routeStats
-		if s.method(ctx, "GET") {
-			st, err := s.metrics.stats()
-			if err != nil {
-				writeErr(ctx, err)
-				return
+	r, ok := routes[path]
+	rest := ""
+	if !ok {
+		for _, pr := range prefixRoutes {
+			if after, found := strings.CutPrefix(path, pr.prefix); found {
+				r, rest, ok = pr.route, after, true
+				break
 			}
-			writeJSON(ctx, 200, st)
 		}
-	case path == "/v1/models":
-		route = routeModels
-		if s.method(ctx, "GET") {
-			s.handleModels(ctx)
-		}
-	case strings.HasPrefix(path, "/ui"):
-		route = routeUI
-		s.handleUI(ctx, path)
-	default:
-		writeError(ctx, 404, "not_found", "", "no such endpoint: "+path)
 	}
+	if !ok {
+		writeError(ctx, 404, "not_found", "", "no such endpoint: "+path)
+		return
+	}
+	name = r.name
+	if r.method != "" && !s.method(ctx, r.method) {
+		return
+	}
+	if r.admin && !s.admin(ctx) {
+		return
+	}
+	r.handler(s, ctx, rest)
 }
 
 func (s *Service) method(ctx *fasthttp.RequestCtx, m string) bool {
@@ -135,6 +107,23 @@ func (s *Service) method(ctx *fasthttp.RequestCtx, m string) bool {
 	ctx.Response.Header.Set("Allow", m)
 	writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "", "use "+m)
 	return false
+}
+
+func (s *Service) handleReady(ctx *fasthttp.RequestCtx) {
+	if s.ready.Load() {
+		writeRawJSON(ctx, 200, []byte(`{"status":"ready"}`))
+		return
+	}
+	writeError(ctx, 503, "unavailable", "", "not ready")
+}
+
+func (s *Service) handleStats(ctx *fasthttp.RequestCtx) {
+	st, err := s.metrics.stats()
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	writeJSON(ctx, 200, st)
 }
 
 // decideWork is the per-request scratch of a decision, pooled.
