@@ -39,16 +39,15 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./decide ./journal ./features ./models ./training ./serve | tee bin/bench.txt
 	@$(GO) run ./internal/benchtab < bin/bench.txt
 
-## fuzz: each fuzz target for FUZZTIME (default 20s)
+## fuzz: every fuzz target of every package for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./journal
-	$(GO) test -run '^$$' -fuzz FuzzParseSpec -fuzztime $(FUZZTIME) ./features
-	$(GO) test -run '^$$' -fuzz FuzzValidateContext -fuzztime $(FUZZTIME) ./features
-	$(GO) test -run '^$$' -fuzz FuzzReadRidge -fuzztime $(FUZZTIME) ./models
-	$(GO) test -run '^$$' -fuzz FuzzDecideRequest -fuzztime $(FUZZTIME) ./serve
-	$(GO) test -run '^$$' -fuzz FuzzOutcomeRequest -fuzztime $(FUZZTIME) ./serve
-	$(GO) test -run '^$$' -fuzz FuzzEventRequest -fuzztime $(FUZZTIME) ./serve
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
