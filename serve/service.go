@@ -47,6 +47,10 @@ type Config struct {
 	// AttributionWindow is how long after a decision an outcome counts
 	// towards online learning (default 7 days).
 	AttributionWindow time.Duration
+	// DecisionRetention is how long a decision accepts outcomes (its index
+	// entry is kept): default the attribution window plus a day. Older
+	// decisions stay in the journal; outcomes for them get 404.
+	DecisionRetention time.Duration
 	// DecisionTimeout bounds the service's own time per decision (default
 	// 50ms); journal fsync waits are not part of it.
 	DecisionTimeout time.Duration
@@ -124,6 +128,9 @@ func (c *Config) setDefaults() error {
 	if c.AttributionWindow == 0 {
 		c.AttributionWindow = 7 * 24 * time.Hour
 	}
+	if c.DecisionRetention == 0 {
+		c.DecisionRetention = c.AttributionWindow + 24*time.Hour
+	}
 	if c.DecisionTimeout == 0 {
 		c.DecisionTimeout = 50 * time.Millisecond
 	}
@@ -189,6 +196,7 @@ type Service struct {
 	stopLearn   context.CancelFunc
 	learnDone   chan struct{}
 	stopWatch   context.CancelFunc
+	stopSweep   context.CancelFunc
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -297,6 +305,12 @@ func Open(cfg Config) (s *Service, err error) {
 		s.stopWatch = cancel
 		go s.watchRegistry(wctx, cfg.RegistryPoll)
 	}
+	if err := s.sweep(cfg.Now()); err != nil {
+		return nil, err
+	}
+	sctx, stopSweep := context.WithCancel(context.Background())
+	s.stopSweep = stopSweep
+	go s.sweepLoop(sctx, time.Hour)
 	if err := s.resolveExperiments(); err != nil {
 		return nil, err
 	}
@@ -436,6 +450,9 @@ func (s *Service) closeParts() error {
 	var errs []error
 	if s.stopWatch != nil {
 		s.stopWatch()
+	}
+	if s.stopSweep != nil {
+		s.stopSweep()
 	}
 	if s.journal != nil {
 		errs = append(errs, s.journal.Close())

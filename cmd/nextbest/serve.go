@@ -31,6 +31,7 @@ type fileConfig struct {
 	Model             serve.ModelConfig `yaml:"model"`
 	DefaultReward     float64           `yaml:"default_reward"`
 	AttributionWindow decide.Duration   `yaml:"attribution_window"`
+	DecisionRetention decide.Duration   `yaml:"decision_retention"`
 	DecisionTimeout   decide.Duration   `yaml:"decision_timeout"`
 	MaxBodyBytes      int               `yaml:"max_body_bytes"`
 	CacheMaxCost      int64             `yaml:"cache_max_cost"`
@@ -103,7 +104,7 @@ func runServe(args []string) error {
 
 	cfg := serve.Config{
 		Addr: fc.Addr, DataDir: fc.DataDir, Policy: fc.Policy, Model: fc.Model,
-		DefaultReward: fc.DefaultReward, AttributionWindow: fc.AttributionWindow.D(),
+		DefaultReward: fc.DefaultReward, AttributionWindow: fc.AttributionWindow.D(), DecisionRetention: fc.DecisionRetention.D(),
 		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken,

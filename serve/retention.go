@@ -1,0 +1,50 @@
+package serve
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// The decision index (d/) and outcome de-duplication keys (o/) are needed
+// only while outcomes can still arrive for a decision. Decision ids begin
+// with their time in milliseconds (newDecisionID), so everything older than
+// the retention is one key range per prefix. The journal keeps every
+// record; only these lookups go.
+
+// sweep deletes the index entries of decisions made before now minus the
+// decision retention. Outcomes for them are then answered 404.
+func (s *Service) sweep(now time.Time) error {
+	cutoff := now.Add(-s.cfg.DecisionRetention)
+	if cutoff.UnixMilli() <= 0 {
+		return nil
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(cutoff.UnixMilli())<<16)
+	bound := hex.EncodeToString(b[:6]) // the time part of an id
+	for _, prefix := range []string{prefixDecision, prefixOutcome} {
+		if err := s.db.DeleteRange([]byte(prefix), []byte(prefix+bound), pebble.NoSync); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepLoop sweeps every interval until ctx ends.
+func (s *Service) sweepLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.sweep(s.cfg.Now()); err != nil {
+				s.log.Error("cannot sweep the decision index", "err", err)
+			}
+		}
+	}
+}

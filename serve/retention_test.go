@@ -1,0 +1,72 @@
+package serve
+
+import (
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"nextbest/examples/retail"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestSweepDropsOldDecisions: a decision past its retention no longer
+// takes outcomes; a recent one still does.
+func TestSweepDropsOldDecisions(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s, err := Open(Config{DataDir: t.TempDir(), Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec,
+		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return clock() }, JournalNoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old := decideOnce(t, s, "c-1")
+	now = now.Add(7*24*time.Hour + 23*time.Hour) // inside the retention (window + 1 day)
+	recent := decideOnce(t, s, "c-2")
+	if code := outcomeOnce(t, s, old); code != 202 {
+		t.Fatalf("outcome within retention: %d", code)
+	}
+	now = now.Add(2 * time.Hour) // old is now past the retention
+	if err := s.sweep(now); err != nil {
+		t.Fatal(err)
+	}
+	if code := outcomeOnce(t, s, old); code != 404 {
+		t.Errorf("outcome for a swept decision: %d, want 404", code)
+	}
+	if code := outcomeOnce(t, s, recent); code != 202 {
+		t.Errorf("outcome for a recent decision: %d, want 202", code)
+	}
+}
+
+type decided struct{ id, action string }
+
+func decideOnce(t *testing.T, s *Service, cust string) decided {
+	t.Helper()
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/v1/decide")
+	ctx.Request.SetBodyString(`{"customer_id":"` + cust + `","channel":"app"}`)
+	s.Handler()(&ctx)
+	var out struct {
+		DecisionID string `json:"decision_id"`
+		Actions    []struct {
+			ActionID string `json:"action_id"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal(ctx.Response.Body(), &out); err != nil || len(out.Actions) == 0 {
+		t.Fatalf("decide: %s (%v)", ctx.Response.Body(), err)
+	}
+	return decided{out.DecisionID, out.Actions[0].ActionID}
+}
+
+func outcomeOnce(t *testing.T, s *Service, d decided) int {
+	t.Helper()
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/v1/outcomes")
+	ctx.Request.SetBodyString(`{"decision_id":"` + d.id + `","action_id":"` + d.action + `","reward":1}`)
+	s.Handler()(&ctx)
+	return ctx.Response.StatusCode()
+}
