@@ -30,7 +30,32 @@ func (s *Service) sweep(now time.Time) error {
 			return err
 		}
 	}
-	return nil
+	return s.sweepRequests(bound)
+}
+
+// sweepRequests deletes the idempotency keys (r/<customer>/<request id> →
+// decision id) of decisions older than bound. They are keyed by customer,
+// not time, so this scans them; only requests that sent a request_id have
+// one.
+func (s *Service) sweepRequests(bound string) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixRequest), UpperBound: []byte("r0")})
+	if err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if v := it.Value(); len(v) >= len(bound) && string(v[:len(bound)]) < bound {
+			if err := b.Delete(it.Key(), nil); err != nil {
+				it.Close()
+				return err
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	return b.Commit(pebble.NoSync)
 }
 
 // sweepLoop sweeps every interval until ctx ends.

@@ -23,6 +23,7 @@ func TestSweepDropsOldDecisions(t *testing.T) {
 	}
 	defer s.Close()
 	old := decideOnce(t, s, "c-1")
+	first := decideWithRequestID(t, s, "c-1", "req-1")
 	now = now.Add(7*24*time.Hour + 23*time.Hour) // inside the retention (window + 1 day)
 	recent := decideOnce(t, s, "c-2")
 	if code := outcomeOnce(t, s, old); code != 202 {
@@ -38,6 +39,30 @@ func TestSweepDropsOldDecisions(t *testing.T) {
 	if code := outcomeOnce(t, s, recent); code != 202 {
 		t.Errorf("outcome for a recent decision: %d, want 202", code)
 	}
+	// the idempotency key went with it (not only the decision it names)
+	if _, closer, err := s.db.Get([]byte(prefixRequest + "c-1/req-1")); err == nil {
+		closer.Close()
+		t.Errorf("the request_id key of swept decision %s is still there", first)
+	}
+	if again := decideWithRequestID(t, s, "c-1", "req-1"); again == first {
+		t.Errorf("request_id of a swept decision still replays %s", first)
+	}
+}
+
+func decideWithRequestID(t *testing.T, s *Service, cust, rid string) string {
+	t.Helper()
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/v1/decide")
+	ctx.Request.SetBodyString(`{"customer_id":"` + cust + `","channel":"app","request_id":"` + rid + `"}`)
+	s.Handler()(&ctx)
+	var out struct {
+		DecisionID string `json:"decision_id"`
+	}
+	if err := json.Unmarshal(ctx.Response.Body(), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.DecisionID
 }
 
 type decided struct{ id, action string }
