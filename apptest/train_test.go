@@ -3,6 +3,7 @@ package apptest
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,71 @@ func TestServeTrainPromoteServe(t *testing.T) {
 	code, dec, err := srv.post("/v1/decide", map[string]any{"customer_id": "c-0001", "channel": "web", "context": map[string]any{"page": "cart", "cart_value": 60}})
 	if err != nil || code != 200 || dec["policy"] != serving {
 		t.Fatalf("decision after promotion: %d %v %v", code, dec, err)
+	}
+}
+
+// TestEvalAndReportCommands runs the analysts' commands on a real
+// service's journal: nextbest eval journal (a rule and the logging-like
+// candidate) and nextbest report for an experiment, as a data scientist and
+// a marketer would.
+func TestEvalAndReportCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	data := t.TempDir()
+	exps := filepath.Join(t.TempDir(), "experiments.yaml")
+	if err := os.WriteFile(exps, []byte(`experiments:
+  - name: cli-split
+    start: 2026-01-01T00:00:00Z
+    control: control
+    arms:
+      - {name: control, policy: random, share: 1}
+      - {name: bandit, policy: online, share: 1}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, data, "--experiments", exps)
+	r := rand.New(rand.NewPCG(8, 9))
+	for i := range 400 {
+		code, out, err := srv.post("/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c-%04d", 1+i%200), "channel": "app"})
+		if err != nil || code != 200 {
+			t.Fatalf("decide: %d %v %v", code, out, err)
+		}
+		acts := out["actions"].([]any)
+		if len(acts) > 0 && r.Float64() < 0.2 {
+			id := acts[0].(map[string]any)["action_id"]
+			srv.post("/v1/outcomes", map[string]any{"decision_id": out["decision_id"], "action_id": id, "reward": 1, "type": "conversion"})
+		}
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nextbest %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	journalDir := filepath.Join(data, "journal")
+	ev := run("eval", "journal", "--journal", journalDir, "--rule", "uniform")
+	for _, want := range []string{"IPS", "SNIPS", "DR", "rounds used"} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("eval journal output lacks %q:\n%s", want, ev)
+		}
+	}
+	outDir := t.TempDir()
+	rep := run("report", "--journal", journalDir, "--experiments", exps, "--out", outDir)
+	if !strings.Contains(rep, "cli-split") {
+		t.Errorf("report output:\n%s", rep)
+	}
+	var found int
+	filepath.WalkDir(outDir, func(p string, d os.DirEntry, err error) error {
+		switch filepath.Base(p) {
+		case "report.html", "report.json", "report.csv":
+			found++
+		}
+		return nil
+	})
+	if found != 3 {
+		t.Errorf("report wrote %d of report.html, .json, .csv in %s", found, outDir)
 	}
 }
