@@ -368,6 +368,9 @@ func TestLearnsSegments(t *testing.T) {
 			cfg := learnConfig(t, t.TempDir())
 			cfg.Model.Shared = !disjoint
 			in := start(t, cfg)
+			if got, want := in.svc.Model().Actions(), map[bool]int{false: 0, true: 4}[disjoint]; got != want {
+				t.Fatalf("model has %d posteriors, want %d", got, want)
+			}
 			r := rand.New(rand.NewPCG(11, 12))
 			conv := func(seg, action string) float64 {
 				if (seg == "a" && action == "a1") || (seg == "b" && action == "a2") {
@@ -376,7 +379,8 @@ func TestLearnsSegments(t *testing.T) {
 				return 0.1
 			}
 			const n, tail = 1500, 500
-			best := 0
+			best := map[string]int{}  // segment → best action served, last `tail` decisions
+			total := map[string]int{} // segment → decisions, last `tail` decisions
 			for i := range n {
 				u := r.IntN(200)
 				seg := "a"
@@ -385,17 +389,22 @@ func TestLearnsSegments(t *testing.T) {
 				}
 				dec := in.mustCall("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("u%03d", u), "channel": "web"}, 200)
 				a := actionsOf(t, dec)[0]["action_id"].(string)
-				if i >= n-tail && conv(seg, a) == 0.5 {
-					best++
+				if i >= n-tail {
+					total[seg]++
+					if conv(seg, a) == 0.5 {
+						best[seg]++
+					}
 				}
 				if r.Float64() < conv(seg, a) {
 					in.mustCall("POST", "/v1/outcomes", map[string]any{"decision_id": dec["decision_id"], "action_id": a, "reward": 1}, 202)
 				}
 			}
-			share := float64(best) / tail
-			t.Logf("share of best action over the last %d decisions: %.3f", tail, share)
-			if share < 0.8 {
-				t.Errorf("served the best action in %.1f%% of the last %d decisions, want >= 80%%", 100*share, tail)
+			for _, seg := range []string{"a", "b"} {
+				share := float64(best[seg]) / float64(total[seg])
+				t.Logf("segment %s: best action in %.3f of its last decisions (%d)", seg, share, total[seg])
+				if share < 0.8 {
+					t.Errorf("segment %s was served its best action in %.1f%% of its last decisions, want >= 80%%", seg, 100*share)
+				}
 			}
 		})
 	}
