@@ -215,11 +215,16 @@ func evalHillstrom(args []string, w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		lg, err := eval.FitLogisticArmPolicy(cs, a, oc, *lambda)
+		if err != nil {
+			return err
+		}
 		for _, p := range []struct {
 			name string
 			p    eval.Policy
 		}{
 			{"learned (per-arm ridge, argmax)", m},
+			{"learned (per-arm logistic, argmax)", lg},
 			{"always Mens", eval.AlwaysMens},
 			{"always Womens", eval.AlwaysWomens},
 			{"never e-mail", eval.NeverEmail},
@@ -245,10 +250,10 @@ func evalHillstrom(args []string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Hillstrom e-mail trial: %d customers, arms assigned with probability 1/3 each (exact, by design)\n", len(cs))
 	fmt.Fprintf(w, "Split seed %d: half A (%d) fits the response model, half B (%d) evaluates every policy\n", *seed, len(a), len(b))
-	fmt.Fprintf(w, "Response model: one ridge regression per arm (lambda %g) on recency, history segment, log history, mens, womens, zip, newbie, channel; DR uses it as Qhat\n", *lambda)
+	fmt.Fprintf(w, "Response models, trained on half A only: one ridge regression per arm (lambda %g; DR uses it as Qhat), and one logistic regression per arm (models.TrainLogistic, L2 %g; for spend: P(conversion) x the arm's mean spend of converters), on recency, history segment, log history, mens, womens, zip, newbie, channel\n", *lambda, *lambda)
 	var tw *tabwriter.Writer
 	for i, r := range results {
-		if i%4 == 0 {
+		if i%5 == 0 {
 			if tw != nil {
 				if err := tw.Flush(); err != nil {
 					return err
