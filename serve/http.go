@@ -205,7 +205,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	}
 	s.metrics.decideStage.WithLabelValues("compute").Observe(computed.Sub(start).Seconds())
 	s.metrics.decideStage.WithLabelValues("journal").Observe(time.Since(computed).Seconds())
-	s.metrics.decided(d, res)
+	s.metrics.decided(d)
 	if res.Explain == nil {
 		w.buf = appendDecideResponse(w.buf[:0], d)
 		writeRawJSON(ctx, 200, w.buf)

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/valyala/fasthttp"
 
-	"nextbest/decide"
 	"nextbest/journal"
 )
 
@@ -115,7 +114,7 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 	}
 }
 
-func (m *metrics) decided(d *journal.Decision, _ *decide.Result) {
+func (m *metrics) decided(d *journal.Decision) {
 	fb := "false"
 	if d.Fallback {
 		fb = "true"

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -479,7 +478,7 @@ func (s *Service) closeParts() error {
 // replays the journal from the applied LSN that prefix holds.
 func pebbleOptions(log *slog.Logger) *pebble.Options {
 	return &pebble.Options{
-		Logger:       pebbleLogger{log},
+		Logger:       features.NewPebbleLogger(log),
 		DisableWAL:   true,
 		MemTableSize: 64 << 20,
 	}
@@ -492,23 +491,8 @@ func (c specCompiler) CompileAction(id string, feats map[string]any) (any, error
 	return c.spec.CompileAction(id, feats)
 }
 
-type pebbleLogger struct{ log *slog.Logger }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
-}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
-	os.Exit(1)
-}
-
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Warn(fmt.Sprintf(format, args...), "component", "http")
 }
-
-var _ io.Writer = (*bytes.Buffer)(nil)
