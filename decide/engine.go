@@ -409,7 +409,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 				})
 			}
 		}
-		j := draw(s.rng, probs)
+		j := Draw(s.rng, probs)
 		i := s.rem[j]
 		score := s.score[i]
 		if pol.Kind == Thompson {

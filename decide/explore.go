@@ -148,9 +148,11 @@ func argmax(v []float64) int {
 	return best
 }
 
-// draw returns an index drawn from the distribution probs (which sums to 1
-// up to rounding); it never returns an index of zero probability.
-func draw(r *rand.Rand, probs []float64) int {
+// Draw returns an index drawn from the distribution probs (which sums to 1
+// up to rounding); it never returns an index of zero probability. It is
+// how the engine draws each slot from the probabilities it logs, exported
+// for callers that replay those probabilities with their own randomness.
+func Draw(r *rand.Rand, probs []float64) int {
 	u := r.Float64()
 	last := -1
 	for i, p := range probs {

@@ -251,7 +251,7 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 				for _, x := range sc {
 					probs = append(probs, x.SlotProb)
 				}
-				shown = append(shown, dr.Eligible[drawIndex(explore, probs)])
+				shown = append(shown, dr.Eligible[decide.Draw(explore, probs)])
 			}
 			feats[0] = shown[0].Compiled().(*features.ActionFeatures)
 			spec.Assemble(row, &dr.Inputs, feats)
@@ -538,22 +538,4 @@ feed:
 		br.Policies = append(br.Policies, ps)
 	}
 	return br, nil
-}
-
-// drawIndex draws an index from the distribution probs; it never returns
-// an index of zero probability.
-func drawIndex(r *rand.Rand, probs []float64) int {
-	u := r.Float64()
-	last := 0
-	for i, p := range probs {
-		if p <= 0 {
-			continue
-		}
-		last = i
-		if u < p {
-			return i
-		}
-		u -= p
-	}
-	return last
 }
