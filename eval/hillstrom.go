@@ -116,18 +116,12 @@ func ReadHillstrom(r io.Reader) ([]Customer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: hillstrom header: %w", ErrFormat, err)
 	}
-	col := map[string]int{}
-	for j, name := range h {
-		col[strings.TrimSpace(name)] = j
+	cols, err := columnIndex(h, hillstromCols)
+	if err != nil {
+		return nil, fmt.Errorf("%w: hillstrom: %w", ErrFormat, err)
 	}
 	var idx [12]int
-	for k, name := range hillstromCols {
-		j, ok := col[name]
-		if !ok {
-			return nil, fmt.Errorf("%w: hillstrom: no %q column", ErrFormat, name)
-		}
-		idx[k] = j
-	}
+	copy(idx[:], cols)
 	var cs []Customer
 	for {
 		rec, err := cr.Read()
@@ -357,8 +351,10 @@ func (m *ArmModel) Predict(c *Customer) [NumArms]float64 {
 
 // Arm returns the arm with the highest predicted outcome (the lowest
 // index on ties).
-func (m *ArmModel) Arm(c *Customer) Arm {
-	q := m.Predict(c)
+func (m *ArmModel) Arm(c *Customer) Arm { return bestArm(m.Predict(c)) }
+
+// bestArm returns the arm with the highest value, the lowest on ties.
+func bestArm(q [NumArms]float64) Arm {
 	best := Arm(0)
 	for a := Arm(1); a < NumArms; a++ {
 		if q[a] > q[best] {
@@ -366,4 +362,22 @@ func (m *ArmModel) Arm(c *Customer) Arm {
 		}
 	}
 	return best
+}
+
+// columnIndex returns the position in header of each wanted column
+// (header names are trimmed), or an error naming the first missing one.
+func columnIndex(header, want []string) ([]int, error) {
+	col := make(map[string]int, len(header))
+	for j, name := range header {
+		col[strings.TrimSpace(name)] = j
+	}
+	idx := make([]int, len(want))
+	for k, name := range want {
+		j, ok := col[name]
+		if !ok {
+			return nil, fmt.Errorf("no %q column", name)
+		}
+		idx[k] = j
+	}
+	return idx, nil
 }

@@ -81,13 +81,4 @@ func (p *LogisticArmPolicy) Predict(c *Customer) [NumArms]float64 {
 }
 
 // Arm implements Policy: the arm with the highest expected outcome.
-func (p *LogisticArmPolicy) Arm(c *Customer) Arm {
-	q := p.Predict(c)
-	best := Arm(0)
-	for a := Arm(1); a < NumArms; a++ {
-		if q[a] > q[best] {
-			best = a
-		}
-	}
-	return best
-}
+func (p *LogisticArmPolicy) Arm(c *Customer) Arm { return bestArm(p.Predict(c)) }

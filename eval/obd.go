@@ -41,17 +41,9 @@ func ReadOBDLog(r io.Reader) ([]OBDRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: OBD log header: %w", ErrFormat, err)
 	}
-	col := map[string]int{}
-	for j, name := range h {
-		col[name] = j
-	}
-	var idx [4]int
-	for k, name := range []string{"item_id", "position", "click", "propensity_score"} {
-		j, ok := col[name]
-		if !ok {
-			return nil, fmt.Errorf("%w: OBD log has no %q column", ErrFormat, name)
-		}
-		idx[k] = j
+	idx, err := columnIndex(h, []string{"item_id", "position", "click", "propensity_score"})
+	if err != nil {
+		return nil, fmt.Errorf("%w: OBD log: %w", ErrFormat, err)
 	}
 	var rows []OBDRow
 	for {
