@@ -1,10 +1,8 @@
 package serve
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"nextbest/models"
 )
@@ -69,21 +67,4 @@ func (s *Service) actionIDs() []string {
 		ids[i] = a.ID
 	}
 	return ids
-}
-
-// watchRegistry polls the registry's PROMOTED pointer (a small file read)
-// every interval until ctx ends.
-func (s *Service) watchRegistry(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.loadPromoted(false); err != nil {
-				s.log.Error("model registry", "err", err)
-			}
-		}
-	}
 }

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"time"
@@ -56,20 +55,4 @@ func (s *Service) sweepRequests(bound string) error {
 		return err
 	}
 	return b.Commit(pebble.NoSync)
-}
-
-// sweepLoop sweeps every interval until ctx ends.
-func (s *Service) sweepLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.sweep(s.cfg.Now()); err != nil {
-				s.log.Error("cannot sweep the decision index", "err", err)
-			}
-		}
-	}
 }

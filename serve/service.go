@@ -194,10 +194,11 @@ type Service struct {
 	ready       atomic.Bool
 	stopLearn   context.CancelFunc
 	learnDone   chan struct{}
-	stopWatch   context.CancelFunc
-	stopSweep   context.CancelFunc
-	closeOnce   sync.Once
-	closeErr    error
+	// background stops the periodic tasks (registry polling, the sweep)
+	background context.Context
+	stopBg     context.CancelFunc
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Open opens (or creates) the service's state under cfg.DataDir, replays
@@ -208,6 +209,7 @@ func Open(cfg Config) (s *Service, err error) {
 		return nil, err
 	}
 	s = &Service{cfg: cfg, log: cfg.Logger}
+	s.background, s.stopBg = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			s.closeParts()
@@ -300,16 +302,12 @@ func Open(cfg Config) (s *Service, err error) {
 			// online model and say why
 			s.log.Error("not serving the promoted model", "err", err)
 		}
-		wctx, cancel := context.WithCancel(context.Background())
-		s.stopWatch = cancel
-		go s.watchRegistry(wctx, cfg.RegistryPoll)
+		go s.every(cfg.RegistryPoll, "model registry", func() error { _, err := s.loadPromoted(false); return err })
 	}
 	if err := s.sweep(cfg.Now()); err != nil {
 		return nil, err
 	}
-	sctx, stopSweep := context.WithCancel(context.Background())
-	s.stopSweep = stopSweep
-	go s.sweepLoop(sctx, time.Hour)
+	go s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
 	if err := s.resolveExperiments(); err != nil {
 		return nil, err
 	}
@@ -447,11 +445,8 @@ func (s *Service) Close() error {
 
 func (s *Service) closeParts() error {
 	var errs []error
-	if s.stopWatch != nil {
-		s.stopWatch()
-	}
-	if s.stopSweep != nil {
-		s.stopSweep()
+	if s.stopBg != nil {
+		s.stopBg()
 	}
 	if s.journal != nil {
 		errs = append(errs, s.journal.Close())
@@ -469,6 +464,22 @@ func (s *Service) closeParts() error {
 		errs = append(errs, s.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// every runs task each interval until Close, logging its errors with msg.
+func (s *Service) every(interval time.Duration, msg string, task func() error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.background.Done():
+			return
+		case <-t.C:
+			if err := task(); err != nil {
+				s.log.Error(msg, "err", err)
+			}
+		}
+	}
 }
 
 // pebbleOptions configures the state store. Pebble's own write-ahead log
