@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -115,4 +116,15 @@ func (s *server) get(path string) (int, map[string]any) {
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
+}
+
+// runCLI runs the nextbest binary with args, failing t if it fails, and
+// returns what it printed.
+func runCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nextbest %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

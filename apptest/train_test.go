@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,20 +46,12 @@ func TestServeTrainPromoteServe(t *testing.T) {
 	}
 
 	// train from the live journal (read-only while the service appends)
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(binary, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nextbest %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	run("train", "--journal", filepath.Join(data, "journal"), "--model", "logistic", "--registry", reg, "--seed", "1", "--quiet")
-	list := run("models", "list", "--registry", reg)
+	runCLI(t, "train", "--journal", filepath.Join(data, "journal"), "--model", "logistic", "--registry", reg, "--seed", "1", "--quiet")
+	list := runCLI(t, "models", "list", "--registry", reg)
 	if !strings.Contains(list, "1") {
 		t.Fatalf("models list:\n%s", list)
 	}
-	run("models", "promote", "1", "--registry", reg)
+	runCLI(t, "models", "promote", "1", "--registry", reg)
 
 	// the service picks it up (the admin reload; the registry watcher
 	// would within its poll interval)
@@ -111,23 +102,15 @@ func TestEvalAndReportCommands(t *testing.T) {
 			srv.post("/v1/outcomes", map[string]any{"decision_id": out["decision_id"], "action_id": id, "reward": 1, "type": "conversion"})
 		}
 	}
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(binary, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nextbest %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
 	journalDir := filepath.Join(data, "journal")
-	ev := run("eval", "journal", "--journal", journalDir, "--rule", "uniform")
+	ev := runCLI(t, "eval", "journal", "--journal", journalDir, "--rule", "uniform")
 	for _, want := range []string{"IPS", "SNIPS", "DR", "rounds used"} {
 		if !strings.Contains(ev, want) {
 			t.Errorf("eval journal output lacks %q:\n%s", want, ev)
 		}
 	}
 	outDir := t.TempDir()
-	rep := run("report", "--journal", journalDir, "--experiments", exps, "--out", outDir)
+	rep := runCLI(t, "report", "--journal", journalDir, "--experiments", exps, "--out", outDir)
 	if !strings.Contains(rep, "cli-split") {
 		t.Errorf("report output:\n%s", rep)
 	}
