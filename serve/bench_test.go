@@ -95,13 +95,19 @@ func BenchmarkHTTPBare(b *testing.B) {
 	runLoad(b, hc, "/v1/decide", [][]byte{body})
 }
 
-func post(b *testing.B, hc *fasthttp.HostClient, path string, body []byte) int {
+// newPost returns a pooled JSON POST request to path and a response.
+func newPost(hc *fasthttp.HostClient, path string) (*fasthttp.Request, *fasthttp.Response) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI("http://" + hc.Addr + path)
 	req.Header.SetMethod("POST")
 	req.Header.SetContentType("application/json")
+	return req, resp
+}
+
+func post(b *testing.B, hc *fasthttp.HostClient, path string, body []byte) int {
+	req, resp := newPost(hc, path)
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
 	req.SetBody(body)
 	if err := hc.DoTimeout(req, resp, 10*time.Second); err != nil {
 		b.Fatal(err)
@@ -119,12 +125,9 @@ func runLoad(b *testing.B, hc *fasthttp.HostClient, path string, bodies [][]byte
 	b.SetParallelism((benchConns + 1) / 2)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req, resp := newPost(hc, path)
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI("http://" + hc.Addr + path)
-		req.Header.SetMethod("POST")
-		req.Header.SetContentType("application/json")
 		local := make([]time.Duration, 0, 1024)
 		for pb.Next() {
 			i := next.Add(1)
