@@ -134,7 +134,6 @@ type decideWork struct {
 	jd   journal.Decision
 	lv   live
 	acts []int
-	resp decideResponse
 }
 
 func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
@@ -174,24 +173,27 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	}
 	res := &w.res
 	d := &w.jd
+	// the record's slices are reused: the applier is done with them once
+	// AppendMeta returns
+	eligible, actions := d.Eligible[:0], d.Actions[:0]
 	*d = journal.Decision{
 		V: journal.SchemaVersion, DecisionID: newDecisionID(now), RequestID: w.req.RequestID,
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
 		Profile: res.Inputs.ProfileMap(), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
 		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Experiment: exp,
-		Eligible: make([]string, len(res.Eligible)), Actions: make([]journal.LoggedAction, len(res.Actions)),
 	}
 	if arm != nil && arm.name != "" {
 		d.Policy = arm.name
 	}
-	for i, a := range res.Eligible {
-		d.Eligible[i] = a.ID
+	for _, a := range res.Eligible {
+		eligible = append(eligible, a.ID)
 	}
 	w.acts = w.acts[:0]
-	for i, c := range res.Actions {
-		d.Actions[i] = journal.LoggedAction{ActionID: c.Action.ID, Slot: c.Slot, Score: c.Score, Estimate: c.Estimate, Propensity: c.Propensity}
+	for _, c := range res.Actions {
+		actions = append(actions, journal.LoggedAction{ActionID: c.Action.ID, Slot: c.Slot, Score: c.Score, Estimate: c.Estimate, Propensity: c.Propensity})
 		w.acts = append(w.acts, c.Action.Index())
 	}
+	d.Eligible, d.Actions = eligible, actions
 	w.buf, err = journal.AppendDecision(w.buf[:0], d)
 	if err != nil {
 		writeErr(ctx, err)
@@ -203,24 +205,17 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
-	s.metrics.decideStage.WithLabelValues("compute").Observe(computed.Sub(start).Seconds())
-	s.metrics.decideStage.WithLabelValues("journal").Observe(time.Since(computed).Seconds())
+	s.metrics.decideCompute.Observe(computed.Sub(start).Seconds())
+	s.metrics.decideJournal.Observe(time.Since(computed).Seconds())
 	s.metrics.decided(d)
 	if res.Explain == nil {
 		w.buf = appendDecideResponse(w.buf[:0], d)
 		writeRawJSON(ctx, 200, w.buf)
 		return
 	}
-	resp := &w.resp
-	*resp = decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: resp.Actions[:0]}
-	if d.Experiment != nil {
-		resp.Experiment = &experimentWire{Name: d.Experiment.Name, Arm: d.Experiment.Arm}
-	}
-	for _, a := range d.Actions {
-		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
-	}
+	resp := newDecideResponse(d)
 	resp.Explain = &explanationWire{Eligible: d.Eligible, Dropped: res.Explain.Dropped, Scored: res.Explain.Scored, Explorer: res.Explorer}
-	writeJSON(ctx, 200, resp)
+	writeJSON(ctx, 200, &resp)
 }
 
 // replayDecision answers a repeated request_id with the decision already
@@ -242,15 +237,8 @@ func (s *Service) replayDecision(ctx *fasthttp.RequestCtx, customer, requestID s
 	if err != nil {
 		return false
 	}
-	resp := decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: []actionWire{}}
-	if d.Experiment != nil {
-		resp.Experiment = &experimentWire{Name: d.Experiment.Name, Arm: d.Experiment.Arm}
-	}
-	for _, a := range d.Actions {
-		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
-	}
 	ctx.Response.Header.Set("Idempotent-Replay", "true")
-	writeJSON(ctx, 200, &resp)
+	writeRawJSON(ctx, 200, appendDecideResponse(nil, &d))
 	return true
 }
 

@@ -28,6 +28,9 @@ type metrics struct {
 	modelSwaps   prometheus.Counter
 	experiment   *prometheus.CounterVec
 	decideStage  *prometheus.HistogramVec
+	// the two stages' observers, resolved once: the decide path observes
+	// them on every decision
+	decideCompute, decideJournal prometheus.Observer
 }
 
 func newMetrics(s *Service) *metrics {
@@ -66,6 +69,8 @@ func newMetrics(s *Service) *metrics {
 		Help:    "Where a decision's time goes: compute (decode, profile, funnel, scoring, exploration, encoding: the service's own time) and journal (waiting for the group commit's fsync and the state update).",
 		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3},
 	}, []string{"stage"})
+	m.decideCompute = m.decideStage.WithLabelValues("compute")
+	m.decideJournal = m.decideStage.WithLabelValues("journal")
 	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "nextbest_profile_cache_hits_total", Help: "Profile reads answered by the cache.",
 	}, func() float64 { h, _ := s.store.Stats(); return float64(h) })

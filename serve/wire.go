@@ -76,6 +76,19 @@ type explanationWire struct {
 	Explorer string   `json:"explorer"`
 }
 
+// newDecideResponse is the answer to decision d, for encoding/json (the
+// explain variant).
+func newDecideResponse(d *journal.Decision) decideResponse {
+	resp := decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: make([]actionWire, 0, len(d.Actions))}
+	if d.Experiment != nil {
+		resp.Experiment = &experimentWire{Name: d.Experiment.Name, Arm: d.Experiment.Arm}
+	}
+	for _, a := range d.Actions {
+		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
+	}
+	return resp
+}
+
 // appendDecideResponse writes the answer of a decision without
 // reflection (the explain variant goes through encoding/json). Scores
 // and propensities are finite: the engine never produces anything else.
