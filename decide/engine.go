@@ -309,31 +309,42 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		s.acts = append(s.acts, e.cat.Actions...)
 	}
 
-	// channel, consent, eligibility, contact policy
+	// channel, consent, eligibility, contact policy. Reasons are written
+	// only when the request asked for an explanation: a dropped action
+	// costs nothing more than the check that dropped it.
 	e.fillEnv(&s.env, req, p)
 	consent, hasConsent := p.Consents[req.Channel]
+	explain := res.Explain != nil
 	kept := s.acts[:0]
 	for _, a := range s.acts {
 		if !a.onChannel(req.Channel) {
-			res.drop(a, "channel", "not offered on channel "+req.Channel)
+			if explain {
+				res.drop(a, "channel", "not offered on channel "+req.Channel)
+			}
 			continue
 		}
 		if hasConsent && !consent {
-			res.drop(a, "consent", "customer has no consent for channel "+req.Channel)
+			if explain {
+				res.drop(a, "consent", "customer has no consent for channel "+req.Channel)
+			}
 			continue
 		}
 		if a.rule != nil {
 			ok, err := evalRule(&s.vm, a.rule, &s.env)
 			if err != nil {
-				res.drop(a, "eligibility", "rule error: "+err.Error())
+				if explain {
+					res.drop(a, "eligibility", "rule error: "+err.Error())
+				}
 				continue
 			}
 			if !ok {
-				res.drop(a, "eligibility", "rule is false: "+a.Eligible)
+				if explain {
+					res.drop(a, "eligibility", "rule is false: "+a.Eligible)
+				}
 				continue
 			}
 		}
-		if why := contactBlock(a, p, req.Now); why != "" {
+		if blocked, why := contactBlock(a, p, req.Now, explain); blocked {
 			res.drop(a, "contact", why)
 			continue
 		}
@@ -479,14 +490,18 @@ func containsAction(as []*Action, a *Action) bool {
 	return false
 }
 
-// contactBlock returns why the contact policy blocks a for p at now, or "".
-func contactBlock(a *Action, p *features.Profile, now time.Time) string {
+// contactBlock reports whether the contact policy blocks a for p at now,
+// and why when explain is set.
+func contactBlock(a *Action, p *features.Profile, now time.Time, explain bool) (bool, string) {
 	c := p.Contacts[a.ID]
 	if c == nil {
-		return ""
+		return false, ""
 	}
 	if d := a.SuppressAfterConversion.D(); d > 0 && !c.LastConversion.IsZero() && now.Sub(c.LastConversion) < d {
-		return fmt.Sprintf("suppressed for %s after conversion at %s", a.SuppressAfterConversion.String(), c.LastConversion.UTC().Format(time.RFC3339))
+		if !explain {
+			return true, ""
+		}
+		return true, fmt.Sprintf("suppressed for %s after conversion at %s", a.SuppressAfterConversion.String(), c.LastConversion.UTC().Format(time.RFC3339))
 	}
 	for _, l := range a.Limits {
 		from := now.Add(-l.Window.D())
@@ -495,10 +510,13 @@ func contactBlock(a *Action, p *features.Profile, now time.Time) string {
 			seen++
 		}
 		if seen >= l.Max {
-			return fmt.Sprintf("frequency cap: %d impressions in the last %s (max %d)", seen, l.Window.String(), l.Max)
+			if !explain {
+				return true, ""
+			}
+			return true, fmt.Sprintf("frequency cap: %d impressions in the last %s (max %d)", seen, l.Window.String(), l.Max)
 		}
 	}
-	return ""
+	return false, ""
 }
 
 // String formats d like MarshalText.
