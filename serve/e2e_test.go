@@ -110,8 +110,6 @@ func TestEndToEnd(t *testing.T) {
 // probe returns the model's predictions for a fixed decision, as text.
 func probe(t *testing.T, in *instance) string {
 	t.Helper()
-	var res = in.svc.Engine()
-	_ = res
 	m := in.svc.Model()
 	dim := m.Dim()
 	x := make([]float64, 2*dim)
