@@ -65,16 +65,10 @@ func (s *Spec) NewProfile(id string, now time.Time) *Profile {
 	}
 }
 
-// ApplyEvent updates p with e: counters (with decay), LastEvent,
-// LastChannel, the journey stage, attributes and consents, FirstSeen and
-// UpdatedAt. p must be the caller's own copy (Clone a stored profile
-// first). On error p is unchanged.
-//
-// Late events are handled by age: an event older than a counter's At adds
-// its increment decayed by its age (the counter's At does not move back);
-// LastEvent and LastChannel only move forward; a stage transition applies
-// only to an event not older than StageSince.
-func (s *Spec) ApplyEvent(p *Profile, e Event) error {
+// ValidateEvent checks e as ApplyEvent would, without a profile: a known
+// type, a time, and properties of the types the spec reads from it. The
+// errors are *FieldErrors naming the field.
+func (s *Spec) ValidateEvent(e Event) error {
 	r := s.events[e.Type]
 	if r == nil {
 		return fieldErr("type", "unknown event type")
@@ -82,7 +76,6 @@ func (s *Spec) ApplyEvent(p *Profile, e Event) error {
 	if e.Time.IsZero() {
 		return fieldErr("ts", "required")
 	}
-	// Validate everything before changing anything.
 	for _, ci := range r.counters {
 		if ci.property == "" {
 			continue
@@ -104,7 +97,23 @@ func (s *Spec) ApplyEvent(p *Profile, e Event) error {
 			}
 		}
 	}
+	return nil
+}
 
+// ApplyEvent updates p with e: counters (with decay), LastEvent,
+// LastChannel, the journey stage, attributes and consents, FirstSeen and
+// UpdatedAt. p must be the caller's own copy (Clone a stored profile
+// first). On error p is unchanged.
+//
+// Late events are handled by age: an event older than a counter's At adds
+// its increment decayed by its age (the counter's At does not move back);
+// LastEvent and LastChannel only move forward; a stage transition applies
+// only to an event not older than StageSince.
+func (s *Spec) ApplyEvent(p *Profile, e Event) error {
+	if err := s.ValidateEvent(e); err != nil {
+		return err
+	}
+	r := s.events[e.Type]
 	t := e.Time
 	if p.Cold {
 		// A cold-start profile was made up at decision time: its first real

@@ -227,3 +227,21 @@ func TestTrimImpressions(t *testing.T) {
 	}
 	features.TrimImpressions(p, "none", t0) // no contact: no-op
 }
+
+func TestValidateEventMatchesApplyEvent(t *testing.T) {
+	s := mustSpec(t, retailPath)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, e := range []features.Event{
+		{Type: "purchase", Time: t0, Properties: map[string]any{"amount": 12.5}},
+		{Type: "purchase", Time: t0, Properties: map[string]any{"amount": "ten"}},
+		{Type: "teleported", Time: t0},
+		{Type: "page_view"},
+		{Type: "profile_update", Time: t0, Properties: map[string]any{"age": "old"}},
+	} {
+		verr := s.ValidateEvent(e)
+		aerr := s.ApplyEvent(s.NewProfile("c", t0), e)
+		if (verr == nil) != (aerr == nil) || (verr != nil && verr.Error() != aerr.Error()) {
+			t.Errorf("%+v: ValidateEvent %v, ApplyEvent %v", e, verr, aerr)
+		}
+	}
+}

@@ -312,8 +312,8 @@ func (s *Service) handleEvent(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	e := journal.Event{V: journal.SchemaVersion, CustomerID: r.CustomerID, Type: r.Type, Channel: r.Channel, Time: ts, Properties: r.Properties}
-	// validate exactly as the applier will apply it, on a scratch profile
-	if err := s.spec.ApplyEvent(s.spec.NewProfile(r.CustomerID, ts), features.Event{Type: e.Type, Channel: e.Channel, Time: ts, Properties: e.Properties}); err != nil {
+	// validated exactly as the applier will apply it
+	if err := s.spec.ValidateEvent(features.Event{Type: e.Type, Channel: e.Channel, Time: ts, Properties: e.Properties}); err != nil {
 		writeErr(ctx, err)
 		return
 	}
