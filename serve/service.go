@@ -415,9 +415,6 @@ func (s *Service) Serve(ln net.Listener) error {
 	return s.server.Serve(ln)
 }
 
-// Engine returns the decision engine (for in-process use and tests).
-func (s *Service) Engine() *decide.Engine { return s.engine }
-
 // Model returns the online model.
 func (s *Service) Model() *models.Ridge { return s.model }
 
