@@ -24,6 +24,7 @@ RACE_PKGS = ./journal/... ./features/... ./models/... ./decide/... ./serve/... .
 ## test: vet, then every test, as CI runs it
 test: vet
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(GO) test -count=1 -run 'Alloc' ./decide/... ./features/... ./models/... ./journal/...
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /journal -e /features -e /models -e /decide -e /serve -e /apptest)
 
 test-short:
