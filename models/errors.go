@@ -12,6 +12,10 @@ var (
 	// would corrupt the posterior: wrong length, action out of range, a
 	// non-finite feature or reward.
 	ErrInvalidInput = errors.New("models: invalid input")
+	// ErrOverflow is returned by Ridge.Update and Ridge.AddReward for an
+	// observation or correction that would take the model's statistics
+	// past MaxRidgeStat (and on to infinity): refused, nothing changed.
+	ErrOverflow = errors.New("models: update would overflow the model's statistics")
 	// ErrBadMagic is returned by ReadRidge when the stream does not start
 	// with the ridge model magic: it is not a ridge model file.
 	ErrBadMagic = errors.New("models: not a ridge model file (bad magic)")

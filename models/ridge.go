@@ -17,6 +17,15 @@ const (
 	MaxRidgeActions = 1 << 20
 )
 
+// MaxRidgeStat bounds the magnitude of a ridge model's statistics: every
+// entry of b and every diagonal entry of A (which bounds the off-diagonal
+// ones, A being positive definite). Update and AddReward refuse, with
+// ErrOverflow, what would cross it, so that the posterior mean A⁻¹b, the
+// variance xᵀA⁻¹x and the scores built from them stay finite. It is far
+// above anything real data reaches: 1e9 rewards over features of order 1
+// take 1e91 observations to get there.
+const MaxRidgeStat = 1e100
+
 // DefaultRefreshEvery is the default number of Sherman–Morrison updates of a
 // posterior between two exact recomputations of A⁻¹ from A by Cholesky.
 const DefaultRefreshEvery = 1024
@@ -171,7 +180,9 @@ func (m *Ridge) Updates() uint64 { return m.updates.Load() }
 // RefreshEvery updates of a posterior A⁻¹ is recomputed exactly from A by
 // Cholesky (O(Dim³)). Predict does not see the update until Publish.
 // An observation with a wrong length, an action out of range or a
-// non-finite value is refused with ErrInvalidInput and changes nothing.
+// non-finite value is refused with ErrInvalidInput, and one that would
+// take a statistic past MaxRidgeStat with ErrOverflow; either changes
+// nothing.
 func (m *Ridge) Update(a int, x []float64, reward float64) error {
 	d := m.d
 	if len(x) != d {
@@ -191,12 +202,25 @@ func (m *Ridge) Update(a int, x []float64, reward float64) error {
 		}
 	}
 	p := &m.posts[a]
+	// Everything is checked before anything changes: the new diagonal of
+	// A and the new b within MaxRidgeStat, u and s finite.
+	for i, v := range x {
+		if !inStat(p.a[i*d+i] + v*v) {
+			return fmt.Errorf("%w: A[%d][%d] would leave ±%g (x[%d] = %g)", ErrOverflow, i, i, MaxRidgeStat, i, v)
+		}
+		if !inStat(p.b[i] + reward*v) {
+			return fmt.Errorf("%w: b[%d] would leave ±%g (reward %g, x[%d] = %g)", ErrOverflow, i, MaxRidgeStat, reward, i, v)
+		}
+	}
 	// u = A⁻¹x, s = 1 + xᵀA⁻¹x ≥ 1.
 	u := m.u
 	for i := 0; i < d; i++ {
 		u[i] = vec.Dot(p.ainv[i*d:(i+1)*d], x)
 	}
 	s := 1 + vec.Dot(u, x)
+	if math.IsNaN(s) || math.IsInf(s, 0) {
+		return fmt.Errorf("%w: xᵀA⁻¹x = %v", ErrOverflow, s)
+	}
 	// A⁻¹ ← A⁻¹ − ccᵀ with c = u/√s. c_i·c_j is commutative, so A⁻¹ stays
 	// exactly symmetric (Axpy rounds the same for (i,j) and (j,i)).
 	c := m.c
@@ -231,7 +255,8 @@ func (m *Ridge) Update(a int, x []float64, reward float64) error {
 // r into one with reward r+delta. This is how a delayed outcome corrects
 // the default reward a shown action was first recorded with; the result
 // equals having called Update with the final reward. It costs O(Dim).
-// Bad input is refused with ErrInvalidInput and changes nothing.
+// Bad input is refused with ErrInvalidInput, and a correction that would
+// take b past MaxRidgeStat with ErrOverflow; either changes nothing.
 func (m *Ridge) AddReward(a int, x []float64, delta float64) error {
 	if len(x) != m.d {
 		return fmt.Errorf("%w: len(x) = %d, want Dim %d", ErrInvalidInput, len(x), m.d)
@@ -253,10 +278,19 @@ func (m *Ridge) AddReward(a int, x []float64, delta float64) error {
 		return nil
 	}
 	p := &m.posts[a]
+	for i, v := range x {
+		if !inStat(p.b[i] + delta*v) {
+			return fmt.Errorf("%w: b[%d] would leave ±%g (delta %g, x[%d] = %g)", ErrOverflow, i, MaxRidgeStat, delta, i, v)
+		}
+	}
 	vec.Axpy(delta, x, p.b)
 	p.dirty = true
 	return nil
 }
+
+// inStat reports whether v is a statistic a posterior may hold: within
+// ±MaxRidgeStat (NaN is not).
+func inStat(v float64) bool { return v >= -MaxRidgeStat && v <= MaxRidgeStat }
 
 // refresh recomputes A⁻¹ exactly from A by Cholesky, discarding the
 // rounding accumulated by Sherman–Morrison. A is SPD (λ > 0), so the
@@ -386,6 +420,22 @@ func (m *Ridge) Clone() *Ridge {
 	c.updates.Store(m.updates.Load())
 	c.Publish()
 	return c
+}
+
+// CheckStats returns an error wrapping ErrOverflow if any statistic of
+// the model is past MaxRidgeStat: a model read from a file written before
+// Update and AddReward guarded against it. It is a writer call.
+func (m *Ridge) CheckStats() error {
+	d := m.d
+	for k := range m.posts {
+		p := &m.posts[k]
+		for i := 0; i < d; i++ {
+			if !inStat(p.a[i*d+i]) || !inStat(p.b[i]) {
+				return fmt.Errorf("%w: posterior %d: A[%d][%d] = %g, b[%d] = %g", ErrOverflow, k, i, i, p.a[i*d+i], i, p.b[i])
+			}
+		}
+	}
+	return nil
 }
 
 // Observations is a writer call. It returns the number of observations applied to the
