@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/valyala/fasthttp"
 
 	"nextbest/decide"
@@ -169,6 +171,7 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	db      *pebble.DB
+	dbLock  *pebble.Lock // the state store's directory lock, held until after db closes
 	store   *features.Store
 	spec    *features.Spec
 	cat     *decide.Catalog
@@ -197,6 +200,7 @@ type Service struct {
 	// background stops the periodic tasks (registry polling, the sweep)
 	background context.Context
 	stopBg     context.CancelFunc
+	bgTasks    sync.WaitGroup // the periodic tasks, waited for at close
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -204,29 +208,52 @@ type Service struct {
 // Open opens (or creates) the service's state under cfg.DataDir, replays
 // the journal past what the state has applied, and returns a Service ready
 // to serve.
-func Open(cfg Config) (s *Service, err error) {
+//
+// Errors in an input document (the feature spec, the catalog, the
+// profiles, the experiments) are *InputError; the others name the file or
+// directory they concern. What Open had opened before an error is closed
+// again.
+func Open(cfg Config) (_ *Service, err error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s = &Service{cfg: cfg, log: cfg.Logger}
+	// s is local, not the named result: the result is nil on error, and
+	// the cleanup below closes whatever part of s was opened.
+	s := &Service{cfg: cfg, log: cfg.Logger}
 	s.background, s.stopBg = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
-			s.closeParts()
+			if cerr := s.closeParts(false); cerr != nil {
+				s.log.Warn("cannot close what was opened before the error", "err", cerr)
+			}
 		}
 	}()
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "model"), 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
 	if s.spec, err = features.ParseSpec(cfg.FeatureSpec); err != nil {
-		return nil, fmt.Errorf("feature spec: %w", err)
+		return nil, &InputError{Input: InputFeatureSpec, Err: err}
 	}
 	if s.cat, err = decide.ParseCatalog(cfg.Catalog, specCompiler{s.spec}); err != nil {
-		return nil, err
+		return nil, &InputError{Input: InputCatalog, Err: err}
 	}
-	s.db, err = pebble.Open(filepath.Join(cfg.DataDir, "state"), pebbleOptions(s.log))
-	if err != nil {
-		return nil, fmt.Errorf("cannot open state store: %w", err)
+	// the state store's lock, taken apart from pebble.Open to say what a
+	// second instance on the same data dir runs into
+	statePath := filepath.Join(cfg.DataDir, "state")
+	if err := os.MkdirAll(statePath, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	if s.dbLock, err = pebble.LockDirectory(statePath, vfs.Default); err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			return nil, fmt.Errorf("cannot lock the state store: %w", err)
+		}
+		return nil, fmt.Errorf("data dir %s is in use by another instance: %s is locked: %w",
+			cfg.DataDir, filepath.Join(statePath, "LOCK"), err)
+	}
+	opts := pebbleOptions(s.log)
+	opts.Lock = s.dbLock
+	if s.db, err = pebble.Open(statePath, opts); err != nil {
+		return nil, fmt.Errorf("cannot open state store %s: %w", statePath, err)
 	}
 	if s.store, err = features.NewStore(features.StoreConfig{DB: s.db, CacheMaxCost: cfg.CacheMaxCost, Logger: s.log}); err != nil {
 		return nil, err
@@ -302,14 +329,18 @@ func Open(cfg Config) (s *Service, err error) {
 			// online model and say why
 			s.log.Error("not serving the promoted model", "err", err)
 		}
-		go s.every(cfg.RegistryPoll, "model registry", func() error { _, err := s.loadPromoted(false); return err })
+		s.bgTasks.Go(func() {
+			s.every(cfg.RegistryPoll, "model registry", func() error { _, err := s.loadPromoted(false); return err })
+		})
 	}
 	if err := s.sweep(cfg.Now()); err != nil {
 		return nil, err
 	}
-	go s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
+	s.bgTasks.Go(func() {
+		s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
+	})
 	if err := s.resolveExperiments(); err != nil {
-		return nil, err
+		return nil, &InputError{Input: InputExperiments, Err: err}
 	}
 	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {
 		return nil, err
@@ -330,6 +361,26 @@ func Open(cfg Config) (s *Service, err error) {
 	s.ready.Store(true)
 	return s, nil
 }
+
+// Inputs of Open, as InputError.Input names them.
+const (
+	InputFeatureSpec = "feature spec"
+	InputCatalog     = "catalog"
+	InputProfiles    = "profiles"
+	InputExperiments = "experiments"
+)
+
+// InputError is returned by Open for a bad input document: Input says
+// which one (InputCatalog, ...), so that a caller that read it from a file
+// can name the file.
+type InputError struct {
+	Input string
+	Err   error
+}
+
+func (e *InputError) Error() string { return e.Input + ": " + e.Err.Error() }
+
+func (e *InputError) Unwrap() error { return e.Err }
 
 func (s *Service) journalDir() string { return filepath.Join(s.cfg.DataDir, "journal") }
 
@@ -391,7 +442,7 @@ func (s *Service) seedProfiles() error {
 	}
 	n, err := s.store.Load(context.Background(), bytes.NewReader(s.cfg.Profiles))
 	if err != nil {
-		return fmt.Errorf("cannot load profiles: %w", err)
+		return &InputError{Input: InputProfiles, Err: err}
 	}
 	s.log.Debug("seeded customer profiles", "count", n)
 	if err := s.db.Set([]byte(keySeeded), []byte("1"), pebble.NoSync); err != nil {
@@ -435,15 +486,22 @@ func (s *Service) Close() error {
 				s.closeErr = err
 			}
 		}
-		s.closeErr = errors.Join(s.closeErr, s.closeParts())
+		s.closeErr = errors.Join(s.closeErr, s.closeParts(true))
 	})
 	return s.closeErr
 }
 
-func (s *Service) closeParts() error {
+// closeParts closes the parts of s that are open, in reverse order of
+// Open; any of them may be missing (Open failed before it). With persist
+// (Close) it snapshots the model and flushes the state store first; after
+// a failed Open it does not: what the learner and the state store hold is
+// all in the journal, and a full disk (one way Open fails) would only fail
+// again.
+func (s *Service) closeParts(persist bool) error {
 	var errs []error
 	if s.stopBg != nil {
 		s.stopBg()
+		s.bgTasks.Wait() // a task in flight uses the stores closed below
 	}
 	if s.journal != nil {
 		errs = append(errs, s.journal.Close())
@@ -451,14 +509,21 @@ func (s *Service) closeParts() error {
 	if s.stopLearn != nil {
 		s.stopLearn()
 		<-s.learnDone
-		errs = append(errs, s.learner.saveSnapshot(s.learner.doneLSN()))
+		if persist {
+			errs = append(errs, s.learner.saveSnapshot(s.learner.doneLSN()))
+		}
 	}
 	if s.store != nil {
 		s.store.Close()
 	}
 	if s.db != nil {
-		errs = append(errs, s.db.Flush()) // spares the next start a replay
+		if persist {
+			errs = append(errs, s.db.Flush()) // spares the next start a replay
+		}
 		errs = append(errs, s.db.Close())
+	}
+	if s.dbLock != nil {
+		errs = append(errs, s.dbLock.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
 const version = "0.1.0"
@@ -47,9 +48,33 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "nextbest:", err)
+		fmt.Fprintln(os.Stderr, "nextbest:", oneLine(err.Error()))
 		os.Exit(1)
 	}
+}
+
+// oneLine folds a multi-line error message (a YAML decoder lists one
+// problem per line) onto one line, so that a failure is one line of
+// stderr: "yaml: unmarshal errors:\n  line 1: ..." becomes
+// "yaml: unmarshal errors: line 1: ...", further lines joined with "; ".
+func oneLine(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 func usage() {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/examples/retail"
+	"nextbest/models"
 	"nextbest/serve"
 )
 
@@ -58,21 +62,29 @@ func runServe(args []string) error {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	experiments := fs.String("experiments", "", "experiments YAML (see README): sticky splits of customers across policies")
 	registry := fs.String("registry", "", "model registry directory: serve its promoted model and watch it (default: the online model only)")
+	// a bad flag is one line of error, not the flag list: -h prints that
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fs.Usage()
 			return nil
 		}
-		return err
+		return fmt.Errorf("serve: %w (see nextbest serve -h)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q (see nextbest serve -h)", fs.Arg(0))
 	}
 	var fc fileConfig
 	if *configPath != "" {
-		data, err := os.ReadFile(*configPath)
+		data, err := readInput("config", *configPath)
 		if err != nil {
 			return err
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
-		if err := dec.Decode(&fc); err != nil {
+		// an empty file (or only comments) is an empty config
+		if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("config %s: %w", *configPath, err)
 		}
 	}
@@ -100,6 +112,16 @@ func runServe(args []string) error {
 	if err := level.UnmarshalText([]byte(fc.LogLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
 	}
+	// the policy and the model come from the config file only: check them
+	// here, by the rules serve.Open applies, so that the error names it
+	if fc.Policy != (decide.Policy{}) {
+		if _, err := decide.NewPolicy(fc.Policy); err != nil {
+			return fmt.Errorf("config %s: policy: %w", *configPath, err)
+		}
+	}
+	if _, err := models.NewRidge(models.RidgeConfig{Dim: 1, Lambda: fc.Model.Lambda, Name: fc.Model.Name}); err != nil {
+		return fmt.Errorf("config %s: model: %w", *configPath, err)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg := serve.Config{
@@ -111,10 +133,10 @@ func runServe(args []string) error {
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 	}
 	var err error
-	if cfg.Catalog, err = readOr(fc.Catalog, retail.Catalog); err != nil {
+	if cfg.Catalog, err = readOr(serve.InputCatalog, fc.Catalog, retail.Catalog); err != nil {
 		return err
 	}
-	if cfg.FeatureSpec, err = readOr(fc.FeatureSpec, retail.FeatureSpec); err != nil {
+	if cfg.FeatureSpec, err = readOr(serve.InputFeatureSpec, fc.FeatureSpec, retail.FeatureSpec); err != nil {
 		return err
 	}
 	switch {
@@ -122,24 +144,41 @@ func runServe(args []string) error {
 	case fc.Profiles == "" && fc.Catalog == "":
 		cfg.Profiles = retail.Profiles
 	case fc.Profiles != "":
-		if cfg.Profiles, err = os.ReadFile(fc.Profiles); err != nil {
+		if cfg.Profiles, err = readInput(serve.InputProfiles, fc.Profiles); err != nil {
 			return err
 		}
 	}
 
 	if fc.Experiments != "" {
-		if cfg.Experiments, err = decide.LoadExperiments(fc.Experiments); err != nil {
+		data, err := readInput(serve.InputExperiments, fc.Experiments)
+		if err != nil {
 			return err
 		}
+		if cfg.Experiments, err = decide.ParseExperiments(data); err != nil {
+			return inputError(serve.InputExperiments, fc.Experiments, err)
+		}
 	}
-	start := time.Now()
-	svc, err := serve.Open(cfg)
+	// listen before opening: a taken port fails at once, not after a replay
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	log.Info("nextbest started", "version", version, "addr", cfg.Addr, "data", cfg.DataDir, "took", time.Since(start).Round(time.Millisecond))
+	defer ln.Close()
+	start := time.Now()
+	svc, err := serve.Open(cfg)
+	if ie := (*serve.InputError)(nil); errors.As(err, &ie) {
+		paths := map[string]string{
+			serve.InputCatalog: fc.Catalog, serve.InputFeatureSpec: fc.FeatureSpec,
+			serve.InputProfiles: fc.Profiles, serve.InputExperiments: fc.Experiments,
+		}
+		return inputError(ie.Input, paths[ie.Input], ie.Err)
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("nextbest started", "version", version, "addr", ln.Addr().String(), "data", cfg.DataDir, "took", time.Since(start).Round(time.Millisecond))
 	errc := make(chan error, 1)
-	go func() { errc <- svc.ListenAndServe() }()
+	go func() { errc <- svc.Serve(ln) }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
@@ -155,9 +194,40 @@ func runServe(args []string) error {
 	return err
 }
 
-func readOr(path string, def []byte) ([]byte, error) {
+// readOr reads the input file at path, or returns def if path is empty.
+func readOr(input, path string, def []byte) ([]byte, error) {
 	if path == "" {
 		return def, nil
 	}
-	return os.ReadFile(path)
+	data, err := readInput(input, path)
+	if err == nil && len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s %s: the file is empty", input, path)
+	}
+	return data, err
+}
+
+// readInput reads the input file at path; its error names the input and
+// the path once ("catalog x.yaml: open: no such file or directory").
+func readInput(input, path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", input, path, err)
+	}
+	return data, nil
+}
+
+// inputError names the file an input came from in an error about it, and
+// drops what the file's name makes redundant: the "decide: catalog:"
+// prefix of a catalog error.
+func inputError(input, path string, err error) error {
+	if path == "" {
+		path = "(embedded retail sample)"
+	}
+	if ce := (*decide.CatalogError)(nil); errors.As(err, &ce) {
+		return fmt.Errorf("%s %s: %s: %s", input, path, ce.Field, ce.Reason)
+	}
+	return fmt.Errorf("%s %s: %w", input, path, err)
 }
