@@ -50,8 +50,8 @@ func withV[T any](p *T, v *int) *T {
 	return p
 }
 
-// Decode parses rec's payload into a new *Decision, *Outcome or *Event
-// according to rec.Type. Unknown fields are ignored (later schema versions
+// Decode parses rec's payload into a new *Decision, *Outcome, *Event or
+// *Lost according to rec.Type. Unknown fields are ignored (later schema versions
 // only add fields).
 func Decode(rec Record) (any, error) {
 	var v any
@@ -62,6 +62,8 @@ func Decode(rec Record) (any, error) {
 		v = new(Outcome)
 	case TypeEvent:
 		v = new(Event)
+	case TypeLost:
+		v = new(Lost)
 	default:
 		return nil, fmt.Errorf("%w: LSN %d: unknown type %d", ErrBadPayload, rec.LSN, rec.Type)
 	}

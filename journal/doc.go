@@ -11,12 +11,26 @@
 // appenders while each pays about one fsync of latency.
 //
 // Open verifies every frame of every segment. A crash can leave a torn
-// tail — part of a frame, or bytes that fail their checksum — at the end of
-// the last segment; Open cuts it off at the last good frame and logs what
-// it cut. Records cut that way were never acknowledged (their fsync never
-// returned). Anything wrong elsewhere is ErrCorrupt and Open refuses to
-// guess. NewReader reads a directory without modifying it, also while
-// another process appends (it stops at io.EOF where the written data ends).
+// tail — part of a frame, or bytes that fail their checksum — at the
+// physical end of the data; Open cuts it off at the last good frame and
+// logs what it cut. Records cut that way were never acknowledged (their
+// fsync never returned). Damage with any valid frame after it, in any
+// segment, is not a tear: Open refuses (a *CorruptError wrapping
+// ErrCorrupt, naming the file, offset and LSNs) rather than drop
+// acknowledged records. Config.AppliedLSN lets the caller's derived state
+// say how far it has applied; Open refuses (ErrBehind) a journal that ends
+// below it, so LSNs are never handed out twice. NewReader reads a
+// directory without modifying it, also while another process appends (it
+// stops at io.EOF where the written data ends).
+//
+// # Damage: Verify and Repair
+//
+// Verify reports every damaged region of a journal, read-only. Repair
+// (with the journal closed) keeps every valid frame with its LSN, copies
+// every damaged byte to a quarantine file, and writes a TypeLost tombstone
+// for each LSN lost inside the journal, so that LSNs stay contiguous.
+// Replay and Reader skip tombstones. "nextbest journal verify" and
+// "nextbest journal repair" run them.
 //
 // The byte layout is specified in FORMAT.md, for readers in other languages.
 // Payloads are JSON of the structs in records.go; Encode and Decode convert.
@@ -27,8 +41,19 @@
 // waits for room in the pending batch; once enqueued, the record has its LSN
 // and will be written. If ctx ends before it is durable, Append returns the
 // LSN with an error wrapping ErrPending and ctx.Err(): durability unknown,
-// LastLSN() >= lsn settles it later. After a failed write or fsync every
-// Append fails (ErrFailed) until the journal is reopened.
+// LastLSN() >= lsn settles it later, unless the journal failed meanwhile.
+//
+// # Failure
+//
+// A failed write or fsync fails the Appends of its batch and of the batch
+// queued behind it (ErrFailed; also ErrNoSpace when the disk is full):
+// none is acknowledged, the bytes written are cut off, and their LSNs go
+// to later records. The journal is then degraded: Health returns the
+// error and Appends fail fast. Every Config.RetryInterval it probes the
+// disk (a write and fsync of zeros past the end of the data, then cut off);
+// after the first probe that succeeds it accepts Appends again, with no
+// restart. Preallocation that does not fit on the disk is skipped, never
+// fatal.
 //
 // # What it is not
 //
@@ -38,7 +63,8 @@
 //     first LSN), no queries, no compaction, no deletion or retention yet.
 //   - Not a schema registry: it stores payloads as opaque bytes and never
 //     parses them on the write path.
-//   - Not protected against a disk that lies about fsync, nor against silent
-//     corruption in the middle of the last segment, which looks like a torn
-//     tail and is cut (and logged) rather than reported.
+//   - Not protected against a disk that lies about fsync. Damage is
+//     detected (CRC-32C per frame) and never silently cut unless it is the
+//     torn tail, but not corrected: Repair quarantines it, and the records
+//     it held are lost.
 package journal

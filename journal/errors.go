@@ -11,9 +11,15 @@ var (
 
 	// ErrCorrupt is returned by Open, Replay and Reader.Next when a segment
 	// holds a frame or header that fails its checksum or format checks
-	// anywhere other than the torn tail of the last segment, or when
-	// segments do not follow each other without gaps.
+	// anywhere other than the torn tail (damage at the physical end of the
+	// data with nothing valid after it), or when segments do not follow
+	// each other without gaps. Open returns it inside a *CorruptError.
 	ErrCorrupt = errors.New("journal: corrupt segment")
+
+	// ErrBehind is returned by Open when the journal ends below
+	// Config.AppliedLSN: state derived from it has applied records the
+	// journal no longer holds, and appending would reuse their LSNs.
+	ErrBehind = errors.New("journal: journal is behind the applied state")
 
 	// ErrTooLarge is returned by Append for a payload over MaxPayload bytes.
 	ErrTooLarge = errors.New("journal: payload too large")
@@ -27,16 +33,26 @@ var (
 
 	// ErrPending is returned by Append, wrapped together with ctx.Err(),
 	// when ctx is done after the record was enqueued but before it was
-	// durable. The record keeps its LSN and will still be written unless the
-	// journal fails; the caller cannot know whether it is durable yet
-	// (LastLSN() >= lsn tells, later).
+	// durable. The record will still be written unless the journal fails
+	// first; the caller cannot know which. If it is written, it has the
+	// LSN Append returned. If the journal fails first (Health turns
+	// non-nil), the record is dropped and its LSN goes to a later record,
+	// so LastLSN() >= lsn proves durability only if the journal did not
+	// fail in between.
 	ErrPending = errors.New("journal: record enqueued, durability unknown")
 
-	// ErrFailed is returned by Append, wrapped with the cause, after a write
-	// or fsync of the journal failed. The failure is sticky: an fsync error
-	// cannot be retried safely, so every later Append fails too; reopen the
-	// journal (Open truncates whatever the failed write left behind).
+	// ErrFailed is returned by Append, wrapped with the cause, when the
+	// write or fsync of its batch failed (the record is not in the
+	// journal), and by every Append while the journal is degraded after
+	// such a failure (see Journal.Health). It is not sticky: the journal
+	// cuts the failed bytes off, probes the disk every
+	// Config.RetryInterval, and accepts appends again once a probe
+	// succeeds.
 	ErrFailed = errors.New("journal: write failed")
+
+	// ErrNoSpace is returned together with ErrFailed (both match
+	// errors.Is) when the failure was ENOSPC: the disk is full.
+	ErrNoSpace = errors.New("journal: no space left on device")
 
 	// ErrLocked is returned by Open when another Journal, in this process or
 	// another, holds the directory. Readers (NewReader) take no lock.

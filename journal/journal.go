@@ -12,13 +12,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // Defaults for Config fields left zero.
 const (
-	DefaultSegmentBytes = 64 << 20
-	DefaultMaxBatch     = 4096
+	DefaultSegmentBytes  = 64 << 20
+	DefaultMaxBatch      = 4096
+	DefaultRetryInterval = time.Second
 )
 
 // maxBatchBytes caps the encoded size of one group commit, so that large
@@ -56,6 +58,20 @@ type Config struct {
 	// it sets the pace. An error from
 	// it is logged (it never un-acknowledges durable data).
 	OnCommit func([]Record) error
+	// AppliedLSN is the highest LSN that state derived from this journal
+	// (a state store, a model snapshot) has applied. Open refuses, with an
+	// error wrapping ErrBehind, when the journal after recovery ends below
+	// it: the journal has lost records that the state depends on, and
+	// appending would hand their LSNs out again. Zero skips the check.
+	AppliedLSN uint64
+	// RetryInterval is how long the journal stays degraded after a failed
+	// write or fsync (Appends fail fast) before it probes the disk again;
+	// see Health. Default 1 s.
+	RetryInterval time.Duration
+
+	// commitHook, tests only, runs at the start of each commit; an error
+	// from it fails the commit as a failed write would.
+	commitHook func() error
 }
 
 // Record is one journal entry.
@@ -100,15 +116,19 @@ type Journal struct {
 	nextLSN uint64        // LSN the next Append gets
 	space   chan struct{} // closed when cur is taken; nil unless someone waits
 	closed  bool
-	err     error // sticky write failure, wraps ErrFailed
+	err     error         // degraded: the last commit or probe failed (wraps ErrFailed)
+	retryAt time.Time     // when the committer probes again while degraded
+	healthC chan struct{} // closed and replaced when err turns nil or non-nil
 
 	wake   chan struct{} // cap 1: cur has frames, or closing
 	exited chan struct{} // closed when the committer returns
 
 	// Owned by the committer goroutine.
 	f       *os.File
-	segSize int64
+	path    string // f's path (f.Name() is the temporary name it was created under)
+	segSize int64  // durable size of f's data: the end of its last frame
 	segRecs int64
+	dirty   bool     // f may hold bytes of a failed write past segSize
 	recs    []Record // owned by applyLoop
 
 	bufs    chan []byte   // recycled batch buffers
@@ -121,14 +141,21 @@ type Journal struct {
 	// preallocation (prealloc.go)
 	spareReady chan *os.File
 	spareWG    sync.WaitGroup
+	spareOff   atomic.Bool // no more spares: the disk was too full for one
 }
 
 // Open opens the journal in cfg.Dir, creating the directory and the first
-// segment if needed. It verifies every frame of every segment. A torn or
-// corrupt tail of the last segment (a partial frame, or frames that fail
-// their checks, up to the end of the file) is cut off at the last good
-// frame and logged; anything wrong elsewhere is an error wrapping
-// ErrCorrupt that names the file and offset, and nothing is modified.
+// segment if needed. It verifies every frame of every segment. A torn
+// tail — damage at the physical end of the data, in the last segment,
+// with no valid frame anywhere after it — is cut off at the last good
+// frame and logged: a crash mid-write leaves one, and it holds no
+// acknowledged record. Any other damage (a bad frame followed by a valid
+// one, in any segment; a bad header; a gap or overlap between segments)
+// is a *CorruptError wrapping ErrCorrupt that names the file, the offset,
+// the last good and the next valid LSN and the way out (nextbest journal
+// verify / repair); then nothing is modified. If the journal ends below
+// cfg.AppliedLSN, Open refuses with ErrBehind, also before modifying
+// anything.
 func Open(cfg Config) (*Journal, error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("%w: Dir is required", ErrBadConfig)
@@ -141,6 +168,12 @@ func Open(cfg Config) (*Journal, error) {
 	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.RetryInterval < 0 {
+		return nil, fmt.Errorf("%w: RetryInterval must not be negative", ErrBadConfig)
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = DefaultRetryInterval
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -161,6 +194,7 @@ func Open(cfg Config) (*Journal, error) {
 		exited:     make(chan struct{}),
 		spareReady: make(chan *os.File, 1),
 		bufs:       make(chan []byte, 2),
+		healthC:    make(chan struct{}),
 	}
 	if cfg.OnCommit != nil {
 		j.applyQ = make(chan *batch, 1)
@@ -171,7 +205,7 @@ func Open(cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	j.cur = &batch{done: make(chan struct{})}
-	if cfg.Preallocate {
+	if cfg.Preallocate && !j.spareOff.Load() {
 		j.startSpare()
 	}
 	if j.applyQ != nil {
@@ -181,11 +215,12 @@ func Open(cfg Config) (*Journal, error) {
 	return j, nil
 }
 
-// recover scans the segments, cuts a torn tail, and opens the last segment
-// for appending.
+// recover scans the segments, checks them against cfg.AppliedLSN, cuts a
+// torn tail, and opens the last segment for appending. Nothing is
+// modified unless the journal is going to open.
 func (j *Journal) recover() error {
 	dir := j.cfg.Dir
-	// Leftovers of a crash during createSegment: never a real segment.
+	// Leftovers of a crash during createSegment or Repair: never a real segment.
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("journal: cannot list %q: %w", dir, err)
@@ -203,105 +238,81 @@ func (j *Journal) recover() error {
 		return err
 	}
 	if len(segs) == 0 {
+		if j.cfg.AppliedLSN > 0 {
+			return j.behind(0, nil)
+		}
 		f, path, err := createSegment(dir, 1, j.cfg.NoSync)
 		if err != nil {
 			return err
 		}
 		if j.cfg.Preallocate {
-			if err := zeroFill(f, SegmentHeaderSize, j.cfg.SegmentBytes, j.cfg.NoSync); err != nil {
-				f.Close()
-				return fmt.Errorf("journal: cannot preallocate %s: %w", path, err)
-			}
+			j.preallocate(f, path, SegmentHeaderSize)
 		}
-		j.f, j.segSize = f, SegmentHeaderSize
+		j.f, j.path, j.segSize = f, path, SegmentHeaderSize
 		j.segs = []segInfo{{first: 1, path: path}}
 		j.nextLSN = 1
 		return nil
 	}
-	next := segs[0].first
-	for i, s := range segs {
-		if s.first != next {
-			return fmt.Errorf("%w: segment %s starts at LSN %d, expected %d (missing segment?)", ErrCorrupt, s.path, s.first, next)
-		}
-		lastSeg := i == len(segs)-1
-		r, err := openSegment(s, 1<<20)
-		if err != nil {
+	// Every frame of every segment is checked. Damage followed by any
+	// valid frame is corruption; only a torn tail (damage at the physical
+	// end, nothing valid after it) may be cut.
+	res, err := scanJournal(dir, segs, nil)
+	if err != nil {
+		return err
+	}
+	if err := res.fatal(); err != nil {
+		return err
+	}
+	last := res.segs[len(res.segs)-1]
+	tail := res.tail()
+	if j.cfg.AppliedLSN > last.last {
+		return j.behind(last.last, tail)
+	}
+	// Unused preallocated space after the last frame is not a tear
+	// (without Preallocate, a zero tail is cut like a torn one).
+	if tail != nil || (last.zeroTail && !j.cfg.Preallocate) {
+		if err := truncateFile(last.seg.path, last.end, j.cfg.NoSync); err != nil {
 			return err
 		}
-		var recs int64
-		for {
-			_, err = r.read()
-			if err != nil {
-				break
-			}
-			recs++
-		}
-		off, rnext := r.off, r.next
-		r.close()
-		if err == io.EOF {
-			if !lastSeg && recs == 0 {
-				return fmt.Errorf("%w: segment %s holds no records", ErrCorrupt, s.path)
-			}
-			next = rnext
-			if lastSeg {
-				j.segRecs, j.segSize = recs, off
-			}
-			continue
-		}
-		if !lastSeg || !(errors.Is(err, errTorn) || errors.Is(err, ErrCorrupt)) {
-			if errors.Is(err, errTorn) {
-				err = fmt.Errorf("%w: truncated frame", ErrCorrupt)
-			}
-			return fmt.Errorf("segment %s at offset %d: %w", s.path, off, err)
-		}
-		// Unused preallocated space after the last frame: not a tear
-		// (without Preallocate, a zero tail is cut like any other).
-		if zf, zerr := os.Open(s.path); j.cfg.Preallocate && zerr == nil {
-			zeros, zerr := allZeros(zf, off)
-			zf.Close()
-			if zerr == nil && zeros {
-				next = rnext
-				j.segRecs, j.segSize = recs, off
-				continue
-			}
-		} else if zerr == nil {
-			zf.Close()
-		}
-		// Torn tail of the last segment: cut it.
-		fi, serr := os.Stat(s.path)
-		if serr != nil {
-			return fmt.Errorf("journal: cannot stat %s: %w", s.path, serr)
-		}
-		if err := truncateFile(s.path, off, j.cfg.NoSync); err != nil {
-			return err
+		reason := "zero bytes"
+		if tail != nil {
+			reason = tail.Reason
 		}
 		j.log.Warn("journal: cut torn tail of last segment",
-			"file", s.path, "offset", off, "bytes_cut", fi.Size()-off,
-			"reason", err.Error(),
-			"first_lsn_kept", segs[0].first, "last_lsn_kept", rnext-1)
-		next = rnext
-		j.segRecs, j.segSize = recs, off
+			"file", last.seg.path, "offset", last.end, "bytes_cut", last.size-last.end,
+			"reason", reason, "first_lsn_kept", segs[0].first, "last_lsn_kept", last.last)
 	}
-	last := segs[len(segs)-1]
 	// Writes go to explicit offsets (segSize), not O_APPEND: a
 	// preallocated segment's end is not where its data ends.
-	f, err := os.OpenFile(last.path, os.O_RDWR, 0)
+	f, err := os.OpenFile(last.seg.path, os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("journal: cannot open %s for append: %w", last.path, err)
+		return fmt.Errorf("journal: cannot open %s for append: %w", last.seg.path, err)
 	}
 	if j.cfg.Preallocate {
 		if fi, err := f.Stat(); err == nil && fi.Size() < j.cfg.SegmentBytes {
-			if err := zeroFill(f, fi.Size(), j.cfg.SegmentBytes, j.cfg.NoSync); err != nil {
-				f.Close()
-				return fmt.Errorf("journal: cannot preallocate %s: %w", last.path, err)
-			}
+			j.preallocate(f, last.seg.path, fi.Size())
 		}
 	}
-	j.f = f
+	j.f, j.path = f, last.seg.path
 	j.segs = segs
-	j.nextLSN = next
-	j.last.Store(next - 1)
+	j.segRecs, j.segSize = last.frames, last.end
+	j.nextLSN = last.last + 1
+	j.last.Store(last.last)
 	return nil
+}
+
+// behind is Open's refusal when the journal ends at LSN last, below
+// cfg.AppliedLSN. tail is the torn tail Open would have cut, if any.
+func (j *Journal) behind(last uint64, tail *Damage) error {
+	dir := j.cfg.Dir
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s ends at LSN %d but the state derived from it has applied LSN %d; appending would hand out LSN %s again",
+		dir, last, j.cfg.AppliedLSN, LSNRange{last + 1, j.cfg.AppliedLSN})
+	if tail != nil {
+		fmt.Fprintf(&b, " (the damaged tail of %s at offset %d, %d bytes, may hold them)", tail.File, tail.Offset, tail.Length)
+	}
+	fmt.Fprintf(&b, `; the journal was left as it is: run "nextbest journal verify --dir %s" to see what it holds, then restore the missing records from a backup, or move the derived state (state store, model snapshot) aside so that it is rebuilt from the journal`, dir)
+	return fmt.Errorf("%w: %s", ErrBehind, b.String())
 }
 
 func truncateFile(path string, size int64, noSync bool) error {
@@ -333,8 +344,14 @@ func truncateFile(path string, size int64, noSync bool) error {
 // will be written whatever happens to ctx. If ctx is done before the record
 // is durable, Append returns that LSN and an error wrapping both ErrPending
 // and ctx.Err(): the record may or may not become durable (unless the
-// journal fails it will; LastLSN() >= lsn tells). A nil error always means
+// journal fails it will; see ErrPending). A nil error always means
 // durable.
+//
+// Failure: if the write or fsync of the record's batch fails, Append
+// returns an error wrapping ErrFailed (and ErrNoSpace on a full disk) and
+// the record is not in the journal. The journal is then degraded (see
+// Health): Appends fail fast with that error, without being queued, until
+// a probe write succeeds.
 func (j *Journal) Append(ctx context.Context, typ Type, ts time.Time, payload []byte) (uint64, error) {
 	return j.AppendMeta(ctx, typ, ts, payload, nil)
 }
@@ -429,7 +446,8 @@ func (j *Journal) LastLSN() uint64 { return j.last.Load() }
 // wakes its appenders. With OnCommit set, the waking goes through a second
 // goroutine (applyLoop) that runs OnCommit first: the two form a pipeline,
 // so one batch's fsync overlaps the previous batch's OnCommit, and a group
-// commit costs the longer of the two rather than their sum.
+// commit costs the longer of the two rather than their sum. While the
+// journal is degraded it also probes the disk, every RetryInterval.
 func (j *Journal) commitLoop() {
 	defer close(j.exited)
 	if j.applyQ != nil {
@@ -438,6 +456,22 @@ func (j *Journal) commitLoop() {
 	for {
 		j.mu.Lock()
 		for j.cur.n == 0 && !j.closed {
+			if j.err != nil { // degraded: nothing is enqueued; probe when due
+				wait := time.Until(j.retryAt)
+				j.mu.Unlock()
+				if wait > 0 {
+					t := time.NewTimer(wait)
+					select {
+					case <-j.wake:
+					case <-t.C:
+					}
+					t.Stop()
+				} else {
+					j.probe()
+				}
+				j.mu.Lock()
+				continue
+			}
 			j.mu.Unlock()
 			<-j.wake
 			j.mu.Lock()
@@ -452,26 +486,174 @@ func (j *Journal) commitLoop() {
 			close(j.space)
 			j.space = nil
 		}
-		failed := j.err
 		j.mu.Unlock()
 
-		if failed == nil {
-			if err := j.commit(b); err != nil {
-				failed = fmt.Errorf("%w: %w", ErrFailed, err)
-				j.log.Error("journal: commit failed; journal is now read-only until reopened",
-					"err", err, "first_lsn", b.last-uint64(b.n)+1, "last_lsn", b.last)
-				j.mu.Lock()
-				j.err = failed
-				j.mu.Unlock()
-			}
-		}
-		b.err = failed
-		if j.applyQ != nil {
-			j.applyQ <- b // in order: the apply loop wakes the appenders
+		if err := j.commit(b); err != nil {
+			j.fail(b, err)
 			continue
 		}
-		j.finish(b)
+		j.dispatch(b)
 	}
+}
+
+// dispatch hands a finished batch (committed, or failed with b.err set) to
+// whoever wakes its appenders, in order.
+func (j *Journal) dispatch(b *batch) {
+	if j.applyQ != nil {
+		j.applyQ <- b // in order: the apply loop wakes the appenders
+		return
+	}
+	j.finish(b)
+}
+
+// fail handles a failed commit of b. It rewinds to the last durable state
+// and degrades the journal:
+//
+//   - b's appenders, and those of the batch that filled behind it (whose
+//     LSNs follow b's), get the error: none of them is acknowledged;
+//   - nextLSN goes back to LastLSN()+1, so the failed LSNs are handed out
+//     again to later records: no gap, and no LSN that was ever
+//     acknowledged is reused;
+//   - the bytes of the failed write are cut off the segment (cut), so they
+//     cannot resurface after a crash as records their appenders were told
+//     failed;
+//   - Append fails fast until a probe, RetryInterval later, succeeds.
+func (j *Journal) fail(b *batch, cause error) {
+	err := fmt.Errorf("%w: %w", ErrFailed, cause)
+	if errors.Is(cause, syscall.ENOSPC) {
+		err = fmt.Errorf("%w: %w: %w", ErrFailed, ErrNoSpace, cause)
+	}
+	if j.dirty {
+		if cerr := j.cut(); cerr != nil {
+			j.log.Error("journal: cannot cut off a failed write; will retry", "err", cerr)
+		}
+	}
+	j.mu.Lock()
+	queued := j.cur
+	j.cur = &batch{done: make(chan struct{})}
+	j.nextLSN = j.last.Load() + 1
+	j.setErr(err)
+	j.retryAt = time.Now().Add(j.cfg.RetryInterval)
+	if j.space != nil {
+		close(j.space)
+		j.space = nil
+	}
+	j.mu.Unlock()
+	j.log.Error("journal: commit failed; appends fail until a probe write succeeds",
+		"err", cause, "first_lsn", b.last-uint64(b.n)+1, "last_lsn", b.last+uint64(queued.n),
+		"retry_in", j.cfg.RetryInterval)
+	b.err = err
+	j.dispatch(b)
+	if queued.n > 0 {
+		queued.err = err
+		j.dispatch(queued)
+	}
+}
+
+// probeBytes is the size of the write a degraded journal probes with.
+const probeBytes = 64 << 10
+
+// probe tests whether the journal can write again: it cuts off what a
+// failed write left, writes probeBytes of zeros past the end of the data,
+// syncs them, and cuts them off again. Zeros after the last frame are
+// never a frame, so a crash midway leaves only a tail that Open cuts (or
+// keeps as preallocated space). On success the journal is healthy again.
+//
+// Why retrying after a failed fsync is sound here: after a failed fsync
+// Linux may have dropped the dirty pages it could not write and reports
+// the error only once ("fsyncgate"), so a later fsync can succeed without
+// those pages ever reaching the disk. The journal never counts on them.
+// Everything below segSize was durable before the failure (an earlier
+// fsync returned success, and a page is never dropped clean of data it
+// already wrote); everything at or past segSize is cut off by truncation
+// and written again in full by the next commit, whose own fsync must
+// succeed before any of it is acknowledged. The page that straddles
+// segSize keeps its durable part in memory (truncation zeroes only past
+// the new size), and is written whole again with the new data.
+func (j *Journal) probe() {
+	err := j.writeProbe()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err == nil {
+		j.log.Info("journal: writes succeed again", "last_lsn", j.last.Load())
+		j.setErr(nil)
+		return
+	}
+	ferr := fmt.Errorf("%w: %w", ErrFailed, err)
+	if errors.Is(err, syscall.ENOSPC) {
+		ferr = fmt.Errorf("%w: %w: %w", ErrFailed, ErrNoSpace, err)
+	}
+	j.setErr(ferr)
+	j.retryAt = time.Now().Add(j.cfg.RetryInterval)
+}
+
+func (j *Journal) writeProbe() error {
+	if j.dirty {
+		if err := j.cut(); err != nil {
+			return err
+		}
+	}
+	j.dirty = true
+	if _, err := j.f.WriteAt(zeroBlock[:probeBytes], j.segSize); err != nil {
+		return fmt.Errorf("probe: cannot write %s: %w", j.path, err)
+	}
+	if !j.cfg.NoSync {
+		if err := fdatasync(j.f); err != nil {
+			return fmt.Errorf("probe: cannot sync %s: %w", j.path, err)
+		}
+	}
+	return j.cut()
+}
+
+// cut truncates the current segment to segSize, its durable data,
+// dropping what a failed write or a probe left past it (in a preallocated
+// segment, the preallocation goes with it: the segment then grows as it is
+// written). See probe for why that makes a retry sound.
+func (j *Journal) cut() error {
+	if err := j.f.Truncate(j.segSize); err != nil {
+		return fmt.Errorf("cannot truncate %s: %w", j.path, err)
+	}
+	if !j.cfg.NoSync {
+		if err := fdatasync(j.f); err != nil {
+			return fmt.Errorf("cannot sync %s: %w", j.path, err)
+		}
+	}
+	j.dirty = false
+	return nil
+}
+
+// setErr sets the degraded error (nil: healthy) and wakes healthChanged
+// waiters when health flips. j.mu is held.
+func (j *Journal) setErr(err error) {
+	if (err == nil) != (j.err == nil) {
+		close(j.healthC)
+		j.healthC = make(chan struct{})
+	}
+	j.err = err
+}
+
+// Health returns nil while the journal can write, ErrClosed after Close,
+// and otherwise the error of the failed write, fsync or probe that
+// degraded it (wrapping ErrFailed, and ErrNoSpace when the disk is full).
+// While degraded every Append fails fast with that error; the journal
+// probes the disk every Config.RetryInterval and is healthy again after
+// the first probe that succeeds: no restart is needed once space is freed.
+// A server's readiness check should report not ready while it is non-nil.
+func (j *Journal) Health() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return ErrClosed
+	}
+	return j.err
+}
+
+// healthChanged returns a channel that is closed the next time Health
+// flips between nil and non-nil.
+func (j *Journal) healthChanged() <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.healthC
 }
 
 // takeBuf returns a recycled batch buffer, or nil.
@@ -528,24 +710,40 @@ func (j *Journal) applyLoop() {
 }
 
 // commit makes b durable, rolling the segment first if it is full, then
-// publishes its LSNs.
+// publishes its LSNs. On error nothing of b is durable or published, and
+// j.dirty says whether bytes of it may sit past segSize.
 func (j *Journal) commit(b *batch) error {
 	first := b.last - uint64(b.n) + 1
+	if first != j.last.Load()+1 {
+		panic(fmt.Sprintf("BUG: journal: batch starts at LSN %d, last durable is %d", first, j.last.Load()))
+	}
+	if j.cfg.commitHook != nil {
+		if err := j.cfg.commitHook(); err != nil {
+			return err
+		}
+	}
+	if j.dirty {
+		if err := j.cut(); err != nil {
+			return err
+		}
+	}
 	if j.segSize >= j.cfg.SegmentBytes && j.segRecs > 0 {
 		if err := j.roll(first); err != nil {
 			return err
 		}
 	}
+	j.dirty = true
 	if _, err := j.f.WriteAt(b.buf, j.segSize); err != nil {
-		return fmt.Errorf("cannot write %s: %w", j.f.Name(), err)
+		return fmt.Errorf("cannot write %s: %w", j.path, err)
 	}
-	j.segSize += int64(len(b.buf))
-	j.segRecs += int64(b.n)
 	if !j.cfg.NoSync {
 		if err := fdatasync(j.f); err != nil {
-			return fmt.Errorf("cannot sync %s: %w", j.f.Name(), err)
+			return fmt.Errorf("cannot sync %s: %w", j.path, err)
 		}
 	}
+	j.dirty = false
+	j.segSize += int64(len(b.buf))
+	j.segRecs += int64(b.n)
 	j.last.Store(b.last)
 	return nil
 }
@@ -557,11 +755,11 @@ func (j *Journal) roll(first uint64) error {
 		// cut the unused zeros off the finished segment before the next
 		// one appears: only the last segment may end in preallocated space
 		if err := j.f.Truncate(j.segSize); err != nil {
-			return fmt.Errorf("journal: cannot trim %s: %w", j.f.Name(), err)
+			return fmt.Errorf("journal: cannot trim %s: %w", j.path, err)
 		}
 		if !j.cfg.NoSync {
 			if err := j.f.Sync(); err != nil {
-				return fmt.Errorf("journal: cannot sync %s: %w", j.f.Name(), err)
+				return fmt.Errorf("journal: cannot sync %s: %w", j.path, err)
 			}
 		}
 	}
@@ -580,9 +778,9 @@ func (j *Journal) roll(first uint64) error {
 		return err
 	}
 	if err := j.f.Close(); err != nil {
-		j.log.Warn("journal: closing rolled segment", "file", j.f.Name(), "err", err)
+		j.log.Warn("journal: closing rolled segment", "file", j.path, "err", err)
 	}
-	j.f, j.segSize, j.segRecs = f, SegmentHeaderSize, 0
+	j.f, j.path, j.segSize, j.segRecs = f, path, SegmentHeaderSize, 0
 	j.segMu.Lock()
 	j.segs = append(j.segs, segInfo{first: first, path: path})
 	j.segMu.Unlock()
@@ -627,6 +825,8 @@ func (j *Journal) Close() error {
 // Replay calls fn for every durable record with LSN >= from (0 means 1), in
 // LSN order, up to LastLSN at the time of the call. Appends may continue
 // meanwhile. Replay stops at the first error from fn and returns it.
+// TypeLost tombstones (written by Repair for records it could not
+// recover) are skipped: fn sees a gap in LSNs where they are.
 // fn must not retain rec.Payload: its bytes are reused for the next record.
 func (j *Journal) Replay(from uint64, fn func(Record) error) error {
 	last := j.last.Load()
@@ -660,9 +860,11 @@ func (j *Journal) Replay(from uint64, fn func(Record) error) error {
 			if rec.LSN < from {
 				continue
 			}
-			if err := fn(rec); err != nil {
-				r.close()
-				return err
+			if rec.Type != TypeLost {
+				if err := fn(rec); err != nil {
+					r.close()
+					return err
+				}
 			}
 			if rec.LSN >= last {
 				r.close()

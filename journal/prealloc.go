@@ -2,10 +2,12 @@ package journal
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Preallocation. Appending to a file changes its size, so every
@@ -38,9 +40,32 @@ func zeroFill(f *os.File, off, size int64, noSync bool) error {
 	return f.Sync()
 }
 
-// allZeros reports whether f holds only zero bytes from off to its end.
-func allZeros(f *os.File, off int64) (bool, error) {
-	buf := make([]byte, 1<<20)
+// preallocate zero-fills f from off (the end of its data) to
+// SegmentBytes. Preallocation is an optimisation and never stops the
+// journal: if zero-filling fails (typically ENOSPC on a volume smaller
+// than a segment), preallocate cuts f back to off, logs a warning, and
+// turns spares off; the segment then grows as it is written, as without
+// Preallocate. It reports whether f is preallocated.
+func (j *Journal) preallocate(f *os.File, path string, off int64) bool {
+	err := zeroFill(f, off, j.cfg.SegmentBytes, j.cfg.NoSync)
+	if err == nil {
+		return true
+	}
+	j.spareOff.Store(true)
+	terr := f.Truncate(off)
+	if terr == nil && !j.cfg.NoSync {
+		terr = f.Sync()
+	}
+	// If even the cut fails, the zeros left past off are a legal tail.
+	j.log.Warn("journal: cannot preallocate segment; continuing without preallocation",
+		"file", path, "err", err, "cut_err", terr)
+	return false
+}
+
+// allZeros reports whether f, of the given size, holds only zero bytes
+// from off to its end.
+func allZeros(f io.ReaderAt, off, size int64) (bool, error) {
+	buf := make([]byte, min(int64(len(zeroBlock)), max(size-off, 1)))
 	for {
 		n, err := f.ReadAt(buf, off)
 		if n > 0 && !bytes.Equal(buf[:n], zeroBlock[:n]) {
@@ -71,6 +96,11 @@ func (j *Journal) prepareSpare() {
 	}
 	if err != nil {
 		os.Remove(path)
+		if errors.Is(err, syscall.ENOSPC) {
+			// Filling the disk to the brim for a spare would only make
+			// the journal's own writes fail: no more spares until reopen.
+			j.spareOff.Store(true)
+		}
 		j.log.Warn("journal: cannot prepare a preallocated segment; the next one grows as it is written", "err", err)
 		j.spareReady <- nil
 		return
@@ -85,7 +115,7 @@ func (j *Journal) takeSpare() *os.File {
 	}
 	select {
 	case f := <-j.spareReady:
-		if f == nil { // preparing it failed: try again for the next roll
+		if f == nil && !j.spareOff.Load() { // preparing it failed: try again for the next roll
 			j.startSpare()
 		}
 		return f
@@ -110,6 +140,9 @@ func (j *Journal) installSpare(f *os.File, first uint64) (string, error) {
 	fail := func(err error) (string, error) {
 		f.Close()
 		os.Remove(filepath.Join(j.cfg.Dir, spareName))
+		if !j.spareOff.Load() {
+			j.startSpare() // the name is free again
+		}
 		return "", fmt.Errorf("journal: cannot install segment %s: %w", path, err)
 	}
 	if _, err := f.WriteAt(appendSegmentHeader(nil, first), 0); err != nil {
@@ -125,10 +158,15 @@ func (j *Journal) installSpare(f *os.File, first uint64) (string, error) {
 	}
 	if !j.cfg.NoSync {
 		if err := syncDir(j.cfg.Dir); err != nil {
+			// The header-only segment may stay: a retried roll to the same
+			// first LSN renames a new one over it.
+			f.Close()
 			return "", err
 		}
 	}
-	j.startSpare() // the name is free again
+	if !j.spareOff.Load() {
+		j.startSpare() // the name is free again
+	}
 	return path, nil
 }
 

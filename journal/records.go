@@ -15,9 +15,14 @@ const (
 	TypeDecision Type = 1 // payload: Decision
 	TypeOutcome  Type = 2 // payload: Outcome
 	TypeEvent    Type = 3 // payload: Event
+	// TypeLost is a tombstone that Repair writes in place of a record it
+	// could not recover, so that LSNs stay contiguous. Append refuses it;
+	// Replay and Reader skip it (Verify counts it).
+	TypeLost Type = 4 // payload: Lost
 )
 
-// String returns the lower-case name of t ("decision", "outcome", "event").
+// String returns the lower-case name of t ("decision", "outcome", "event",
+// "lost").
 func (t Type) String() string {
 	switch t {
 	case TypeDecision:
@@ -26,6 +31,8 @@ func (t Type) String() string {
 		return "outcome"
 	case TypeEvent:
 		return "event"
+	case TypeLost:
+		return "lost"
 	}
 	return "unknown"
 }
@@ -94,6 +101,9 @@ type Outcome struct {
 	// DecisionTime is the time of the decision the outcome belongs to, so a
 	// reader can apply an attribution window without a join.
 	DecisionTime time.Time `json:"decision_ts"`
+	// OutcomeID is the client's id of the outcome, if it sent one: unique
+	// per decision, it makes a re-sent outcome a duplicate.
+	OutcomeID string `json:"outcome_id,omitempty"`
 }
 
 // Event is the payload of a TypeEvent record: a journey event that updates
@@ -105,4 +115,20 @@ type Event struct {
 	Channel    string         `json:"channel,omitempty"`
 	Time       time.Time      `json:"ts"`
 	Properties map[string]any `json:"properties,omitempty"`
+}
+
+// Lost is the payload of a TypeLost tombstone: why the record with this
+// LSN is gone and where its bytes went.
+type Lost struct {
+	V int `json:"v"`
+	// Reason is the damage found, e.g. "frame checksum mismatch".
+	Reason string `json:"reason"`
+	// File and Offset locate the damaged region in the journal as it was
+	// before the repair (File is the segment's base name).
+	File   string `json:"file,omitempty"`
+	Offset int64  `json:"offset"`
+	// Quarantine is the file that holds the region's bytes, if it had any.
+	Quarantine string `json:"quarantine,omitempty"`
+	// Time is when the repair wrote the tombstone.
+	Time time.Time `json:"ts"`
 }
