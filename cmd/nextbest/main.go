@@ -6,6 +6,7 @@
 //	nextbest eval     ...      off-policy evaluation (journal, OBD, Hillstrom, files)
 //	nextbest report   [flags]  experiment report (HTML, JSON, CSV)
 //	nextbest simulate [flags]  drive a running service with simulated customers
+//	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
 //	nextbest version           print the version
 //
 // Run "nextbest <command> -h" for a command's flags.
@@ -38,6 +39,8 @@ func main() {
 		err = runModels(os.Args[2:])
 	case "report":
 		err = runReport(os.Args[2:])
+	case "journal":
+		err = runJournal(os.Args[2:])
 	case "version", "-v", "--version":
 		fmt.Println("nextbest", version)
 	case "help", "-h", "--help":
@@ -87,6 +90,7 @@ Usage:
   nextbest eval journal|obd|hillstrom|file   off-policy evaluation
   nextbest report [flags]     experiment report: HTML, JSON and CSV
   nextbest simulate [flags]   drive a running service with simulated customers
+  nextbest journal verify|repair --dir DIR   find and repair journal damage
   nextbest version            print the version
 
 Run "nextbest <command> -h" for a command's flags.
