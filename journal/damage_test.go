@@ -444,3 +444,53 @@ func TestVerifyPreallocatedIsClean(t *testing.T) {
 		t.Fatalf("Repair of a clean journal: %+v, %v", rr, err)
 	}
 }
+
+// TestRepairResumesAfterCrash: Repair replaces segments one by one, so a
+// crash midway leaves some repaired and some not (and maybe a .seg.tmp).
+// That mix is a consistent journal: Verify sees only the damage left,
+// and a second Repair finishes the job.
+func TestRepairResumesAfterCrash(t *testing.T) {
+	const n = 60
+	dir := writeJournal(t, 512, n)
+	segs := segments(t, dir)
+	lost := []uint64{firstLSN(t, segs[1]), firstLSN(t, segs[3])}
+	for _, s := range []string{segs[1], segs[3]} {
+		flipByte(t, s, journal.SegmentHeaderSize+journal.FrameHeaderSize+2)
+	}
+	damaged := snapshot(t, dir)
+	full := t.TempDir()
+	for name, b := range damaged {
+		copyFile(t, filepath.Join(full, name), b)
+	}
+	if _, err := journal.Repair(full, ""); err != nil {
+		t.Fatal(err)
+	}
+	repaired := snapshot(t, full)
+
+	// The crash: segs[1] already replaced, segs[3] still being written.
+	name1, name3 := filepath.Base(segs[1]), filepath.Base(segs[3])
+	copyFile(t, segs[1], repaired[name1])
+	copyFile(t, segs[3]+".tmp", repaired[name3][:40])
+	copyFile(t, filepath.Join(dir, journal.QuarantineName), repaired[journal.QuarantineName])
+
+	rep, err := journal.Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Damage) != 1 || rep.Damage[0].File != segs[3] || rep.Damage[0].Lost != (journal.LSNRange{First: lost[1], Last: lost[1]}) ||
+		!slices.Equal(rep.Tombstones, []journal.LSNRange{{First: lost[0], Last: lost[0]}}) {
+		t.Fatalf("Verify of a half-repaired journal: damage %+v, tombstones %v", rep.Damage, rep.Tombstones)
+	}
+	rr, err := journal.Repair(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rr.Tombstoned, []journal.LSNRange{{First: lost[1], Last: lost[1]}}) {
+		t.Fatalf("second Repair tombstoned %v", rr.Tombstoned)
+	}
+	j := openT(t, journal.Config{Dir: dir, NoSync: true}) // removes the stale .seg.tmp
+	checkAllBut(t, replayAll(t, j, 0), n, lost...)
+	if _, err := os.Stat(segs[3] + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("stale %s.tmp still there: %v", name3, err)
+	}
+}

@@ -42,8 +42,8 @@ var (
 	ErrPending = errors.New("journal: record enqueued, durability unknown")
 
 	// ErrFailed is returned by Append, wrapped with the cause, when the
-	// write or fsync of its batch failed (the record is not in the
-	// journal), and by every Append while the journal is degraded after
+	// write or fsync of its batch failed (the record is not acknowledged,
+	// and its bytes are cut off the segment), and by every Append while the journal is degraded after
 	// such a failure (see Journal.Health). It is not sticky: the journal
 	// cuts the failed bytes off, probes the disk every
 	// Config.RetryInterval, and accepts appends again once a probe

@@ -348,8 +348,10 @@ func truncateFile(path string, size int64, noSync bool) error {
 // durable.
 //
 // Failure: if the write or fsync of the record's batch fails, Append
-// returns an error wrapping ErrFailed (and ErrNoSpace on a full disk) and
-// the record is not in the journal. The journal is then degraded (see
+// returns an error wrapping ErrFailed (and ErrNoSpace on a full disk): the
+// record is not acknowledged and its bytes are cut off the segment (only a
+// machine crash before that cut is durable can bring it back, as with any
+// unacknowledged record). The journal is then degraded (see
 // Health): Appends fail fast with that error, without being queued, until
 // a probe write succeeds.
 func (j *Journal) Append(ctx context.Context, typ Type, ts time.Time, payload []byte) (uint64, error) {
