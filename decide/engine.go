@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -41,6 +42,9 @@ type Config struct {
 	// engine's decisions, so with a fixed seed the n-th decision draws the
 	// same numbers whatever goroutine makes it.
 	Seed uint64
+	// Logger hears of models that answer non-finite estimates (at ERROR,
+	// at most one line every 10 seconds); default: discard.
+	Logger *slog.Logger
 }
 
 // Engine runs the decision funnel. It is safe for concurrent use.
@@ -56,6 +60,10 @@ type Engine struct {
 	// fallback is the fallback explorer of policy; names their String()s
 	fallback Policy
 	names    [2]string
+	log      *slog.Logger
+	// nonFinite throttles the log of non-finite estimates: the time of
+	// the last line (Unix ns) and the decisions since
+	nonFiniteAt, nonFiniteHeld atomic.Int64
 }
 
 type scorerBox struct{ s Scorer }
@@ -80,7 +88,10 @@ func New(cfg Config, scorer Scorer) (*Engine, error) {
 			return nil, fmt.Errorf("decide: action %q has no compiled features: parse the catalog with the feature spec", a.ID)
 		}
 	}
-	e := &Engine{cat: cfg.Catalog, spec: cfg.Spec, policy: cfg.Policy, max: cfg.MaxLimit, seed: cfg.Seed}
+	e := &Engine{cat: cfg.Catalog, spec: cfg.Spec, policy: cfg.Policy, max: cfg.MaxLimit, seed: cfg.Seed, log: cfg.Logger}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
 	if e.seed == 0 {
 		e.seed = rand.Uint64()
 	}
@@ -389,6 +400,20 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		}
 		s.score[i] = est * s.c[i]
 	}
+	if sc != nil {
+		if i := nonFinite(mean, std, s.score[:n]); i >= 0 {
+			// The model is broken for this input (a poisoned profile or
+			// model state): the fallback ranking answers rather than an
+			// error, and the log says which model and action.
+			e.logNonFinite(sc.Name(), s.acts[i].ID, mean[i], std[i], s.score[i])
+			sc, pol = nil, fallbackPolicy(pol)
+			res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
+			for i := range mean {
+				mean[i], std[i] = 1, 0
+				s.score[i] = s.c[i]
+			}
+		}
+	}
 	res.Eligible = append(res.Eligible, s.acts...)
 
 	// explore, slot by slot
@@ -433,6 +458,31 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		s.rem = append(s.rem[:j], s.rem[j+1:]...)
 	}
 	return nil
+}
+
+// nonFinite returns the index of the first candidate whose mean, std or
+// score is not finite, or -1.
+func nonFinite(mean, std, score []float64) int {
+	for i := range mean {
+		if math.IsNaN(mean[i]+std[i]+score[i]) || math.IsInf(mean[i], 0) || math.IsInf(std[i], 0) || math.IsInf(score[i], 0) {
+			return i
+		}
+	}
+	return -1
+}
+
+// logNonFinite logs a model's non-finite estimate at ERROR, at most once
+// every 10 seconds, with the count of the decisions held back since.
+func (e *Engine) logNonFinite(model, action string, mean, std, score float64) {
+	now := time.Now().UnixNano()
+	last := e.nonFiniteAt.Load()
+	if now-last < int64(10*time.Second) || !e.nonFiniteAt.CompareAndSwap(last, now) {
+		e.nonFiniteHeld.Add(1)
+		return
+	}
+	e.log.Error("model answered a non-finite estimate; the decision used the fallback ranking",
+		"model", model, "action", action, "mean", mean, "std", std, "score", score,
+		"suppressed_since_last", e.nonFiniteHeld.Swap(0))
 }
 
 // explorerName is pol.String(), without formatting it again for the
