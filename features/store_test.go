@@ -62,7 +62,7 @@ func fullProfile(t testing.TB) *features.Profile {
 	}
 	features.RecordImpression(p, "offer-a", t0)
 	features.RecordImpression(p, "offer-a", t0.Add(time.Minute))
-	features.RecordOutcome(p, "offer-b", "conversion", 1, t0.Add(time.Hour))
+	features.RecordOutcome(p, "offer-b", true, t0.Add(time.Hour))
 	p.LSN = 17
 	return p
 }

@@ -230,10 +230,11 @@ func TrimImpressions(p *Profile, actionID string, cutoff time.Time) {
 	}
 }
 
-// RecordOutcome records an outcome of actionID: a "conversion" or
-// "purchase" outcome with reward > 0 counts as a conversion.
-func RecordOutcome(p *Profile, actionID, outcomeType string, reward float64, at time.Time) {
-	if (outcomeType == "conversion" || outcomeType == "purchase") && reward > 0 {
+// RecordOutcome records an outcome of actionID at at; conversion says
+// whether it counts as a conversion, which the outcome type's declaration
+// decides (see logs.OutcomeType.Converts), not this package.
+func RecordOutcome(p *Profile, actionID string, conversion bool, at time.Time) {
+	if conversion {
 		c := p.contact(actionID)
 		c.Conversions++
 		if at.After(c.LastConversion) {

@@ -174,13 +174,13 @@ func TestImpressionsCapAndOutcomes(t *testing.T) {
 		t.Errorf("impressions not sorted: %v", b)
 	}
 
-	features.RecordOutcome(p, "a", "click", 1, t0)
-	features.RecordOutcome(p, "a", "conversion", 0, t0)
+	features.RecordOutcome(p, "a", false, t0) // a click
+	features.RecordOutcome(p, "a", false, t0) // a conversion with reward 0
 	if p.Contacts["a"].Conversions != 0 {
-		t.Error("a click or a zero reward counted as a conversion")
+		t.Error("an outcome that is not a conversion counted as one")
 	}
-	features.RecordOutcome(p, "a", "conversion", 1, t0.Add(time.Hour))
-	features.RecordOutcome(p, "c", "purchase", 25, t0.Add(2*time.Hour))
+	features.RecordOutcome(p, "a", true, t0.Add(time.Hour))
+	features.RecordOutcome(p, "c", true, t0.Add(2*time.Hour))
 	if c := p.Contacts["a"]; c.Conversions != 1 || c.LastConversion != t0.Add(time.Hour) {
 		t.Errorf("contact a = %+v", c)
 	}
@@ -204,7 +204,7 @@ func TestCloneIndependent(t *testing.T) {
 	_ = s.ApplyEvent(q, features.Event{Type: "purchase", Time: t0.Add(time.Hour), Properties: map[string]any{"amount": 5.0}})
 	_ = s.ApplyEvent(q, features.Event{Type: "profile_update", Time: t0.Add(time.Hour), Properties: map[string]any{"tier": "bronze", "email_opt_in": false}})
 	features.RecordImpression(q, "a", t0.Add(time.Hour))
-	features.RecordOutcome(q, "a", "conversion", 1, t0.Add(time.Hour))
+	features.RecordOutcome(q, "a", true, t0.Add(time.Hour))
 	if p.Counters["spend_30d"].Value != 5 || p.Attributes["tier"] != "gold" || !p.Consents["email"] ||
 		len(p.Contacts["a"].Impressions) != 1 || p.Contacts["a"].Conversions != 0 || p.Stage != "purchase" {
 		t.Errorf("changing the clone changed the original: %+v", p)

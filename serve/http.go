@@ -20,6 +20,7 @@ import (
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/logs"
 )
 
 // Handler returns the service's HTTP handler: the v1 API, health, metrics.
@@ -242,12 +243,33 @@ func (s *Service) replayDecision(ctx *fasthttp.RequestCtx, customer, requestID s
 	return true
 }
 
+// handleOutcome answers POST /v1/outcomes. The type must be declared
+// (422 otherwise); a re-sent outcome (the same outcome_id for the
+// decision, or for a first-aggregated type the same decision, action and
+// type) is answered 202 with "duplicate": true and the first one's LSN,
+// and changes nothing: it is not journaled, counted or applied.
 func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	var r outcomeRequest
 	now := s.cfg.Now().UTC()
 	ts, err := parseOutcome(ctx.PostBody(), &r, now)
 	if err != nil {
 		writeErr(ctx, err)
+		return
+	}
+	if r.OutcomeID != "" {
+		if err := checkID("outcome_id", r.OutcomeID); err != nil {
+			writeErr(ctx, err)
+			return
+		}
+	}
+	t, ok := s.outcomes.Lookup(r.Type)
+	if !ok {
+		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "type",
+			reason: fmt.Sprintf("unknown outcome type %q; the declared types are: %s", r.Type, s.outcomes)})
+		return
+	}
+	if err := logs.CheckReward(*r.Reward); err != nil {
+		writeErr(ctx, badField("reward", "must be a finite number between -%g and %g", float64(logs.MaxReward), float64(logs.MaxReward)))
 		return
 	}
 	v, closer, err := s.db.Get([]byte(prefixDecision + r.DecisionID))
@@ -281,9 +303,29 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "ts", reason: "is before the decision"})
 		return
 	}
+	// the de-duplication keys are held from the check until the record is
+	// applied: a concurrent identical outcome waits, then finds them
+	dedupe := keysOf(r.DecisionID, r.ActionID, r.Type, r.OutcomeID).dedupe(t)
+	release, ok := s.outcomesInFlight.acquire(dedupe, 5*time.Second)
+	if !ok {
+		writeErr(ctx, fmt.Errorf("%w: an identical outcome is still being recorded; retry", errUnavailable))
+		return
+	}
+	defer release()
+	for _, key := range dedupe {
+		first, err := s.storedLSN(key)
+		if err != nil {
+			writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+			return
+		}
+		if first != 0 {
+			writeJSON(ctx, 202, map[string]any{"status": "accepted", "lsn": first, "duplicate": true})
+			return
+		}
+	}
 	o := journal.Outcome{
 		V: journal.SchemaVersion, DecisionID: r.DecisionID, ActionID: r.ActionID, CustomerID: d.CustomerID,
-		Type: r.Type, Reward: *r.Reward, Time: ts, DecisionTime: d.Time,
+		Type: r.Type, Reward: *r.Reward, Time: ts, DecisionTime: d.Time, OutcomeID: r.OutcomeID,
 	}
 	payload, err := json.Marshal(&o)
 	if err != nil {
@@ -295,7 +337,7 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
-	s.metrics.outcomes.WithLabelValues(r.Type).Inc()
+	s.metrics.outcomes.WithLabelValues(t.Name).Inc()
 	writeJSON(ctx, 202, map[string]any{"status": "accepted", "lsn": lsn})
 }
 

@@ -26,7 +26,7 @@ type learnKind uint8
 
 const (
 	learnImpression learnKind = iota // a decision's returned actions were shown
-	learnReward                      // the first outcome of its type for (decision, action)
+	learnReward                      // an outcome changed an action's learning reward
 )
 
 type learnItem struct {
@@ -36,18 +36,23 @@ type learnItem struct {
 	x        []float64 // rows of the returned actions, if the handler had them
 	acts     []int
 	outcome  *journal.Outcome
-	firstAny bool // the first outcome of any type for (decision, action)
+	// delta is the change the outcome makes to its action's learning
+	// reward (logs.ActionDelta), worked out by the applier
+	delta float64
 }
 
 // learner updates the online model from the journal, in LSN order, on its
 // own goroutine. The model is ridge regression on sufficient statistics,
 // which makes delayed rewards exact: when a decision's actions are shown,
 // each is added as an observation with the default reward (A += xxᵀ,
-// b += r₀x); when the first outcome of a type arrives for an action within
-// the attribution window, only b changes (b += (r − r₀)x for the first
-// outcome of the action, b += r·x for further outcome types). An action's
-// learning reward is therefore r₀ without outcomes, else the sum of the
-// rewards of its distinct outcome types — the same rule training uses.
+// b += r₀x); when an outcome within the attribution window changes an
+// action's learning reward by Δr, only b changes (b += Δr·x). The applier
+// works Δr out with the declared reward rule (package logs): an action's
+// learning reward is r₀ without outcomes, else the sum over its outcome
+// types of each type's aggregate (first, sum or max of the mapped
+// rewards). Updates the model refuses (a non-finite row, statistics that
+// would overflow) are counted and skipped; the model is never changed by
+// them.
 type learner struct {
 	model         *models.Ridge
 	spec          *features.Spec
@@ -60,6 +65,7 @@ type learner struct {
 	publishEvery  time.Duration
 	snapshotEvery time.Duration
 	onUpdate      func(n int)
+	errs          *applyErrors
 
 	ch chan learnBatch
 
@@ -181,7 +187,7 @@ func (l *learner) process(b learnBatch) {
 			}
 		}
 		if err != nil {
-			l.log.Warn("online model skipped a record", "lsn", it.lsn, "err", err)
+			l.errs.skip(it.lsn, journal.TypeOutcome, err)
 		}
 	}
 	if n > 0 && l.onUpdate != nil {
@@ -252,44 +258,50 @@ func (l *learner) impression(it *learnItem) int {
 		}
 		var err error
 		if x, acts, err = l.rows(it.decision, ids); err != nil {
+			// a decision under another feature spec: expected after a spec
+			// change, not an error
 			l.log.Warn("online model skipped a decision", "lsn", it.lsn, "err", err)
 			return 0
 		}
 	}
 	dim := l.spec.Dim()
+	n := 0
 	for i, a := range acts {
 		if err := l.model.Update(a, x[i*dim:(i+1)*dim], l.defaultReward); err != nil {
-			l.log.Warn("online model update failed", "lsn", it.lsn, "err", err)
+			l.errs.skip(it.lsn, journal.TypeDecision, &applyError{kindModel, fmt.Errorf("impression of action index %d: %w", a, err)})
+			continue
 		}
+		n++
 	}
-	return len(acts)
+	return n
 }
 
 func (l *learner) reward(it *learnItem) (bool, error) {
 	o := it.outcome
-	if l.window > 0 && o.Time.Sub(o.DecisionTime) > l.window {
-		return false, nil // late: outside the attribution window
+	if it.delta == 0 {
+		return false, nil
 	}
 	v, closer, err := l.db.Get([]byte(prefixDecision + o.DecisionID))
 	if err != nil {
-		return false, fmt.Errorf("decision %s of outcome: %w", o.DecisionID, err)
+		return false, &applyError{kindState, fmt.Errorf("decision %s of outcome: %w", o.DecisionID, err)}
 	}
 	var d journal.Decision
 	err = journal.DecodeDecision(v, &d)
 	closer.Close()
 	if err != nil {
-		return false, err
+		return false, &applyError{kindDecode, err}
 	}
 	x, acts, err := l.rows(&d, []string{o.ActionID})
-	if err != nil || len(acts) == 0 {
-		return false, err
+	if err != nil {
+		// a decision under another feature spec, as for impressions
+		l.log.Warn("online model skipped an outcome", "lsn", it.lsn, "err", err)
+		return false, nil
 	}
-	delta := o.Reward
-	if it.firstAny {
-		delta -= l.defaultReward
+	if len(acts) == 0 {
+		return false, nil // the action left the catalog
 	}
-	if err := l.model.AddReward(acts[0], x, delta); err != nil {
-		return false, err
+	if err := l.model.AddReward(acts[0], x, it.delta); err != nil {
+		return false, &applyError{kindModel, fmt.Errorf("reward of %s for decision %s: %w", o.ActionID, o.DecisionID, err)}
 	}
 	return true, nil
 }
@@ -361,9 +373,15 @@ func catalogHash(c *decide.Catalog) [32]byte {
 // errSnapshotCatalog says a snapshot was taken under another catalog.
 var errSnapshotCatalog = errors.New("model snapshot was taken with another action catalog")
 
+// errSnapshotOverflow says a snapshot holds statistics past
+// models.MaxRidgeStat: written before the model guarded against them (a
+// poisoned outcome), it cannot serve, and is rebuilt from the journal.
+var errSnapshotOverflow = errors.New("model snapshot holds statistics out of range")
+
 // loadSnapshot reads a snapshot written by saveSnapshot. It returns
-// os.ErrNotExist when there is none, and errSnapshotCatalog (with the
-// model) when the catalog's actions changed since.
+// os.ErrNotExist when there is none, errSnapshotCatalog (with the model)
+// when the catalog's actions changed since, and errSnapshotOverflow when
+// its statistics are out of range.
 func loadSnapshot(path string, cat *decide.Catalog) (*models.Ridge, uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -384,6 +402,9 @@ func loadSnapshot(path string, cat *decide.Catalog) (*models.Ridge, uint64, erro
 	}
 	if [32]byte(hdr[16:48]) != catalogHash(cat) {
 		return m, 0, errSnapshotCatalog
+	}
+	if err := m.CheckStats(); err != nil {
+		return m, 0, fmt.Errorf("%w: %w", errSnapshotOverflow, err)
 	}
 	return m, binary.LittleEndian.Uint64(hdr[8:]), nil
 }

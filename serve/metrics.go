@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -18,11 +19,13 @@ import (
 type metrics struct {
 	reg          *prometheus.Registry
 	started      time.Time
+	log          *slog.Logger
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	decisions    *prometheus.CounterVec
 	served       *prometheus.CounterVec
 	outcomes     *prometheus.CounterVec
+	applyErrors  *prometheus.CounterVec
 	events       prometheus.Counter
 	modelUpdates prometheus.Counter
 	modelSwaps   prometheus.Counter
@@ -34,7 +37,7 @@ type metrics struct {
 }
 
 func newMetrics(s *Service) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), started: time.Now().UTC()}
+	m := &metrics{reg: prometheus.NewRegistry(), started: time.Now().UTC(), log: s.log}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nextbest_http_requests_total", Help: "HTTP requests by endpoint and status code.",
 	}, []string{"endpoint", "code"})
@@ -50,8 +53,12 @@ func newMetrics(s *Service) *metrics {
 		Name: "nextbest_decision_actions_total", Help: "Actions returned by decisions, by action and channel.",
 	}, []string{"action", "channel"})
 	m.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "nextbest_outcomes_total", Help: "Outcomes accepted, by type.",
+		Name: "nextbest_outcomes_total", Help: "Outcomes accepted, by declared type (a duplicate is not counted again).",
 	}, []string{"type"})
+	m.applyErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_apply_errors_total",
+		Help: "Journal records skipped by the state applier or the online learner because they cannot be applied, by kind: decode, type (undeclared outcome type), reward (not finite or out of range), event (refused by the profile), model (refused by the online model), state (the state store failed).",
+	}, []string{"kind"})
 	m.events = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "nextbest_events_total", Help: "Journey events accepted.",
 	})
@@ -94,7 +101,7 @@ func newMetrics(s *Service) *metrics {
 		}
 		return float64(s.journal.LastLSN())
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.events, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage,
+	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.applyErrors, m.events, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage,
 		cacheHits, cacheMisses, hitRatio, lastLSN,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -108,7 +115,15 @@ func init() {
 	}
 }
 
+// observe counts an answered request. Every request passes here, so this
+// is also where a 500 is logged at ERROR: whatever answered it (writeErr's
+// default branch, a response that cannot be encoded, a panic, which is
+// also logged with its stack where it is recovered), the operator hears of
+// it; the error body the client got says what failed.
 func (m *metrics) observe(route string, status int, d time.Duration) {
+	if status == 500 && m.log != nil {
+		m.log.Error("answered 500 internal error", "endpoint", route)
+	}
 	code := "0"
 	if status >= 0 && status < len(statusText) {
 		code = statusText[status]

@@ -22,6 +22,7 @@ import (
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/logs"
 	"nextbest/models"
 )
 
@@ -48,6 +49,11 @@ type Config struct {
 	// AttributionWindow is how long after a decision an outcome counts
 	// towards online learning (default 7 days).
 	AttributionWindow time.Duration
+	// OutcomeTypes declare the outcome types POST /v1/outcomes accepts:
+	// each one's reward mapping, whether it is a conversion and how its
+	// repeats aggregate (see logs.OutcomeType). Default
+	// logs.DefaultOutcomeTypes: conversion, purchase, click, revenue.
+	OutcomeTypes []logs.OutcomeType
 	// DecisionRetention is how long a decision accepts outcomes (its index
 	// entry is kept): default the attribution window plus a day. Older
 	// decisions stay in the journal; outcomes for them get 404.
@@ -129,6 +135,9 @@ func (c *Config) setDefaults() error {
 	if c.AttributionWindow == 0 {
 		c.AttributionWindow = 7 * 24 * time.Hour
 	}
+	if len(c.OutcomeTypes) == 0 {
+		c.OutcomeTypes = logs.DefaultOutcomeTypes()
+	}
 	if c.DecisionRetention == 0 {
 		c.DecisionRetention = c.AttributionWindow + 24*time.Hour
 	}
@@ -179,8 +188,12 @@ type Service struct {
 	model   *models.Ridge
 	learner *learner
 	applier *applier
-	journal *journal.Journal
-	metrics *metrics
+	// outcomes are the declared outcome types; outcomesInFlight the
+	// de-duplication keys of outcomes being journaled
+	outcomes         *logs.Outcomes
+	outcomesInFlight inFlight
+	journal          *journal.Journal
+	metrics          *metrics
 
 	experiments    []experimentRuntime
 	expMu          sync.Mutex
@@ -273,6 +286,9 @@ func Open(cfg Config) (_ *Service, err error) {
 	case errors.Is(err, errSnapshotCatalog):
 		s.log.Warn("the catalog changed since the model snapshot; rebuilding the model from the journal")
 		fresh = true
+	case errors.Is(err, errSnapshotOverflow):
+		s.log.Error("the model snapshot cannot serve; rebuilding the model from the journal", "err", err)
+		fresh = true
 	case err != nil:
 		return nil, err
 	default:
@@ -289,15 +305,20 @@ func Open(cfg Config) (_ *Service, err error) {
 		from = 0
 	}
 	s.metrics = newMetrics(s)
+	if s.outcomes, err = logs.NewOutcomes(cfg.OutcomeTypes); err != nil {
+		return nil, err
+	}
+	applyErrs := newApplyErrors(s.metrics.applyErrors, s.log)
 	s.learner = &learner{
 		model: s.model, spec: s.spec, cat: s.cat, db: s.db, log: s.log,
 		defaultReward: cfg.DefaultReward, window: cfg.AttributionWindow,
 		path: snapPath, publishEvery: cfg.PublishEvery, snapshotEvery: cfg.SnapshotEvery,
 		from: from, done: from,
 		onUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) },
+		errs:     applyErrs,
 	}
 	s.learner.init()
-	if s.applier, err = newApplier(s.db, s.store, s.spec, s.cat, s.learner, s.log); err != nil {
+	if s.applier, err = newApplier(s.db, s.store, s.spec, s.cat, s.learner, s.outcomes, applyErrs, s.log); err != nil {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
@@ -316,7 +337,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}
 	s.model.Publish()
 
-	s.engine, err = decide.New(decide.Config{Catalog: s.cat, Spec: s.spec, Policy: cfg.Policy, Seed: cfg.Seed}, s.model)
+	s.engine, err = decide.New(decide.Config{Catalog: s.cat, Spec: s.spec, Policy: cfg.Policy, Seed: cfg.Seed, Logger: s.log}, s.model)
 	if err != nil {
 		return nil, err
 	}

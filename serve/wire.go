@@ -37,6 +37,9 @@ type outcomeRequest struct {
 	Reward     *float64 `json:"reward"`
 	Type       string   `json:"type"`
 	TS         string   `json:"ts"`
+	// OutcomeID, optional, identifies the outcome for de-duplication
+	// (validated by handleOutcome).
+	OutcomeID string `json:"outcome_id"`
 }
 
 // eventRequest is the body of POST /v1/events.

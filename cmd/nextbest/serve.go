@@ -19,6 +19,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/examples/retail"
+	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/serve"
 )
@@ -49,6 +50,10 @@ type fileConfig struct {
 	// group commit's fsync a data write only.
 	JournalPreallocate *bool  `yaml:"journal_preallocate"`
 	LogLevel           string `yaml:"log_level"`
+
+	// OutcomeTypes declare the outcome types (see logs.OutcomeType);
+	// none: logs.DefaultOutcomeTypes.
+	OutcomeTypes []logs.OutcomeType `yaml:"outcome_types"`
 }
 
 func runServe(args []string) error {
@@ -131,6 +136,7 @@ func runServe(args []string) error {
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken,
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
+		OutcomeTypes:       fc.OutcomeTypes,
 	}
 	var err error
 	if cfg.Catalog, err = readOr(serve.InputCatalog, fc.Catalog, retail.Catalog); err != nil {

@@ -192,7 +192,7 @@ func (p *Population) Respond(out *Response, r *rand.Rand, v *Visit, shown []*dec
 	}
 	for k, a := range shown {
 		if out.Converted[k] {
-			features.RecordOutcome(c.Profile, a.ID, "conversion", 1, at)
+			features.RecordOutcome(c.Profile, a.ID, true, at)
 			if a.ID == "app-download" {
 				out.event(p, c, features.Event{Type: "app_open", Channel: "app", Time: at})
 			}
