@@ -898,6 +898,27 @@ func (s *Spec) Stages() []string { return append([]string(nil), s.stages...) }
 // HasEvent reports whether t is a declared event type.
 func (s *Spec) HasEvent(t string) bool { return s.events[t] != nil }
 
+// HasContextField reports whether name is a declared context field
+// (vector.context). ContextFields lists them, in declaration order.
+func (s *Spec) HasContextField(name string) bool {
+	for i := range s.context {
+		if s.context[i].name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ContextFields returns the names of the declared context fields, in
+// declaration order. The caller may keep and change the slice.
+func (s *Spec) ContextFields() []string {
+	names := make([]string, len(s.context))
+	for i := range s.context {
+		names[i] = s.context[i].name
+	}
+	return names
+}
+
 // ValidateContext checks a request context against the declared context
 // fields: a declared field with the wrong type, a non-finite or
 // out-of-range number, an over-long string, or a missing required field is

@@ -65,9 +65,16 @@ func (s *Spec) NewProfile(id string, now time.Time) *Profile {
 	}
 }
 
+// MaxNumber bounds the magnitude of a number in an event's properties
+// (and, at the HTTP edge, in a decision request's context): ValidateEvent
+// refuses a property beyond ±MaxNumber, so that decayed sums of them stay
+// far from overflow.
+const MaxNumber = 1e9
+
 // ValidateEvent checks e as ApplyEvent would, without a profile: a known
-// type, a time, and properties of the types the spec reads from it. The
-// errors are *FieldErrors naming the field.
+// type, a time, and properties of the types the spec reads from it. Every
+// numeric property, read or not, must be finite and within ±MaxNumber.
+// The errors are *FieldErrors naming the field.
 func (s *Spec) ValidateEvent(e Event) error {
 	r := s.events[e.Type]
 	if r == nil {
@@ -81,12 +88,8 @@ func (s *Spec) ValidateEvent(e Event) error {
 			continue
 		}
 		if x, ok := e.Properties[ci.property]; ok && x != nil {
-			f, ok := toNumber(x)
-			if !ok {
+			if _, ok := toNumber(x); !ok {
 				return fieldErr("properties."+ci.property, "must be a number")
-			}
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return fieldErr("properties."+ci.property, "must be a finite number")
 			}
 		}
 	}
@@ -96,6 +99,24 @@ func (s *Spec) ValidateEvent(e Event) error {
 				return err
 			}
 		}
+	}
+	// the first bad key in byte order, so that the answer does not depend
+	// on map order
+	bad, reason := "", ""
+	for k, x := range e.Properties {
+		f, ok := toNumber(x)
+		if !ok || (bad != "" && k >= bad) {
+			continue
+		}
+		switch {
+		case math.IsNaN(f) || math.IsInf(f, 0):
+			bad, reason = k, "must be a finite number"
+		case math.Abs(f) > MaxNumber:
+			bad, reason = k, "must be between -1e9 and 1e9"
+		}
+	}
+	if bad != "" {
+		return fieldErr("properties."+bad, reason)
 	}
 	return nil
 }
@@ -115,25 +136,22 @@ func (s *Spec) ApplyEvent(p *Profile, e Event) error {
 	}
 	r := s.events[e.Type]
 	t := e.Time
-	if p.Cold {
-		// A cold-start profile was made up at decision time: its first real
-		// event dates it.
-		p.FirstSeen, p.UpdatedAt, p.StageSince = t, t, t
-		p.Cold = false
-	}
+	// the counters' new values first: an event that would make one
+	// non-finite (a stored counter already non-finite, a sum that
+	// overflows) is refused before p changes
+	var buf [8]Counter
+	next := buf[:0]
 	for _, ci := range r.counters {
 		inc := 1.0
 		if ci.property != "" {
 			x, ok := e.Properties[ci.property]
 			if !ok || x == nil {
+				next = append(next, Counter{})
 				continue
 			}
 			inc, _ = toNumber(x)
 		}
 		def := &s.counters[ci.counter]
-		if p.Counters == nil {
-			p.Counters = make(map[string]Counter, len(s.counters))
-		}
 		c := p.Counters[def.name]
 		switch {
 		case c.At.IsZero() && c.Value == 0:
@@ -143,7 +161,29 @@ func (s *Spec) ApplyEvent(p *Profile, e Event) error {
 		default:
 			c.Value += inc * decay(c.At.Sub(t), def.halfLife)
 		}
-		p.Counters[def.name] = c
+		if math.IsNaN(c.Value) || math.IsInf(c.Value, 0) {
+			field := "type"
+			if ci.property != "" {
+				field = "properties." + ci.property
+			}
+			return fieldErr(field, "would make counter "+def.name+" non-finite")
+		}
+		next = append(next, c)
+	}
+	if p.Cold {
+		// A cold-start profile was made up at decision time: its first real
+		// event dates it.
+		p.FirstSeen, p.UpdatedAt, p.StageSince = t, t, t
+		p.Cold = false
+	}
+	for i, ci := range r.counters {
+		if next[i].At.IsZero() {
+			continue // a property counter the event does not carry
+		}
+		if p.Counters == nil {
+			p.Counters = make(map[string]Counter, len(s.counters))
+		}
+		p.Counters[s.counters[ci.counter].name] = next[i]
 	}
 	if p.LastEvent == nil {
 		p.LastEvent = make(map[string]time.Time)
