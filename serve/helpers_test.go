@@ -96,7 +96,7 @@ func (in *instance) call(method, path string, body any) (int, map[string]any) {
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	if rd != nil {
+	if rd != nil || method == "POST" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := client.Do(req)

@@ -98,6 +98,10 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	if r.admin && !s.admin(ctx) {
 		return
 	}
+	if r.method == fasthttp.MethodPost && !jsonMediaType(ctx.Request.Header.ContentType()) {
+		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", "", "Content-Type must be application/json")
+		return
+	}
 	r.handler(s, ctx, rest)
 }
 
@@ -141,7 +145,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	w := s.work.Get().(*decideWork)
 	defer s.work.Put(w)
-	if err := parseDecide(ctx.PostBody(), &w.req); err != nil {
+	if err := s.decodeDecide(ctx.PostBody(), &w.req); err != nil {
 		writeErr(ctx, err)
 		return
 	}

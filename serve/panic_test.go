@@ -24,6 +24,7 @@ func TestPanicBecomesJSON500(t *testing.T) {
 	s.engine = nil // a programming error: the decide handler dereferences it
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.Header.SetContentType("application/json")
 	ctx.Request.SetRequestURI("/v1/decide")
 	ctx.Request.SetBodyString(`{"customer_id":"c-1","channel":"web"}`)
 	s.Handler()(&ctx)

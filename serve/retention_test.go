@@ -53,6 +53,7 @@ func decideWithRequestID(t *testing.T, s *Service, cust, rid string) string {
 	t.Helper()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.Header.SetContentType("application/json")
 	ctx.Request.SetRequestURI("/v1/decide")
 	ctx.Request.SetBodyString(`{"customer_id":"` + cust + `","channel":"app","request_id":"` + rid + `"}`)
 	s.Handler()(&ctx)
@@ -71,6 +72,7 @@ func decideOnce(t *testing.T, s *Service, cust string) decided {
 	t.Helper()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.Header.SetContentType("application/json")
 	ctx.Request.SetRequestURI("/v1/decide")
 	ctx.Request.SetBodyString(`{"customer_id":"` + cust + `","channel":"app"}`)
 	s.Handler()(&ctx)
@@ -90,6 +92,7 @@ func outcomeOnce(t *testing.T, s *Service, d decided) int {
 	t.Helper()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.Header.SetContentType("application/json")
 	ctx.Request.SetRequestURI("/v1/outcomes")
 	ctx.Request.SetBodyString(`{"decision_id":"` + d.id + `","action_id":"` + d.action + `","reward":1}`)
 	s.Handler()(&ctx)

@@ -63,6 +63,11 @@ type Config struct {
 	DecisionTimeout time.Duration
 	// MaxBodyBytes caps request bodies (default 64 KiB); larger ones get 413.
 	MaxBodyBytes int
+	// AllowUndeclaredContext, for migrating clients, accepts /v1/decide
+	// context keys the feature spec does not declare: they are dropped
+	// before the decision and its journal record, with a throttled
+	// warning. Off (the default), such a key is refused with 422.
+	AllowUndeclaredContext bool
 	// CacheMaxCost is the profile cache budget in bytes (default 64 MiB).
 	CacheMaxCost int64
 	// SnapshotEvery is how often the online model is snapshotted (default
@@ -194,6 +199,8 @@ type Service struct {
 	outcomesInFlight inFlight
 	journal          *journal.Journal
 	metrics          *metrics
+	// undeclared counts the context keys AllowUndeclaredContext dropped
+	undeclared undeclaredLog
 
 	experiments    []experimentRuntime
 	expMu          sync.Mutex

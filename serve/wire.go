@@ -2,17 +2,23 @@ package serve
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/logs"
 )
 
 // The v1 wire types and their decoders live here, in one place. Decoders
@@ -159,36 +165,147 @@ func badField(field, format string, args ...any) *fieldError {
 
 // decodeJSON decodes one JSON object from body into v and maps the JSON
 // package's errors to a fieldError naming the field.
+//
+// The decoder is encoding/json/v2's (github.com/go-json-experiment/json):
+// unlike encoding/json it refuses a duplicate key (which one would win is
+// a guess between us and any proxy that read the body before us) and a
+// string that is not valid UTF-8 (encoding/json rewrites it to U+FFFD, so
+// two distinct ids could become one). Object keys match struct fields
+// exactly, not case-insensitively. Numbers in free-form objects decode to
+// float64; one too large for a float64 is refused here, and checkValues
+// bounds the rest.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badField("", "request body is empty: a JSON object is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // free-form values: numbers are checked and converted by checkValues
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
+	err := jsonv2.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var se *jsonv2.SemanticError
+	var xe *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &xe):
+		return syntaxError(body, xe)
+	case errors.As(err, &se):
+		field := pointerField(se.JSONPointer)
 		switch {
-		case errors.As(err, &te):
-			field := te.Field
-			if field == "" {
-				return badField("", "request body must be a JSON object, not %s", te.Value)
-			}
-			return badField(field, "must be %s, not %s", jsonKind(te.Type.String()), te.Value)
-		case errors.As(err, &se):
-			return badField("", "malformed JSON at byte %d: %v", se.Offset, se)
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return badField("", "malformed JSON: unexpected end of input")
+		case field == "":
+			return badField("", "request body must be a JSON object, not %s", kindName(se.JSONKind))
+		case se.JSONKind == '0' && errors.Is(se.Err, strconv.ErrRange):
+			return badField(field, "must be a finite number")
+		case se.JSONKind == '0' && se.GoType != nil && strings.Contains(se.GoType.String(), "int"):
+			return badField(field, "must be an integer, not number %s", se.JSONValue)
+		case se.GoType != nil:
+			return badField(field, "must be %s, not %s", jsonKind(se.GoType.String()), kindName(se.JSONKind))
 		}
-		return badField("", "malformed JSON: %v", err)
+		return badField(field, "cannot be decoded: %v", se.Err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badField("", "malformed JSON: unexpected end of input")
 	}
-	if dec.More() {
+	return badField("", "malformed JSON: %v", err)
+}
+
+// syntaxError maps a syntax error of the JSON decoder. Duplicate keys and
+// invalid UTF-8 name the field; other syntax errors name none.
+func syntaxError(body []byte, e *jsontext.SyntacticError) *fieldError {
+	switch {
+	case e.Err == jsontext.ErrDuplicateName:
+		// the pointer ends with the repeated key
+		return badField(pointerField(e.JSONPointer), "duplicate key: each key may appear once in an object")
+	case e.Err != nil && (e.Err.Error() == "invalid UTF-8" || strings.Contains(e.Err.Error(), "surrogate")):
+		// invalid bytes, or an escaped unpaired surrogate (\ud800), which
+		// encoding/json would also have turned into U+FFFD (the decoder
+		// exports neither error)
+		field := pointerField(e.JSONPointer)
+		if inKey(body, e.ByteOffset) {
+			// the pointer names the object; the key itself cannot be
+			// quoted back as UTF-8
+			if field == "" {
+				return badField("", "a key is not valid UTF-8")
+			}
+			return badField(field, "has a key that is not valid UTF-8")
+		}
+		return badField(field, "must be valid UTF-8")
+	case errors.Is(e.Err, io.ErrUnexpectedEOF):
+		return badField("", "malformed JSON: unexpected end of input")
+	case e.Err != nil && strings.Contains(e.Err.Error(), "after top-level value"):
 		return badField("", "malformed JSON: data after the object")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badField("", "malformed JSON: data after the object")
+	return badField("", "malformed JSON at byte %d: %v", e.ByteOffset, e.Err)
+}
+
+// inKey reports whether the byte at off, inside a JSON string, is in an
+// object key: the string is followed by a colon.
+func inKey(body []byte, off int64) bool {
+	if off < 0 || off >= int64(len(body)) {
+		return false
 	}
-	return nil
+	i := int(off)
+	for ; i < len(body) && body[i] != '"'; i++ {
+		if body[i] == '\\' {
+			i++
+		}
+	}
+	for i++; i < len(body); i++ {
+		switch body[i] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// pointerField spells a JSON pointer the way our errors name fields:
+// "/context/cart_value" is "context.cart_value", "/candidates/1" is
+// "candidates[1]".
+func pointerField(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		switch {
+		case isIndex(tok):
+			b.WriteString("[" + tok + "]")
+		case b.Len() == 0:
+			b.WriteString(tok)
+		default:
+			b.WriteString("." + tok)
+		}
+	}
+	return b.String()
+}
+
+func isIndex(tok string) bool {
+	if tok == "" {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < '0' || tok[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// kindName names the JSON kind k as encoding/json's type errors did.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "a JSON value"
 }
 
 func jsonKind(goType string) string {
@@ -226,50 +343,47 @@ func checkID(field, v string) *fieldError {
 	return nil
 }
 
-// checkValues converts the json.Numbers of a free-form object (context,
-// properties) to float64 in place, refusing numbers that do not fit a
-// finite float64 (such as 1e999) and nesting deeper than 4, naming the
-// field.
+// checkValues checks the values of a free-form object (context,
+// properties): numbers finite and within ±features.MaxNumber, at most
+// maxContextKeys keys per object, nesting no deeper than 4. The error
+// names the field.
 func checkValues(field string, m map[string]any, depth int) *fieldError {
 	if len(m) > maxContextKeys {
 		return badField(field, "must have at most %d keys", maxContextKeys)
 	}
 	for k, v := range m {
-		nv, err := checkValue(field+"."+k, v, depth)
-		if err != nil {
+		if err := checkValue(field+"."+k, v, depth); err != nil {
 			return err
 		}
-		m[k] = nv
 	}
 	return nil
 }
 
-func checkValue(field string, v any, depth int) (any, *fieldError) {
+func checkValue(field string, v any, depth int) *fieldError {
 	switch x := v.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, badField(field, "must be a finite number")
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return badField(field, "must be a finite number")
 		}
-		return f, nil
+		if math.Abs(x) > features.MaxNumber {
+			return badField(field, "must be between -1e9 and 1e9")
+		}
 	case map[string]any:
 		if depth >= 4 {
-			return nil, badField(field, "is nested too deeply")
+			return badField(field, "is nested too deeply")
 		}
-		return x, checkValues(field, x, depth+1)
+		return checkValues(field, x, depth+1)
 	case []any:
 		if depth >= 4 {
-			return nil, badField(field, "is nested too deeply")
+			return badField(field, "is nested too deeply")
 		}
 		for i, e := range x {
-			ne, err := checkValue(fmt.Sprintf("%s[%d]", field, i), e, depth+1)
-			if err != nil {
-				return nil, err
+			if err := checkValue(fmt.Sprintf("%s[%d]", field, i), e, depth+1); err != nil {
+				return err
 			}
-			x[i] = ne
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // parseDecide decodes and validates the syntax of a decide request (the
@@ -329,6 +443,9 @@ func parseOutcome(body []byte, r *outcomeRequest, now time.Time) (time.Time, err
 	if math.IsNaN(*r.Reward) || math.IsInf(*r.Reward, 0) {
 		return time.Time{}, badField("reward", "must be a finite number")
 	}
+	if logs.CheckReward(*r.Reward) != nil {
+		return time.Time{}, badField("reward", "must be a finite number between -%g and %g", float64(logs.MaxReward), float64(logs.MaxReward))
+	}
 	if r.Type == "" {
 		r.Type = "conversion"
 	}
@@ -380,4 +497,154 @@ func parseTS(field, s string, now time.Time) (time.Time, error) {
 		return time.Time{}, badField(field, "is before the year 2000")
 	}
 	return t.UTC(), nil
+}
+
+// contextFields is what the context-key check needs of the feature spec.
+type contextFields interface {
+	HasContextField(name string) bool
+	ContextFields() []string
+}
+
+// checkContextKeys refuses a context key that the feature spec does not
+// declare (a typo such as "cart_vlaue" would otherwise be ignored by the
+// model and journaled as if it meant something) with 422 naming the key,
+// the first in byte order, and suggesting the closest declared one. With
+// drop, the undeclared keys are deleted from ctx instead; first is the
+// first of them and n how many there were.
+func checkContextKeys(spec contextFields, ctx map[string]any, drop bool) (first string, n int, err *fieldError) {
+	for k := range ctx {
+		if spec.HasContextField(k) {
+			continue
+		}
+		if n == 0 || k < first {
+			first = k
+		}
+		n++
+		if drop {
+			delete(ctx, k)
+		}
+	}
+	if n == 0 || drop {
+		return first, n, nil
+	}
+	reason := "is not a context field of the feature spec (vector.context)"
+	if near := closest(first, spec.ContextFields()); near != "" {
+		reason += fmt.Sprintf("; did you mean %q?", near)
+	}
+	if n > 1 {
+		reason += fmt.Sprintf(" (%d undeclared keys in all)", n)
+	}
+	return first, n, &fieldError{status: 422, code: "unprocessable", field: "context." + first, reason: reason}
+}
+
+// closest returns the name of names nearest to s by edit distance, if
+// one is near enough to be a likely typo: at most a third of its length,
+// and at least 1, apart.
+func closest(s string, names []string) string {
+	best, bestD := "", 0
+	for _, name := range names {
+		d := editDistance(s, name)
+		if d <= max(1, len(name)/3) && (best == "" || d < bestD) {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// decodeDecide is parseDecide plus the context-key check against the
+// service's feature spec (Config.AllowUndeclaredContext drops the keys
+// instead, before the request is journaled, with a throttled warning).
+func (s *Service) decodeDecide(body []byte, r *decideRequest) error {
+	if err := parseDecide(body, r); err != nil {
+		return err
+	}
+	key, n, err := checkContextKeys(s.spec, r.Context, s.cfg.AllowUndeclaredContext)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.undeclared.note(s.log, key, n)
+	}
+	return nil
+}
+
+// undeclaredLog throttles the warning about dropped context keys to one a
+// minute, counting what it held back. The zero value is ready to use.
+type undeclaredLog struct {
+	mu       sync.Mutex
+	last     time.Time
+	requests int // since the last warning
+	keys     int
+	total    int64 // keys dropped since the start
+}
+
+func (u *undeclaredLog) note(log *slog.Logger, key string, n int) {
+	u.mu.Lock()
+	u.requests++
+	u.keys += n
+	u.total += int64(n)
+	now := time.Now()
+	if !u.last.IsZero() && now.Sub(u.last) < time.Minute {
+		u.mu.Unlock()
+		return
+	}
+	requests, keys, total := u.requests, u.keys, u.total
+	u.last, u.requests, u.keys = now, 0, 0
+	u.mu.Unlock()
+	log.Warn("dropped context keys the feature spec does not declare (allow_undeclared_context is on)",
+		"example", key, "requests", requests, "keys", keys, "keys_total", total)
+}
+
+// dropped is the number of undeclared context keys dropped since the
+// start.
+func (u *undeclaredLog) dropped() int64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.total
+}
+
+// jsonMediaType reports whether ct, a Content-Type header value, is
+// application/json: the media type matched case-insensitively, any
+// parameters allowed, except a charset other than UTF-8. Write endpoints
+// require it: a browser page can post text/plain or a form to another
+// origin without asking, but not application/json.
+func jsonMediaType(ct []byte) bool {
+	mt, params, _ := bytes.Cut(ct, []byte(";"))
+	if !bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json")) {
+		return false
+	}
+	for len(params) > 0 {
+		var p []byte
+		p, params, _ = bytes.Cut(params, []byte(";"))
+		name, value, _ := bytes.Cut(p, []byte("="))
+		if !bytes.EqualFold(bytes.TrimSpace(name), []byte("charset")) {
+			continue
+		}
+		value = bytes.Trim(bytes.TrimSpace(value), `"`)
+		if !bytes.EqualFold(value, []byte("utf-8")) && !bytes.EqualFold(value, []byte("utf8")) {
+			return false
+		}
+	}
+	return true
 }

@@ -54,6 +54,10 @@ type fileConfig struct {
 	// OutcomeTypes declare the outcome types (see logs.OutcomeType);
 	// none: logs.DefaultOutcomeTypes.
 	OutcomeTypes []logs.OutcomeType `yaml:"outcome_types"`
+
+	// AllowUndeclaredContext drops /v1/decide context keys the feature
+	// spec does not declare instead of refusing them (migration only).
+	AllowUndeclaredContext bool `yaml:"allow_undeclared_context"`
 }
 
 func runServe(args []string) error {
@@ -138,6 +142,7 @@ func runServe(args []string) error {
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
+	cfg.AllowUndeclaredContext = fc.AllowUndeclaredContext
 	var err error
 	if cfg.Catalog, err = readOr(serve.InputCatalog, fc.Catalog, retail.Catalog); err != nil {
 		return err
