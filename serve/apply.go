@@ -39,6 +39,9 @@ type live struct {
 	// their catalog action indices.
 	x    []float64
 	acts []int
+	// resv is the contact reservation of the decision's capped actions,
+	// released when the decision is applied.
+	resv *reservation
 }
 
 // applier is the one writer of derived state: every record the journal
@@ -65,6 +68,10 @@ type applier struct {
 	order   []*features.Profile
 	seen    map[string][]byte // outcome keys set in the current batch
 	work    []learnItem
+	// contacts holds the reservations of decisions not yet applied; resv
+	// those of the current batch.
+	contacts *contactLedger
+	resv     []reservation
 }
 
 func newApplier(db *pebble.DB, store *features.Store, spec *features.Spec, cat *decide.Catalog, l *learner, outcomes *logs.Outcomes, errs *applyErrors, log *slog.Logger) (*applier, error) {
@@ -117,6 +124,7 @@ func (a *applier) apply(recs []journal.Record) error {
 	clear(a.seen)
 	a.order = a.order[:0]
 	a.work = a.work[:0]
+	a.resv = a.resv[:0]
 	last := a.applied
 	upTo := uint64(0)
 	for i := range recs {
@@ -133,6 +141,9 @@ func (a *applier) apply(recs []journal.Record) error {
 			last = r.LSN
 		}
 		l, _ := r.Meta.(*live)
+		if l != nil && l.resv != nil && write {
+			a.resv = append(a.resv, *l.resv)
+		}
 		var err error
 		switch r.Type {
 		case journal.TypeDecision:
@@ -170,7 +181,8 @@ func (a *applier) apply(recs []journal.Record) error {
 	if err := b.Set([]byte(keyApplied), lsn[:], nil); err != nil {
 		return err
 	}
-	if err := a.store.Commit(b, a.order); err != nil {
+	// the batch's contact reservations turn into profile impressions here
+	if err := a.contacts.commit(a.resv, func() error { return a.store.Commit(b, a.order) }); err != nil {
 		return fmt.Errorf("cannot commit applied state: %w", err)
 	}
 	a.applied = last

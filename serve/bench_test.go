@@ -157,3 +157,81 @@ func runLoad(b *testing.B, hc *fasthttp.HostClient, path string, bodies [][]byte
 }
 
 var serveBenchPolicy = retailPolicy()
+
+// BenchmarkHTTPOverload offers decide far more concurrent requests
+// (overloadConns connections, each sending back to back) than the
+// admission bound admits, and reports what an overloaded service must
+// keep: the p99 latency of the decisions it accepts, how fast it sheds
+// the rest, and the share it shed. Each b.N is one request.
+func BenchmarkHTTPOverload(b *testing.B) {
+	const customers = 5000
+	const overloadConns = 512
+	cfg := serve.Config{
+		DataDir: b.TempDir(), Catalog: benchCatalog(), FeatureSpec: retail.FeatureSpec, Profiles: benchProfiles(customers),
+		Policy: serveBenchPolicy, Logger: testLogger(), JournalPreallocate: true,
+	}
+	svc, err := serve.Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go svc.Serve(ln)
+	bodies := make([][]byte, customers)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(map[string]any{"customer_id": fmt.Sprintf("b-%05d", i), "channel": "web", "limit": 3,
+			"context": map[string]any{"page": "cart", "cart_value": 42.5, "device": "mobile"}})
+	}
+	hc := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: overloadConns}
+	for _, body := range bodies {
+		if code := post(b, hc, "/v1/decide", body); code != 200 {
+			b.Fatalf("warm-up: status %d", code)
+		}
+	}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var ok, shed []time.Duration
+	b.ResetTimer()
+	b.SetParallelism((overloadConns + 1) / 2)
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := newPost(hc, "/v1/decide")
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		var lok, lshed []time.Duration
+		for pb.Next() {
+			req.SetBody(bodies[int(next.Add(1))%len(bodies)])
+			t0 := time.Now()
+			if err := hc.DoTimeout(req, resp, 10*time.Second); err != nil {
+				b.Error(err)
+				return
+			}
+			d := time.Since(t0)
+			switch resp.StatusCode() {
+			case 200:
+				lok = append(lok, d)
+			case 503:
+				lshed = append(lshed, d)
+			default:
+				b.Errorf("status %d: %s", resp.StatusCode(), resp.Body())
+				return
+			}
+		}
+		mu.Lock()
+		ok, shed = append(ok, lok...), append(shed, lshed...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(len(ok))/b.Elapsed().Seconds(), "ok/s")
+	b.ReportMetric(float64(len(shed))/float64(max(1, len(ok)+len(shed))), "shed-share")
+	if len(ok) > 0 {
+		slices.Sort(ok)
+		b.ReportMetric(float64(ok[len(ok)*99/100].Microseconds())/1000, "ok-p99-ms")
+	}
+	if len(shed) > 0 {
+		slices.Sort(shed)
+		b.ReportMetric(float64(shed[len(shed)*99/100].Microseconds())/1000, "shed-p99-ms")
+	}
+}

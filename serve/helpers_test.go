@@ -31,6 +31,9 @@ func retailConfig(dir string) serve.Config {
 	return serve.Config{
 		DataDir: dir, Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec, Profiles: retail.Profiles,
 		Seed: 7, Now: func() time.Time { return testNow }, Logger: testLogger(),
+		// the race detector on a loaded 2-core machine can stretch a group
+		// commit past the default 50ms budget; tests of the budget set their own
+		DecisionTimeout: 5 * time.Second,
 	}
 }
 
@@ -54,6 +57,8 @@ func start(t testing.TB, cfg serve.Config) *instance {
 	in := &instance{t: t, svc: svc, base: "http://" + ln.Addr().String(), done: make(chan error, 1)}
 	go func() { in.done <- svc.Serve(ln) }()
 	t.Cleanup(func() { in.stop() })
+	// one request, so that Serve is running before anyone can Close
+	in.raw("GET", "/healthz", "")
 	return in
 }
 
@@ -139,4 +144,24 @@ func actionsOf(t testing.TB, resp map[string]any) []map[string]any {
 		out[i] = a.(map[string]any)
 	}
 	return out
+}
+
+// raw posts a JSON body and returns the response and its body as text.
+func (in *instance) raw(method, path, body string) (*http.Response, string) {
+	in.t.Helper()
+	req, err := http.NewRequest(method, in.base+path, bytes.NewBufferString(body))
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return resp, string(data)
 }

@@ -20,7 +20,6 @@ import (
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
-	"nextbest/logs"
 )
 
 // Handler returns the service's HTTP handler: the v1 API, health, metrics.
@@ -114,12 +113,23 @@ func (s *Service) method(ctx *fasthttp.RequestCtx, m string) bool {
 	return false
 }
 
+// handleReady answers whether this instance can take traffic: 503 while
+// it starts or stops, and while its journal cannot write (a full disk), so
+// that a load balancer sends writes elsewhere until it recovers.
 func (s *Service) handleReady(ctx *fasthttp.RequestCtx) {
-	if s.ready.Load() {
-		writeRawJSON(ctx, 200, []byte(`{"status":"ready"}`))
+	if !s.ready.Load() {
+		writeUnavailable(ctx, "not ready")
 		return
 	}
-	writeError(ctx, 503, "unavailable", "", "not ready")
+	if err := s.journal.Health(); err != nil {
+		if isNoSpace(err) {
+			writeUnavailable(ctx, "the journal is out of disk space")
+		} else {
+			writeUnavailable(ctx, "the journal cannot write")
+		}
+		return
+	}
+	writeRawJSON(ctx, 200, []byte(`{"status":"ready"}`))
 }
 
 func (s *Service) handleStats(ctx *fasthttp.RequestCtx) {
@@ -139,12 +149,29 @@ type decideWork struct {
 	jd   journal.Decision
 	lv   live
 	acts []int
+	// capped and resv are the contact reservation's scratch
+	capped []string
+	resv   reservation
+	// pending: the decision's record was enqueued but not acknowledged in
+	// time; the journal may still hand lv to the applier
+	pending bool
 }
 
 func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
+	if !s.admitDecision(ctx) {
+		return
+	}
+	defer s.decisions.done()
 	w := s.work.Get().(*decideWork)
-	defer s.work.Put(w)
+	w.pending = false
+	defer func() {
+		// a record still pending in the journal carries pointers into w
+		// (its live meta): leave w to the garbage collector
+		if !w.pending {
+			s.work.Put(w)
+		}
+	}()
 	if err := s.decodeDecide(ctx.PostBody(), &w.req); err != nil {
 		writeErr(ctx, err)
 		return
@@ -155,6 +182,20 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	// the budget covers everything from here to the acknowledgement,
+	// the journal's group commit included
+	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.DecisionTimeout)
+	defer cancel()
+	req := decide.Request{
+		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Context: w.req.Context,
+		Candidates: w.req.Candidates, Limit: w.req.limit(), Explain: w.req.Explain, Now: now,
+	}
+	exp, arm := s.assign(&req, now)
+
+	// The profile is read, the contact policy checked and the capped
+	// actions given reserved under the customer's ledger lock: concurrent
+	// decisions for one customer never exceed a cap.
+	stripe := s.contacts.lock(w.req.CustomerID)
 	storeDown := false
 	p, err := s.store.Get(w.req.CustomerID)
 	if err != nil {
@@ -164,19 +205,26 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	if p == nil {
 		p = s.spec.NewProfile(w.req.CustomerID, now)
 	}
-	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.DecisionTimeout)
-	req := decide.Request{
-		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Context: w.req.Context,
-		Candidates: w.req.Candidates, Limit: w.req.limit(), Explain: w.req.Explain, Now: now,
-	}
-	exp, arm := s.assign(&req, now)
+	p = s.contacts.overlay(stripe, w.req.CustomerID, p)
 	err = s.engine.Decide(dctx, &req, p, &w.res)
-	cancel()
 	if err != nil && !errors.Is(err, decide.ErrNoActions) {
+		s.contacts.unlock(stripe)
 		writeErr(ctx, err)
 		return
 	}
 	res := &w.res
+	var resv *reservation
+	w.capped = w.capped[:0]
+	for _, c := range res.Actions {
+		if len(c.Action.Limits) > 0 {
+			w.capped = append(w.capped, c.Action.ID)
+		}
+	}
+	if len(w.capped) > 0 {
+		w.resv = s.contacts.reserve(stripe, w.req.CustomerID, s.reservations.Add(1), now, w.capped)
+		resv = &w.resv
+	}
+	s.contacts.unlock(stripe)
 	d := &w.jd
 	// the record's slices are reused: the applier is done with them once
 	// AppendMeta returns
@@ -201,13 +249,24 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	d.Eligible, d.Actions = eligible, actions
 	w.buf, err = journal.AppendDecision(w.buf[:0], d)
 	if err != nil {
+		if resv != nil {
+			s.contacts.release(*resv)
+		}
 		writeErr(ctx, err)
 		return
 	}
-	w.lv = live{decision: d, x: res.X, acts: w.acts}
+	w.lv = live{decision: d, x: res.X, acts: w.acts, resv: resv}
 	computed := time.Now()
-	if _, err := s.journal.AppendMeta(context.Background(), journal.TypeDecision, now, w.buf, &w.lv); err != nil {
-		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+	if _, err := s.journal.AppendMeta(dctx, journal.TypeDecision, now, w.buf, &w.lv); err != nil {
+		// Not acknowledged. A record still pending may yet be applied and
+		// release its reservation then; one that was never enqueued or
+		// failed is released here (its reservation would otherwise expire).
+		if errors.Is(err, journal.ErrPending) {
+			w.pending = true
+		} else if resv != nil {
+			s.contacts.release(*resv)
+		}
+		s.journalError(ctx, err)
 		return
 	}
 	s.metrics.decideCompute.Observe(computed.Sub(start).Seconds())
@@ -272,10 +331,6 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 			reason: fmt.Sprintf("unknown outcome type %q; the declared types are: %s", r.Type, s.outcomes)})
 		return
 	}
-	if err := logs.CheckReward(*r.Reward); err != nil {
-		writeErr(ctx, badField("reward", "must be a finite number between -%g and %g", float64(logs.MaxReward), float64(logs.MaxReward)))
-		return
-	}
 	v, closer, err := s.db.Get([]byte(prefixDecision + r.DecisionID))
 	if err == pebble.ErrNotFound {
 		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "decision_id", reason: fmt.Sprintf("no decision %q (unknown, or older than the retention)", r.DecisionID)})
@@ -336,9 +391,13 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, err)
 		return
 	}
+	if !s.admitIngest(ctx) {
+		return
+	}
 	lsn, err := s.journal.AppendMeta(context.Background(), journal.TypeOutcome, ts, payload, &live{outcome: &o})
+	s.ingest.done()
 	if err != nil {
-		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		s.journalError(ctx, err)
 		return
 	}
 	s.metrics.outcomes.WithLabelValues(t.Name).Inc()
@@ -368,9 +427,13 @@ func (s *Service) handleEvent(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, err)
 		return
 	}
+	if !s.admitIngest(ctx) {
+		return
+	}
 	lsn, err := s.journal.AppendMeta(context.Background(), journal.TypeEvent, ts, payload, &live{event: &e})
+	s.ingest.done()
 	if err != nil {
-		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		s.journalError(ctx, err)
 		return
 	}
 	s.metrics.events.Inc()

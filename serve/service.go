@@ -58,9 +58,16 @@ type Config struct {
 	// entry is kept): default the attribution window plus a day. Older
 	// decisions stay in the journal; outcomes for them get 404.
 	DecisionRetention time.Duration
-	// DecisionTimeout bounds the service's own time per decision (default
-	// 50ms); journal fsync waits are not part of it.
+	// DecisionTimeout bounds a decision from its start to its
+	// acknowledgement, the journal's group commit included (default
+	// 50ms). A decision that cannot be journaled within it answers 503
+	// and is not acknowledged.
 	DecisionTimeout time.Duration
+	// MaxInFlight bounds the decisions being served at once, and
+	// separately the outcomes and events (default DefaultMaxInFlight per
+	// CPU); past it a request is refused at once with 503 and Retry-After
+	// instead of queueing.
+	MaxInFlight int
 	// MaxBodyBytes caps request bodies (default 64 KiB); larger ones get 413.
 	MaxBodyBytes int
 	// AllowUndeclaredContext, for migrating clients, accepts /v1/decide
@@ -214,9 +221,17 @@ type Service struct {
 
 	actionsJSON []byte
 	work        sync.Pool
-	ready       atomic.Bool
-	stopLearn   context.CancelFunc
-	learnDone   chan struct{}
+
+	// contacts holds the contact reservations of decisions not yet
+	// applied; reservations numbers them
+	contacts     *contactLedger
+	reservations atomic.Uint64
+	*admission
+	journalLog throttle
+
+	ready     atomic.Bool
+	stopLearn context.CancelFunc
+	learnDone chan struct{}
 	// background stops the periodic tasks (registry polling, the sweep)
 	background context.Context
 	stopBg     context.CancelFunc
@@ -328,6 +343,10 @@ func Open(cfg Config) (_ *Service, err error) {
 	if s.applier, err = newApplier(s.db, s.store, s.spec, s.cat, s.learner, s.outcomes, applyErrs, s.log); err != nil {
 		return nil, err
 	}
+	s.contacts = newContactLedger(max(time.Minute, 10*cfg.DecisionTimeout))
+	s.applier.contacts = s.contacts
+	s.admission = newAdmission(cfg.MaxInFlight, s.metrics.reg)
+	s.journalLog.interval = 10 * time.Second
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopLearn, s.learnDone = cancel, make(chan struct{})
 	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
@@ -335,6 +354,10 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.journal, err = journal.Open(journal.Config{
 		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
 		OnCommit: s.applier.onCommit,
+		// the state store and the model snapshot are derived from the
+		// journal: one that ends below them has lost records, and must
+		// not hand their LSNs out again
+		AppliedLSN: max(s.applier.Applied(), s.learner.from),
 	})
 	if err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ type fileConfig struct {
 	DecisionRetention decide.Duration   `yaml:"decision_retention"`
 	DecisionTimeout   decide.Duration   `yaml:"decision_timeout"`
 	MaxBodyBytes      int               `yaml:"max_body_bytes"`
+	MaxInFlight       int               `yaml:"max_in_flight"`
 	CacheMaxCost      int64             `yaml:"cache_max_cost"`
 	SnapshotEvery     decide.Duration   `yaml:"snapshot_every"`
 	Registry          string            `yaml:"registry"`
@@ -136,7 +137,7 @@ func runServe(args []string) error {
 	cfg := serve.Config{
 		Addr: fc.Addr, DataDir: fc.DataDir, Policy: fc.Policy, Model: fc.Model,
 		DefaultReward: fc.DefaultReward, AttributionWindow: fc.AttributionWindow.D(), DecisionRetention: fc.DecisionRetention.D(),
-		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes,
+		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes, MaxInFlight: fc.MaxInFlight,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken,
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
