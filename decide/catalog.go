@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -113,19 +112,6 @@ type FeatureCompiler interface {
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
-// LoadCatalog reads and parses the catalog file at path.
-func LoadCatalog(path string, fc FeatureCompiler) (*Catalog, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read catalog %q: %w", path, err)
-	}
-	c, err := ParseCatalog(data, fc)
-	if err != nil {
-		return nil, fmt.Errorf("cannot load catalog %q: %w", path, err)
-	}
-	return c, nil
-}
 
 // ParseCatalog parses a YAML catalog, validates every action, compiles its
 // eligibility rule and its features (with fc, which may be nil in tests

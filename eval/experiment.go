@@ -147,10 +147,10 @@ type Verdict struct {
 
 // Verdict statuses.
 const (
-	VerdictWinner       = "winner"
-	VerdictControlWins  = "control_wins"
-	VerdictNoWinnerYet  = "no_winner_yet"
-	VerdictUntrustworty = "untrustworthy"
+	VerdictWinner        = "winner"
+	VerdictControlWins   = "control_wins"
+	VerdictNoWinnerYet   = "no_winner_yet"
+	VerdictUntrustworthy = "untrustworthy"
 )
 
 // MetricInfo describes a metric for readers of the result.

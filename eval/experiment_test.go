@@ -244,7 +244,7 @@ func TestExperimentAA(t *testing.T) {
 // is flagged and no winner named; a worse challenger loses to control.
 func TestExperimentSRMAndControl(t *testing.T) {
 	res, _ := analyzeCase(t, "srm")
-	if !res.SRM.Mismatch || res.SRM.P >= 0.001 || res.Verdict.Status != eval.VerdictUntrustworty || res.Verdict.Trusted {
+	if !res.SRM.Mismatch || res.SRM.P >= 0.001 || res.Verdict.Status != eval.VerdictUntrustworthy || res.Verdict.Trusted {
 		t.Errorf("SRM case: srm %+v verdict %+v", res.SRM, res.Verdict)
 	}
 	res, _ = analyzeCase(t, "control-wins")

@@ -65,7 +65,7 @@ func verdict(res *ExperimentResult, allWorse bool) Verdict {
 		v.Status = VerdictNoWinnerYet
 		v.Headline = "No winner yet: the experiment has no decisions yet."
 	case res.SRM.Mismatch:
-		v.Status = VerdictUntrustworty
+		v.Status = VerdictUntrustworthy
 		v.Headline = "Do not act on these results yet: the traffic split does not match the configuration."
 	case !res.SampleSize.Enough:
 		v.Status = VerdictNoWinnerYet

@@ -40,14 +40,6 @@ func zQuantile(level float64) float64 {
 // normalSF is P(Z > z) for a standard normal Z.
 func normalSF(z float64) float64 { return 0.5 * math.Erfc(z/math.Sqrt2) }
 
-// WaldInterval returns the Wald interval p̂ ± z·√(p̂(1−p̂)/n) of a
-// proportion of x successes in n trials.
-func WaldInterval(x, n, level float64) Interval {
-	p := x / n
-	h := zQuantile(level) * math.Sqrt(p*(1-p)/n)
-	return Interval{Estimate: p, Lo: p - h, Hi: p + h, Level: level, Method: "Wald"}
-}
-
 // WilsonInterval returns the Wilson score interval of a proportion of x
 // successes in n trials (Wilson 1927): the p whose score test at level
 // does not reject. Unlike Wald it stays inside [0, 1] and behaves near 0.

@@ -15,9 +15,6 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 var (
-	// ErrNotFound is never returned by Store.Get (which answers nil, nil);
-	// it is provided for callers that want a sentinel for an absent profile.
-	ErrNotFound = errors.New("features: profile not found")
 	// ErrCorrupt is returned (wrapped) by the Store when a stored profile
 	// cannot be decoded.
 	ErrCorrupt = errors.New("features: corrupt profile encoding")

@@ -226,9 +226,9 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 		c := pop.PickCustomer(arrive, 0, len(pop.customers))
 		pop.Begin(&v, journey, c, now)
 		// Explain gives the explorer's exact first-slot probabilities; the
-		// draw is made here from the run's own stream, because the engine's
-		// per-scratch streams come from a sync.Pool and are not
-		// reproducible run to run.
+		// draw is made here from the run's own stream, so that every policy
+		// of a seed sees the same sequence of uniforms (the engine's own
+		// per-decision streams are reproducible too, but differ by policy).
 		req := decide.Request{CustomerID: c.ID, Channel: v.Channel, Context: v.Context, Limit: 1, Now: now, Explain: pol.Kind != Oracle}
 		err := eng.Decide(ctx, &req, c.Profile, &dr)
 		shown = shown[:0]

@@ -55,8 +55,8 @@
 // WriteMarkdown, WriteCSV and WriteRegretChart write the results.
 // Everything is reproducible from the seed: the runner draws the
 // explorer's choice itself from the exact slot probabilities the engine
-// reports (Explain), because the engine's own streams depend on its
-// sync.Pool.
+// reports (Explain), from the run's own stream, so that the policies of
+// one seed are compared on the same uniforms.
 //
 // # What it is not
 //
