@@ -17,18 +17,9 @@ import (
 	"nextbest/models"
 )
 
-// Scorer estimates the reward of candidate actions. Implementations must
-// be safe for concurrent use and must not retain the slices they are given.
-type Scorer interface {
-	// Name identifies the model and its version, e.g. "linucb@v3".
-	Name() string
-	// Dim is the feature dimension the scorer expects.
-	Dim() int
-	// Predict writes, for candidate i with catalog action index acts[i] and
-	// features xs[i*Dim():(i+1)*Dim()], the posterior mean reward and its
-	// posterior standard deviation.
-	Predict(mean, std []float64, acts []int, xs []float64)
-}
+// Scorer estimates the reward of candidate actions: models.Scorer, the one
+// interface every served model implements.
+type Scorer = models.Scorer
 
 // Config configures an Engine.
 type Config struct {
@@ -95,7 +86,7 @@ func New(cfg Config, scorer Scorer) (*Engine, error) {
 	if e.seed == 0 {
 		e.seed = rand.Uint64()
 	}
-	e.fallback = fallbackPolicy(e.policy)
+	e.fallback = FallbackPolicy(e.policy)
 	e.names = [2]string{e.policy.String(), e.fallback.String()}
 	e.pool.New = func() any { return e.newScratch() }
 	if err := e.SetScorer(scorer); err != nil {
@@ -288,7 +279,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	if sc == nil {
 		res.Fallback = true
 		res.Policy = "fallback"
-		pol = fallbackPolicy(pol)
+		pol = FallbackPolicy(pol)
 	} else {
 		res.Policy = sc.Name()
 	}
@@ -368,7 +359,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	if ctx.Err() != nil && sc != nil {
 		// past the deadline: answer with the cheap fallback ranking rather
 		// than fail (a channel always gets an answer)
-		sc, pol = nil, fallbackPolicy(pol)
+		sc, pol = nil, FallbackPolicy(pol)
 		res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
 	}
 
@@ -406,7 +397,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 			// model state): the fallback ranking answers rather than an
 			// error, and the log says which model and action.
 			e.logNonFinite(sc.Name(), s.acts[i].ID, mean[i], std[i], s.score[i])
-			sc, pol = nil, fallbackPolicy(pol)
+			sc, pol = nil, FallbackPolicy(pol)
 			res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
 			for i := range mean {
 				mean[i], std[i] = 1, 0
@@ -500,7 +491,7 @@ func (e *Engine) explorerName(pol Policy) string {
 // fallbackPolicy is the explorer of the fallback ranking: ε-greedy with
 // the policy's ε (0.1 if it has none), so fallback decisions keep exact,
 // non-degenerate propensities.
-func fallbackPolicy(pol Policy) Policy {
+func FallbackPolicy(pol Policy) Policy {
 	eps := pol.Epsilon
 	if pol.Kind != EpsilonGreedy || eps == 0 {
 		eps = 0.1

@@ -200,12 +200,19 @@ func ReadArtifactFile(path string) (*Artifact, error) {
 	return a, nil
 }
 
-// Predictor is what LoadScorer returns: the method set of decide.Scorer
-// (models does not import decide). Implementations are safe for concurrent
-// use and do not retain the slices they are given.
-type Predictor interface {
+// Scorer estimates the reward of candidate actions: what every model of
+// this package serves as, what LoadScorer returns and what the decision
+// engine scores with (decide.Scorer is this interface). Implementations
+// must be safe for concurrent use and must not retain the slices they are
+// given.
+type Scorer interface {
+	// Name identifies the model and its version, e.g. "linucb@v3".
 	Name() string
+	// Dim is the feature dimension the scorer expects.
 	Dim() int
+	// Predict writes, for candidate i with catalog action index acts[i] and
+	// features xs[i*Dim():(i+1)*Dim()], the posterior mean reward and its
+	// posterior standard deviation.
 	Predict(mean, std []float64, acts []int, xs []float64)
 }
 
@@ -222,9 +229,9 @@ type Predictor interface {
 //     and is refused with ErrActionMismatch naming the actions.
 //   - Shared models (ridge, logistic, MLP) take the catalog as it is.
 //
-// The returned Predictor's Name is Metadata.Name@vVersion (e.g.
+// The returned Scorer's Name is Metadata.Name@vVersion (e.g.
 // "linucb@v3") when the artifact has a version.
-func LoadScorer(art *Artifact, specHash string, actionIDs []string) (Predictor, error) {
+func LoadScorer(art *Artifact, specHash string, actionIDs []string) (Scorer, error) {
 	meta := &art.Meta
 	if meta.FeatureSpec != specHash {
 		return nil, fmt.Errorf("%w: model v%d was trained with feature spec %.12s, serving %.12s", ErrSpecMismatch, meta.Version, meta.FeatureSpec, specHash)

@@ -48,7 +48,7 @@ type TrainConfig struct {
 // Result is a trained model with its held-out metrics.
 type Result struct {
 	// Scorer is the model (a *models.Ridge, *models.Logistic or *models.MLP).
-	Scorer    models.Predictor
+	Scorer    models.Scorer
 	Name      string
 	PerAction bool
 	Hyper     map[string]any
@@ -251,7 +251,7 @@ type Metrics struct {
 }
 
 // Evaluate scores every row of ds with p and computes Metrics.
-func Evaluate(p models.Predictor, ds *Dataset) Metrics {
+func Evaluate(p models.Scorer, ds *Dataset) Metrics {
 	n := ds.Len()
 	mean, std := make([]float64, n), make([]float64, n)
 	const chunk = 1024
