@@ -26,6 +26,23 @@ var ratios = []struct {
 	{"decide over HTTP / bare fasthttp handler (throughput)", "BenchmarkHTTPDecide", "BenchmarkHTTPBare", "req/s", ">= 0.5"},
 }
 
+// targets are DESIGN.md's performance targets on single benchmarks: a
+// metric that must stay at or below (max) or at or above (min) a bound.
+var targets = []struct {
+	label, bench, metric string
+	bound                float64
+	max                  bool
+}{
+	{"decide in process, ε-greedy, 20×64 (ns)", "BenchmarkDecide20x64/epsilon_greedy", "ns/op", 10000, true},
+	{"decide in process, ε-greedy (allocs)", "BenchmarkDecide20x64/epsilon_greedy", "allocs/op", 4, true},
+	{"decide in process, Thompson exact (ns)", "BenchmarkDecide20x64/thompson", "ns/op", 25000, true},
+	{"decide over HTTP, p99 (ms)", "BenchmarkHTTPDecide", "p99-ms", 5, true},
+	{"512 connections: accepted p99, client side (ms)", "BenchmarkHTTPOverload", "ok-p99-ms", 10, true},
+	{"512 connections: shed p99, client side (ms)", "BenchmarkHTTPOverload", "shed-p99-ms", 1, true},
+	{"journal group commit, fsynced (appends/s)", "BenchmarkAppend/fsync", "appends/s", 100000, false},
+	{"ridge batch training, linear (examples/s)", "BenchmarkRidgeBatch64/actions=0", "examples/s", 500000, false},
+}
+
 func main() {
 	var results []*result
 	pkg := ""
@@ -78,6 +95,25 @@ func main() {
 	byName := map[string]*result{}
 	for _, r := range results {
 		byName[r.name] = r
+	}
+	fmt.Println()
+	fmt.Println("targets (DESIGN.md; ratio > 1 means the target is met by that factor)")
+	fmt.Printf("  %-52s %12s %12s %8s\n", "target", "bound", "measured", "ratio")
+	for _, t := range targets {
+		r := byName[t.bench]
+		if r == nil {
+			continue
+		}
+		v, ok := r.metrics[t.metric]
+		if !ok {
+			continue
+		}
+		bound, ratio := ">= "+human(t.bound), v/t.bound
+		if t.max {
+			bound = "<= " + human(t.bound)
+			ratio = t.bound / v
+		}
+		fmt.Printf("  %-52s %12s %12s %8.2f\n", t.label, bound, human(v), ratio)
 	}
 	printed := false
 	for _, q := range ratios {
