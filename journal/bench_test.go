@@ -107,3 +107,47 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkAppendSubscribed is BenchmarkAppend's fsync and nosync cases
+// with a subscriber that reads every record's live value: the two-stage
+// pipeline a server runs (its state applier is the subscriber).
+func BenchmarkAppendSubscribed(b *testing.B) {
+	type live struct{ n int }
+	for _, bc := range []struct {
+		name   string
+		noSync bool
+	}{{"fsync", false}, {"nosync", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := benchDecision(b)
+			sum := 0
+			sub := journal.SubscriberFunc[live](func(recs []journal.Record, lv []*live) error {
+				for i := range recs {
+					if lv[i] != nil {
+						sum += lv[i].n
+					}
+				}
+				return nil
+			})
+			j, err := journal.OpenWith(journal.Config{Dir: b.TempDir(), NoSync: bc.noSync}, sub)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer j.Close()
+			ctx := context.Background()
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			b.SetParallelism(64)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				l := &live{n: 1}
+				for pb.Next() {
+					if _, err := j.AppendLive(ctx, journal.TypeDecision, time.Time{}, p, l); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+		})
+	}
+}

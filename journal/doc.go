@@ -32,6 +32,17 @@
 // Replay and Reader skip tombstones. "nextbest journal verify" and
 // "nextbest journal repair" run them.
 //
+// # Subscribers
+//
+// OpenWith takes an ordered list of subscribers (Subscriber): each durable
+// batch goes to each of them, in order, from one apply goroutine, before
+// its Appends return; the next batch's write and fsync overlap them. A
+// server's state applier is its subscriber, so a reader follows
+// journal → applier by name. AppendLive passes a typed live value with a
+// record (what the appender already holds of it: the decoded payload,
+// say) that the subscribers receive and the journal never persists; the
+// type parameter of Journal says which type, NoLive for none.
+//
 // The byte layout is specified in FORMAT.md, for readers in other languages.
 // Payloads are JSON of the structs in records.go; Encode and Decode convert.
 //

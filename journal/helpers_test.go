@@ -14,11 +14,14 @@ import (
 	"nextbest/journal"
 )
 
-// openT opens a journal in dir and closes it at the end of the test unless
-// the test closed it already.
-func openT(t testing.TB, cfg journal.Config) *journal.Journal {
+// plain is a journal without live values.
+type plain = journal.Journal[journal.NoLive]
+
+// openT opens a journal in dir, with subs if any, and closes it at the end
+// of the test unless the test closed it already.
+func openT(t testing.TB, cfg journal.Config, subs ...journal.Subscriber[journal.NoLive]) *plain {
 	t.Helper()
-	j, err := journal.Open(cfg)
+	j, err := journal.OpenWith(cfg, subs...)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", cfg.Dir, err)
 	}
@@ -43,7 +46,7 @@ func typeFor(i int) journal.Type { return journal.Type(1 + i%3) }
 func tsFor(i int) time.Time { return time.Unix(1_700_000_000, int64(i)*1_001).UTC() }
 
 // appendN appends records first..first+n-1 (by payloadFor index) one by one.
-func appendN(t testing.TB, j *journal.Journal, first, n int) {
+func appendN(t testing.TB, j *plain, first, n int) {
 	t.Helper()
 	for i := first; i < first+n; i++ {
 		lsn, err := j.Append(context.Background(), typeFor(i), tsFor(i), payloadFor(i))
@@ -57,7 +60,7 @@ func appendN(t testing.TB, j *journal.Journal, first, n int) {
 }
 
 // replayAll returns copies of every record of j.
-func replayAll(t testing.TB, j *journal.Journal, from uint64) []journal.Record {
+func replayAll(t testing.TB, j *plain, from uint64) []journal.Record {
 	t.Helper()
 	var out []journal.Record
 	err := j.Replay(from, func(r journal.Record) error {

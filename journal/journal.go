@@ -50,14 +50,6 @@ type Config struct {
 	// commits when other files are being written on the same disk. It
 	// costs SegmentBytes of disk per segment up front.
 	Preallocate bool
-	// OnCommit, if set, is called from the journal's apply goroutine after
-	// each batch is durable and before its Append calls return, with the
-	// batch's records in LSN order, one batch at a time. It must not retain
-	// the slice or payload bytes. The next batch's write and fsync run
-	// while it does (a two-stage pipeline); if it is slower than an fsync,
-	// it sets the pace. An error from
-	// it is logged (it never un-acknowledges durable data).
-	OnCommit func([]Record) error
 	// AppliedLSN is the highest LSN that state derived from this journal
 	// (a state store, a model snapshot) has applied. Open refuses, with an
 	// error wrapping ErrBehind, when the journal after recovery ends below
@@ -84,27 +76,55 @@ type Record struct {
 	Time time.Time
 	// Payload is the record's body: JSON of Decision, Outcome or Event.
 	Payload []byte
-	// Meta is what the appender passed to AppendMeta, handed to OnCommit
-	// with the record and never persisted: nil in Replay and Reader. It
-	// lets OnCommit use in-memory state the appender already has instead
-	// of decoding the payload.
-	Meta any
 }
+
+// Subscriber is told of every durable batch of a journal, in LSN order:
+// the state applier is one. OpenWith takes the subscribers as an ordered
+// list; each batch goes to every subscriber, in that order, before the
+// next batch goes to any.
+//
+// L is the type of the live value an appender may pass with a record
+// (AppendLive): what it already holds in memory of the record (the
+// decoded payload, say), so that a subscriber need not decode or derive
+// it again. Live values are never persisted.
+type Subscriber[L any] interface {
+	// Apply is called from the journal's apply goroutine once recs (in
+	// LSN order, one group commit) are durable and before their Appends
+	// return. live has one entry per record: the value its appender
+	// passed, or nil. Apply must not retain recs, their payload bytes or
+	// live past the call. The next batch's write and fsync run while
+	// Apply does (a two-stage pipeline), so a subscriber slower than an
+	// fsync sets the pace. An error is logged: it never un-acknowledges
+	// durable records.
+	Apply(recs []Record, live []*L) error
+}
+
+// SubscriberFunc adapts a function to a Subscriber.
+type SubscriberFunc[L any] func(recs []Record, live []*L) error
+
+// Apply calls f(recs, live).
+func (f SubscriberFunc[L]) Apply(recs []Record, live []*L) error { return f(recs, live) }
+
+// NoLive is the live-value type of a journal whose appenders pass none:
+// Open returns a *Journal[NoLive].
+type NoLive struct{}
 
 // batch is one group commit: frames encoded back to back in buf. Appenders
 // hold a pointer to it until done is closed, then read err.
-type batch struct {
-	buf   []byte
-	n     int    // number of frames
-	last  uint64 // LSN of the last frame
-	metas []any  // Meta of each frame, only when OnCommit is set
-	done  chan struct{}
-	err   error // set before done is closed
+type batch[L any] struct {
+	buf  []byte
+	n    int    // number of frames
+	last uint64 // LSN of the last frame
+	live []*L   // live value of each frame, only with subscribers
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // Journal is a durable, append-only log of records on local disk. Its
-// methods are safe for concurrent use.
-type Journal struct {
+// methods are safe for concurrent use. L is the type of the live values
+// its appenders pass to its subscribers (see Subscriber); NoLive for a
+// journal without.
+type Journal[L any] struct {
 	cfg  Config
 	log  *slog.Logger
 	lock *os.File // flock on Dir/LOCK
@@ -112,7 +132,7 @@ type Journal struct {
 	last atomic.Uint64 // highest durable LSN
 
 	mu      sync.Mutex
-	cur     *batch        // batch being filled
+	cur     *batch[L]     // batch being filled
 	nextLSN uint64        // LSN the next Append gets
 	space   chan struct{} // closed when cur is taken; nil unless someone waits
 	closed  bool
@@ -131,9 +151,10 @@ type Journal struct {
 	dirty   bool     // f may hold bytes of a failed write past segSize
 	recs    []Record // owned by applyLoop
 
-	bufs    chan []byte   // recycled batch buffers
-	applyQ  chan *batch   // durable batches for applyLoop (nil without OnCommit)
-	applied chan struct{} // closed when applyLoop returns
+	subs    []Subscriber[L] // in order
+	bufs    chan []byte     // recycled batch buffers
+	applyQ  chan *batch[L]  // durable batches for applyLoop (nil without subscribers)
+	applied chan struct{}   // closed when applyLoop returns
 
 	segMu sync.Mutex
 	segs  []segInfo
@@ -156,7 +177,13 @@ type Journal struct {
 // verify / repair); then nothing is modified. If the journal ends below
 // cfg.AppliedLSN, Open refuses with ErrBehind, also before modifying
 // anything.
-func Open(cfg Config) (*Journal, error) {
+func Open(cfg Config) (*Journal[NoLive], error) { return OpenWith[NoLive](cfg) }
+
+// OpenWith opens the journal as Open does, with subscribers: subs, in
+// this order, see every batch once it is durable (Subscriber). Records
+// replayed at start are not handed to them: a subscriber that derives
+// state catches up with Replay before it serves.
+func OpenWith[L any](cfg Config, subs ...Subscriber[L]) (*Journal[L], error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("%w: Dir is required", ErrBadConfig)
 	}
@@ -186,8 +213,9 @@ func Open(cfg Config) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{
+	j := &Journal[L]{
 		cfg:        cfg,
+		subs:       slices.Clone(subs),
 		log:        log,
 		lock:       lock,
 		wake:       make(chan struct{}, 1),
@@ -196,15 +224,15 @@ func Open(cfg Config) (*Journal, error) {
 		bufs:       make(chan []byte, 2),
 		healthC:    make(chan struct{}),
 	}
-	if cfg.OnCommit != nil {
-		j.applyQ = make(chan *batch, 1)
+	if len(subs) > 0 {
+		j.applyQ = make(chan *batch[L], 1)
 		j.applied = make(chan struct{})
 	}
 	if err := j.recover(); err != nil {
 		unlockDir(lock)
 		return nil, err
 	}
-	j.cur = &batch{done: make(chan struct{})}
+	j.cur = &batch[L]{done: make(chan struct{})}
 	if cfg.Preallocate && !j.spareOff.Load() {
 		j.startSpare()
 	}
@@ -218,7 +246,7 @@ func Open(cfg Config) (*Journal, error) {
 // recover scans the segments, checks them against cfg.AppliedLSN, cuts a
 // torn tail, and opens the last segment for appending. Nothing is
 // modified unless the journal is going to open.
-func (j *Journal) recover() error {
+func (j *Journal[L]) recover() error {
 	dir := j.cfg.Dir
 	// Leftovers of a crash during createSegment or Repair: never a real segment.
 	ents, err := os.ReadDir(dir)
@@ -303,7 +331,7 @@ func (j *Journal) recover() error {
 
 // behind is Open's refusal when the journal ends at LSN last, below
 // cfg.AppliedLSN. tail is the torn tail Open would have cut, if any.
-func (j *Journal) behind(last uint64, tail *Damage) error {
+func (j *Journal[L]) behind(last uint64, tail *Damage) error {
 	dir := j.cfg.Dir
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s ends at LSN %d but the state derived from it has applied LSN %d; appending would hand out LSN %s again",
@@ -354,14 +382,16 @@ func truncateFile(path string, size int64, noSync bool) error {
 // unacknowledged record). The journal is then degraded (see
 // Health): Appends fail fast with that error, without being queued, until
 // a probe write succeeds.
-func (j *Journal) Append(ctx context.Context, typ Type, ts time.Time, payload []byte) (uint64, error) {
-	return j.AppendMeta(ctx, typ, ts, payload, nil)
+func (j *Journal[L]) Append(ctx context.Context, typ Type, ts time.Time, payload []byte) (uint64, error) {
+	return j.AppendLive(ctx, typ, ts, payload, nil)
 }
 
-// AppendMeta is Append with a value that OnCommit receives as the record's
-// Meta. meta is not persisted; the appender must not change what it
-// points to until AppendMeta returns.
-func (j *Journal) AppendMeta(ctx context.Context, typ Type, ts time.Time, payload []byte, meta any) (uint64, error) {
+// AppendLive is Append with a live value that the subscribers receive
+// with the record (Subscriber.Apply); nil passes none. live is not
+// persisted; the appender must not change what it points to until
+// AppendLive returns, and, if it returns an error wrapping ErrPending,
+// not at all: the record may still reach the subscribers.
+func (j *Journal[L]) AppendLive(ctx context.Context, typ Type, ts time.Time, payload []byte, live *L) (uint64, error) {
 	if typ < TypeDecision || typ > TypeEvent {
 		return 0, fmt.Errorf("%w: %d", ErrBadType, typ)
 	}
@@ -411,8 +441,8 @@ func (j *Journal) AppendMeta(ctx context.Context, typ Type, ts time.Time, payloa
 	lsn := j.nextLSN
 	j.nextLSN++
 	b.buf = appendFrame(b.buf, lsn, typ, ns, payload)
-	if j.cfg.OnCommit != nil {
-		b.metas = append(b.metas, meta)
+	if j.applyQ != nil {
+		b.live = append(b.live, live)
 	}
 	b.n++
 	b.last = lsn
@@ -441,16 +471,16 @@ func (j *Journal) AppendMeta(ctx context.Context, typ Type, ts time.Time, payloa
 }
 
 // LastLSN returns the highest durable LSN, 0 for an empty journal.
-func (j *Journal) LastLSN() uint64 { return j.last.Load() }
+func (j *Journal[L]) LastLSN() uint64 { return j.last.Load() }
 
 // commitLoop is the one goroutine that writes: it takes whatever batch has
 // filled while it was busy, writes it with one write and one fsync, and
-// wakes its appenders. With OnCommit set, the waking goes through a second
-// goroutine (applyLoop) that runs OnCommit first: the two form a pipeline,
-// so one batch's fsync overlaps the previous batch's OnCommit, and a group
+// wakes its appenders. With subscribers, the waking goes through a second
+// goroutine (applyLoop) that runs them first: the two form a pipeline,
+// so one batch's fsync overlaps the previous batch's subscribers, and a group
 // commit costs the longer of the two rather than their sum. While the
 // journal is degraded it also probes the disk, every RetryInterval.
-func (j *Journal) commitLoop() {
+func (j *Journal[L]) commitLoop() {
 	defer close(j.exited)
 	if j.applyQ != nil {
 		defer func() { close(j.applyQ); <-j.applied }()
@@ -483,7 +513,7 @@ func (j *Journal) commitLoop() {
 			return
 		}
 		b := j.cur
-		j.cur = &batch{buf: j.takeBuf(), done: make(chan struct{})}
+		j.cur = &batch[L]{buf: j.takeBuf(), done: make(chan struct{})}
 		if j.space != nil {
 			close(j.space)
 			j.space = nil
@@ -500,7 +530,7 @@ func (j *Journal) commitLoop() {
 
 // dispatch hands a finished batch (committed, or failed with b.err set) to
 // whoever wakes its appenders, in order.
-func (j *Journal) dispatch(b *batch) {
+func (j *Journal[L]) dispatch(b *batch[L]) {
 	if j.applyQ != nil {
 		j.applyQ <- b // in order: the apply loop wakes the appenders
 		return
@@ -520,7 +550,7 @@ func (j *Journal) dispatch(b *batch) {
 //     cannot resurface after a crash as records their appenders were told
 //     failed;
 //   - Append fails fast until a probe, RetryInterval later, succeeds.
-func (j *Journal) fail(b *batch, cause error) {
+func (j *Journal[L]) fail(b *batch[L], cause error) {
 	err := fmt.Errorf("%w: %w", ErrFailed, cause)
 	if errors.Is(cause, syscall.ENOSPC) {
 		err = fmt.Errorf("%w: %w: %w", ErrFailed, ErrNoSpace, cause)
@@ -532,7 +562,7 @@ func (j *Journal) fail(b *batch, cause error) {
 	}
 	j.mu.Lock()
 	queued := j.cur
-	j.cur = &batch{done: make(chan struct{})}
+	j.cur = &batch[L]{done: make(chan struct{})}
 	j.nextLSN = j.last.Load() + 1
 	j.setErr(err)
 	j.retryAt = time.Now().Add(j.cfg.RetryInterval)
@@ -572,7 +602,7 @@ const probeBytes = 64 << 10
 // succeed before any of it is acknowledged. The page that straddles
 // segSize keeps its durable part in memory (truncation zeroes only past
 // the new size), and is written whole again with the new data.
-func (j *Journal) probe() {
+func (j *Journal[L]) probe() {
 	err := j.writeProbe()
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -589,7 +619,7 @@ func (j *Journal) probe() {
 	j.retryAt = time.Now().Add(j.cfg.RetryInterval)
 }
 
-func (j *Journal) writeProbe() error {
+func (j *Journal[L]) writeProbe() error {
 	if j.dirty {
 		if err := j.cut(); err != nil {
 			return err
@@ -611,7 +641,7 @@ func (j *Journal) writeProbe() error {
 // dropping what a failed write or a probe left past it (in a preallocated
 // segment, the preallocation goes with it: the segment then grows as it is
 // written). See probe for why that makes a retry sound.
-func (j *Journal) cut() error {
+func (j *Journal[L]) cut() error {
 	if err := j.f.Truncate(j.segSize); err != nil {
 		return fmt.Errorf("cannot truncate %s: %w", j.path, err)
 	}
@@ -626,7 +656,7 @@ func (j *Journal) cut() error {
 
 // setErr sets the degraded error (nil: healthy) and wakes healthChanged
 // waiters when health flips. j.mu is held.
-func (j *Journal) setErr(err error) {
+func (j *Journal[L]) setErr(err error) {
 	if (err == nil) != (j.err == nil) {
 		close(j.healthC)
 		j.healthC = make(chan struct{})
@@ -641,7 +671,7 @@ func (j *Journal) setErr(err error) {
 // probes the disk every Config.RetryInterval and is healthy again after
 // the first probe that succeeds: no restart is needed once space is freed.
 // A server's readiness check should report not ready while it is non-nil.
-func (j *Journal) Health() error {
+func (j *Journal[L]) Health() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
@@ -652,14 +682,14 @@ func (j *Journal) Health() error {
 
 // healthChanged returns a channel that is closed the next time Health
 // flips between nil and non-nil.
-func (j *Journal) healthChanged() <-chan struct{} {
+func (j *Journal[L]) healthChanged() <-chan struct{} {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.healthC
 }
 
 // takeBuf returns a recycled batch buffer, or nil.
-func (j *Journal) takeBuf() []byte {
+func (j *Journal[L]) takeBuf() []byte {
 	select {
 	case buf := <-j.bufs:
 		return buf
@@ -669,7 +699,7 @@ func (j *Journal) takeBuf() []byte {
 }
 
 // finish wakes b's appenders and recycles its buffer.
-func (j *Journal) finish(b *batch) {
+func (j *Journal[L]) finish(b *batch[L]) {
 	close(b.done)
 	if cap(b.buf) <= 2*maxBatchBytes {
 		select {
@@ -680,32 +710,32 @@ func (j *Journal) finish(b *batch) {
 	b.buf = nil
 }
 
-// applyLoop runs OnCommit for each durable batch, in LSN order, then wakes
-// the batch's appenders: an Append returns only after OnCommit saw it.
-func (j *Journal) applyLoop() {
+// applyLoop hands each durable batch to the subscribers, in order, then
+// wakes the batch's appenders: an Append returns only after every
+// subscriber saw it.
+func (j *Journal[L]) applyLoop() {
 	defer close(j.applied)
 	for b := range j.applyQ {
 		if b.err == nil {
 			first := b.last - uint64(b.n) + 1
 			recs := j.recs[:0]
-			for off, i := 0, 0; off < len(b.buf); i++ {
+			for off := 0; off < len(b.buf); {
 				size, _ := frameLen(b.buf[off:])
 				rec, err := checkFrame(b.buf[off : off+size])
 				if err != nil {
 					panic("BUG: journal: own frame does not decode: " + err.Error())
 				}
-				if i < len(b.metas) {
-					rec.Meta = b.metas[i]
-				}
 				recs = append(recs, rec)
 				off += size
 			}
-			if err := j.cfg.OnCommit(recs); err != nil {
-				j.log.Error("journal: OnCommit failed", "err", err, "first_lsn", first, "last_lsn", b.last)
+			for _, sub := range j.subs {
+				if err := sub.Apply(recs, b.live); err != nil {
+					j.log.Error("journal: subscriber failed", "subscriber", fmt.Sprintf("%T", sub), "err", err, "first_lsn", first, "last_lsn", b.last)
+				}
 			}
 			clear(recs)
 			j.recs = recs[:0]
-			clear(b.metas)
+			clear(b.live)
 		}
 		j.finish(b)
 	}
@@ -714,7 +744,7 @@ func (j *Journal) applyLoop() {
 // commit makes b durable, rolling the segment first if it is full, then
 // publishes its LSNs. On error nothing of b is durable or published, and
 // j.dirty says whether bytes of it may sit past segSize.
-func (j *Journal) commit(b *batch) error {
+func (j *Journal[L]) commit(b *batch[L]) error {
 	first := b.last - uint64(b.n) + 1
 	if first != j.last.Load()+1 {
 		panic(fmt.Sprintf("BUG: journal: batch starts at LSN %d, last durable is %d", first, j.last.Load()))
@@ -752,7 +782,7 @@ func (j *Journal) commit(b *batch) error {
 
 // roll closes the current segment (already synced) and starts a new one
 // whose first record will be first.
-func (j *Journal) roll(first uint64) error {
+func (j *Journal[L]) roll(first uint64) error {
 	if j.cfg.Preallocate {
 		// cut the unused zeros off the finished segment before the next
 		// one appears: only the last segment may end in preallocated space
@@ -792,7 +822,7 @@ func (j *Journal) roll(first uint64) error {
 // Close commits every record already enqueued, then closes the files and
 // releases the directory. Appends that have not been enqueued yet return
 // ErrClosed. A second Close returns ErrClosed.
-func (j *Journal) Close() error {
+func (j *Journal[L]) Close() error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -830,7 +860,7 @@ func (j *Journal) Close() error {
 // TypeLost tombstones (written by Repair for records it could not
 // recover) are skipped: fn sees a gap in LSNs where they are.
 // fn must not retain rec.Payload: its bytes are reused for the next record.
-func (j *Journal) Replay(from uint64, fn func(Record) error) error {
+func (j *Journal[L]) Replay(from uint64, fn func(Record) error) error {
 	last := j.last.Load()
 	if from == 0 {
 		from = 1

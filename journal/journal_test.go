@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -276,12 +277,12 @@ func TestSegmentRollAndSeek(t *testing.T) {
 	checkSeq(t, recs, 552)
 }
 
-func TestOnCommitOrderExactlyOnce(t *testing.T) {
+func TestSubscriberOrderExactlyOnce(t *testing.T) {
 	dir := t.TempDir()
 	var seen []uint64 // written by the commit goroutine only
 	var maxSeen atomic.Uint64
-	j := openT(t, journal.Config{Dir: dir, NoSync: true, MaxBatch: 7, SegmentBytes: 4096,
-		OnCommit: func(recs []journal.Record) error {
+	j := openT(t, journal.Config{Dir: dir, NoSync: true, MaxBatch: 7, SegmentBytes: 4096},
+		journal.SubscriberFunc[journal.NoLive](func(recs []journal.Record, _ []*journal.NoLive) error {
 			for _, r := range recs {
 				seen = append(seen, r.LSN)
 				if want := fmt.Sprint(r.LSN % 1000); r.Type != journal.TypeOutcome || len(r.Payload) == 0 {
@@ -290,7 +291,7 @@ func TestOnCommitOrderExactlyOnce(t *testing.T) {
 			}
 			maxSeen.Store(recs[len(recs)-1].LSN)
 			return errors.New("logged, not returned")
-		}})
+		}))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -301,7 +302,7 @@ func TestOnCommitOrderExactlyOnce(t *testing.T) {
 					return
 				}
 				if m := maxSeen.Load(); m < lsn {
-					t.Errorf("Append returned %d before OnCommit saw it (max %d)", lsn, m)
+					t.Errorf("Append returned %d before the subscriber saw it (max %d)", lsn, m)
 				}
 			}
 		})
@@ -311,26 +312,114 @@ func TestOnCommitOrderExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(seen) != 1600 {
-		t.Fatalf("OnCommit saw %d records, want 1600", len(seen))
+		t.Fatalf("the subscriber saw %d records, want 1600", len(seen))
 	}
 	for i, lsn := range seen {
 		if lsn != uint64(i+1) {
-			t.Fatalf("OnCommit record %d has LSN %d", i, lsn)
+			t.Fatalf("subscriber record %d has LSN %d", i, lsn)
 		}
+	}
+}
+
+// TestSubscribersInOrderWithLive: two subscribers see every batch, the
+// first before the second, each record with the live value its appender
+// passed (nil for a plain Append), and an Append returns only after both.
+func TestSubscribersInOrderWithLive(t *testing.T) {
+	type live struct{ i int }
+	var (
+		mu    sync.Mutex
+		trace []string // "a:<lsn>" / "b:<lsn>", in call order
+		bad   []string
+	)
+	sub := func(name string) journal.Subscriber[live] {
+		return journal.SubscriberFunc[live](func(recs []journal.Record, lv []*live) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(lv) != len(recs) {
+				bad = append(bad, fmt.Sprintf("%s: %d live values for %d records", name, len(lv), len(recs)))
+				return nil
+			}
+			for k, r := range recs {
+				trace = append(trace, fmt.Sprintf("%s:%d", name, r.LSN))
+				var want string
+				if lv[k] != nil {
+					want = fmt.Sprintf(`{"i":%d}`, lv[k].i)
+				} else {
+					want = `{"plain":1}`
+				}
+				if string(r.Payload) != want {
+					bad = append(bad, fmt.Sprintf("%s: record %d payload %s with live value %v", name, r.LSN, r.Payload, lv[k]))
+				}
+			}
+			return nil
+		})
+	}
+	j, err := journal.OpenWith(journal.Config{Dir: t.TempDir(), NoSync: true, MaxBatch: 5}, sub("a"), sub("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				n := g*1000 + i
+				var err error
+				var lsn uint64
+				if i%5 == 0 {
+					lsn, err = j.Append(context.Background(), journal.TypeEvent, time.Now(), []byte(`{"plain":1}`))
+				} else {
+					lsn, err = j.AppendLive(context.Background(), journal.TypeEvent, time.Now(), fmt.Appendf(nil, `{"i":%d}`, n), &live{n})
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen := slices.Contains(trace, fmt.Sprintf("b:%d", lsn))
+				mu.Unlock()
+				if !seen {
+					t.Errorf("Append of %d returned before the second subscriber saw it", lsn)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+	// per batch: a's records, then b's; over all: LSNs 1..200 each once per subscriber
+	next := map[string]uint64{"a": 1, "b": 1}
+	for k, e := range trace {
+		name, lsnText, _ := strings.Cut(e, ":")
+		var lsn uint64
+		fmt.Sscan(lsnText, &lsn)
+		if lsn != next[name] {
+			t.Fatalf("trace[%d] = %s, want %s:%d", k, e, name, next[name])
+		}
+		next[name]++
+		if name == "b" && next["a"] <= lsn {
+			t.Fatalf("trace[%d] = %s before a saw it", k, e)
+		}
+	}
+	if next["a"] != 201 || next["b"] != 201 {
+		t.Fatalf("subscribers saw up to %v, want 200 each", next)
 	}
 }
 
 func TestReaderWhileAppending(t *testing.T) {
 	dir := t.TempDir()
 	commits := make(chan struct{}, 1)
-	j := openT(t, journal.Config{Dir: dir, NoSync: true, SegmentBytes: 2048, MaxBatch: 5,
-		OnCommit: func([]journal.Record) error {
+	j := openT(t, journal.Config{Dir: dir, NoSync: true, SegmentBytes: 2048, MaxBatch: 5},
+		journal.SubscriberFunc[journal.NoLive](func([]journal.Record, []*journal.NoLive) error {
 			select {
 			case commits <- struct{}{}:
 			default:
 			}
 			return nil
-		}})
+		}))
 	const n = 2000
 	done := make(chan struct{})
 	go func() {
@@ -458,13 +547,13 @@ func TestCloseFlushesPending(t *testing.T) {
 	dir := t.TempDir()
 	reached := make(chan struct{})
 	var once sync.Once
-	j, err := journal.Open(journal.Config{Dir: dir, NoSync: true, MaxBatch: 3,
-		OnCommit: func(recs []journal.Record) error {
+	j, err := journal.OpenWith(journal.Config{Dir: dir, NoSync: true, MaxBatch: 3},
+		journal.SubscriberFunc[journal.NoLive](func(recs []journal.Record, _ []*journal.NoLive) error {
 			if recs[len(recs)-1].LSN >= 100 {
 				once.Do(func() { close(reached) })
 			}
 			return nil
-		}})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,11 +659,11 @@ func TestCtxDoneAfterEnqueue(t *testing.T) {
 	dir := t.TempDir()
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	j := openT(t, journal.Config{Dir: dir, NoSync: true,
-		OnCommit: func([]journal.Record) error {
+	j := openT(t, journal.Config{Dir: dir, NoSync: true},
+		journal.SubscriberFunc[journal.NoLive](func([]journal.Record, []*journal.NoLive) error {
 			once.Do(func() { close(entered); <-release }) // hold the committer in batch 1
 			return nil
-		}})
+		}))
 	first := make(chan error)
 	go func() {
 		_, err := j.Append(context.Background(), journal.TypeEvent, time.Now(), []byte("{}"))

@@ -46,7 +46,7 @@ func zeroFill(f *os.File, off, size int64, noSync bool) error {
 // than a segment), preallocate cuts f back to off, logs a warning, and
 // turns spares off; the segment then grows as it is written, as without
 // Preallocate. It reports whether f is preallocated.
-func (j *Journal) preallocate(f *os.File, path string, off int64) bool {
+func (j *Journal[L]) preallocate(f *os.File, path string, off int64) bool {
 	err := zeroFill(f, off, j.cfg.SegmentBytes, j.cfg.NoSync)
 	if err == nil {
 		return true
@@ -84,7 +84,7 @@ func allZeros(f io.ReaderAt, off, size int64) (bool, error) {
 // prepareSpare creates the next segment's file in the background: a
 // zero-filled temporary file of SegmentBytes, synced, handed over on
 // j.spare. Leftovers of a crash are removed by recover (*.seg.tmp).
-func (j *Journal) prepareSpare() {
+func (j *Journal[L]) prepareSpare() {
 	defer j.spareWG.Done()
 	path := filepath.Join(j.cfg.Dir, spareName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -109,7 +109,7 @@ func (j *Journal) prepareSpare() {
 }
 
 // takeSpare returns the prepared spare file if it is ready, else nil.
-func (j *Journal) takeSpare() *os.File {
+func (j *Journal[L]) takeSpare() *os.File {
 	if !j.cfg.Preallocate {
 		return nil
 	}
@@ -127,7 +127,7 @@ func (j *Journal) takeSpare() *os.File {
 // startSpare prepares the next spare in the background. Only one is ever
 // in the making, and never while the previous one is still being
 // installed: they share the temporary file name.
-func (j *Journal) startSpare() {
+func (j *Journal[L]) startSpare() {
 	j.spareWG.Add(1)
 	go j.prepareSpare()
 }
@@ -135,7 +135,7 @@ func (j *Journal) startSpare() {
 // installSpare turns the zero-filled spare into the segment for first:
 // header written at offset 0 and synced, renamed into place, directory
 // synced (the same crash-safety as createSegment).
-func (j *Journal) installSpare(f *os.File, first uint64) (string, error) {
+func (j *Journal[L]) installSpare(f *os.File, first uint64) (string, error) {
 	path := filepath.Join(j.cfg.Dir, SegmentName(first))
 	fail := func(err error) (string, error) {
 		f.Close()
@@ -171,7 +171,7 @@ func (j *Journal) installSpare(f *os.File, first uint64) (string, error) {
 }
 
 // closeSpare waits for a spare being prepared and removes it.
-func (j *Journal) closeSpare() {
+func (j *Journal[L]) closeSpare() {
 	if !j.cfg.Preallocate {
 		return
 	}

@@ -109,15 +109,18 @@ func (a *applier) lookback(id string) time.Duration {
 	return w
 }
 
-// onCommit is the journal's OnCommit hook.
-func (a *applier) onCommit(recs []journal.Record) error { return a.apply(recs) }
+// Apply applies a durable journal batch: the applier is the journal's
+// first subscriber (journal.Subscriber). live holds the decide, outcome
+// and event handlers' in-memory copies of the records, nil in a replay.
+func (a *applier) Apply(recs []journal.Record, live []*live) error { return a.apply(recs, live) }
 
 // Applied returns the LSN of the last record applied to Pebble.
 func (a *applier) Applied() uint64 { return a.applied }
 
-// apply applies recs (in LSN order). Records at or below the applied LSN
-// are skipped, so recovery may hand it records twice.
-func (a *applier) apply(recs []journal.Record) error {
+// apply applies recs (in LSN order), with their live values if lives is
+// not nil. Records at or below the applied LSN are skipped, so recovery
+// may hand it records twice.
+func (a *applier) apply(recs []journal.Record, lives []*live) error {
 	b := a.db.NewBatch()
 	defer b.Close()
 	clear(a.changed)
@@ -140,7 +143,10 @@ func (a *applier) apply(recs []journal.Record) error {
 		if write {
 			last = r.LSN
 		}
-		l, _ := r.Meta.(*live)
+		var l *live
+		if lives != nil {
+			l = lives[i]
+		}
 		if l != nil && l.resv != nil && write {
 			a.resv = append(a.resv, *l.resv)
 		}

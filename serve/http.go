@@ -227,7 +227,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	s.contacts.unlock(stripe)
 	d := &w.jd
 	// the record's slices are reused: the applier is done with them once
-	// AppendMeta returns
+	// AppendLive returns
 	eligible, actions := d.Eligible[:0], d.Actions[:0]
 	*d = journal.Decision{
 		V: journal.SchemaVersion, DecisionID: newDecisionID(now), RequestID: w.req.RequestID,
@@ -257,7 +257,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	}
 	w.lv = live{decision: d, x: res.X, acts: w.acts, resv: resv}
 	computed := time.Now()
-	if _, err := s.journal.AppendMeta(dctx, journal.TypeDecision, now, w.buf, &w.lv); err != nil {
+	if _, err := s.journal.AppendLive(dctx, journal.TypeDecision, now, w.buf, &w.lv); err != nil {
 		// Not acknowledged. A record still pending may yet be applied and
 		// release its reservation then; one that was never enqueued or
 		// failed is released here (its reservation would otherwise expire).
@@ -394,7 +394,7 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	if !s.admitIngest(ctx) {
 		return
 	}
-	lsn, err := s.journal.AppendMeta(context.Background(), journal.TypeOutcome, ts, payload, &live{outcome: &o})
+	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeOutcome, ts, payload, &live{outcome: &o})
 	s.ingest.done()
 	if err != nil {
 		s.journalError(ctx, err)
@@ -430,7 +430,7 @@ func (s *Service) handleEvent(ctx *fasthttp.RequestCtx) {
 	if !s.admitIngest(ctx) {
 		return
 	}
-	lsn, err := s.journal.AppendMeta(context.Background(), journal.TypeEvent, ts, payload, &live{event: &e})
+	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeEvent, ts, payload, &live{event: &e})
 	s.ingest.done()
 	if err != nil {
 		s.journalError(ctx, err)

@@ -9,7 +9,7 @@ import (
 
 // inFlight is the set of outcome de-duplication keys (outcomeKeys.dedupe)
 // of outcomes being journaled. The outcome handler holds its keys from the
-// check against the state store until its record is applied (AppendMeta
+// check against the state store until its record is applied (AppendLive
 // returns after the applier wrote the keys), so of two identical outcomes
 // sent at once only one is journaled: the other waits for it, then finds
 // its keys stored and answers as a duplicate. It is the in-process half of

@@ -204,7 +204,7 @@ type Service struct {
 	// de-duplication keys of outcomes being journaled
 	outcomes         *logs.Outcomes
 	outcomesInFlight inFlight
-	journal          *journal.Journal
+	journal          *journal.Journal[live]
 	metrics          *metrics
 	// undeclared counts the context keys AllowUndeclaredContext dropped
 	undeclared undeclaredLog
@@ -351,14 +351,13 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.stopLearn, s.learnDone = cancel, make(chan struct{})
 	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
 
-	s.journal, err = journal.Open(journal.Config{
+	s.journal, err = journal.OpenWith(journal.Config{
 		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
-		OnCommit: s.applier.onCommit,
 		// the state store and the model snapshot are derived from the
 		// journal: one that ends below them has lost records, and must
 		// not hand their LSNs out again
 		AppliedLSN: max(s.applier.Applied(), s.learner.from),
-	})
+	}, journal.Subscriber[live](s.applier))
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +453,7 @@ func (s *Service) recover() error {
 	start := time.Now()
 	chunk := make([]journal.Record, 0, 1024)
 	flush := func() error {
-		err := s.applier.apply(chunk)
+		err := s.applier.apply(chunk, nil)
 		for i := range chunk {
 			chunk[i].Payload = nil
 		}
