@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Feature is one named feature of a contextual-bandit example: namespace
@@ -34,6 +35,9 @@ type CBExample struct {
 	// ActionIDs optionally names the actions (tabular sources); nil means
 	// actions are known by position.
 	ActionIDs []string
+	// Time is when the decision was made (DSJSON "Timestamp"); zero when
+	// the source does not say.
+	Time time.Time
 }
 
 // Reward returns −Cost, the reward nextbest learns.
@@ -193,12 +197,13 @@ func readCBADFReference(r io.Reader, fn func(*CBExample) error) error {
 
 // dsjsonLine is the part of a DSJSON record nextbest reads.
 type dsjsonLine struct {
-	Cost  *float64        `json:"_label_cost"`
-	Prob  *float64        `json:"_label_probability"`
-	Index *int            `json:"_labelIndex"`
-	C     json.RawMessage `json:"c"`
-	A     []int           `json:"a"`
-	P     []float64       `json:"p"`
+	Cost      *float64        `json:"_label_cost"`
+	Prob      *float64        `json:"_label_probability"`
+	Index     *int            `json:"_labelIndex"`
+	Timestamp string          `json:"Timestamp"`
+	C         json.RawMessage `json:"c"`
+	A         []int           `json:"a"`
+	P         []float64       `json:"p"`
 }
 
 // parseDSJSON parses one DSJSON line (the JSON-lines decision log of VW and
@@ -207,6 +212,7 @@ type dsjsonLine struct {
 // the 0-based chosen action, "_label_cost" its cost and
 // "_label_probability" its probability. When "_labelIndex" is missing the
 // chosen action is a[0]−1 ("a" is 1-based) and the probability p[0].
+// "Timestamp" (RFC 3339, as VW writes it) sets the example's Time.
 // Objects are flattened: {"user":{"age":3,"tier":"gold"}} gives features
 // "user.age"=3 and "user.tier=gold"=1 in namespace 'u' (the first letter
 // of the top-level key).
@@ -222,7 +228,14 @@ func parseDSJSON(line []byte, ex *CBExample) error {
 	if err := json.Unmarshal(d.C, &c); err != nil {
 		return fmt.Errorf("context \"c\": %v", err)
 	}
-	ex.Shared, ex.Actions, ex.Chosen = ex.Shared[:0], ex.Actions[:0], -1
+	ex.Shared, ex.Actions, ex.Chosen, ex.Time = ex.Shared[:0], ex.Actions[:0], -1, time.Time{}
+	if d.Timestamp != "" {
+		t, err := time.Parse(time.RFC3339, d.Timestamp)
+		if err != nil {
+			return fmt.Errorf("\"Timestamp\" %q is not an RFC 3339 time", d.Timestamp)
+		}
+		ex.Time = t.UTC()
+	}
 	keys := sortedKeys(c)
 	for _, k := range keys {
 		if k == "" || strings.HasPrefix(k, "_") {

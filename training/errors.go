@@ -15,4 +15,8 @@ var (
 	ErrParse = errors.New("training: cannot parse input")
 	// ErrNoData is returned when a dataset has no usable example.
 	ErrNoData = errors.New("training: no usable examples")
+	// ErrFeatureMismatch is wrapped by the *FeatureMismatchError that
+	// SpecBuilder.Check returns for a data file whose feature names differ
+	// from the feature spec's inputs.
+	ErrFeatureMismatch = errors.New("training: the file's features do not match the feature spec")
 )

@@ -13,7 +13,11 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// ColumnMap maps a tabular file's columns to a logged bandit example.
+// ColumnMap maps a tabular file's columns to a logged bandit example: the
+// context columns are the shared features, and the one action feature is
+// "action.id=" + the action column. Name the context columns after the
+// feature spec's inputs ("context.page", "profile.stage", ...) and a
+// SpecBuilder featurizes the file as the service would.
 type ColumnMap struct {
 	// Context lists the context feature columns. A value that parses as a
 	// number is a numeric feature named by the column; any other value v
@@ -62,7 +66,7 @@ func ParseColumnMap(s string) (ColumnMap, error) {
 	return m, nil
 }
 
-// tabRow turns one row (cell lookup by column name) into ex.
+// tabIndex turns one row (cell lookup by column name) into ex.
 type tabIndex struct {
 	ctx            []int
 	act, rew, prop int
@@ -136,7 +140,7 @@ func (ix *tabIndex) example(cells []string, ex *CBExample) error {
 		ex.Actions = make([][]Feature, 1)
 	}
 	ex.Actions = ex.Actions[:1]
-	ex.Actions[0] = append(ex.Actions[0][:0], Feature{NS: 'a', Name: "id=" + act, Value: 1})
+	ex.Actions[0] = append(ex.Actions[0][:0], Feature{NS: 'a', Name: "action.id=" + act, Value: 1})
 	ex.ActionIDs = append(ex.ActionIDs[:0], act)
 	ex.Chosen, ex.Cost, ex.Prob = 0, -r, p
 	return nil
