@@ -44,7 +44,8 @@ type Metadata struct {
 	Version int       `json:"version"`
 	Created time.Time `json:"created"`
 	// FeatureSpec is the hash (features.Spec.Hash) of the spec that built
-	// the training vectors; LoadScorer refuses any other.
+	// the training vectors; NewArtifact refuses anything that is not such
+	// a hash and LoadScorer refuses any other spec.
 	FeatureSpec string `json:"feature_spec"`
 	Dim         int    `json:"dim"`
 	// ActionIDs names the posteriors of a per-action model, in order; nil
@@ -89,7 +90,16 @@ const (
 
 // NewArtifact serialises model (a *Ridge, *Logistic or *MLP) with meta,
 // filling in Type and Dim (and Created when zero).
+//
+// meta.FeatureSpec must be a feature spec hash (features.Spec.Hash: 64
+// lowercase hex digits): an artifact is a model the service can score
+// with once it serves that spec. A model over any other layout — such as
+// the hashed VW-style slots training.Featurizer gives a data file — is
+// refused with ErrInvalidInput: no service could ever load it.
 func NewArtifact(meta Metadata, model io.WriterTo) (*Artifact, error) {
+	if !isSpecHash(meta.FeatureSpec) {
+		return nil, fmt.Errorf("%w: feature spec %q is not a feature spec hash: only models trained on a feature spec's vectors can be served", ErrInvalidInput, meta.FeatureSpec)
+	}
 	switch m := model.(type) {
 	case *Ridge:
 		meta.Type, meta.Dim = TypeRidge, m.Dim()
@@ -108,6 +118,19 @@ func NewArtifact(meta Metadata, model io.WriterTo) (*Artifact, error) {
 		return nil, err
 	}
 	return &Artifact{Meta: meta, Payload: buf.Bytes()}, nil
+}
+
+// isSpecHash reports whether s has the shape of features.Spec.Hash.
+func isSpecHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteTo writes the artifact in the format above.

@@ -6,9 +6,16 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"nextbest/models"
+)
+
+// spec1 and spec2 stand for two feature spec hashes (features.Spec.Hash).
+var (
+	spec1 = strings.Repeat("1", 64)
+	spec2 = strings.Repeat("2", 64)
 )
 
 func ridgeArtifact(t testing.TB, actions []string) (*models.Artifact, *models.Ridge) {
@@ -29,7 +36,7 @@ func ridgeArtifact(t testing.TB, actions []string) (*models.Artifact, *models.Ri
 		}
 	}
 	m.Publish()
-	art, err := models.NewArtifact(models.Metadata{Name: "linucb", FeatureSpec: "spec-1", ActionIDs: actions,
+	art, err := models.NewArtifact(models.Metadata{Name: "linucb", FeatureSpec: spec1, ActionIDs: actions,
 		Hyper: map[string]any{"lambda": 1.0}, Metrics: map[string]float64{"auc": 0.7}}, m)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +62,7 @@ func TestArtifactRoundTripAndRemap(t *testing.T) {
 		t.Fatalf("meta %+v", got.Meta)
 	}
 	// The catalog lists c, a, new: c and a map by id, new gets the prior.
-	s, err := models.LoadScorer(got, "spec-1", []string{"c", "a", "new"})
+	s, err := models.LoadScorer(got, spec1, []string{"c", "a", "new"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,15 +95,26 @@ func TestLoadScorerRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	la, err := models.NewArtifact(models.Metadata{FeatureSpec: "s", ActionIDs: []string{"a", "b"}}, lm)
+	la, err := models.NewArtifact(models.Metadata{FeatureSpec: spec2, ActionIDs: []string{"a", "b"}}, lm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.LoadScorer(la, "s", []string{"a", "zzz"}); !errors.Is(err, models.ErrActionMismatch) {
+	if _, err := models.LoadScorer(la, spec2, []string{"a", "zzz"}); !errors.Is(err, models.ErrActionMismatch) {
 		t.Errorf("unknown action for logistic: %v", err)
 	}
-	if s, err := models.LoadScorer(la, "s", []string{"b", "a"}); err != nil || s.Dim() != 2 {
+	if s, err := models.LoadScorer(la, spec2, []string{"b", "a"}); err != nil || s.Dim() != 2 {
 		t.Errorf("logistic load: %v", err)
+	}
+}
+
+// TestNewArtifactNeedsSpecHash: a model whose vectors no feature spec
+// built (a data file's hashed layout, a typo) cannot become an artifact.
+func TestNewArtifactNeedsSpecHash(t *testing.T) {
+	_, m := ridgeArtifact(t, nil)
+	for _, fs := range []string{"", "featurizer(shared=64,action=8,q=[sa])", "spec-1", strings.Repeat("A", 64), spec1[:63]} {
+		if _, err := models.NewArtifact(models.Metadata{Name: "linucb", FeatureSpec: fs}, m); !errors.Is(err, models.ErrInvalidInput) {
+			t.Errorf("feature spec %q: %v, want ErrInvalidInput", fs, err)
+		}
 	}
 }
 
@@ -158,7 +176,7 @@ func TestRegistry(t *testing.T) {
 	if err != nil || p.Meta.Version != 2 {
 		t.Fatalf("promoted %v, %v", p, err)
 	}
-	s, err := models.LoadScorer(p, "spec-1", []string{"x"})
+	s, err := models.LoadScorer(p, spec1, []string{"x"})
 	if err != nil || s.Name() != "linucb@v2" {
 		t.Fatalf("scorer %v, %v", s, err)
 	}
