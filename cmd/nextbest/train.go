@@ -33,13 +33,15 @@ func runTrain(args []string) error {
 		adfPath     = fs.String("cb-adf", "", "Vowpal Wabbit cb_adf text file")
 		dsjsonPath  = fs.String("dsjson", "", "DSJSON file (VW / Azure Personalizer decision log)")
 		columns     = fs.String("columns", "", `column map for --csv/--parquet: "context=a,b;action=x;reward=y;propensity=p"`)
+		layout      = fs.String("layout", layoutSpec, "data files: spec (the file's feature names map onto --features; the model can be served) or hashed (VW-style slots, --shared-dim/--action-dim/--interactions; metrics only, never saved)")
+		mismatch    = fs.String("feature-mismatch", "refuse", "spec layout, a file whose feature names differ from the spec's inputs: refuse, or warn and train anyway")
 		specPath    = fs.String("features", "", "feature spec YAML (default: the embedded retail sample)")
 		catPath     = fs.String("catalog", "", "catalog YAML (default: the embedded retail sample)")
 		model       = fs.String("model", "linucb", "model: linucb, lints, logistic, mlp; with --progressive: sgd (VW-style online) or ridge")
 		perAction   = fs.Bool("per-action", false, "one model per action instead of one shared model with action features")
-		inter       = fs.String("interactions", "", "shared×action namespace crosses for data files, e.g. sa (as VW -q sa)")
-		sharedDim   = fs.Int("shared-dim", 64, "shared feature slots for data files")
-		actionDim   = fs.Int("action-dim", 8, "action feature slots for data files")
+		inter       = fs.String("interactions", "", "--layout hashed, --progressive: shared×action namespace crosses, e.g. sa (as VW -q sa)")
+		sharedDim   = fs.Int("shared-dim", 64, "--layout hashed, --progressive: shared feature slots")
+		actionDim   = fs.Int("action-dim", 8, "--layout hashed, --progressive: action feature slots")
 		window      = fs.String("window", "7d", "attribution window for the journal join")
 		defReward   = fs.Float64("default-reward", 0, "reward of a shown action without outcome")
 		lambda      = fs.Float64("lambda", 1, "ridge prior precision")
@@ -50,7 +52,7 @@ func runTrain(args []string) error {
 		seed        = fs.Uint64("seed", 1, "random seed (split, MLP)")
 		registry    = fs.String("registry", "", "model registry directory to save the artifact in")
 		out         = fs.String("out", "", "file to write the artifact to")
-		progressive = fs.Bool("progressive", false, "cb_adf/dsjson: stream once with progressive validation, no dataset in memory (--model sgd: VW's cb_adf learner on the fast cb_adf reader; otherwise ridge)")
+		progressive = fs.Bool("progressive", false, "cb_adf/dsjson, the VW comparison (benchmark only, saves no model): stream once with progressive validation on the hashed layout (--model sgd: VW's cb_adf learner on the fast cb_adf reader; otherwise ridge)")
 		learnRate   = fs.Float64("learning-rate", 0.5, "--progressive --model sgd: learning rate (VW's -l)")
 		parseOnly   = fs.Bool("parse-only", false, "--progressive --model sgd: only read and parse the file (throughput of the reader)")
 		quiet       = fs.Bool("quiet", false, "print nothing but errors")
@@ -68,6 +70,9 @@ func runTrain(args []string) error {
 		interactions = strings.Split(*inter, ",")
 	}
 	if *progressive {
+		if *registry != "" || *out != "" {
+			return errors.New("--progressive is the VW comparison: its learners use the hashed layout, not the feature spec's vector, and cannot be served, so --registry and --out are refused; train without --progressive for a servable model")
+		}
 		path, read := *adfPath, training.ReadCBADF
 		if *dsjsonPath != "" {
 			path, read = *dsjsonPath, training.ReadDSJSON
@@ -141,52 +146,19 @@ func runTrain(args []string) error {
 			}
 		}
 	default:
-		f, err := training.NewFeaturizer(*sharedDim, *actionDim, interactions)
+		file, err := pickDataFile(*adfPath, *dsjsonPath, *csvPath, *parquetPath, *columns)
 		if err != nil {
 			return err
 		}
-		var src, path string
-		var read func(io.Reader, func(*training.CBExample) error) error
-		switch {
-		case *adfPath != "":
-			src, path, read = "cb_adf", *adfPath, training.ReadCBADF
-		case *dsjsonPath != "":
-			src, path, read = "dsjson", *dsjsonPath, training.ReadDSJSON
-		case *csvPath != "" || *parquetPath != "":
-			cm, err := training.ParseColumnMap(*columns)
-			if err != nil {
-				return err
-			}
-			if *csvPath != "" {
-				src, path = "csv", *csvPath
-				read = func(r io.Reader, fn func(*training.CBExample) error) error { return training.ReadCSV(r, cm, fn) }
-			} else {
-				src, path = "parquet", *parquetPath
-				read = func(io.Reader, func(*training.CBExample) error) error { return nil }
-				b := training.NewExampleBuilder(f, src+" "+path)
-				if err := training.ReadParquet(path, cm, b.Add); err != nil {
-					return err
-				}
-				ds = b.DS
-			}
-		default:
-			return errors.New("give one of --journal, --csv, --parquet, --cb-adf, --dsjson")
+		if *mismatch != "refuse" && *mismatch != "warn" {
+			return fmt.Errorf("--feature-mismatch %q: want refuse or warn", *mismatch)
 		}
-		if ds == nil {
-			in, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			b := training.NewExampleBuilder(f, src+" "+path)
-			err = read(in, b.Add)
-			in.Close()
-			if err != nil {
-				return err
-			}
-			ds = b.DS
+		ds, meta, err = readDataFile(stderr, file, dataFileConfig{Layout: *layout, Warn: *mismatch == "warn", Saving: *registry != "" || *out != "",
+			SpecPath: *specPath, CatPath: *catPath, SharedDim: *sharedDim, ActionDim: *actionDim, Interactions: interactions})
+		if err != nil {
+			return err
 		}
 		specHash = ds.FeatureSpec
-		meta.Source = src + " " + path
 	}
 	if ds.Len() == 0 {
 		return training.ErrNoData
@@ -209,6 +181,9 @@ func runTrain(args []string) error {
 		"heldout_rows": float64(res.Metrics.N), "train_seconds": res.Duration.Seconds(), "examples_per_second": res.Rate}
 	if !math.IsNaN(res.Metrics.AUC) {
 		meta.Metrics["auc"] = res.Metrics.AUC
+	}
+	if *registry == "" && *out == "" {
+		return nil
 	}
 	wt, ok := res.Scorer.(io.WriterTo)
 	if !ok {
