@@ -56,6 +56,18 @@
 // Tests bound the error at ≈2e-13 against a 4× finer reference rule and
 // check closed forms and 1e6-draw Monte Carlo.
 //
+// # Artifacts: one model family
+//
+// Every model here (Ridge, Logistic, MLP) is a Scorer over a feature
+// spec's vector. NewArtifact wraps one with its Metadata (the spec's hash,
+// the action ids of a per-action model, hyper-parameters, metrics) into a
+// versioned, SHA-256-checked file; Registry keeps the versions and the
+// promoted one; LoadScorer gives the service a Scorer for its spec and
+// catalog and refuses any other spec (ErrSpecMismatch). NewArtifact
+// refuses a FeatureSpec that is not a spec hash, so every artifact is one
+// that some service can load; the Vowpal Wabbit comparison learners of
+// package training have no artifact at all.
+//
 // # What it is not
 //
 //   - Not a noise-variance estimator: std is the unscaled √(xᵀA⁻¹x); the
