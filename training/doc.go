@@ -18,10 +18,14 @@
 //
 // ReadCBADF (Vowpal Wabbit cb_adf text), ReadDSJSON (VW / Azure
 // Personalizer decision logs), ReadCSV and ReadParquet (with a ColumnMap)
-// produce CBExamples; a Featurizer lays their named features out as dense
-// rows (vocabulary slots, optional shared×action crosses as VW's -q sa) and
-// an ExampleBuilder collects the logged action's row into a Dataset with
-// reward = −cost.
+// produce CBExamples; DataFile names a file and its format. A SpecBuilder
+// featurizes them through the feature spec when their features are named
+// after the spec's inputs ("profile.stage=cart", "context.cart_value:80",
+// "action.id=free-shipping"; see SpecBuilder): each labelled example
+// gives the row the service would have scored for the logged action,
+// with reward = −cost. Check names the file's features the spec does not
+// know and the spec's inputs the file lacks (*FeatureMismatchError);
+// nextbest train refuses such a file unless told to warn.
 //
 // # Learners
 //
@@ -29,21 +33,41 @@
 // RidgeAccumulator folds rows into XᵀX with blocked BLAS Dsyrk and solves
 // once), a logistic regression (models.TrainLogistic, Newton/IRLS) or an
 // MLP (models.TrainMLP, gorgonia), per action or shared, and reports
-// held-out log loss, AUC, ECE and RMSE. Progressive runs VW-style
-// progressive validation of the ridge over a cb_adf stream.
+// held-out log loss, AUC, ECE and RMSE. Every model Train returns is a
+// models.Scorer that models.NewArtifact writes with the feature spec's
+// hash, and that the service loads with models.LoadScorer: one model
+// family, one artifact format.
 //
-// # Online cb_adf learning at VW's speed
+// # Benchmark only: the Vowpal Wabbit comparison
 //
-// CBADFReader is a byte-level cb_adf reader (no per-line allocation) that
-// resolves feature names to dense slots; SGD is Vowpal Wabbit's
-// `--cb_adf` learner (mtr reduction; adaptive, normalized, invariant
-// updates) with shared×action interactions computed on the fly;
-// ProgressiveSGD runs the two as VW's progressive validation does.
+// The hashed layout and its learners exist to compare nextbest with VW on
+// VW's own files, for speed and progressive loss (make bench-vw,
+// BenchmarkFastCBProgressive). They never give a servable model, because
+// their rows are not the feature spec's vector:
+//
+//   - Featurizer lays any file's names out in dense slots (in order of
+//     first appearance, hashed once full, optional shared×action crosses
+//     as VW's -q sa) and ExampleBuilder collects them into a Dataset whose
+//     FeatureSpec describes that layout: models.NewArtifact refuses it.
+//   - Progressive runs VW-style progressive validation of the ridge over
+//     that layout.
+//   - CBADFReader is a byte-level cb_adf reader (no per-line allocation)
+//     that resolves names to those slots; SGD is Vowpal Wabbit's
+//     `--cb_adf` learner (mtr reduction; adaptive, normalized, invariant
+//     updates) with shared×action interactions computed on the fly;
+//     ProgressiveSGD runs the two as VW's progressive validation does. SGD
+//     is not a models.Scorer and has no artifact encoding.
+//
+// Serving them would take the file's raw named features and the slot map
+// at decision time, where the service has only the spec's vector; and a
+// linear model over the spec's vector is what the ridge and logistic
+// models already are. nextbest train keeps them behind --layout hashed
+// and --progressive, which refuse --registry and --out.
 //
 // # What it is not
 //
 // It does not serve or hot-swap models (serve loads the registry's
 // promoted artifact with models.LoadScorer), does not evaluate policies
-// off-policy (package eval), and keeps datasets in memory: use
-// Progressive for files larger than RAM.
+// off-policy (package eval), and keeps datasets in memory (only the
+// benchmark's Progressive streams a file larger than RAM).
 package training

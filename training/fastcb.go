@@ -628,7 +628,8 @@ type CBADFReaderConfig struct {
 
 // CBADFReader reads a Vowpal Wabbit cb_adf text stream into SlotExamples
 // with a byte-level parser that allocates nothing per line in steady
-// state. Its grammar is ReadCBADF's. A CBADFReader is not safe for
+// state. Its grammar is ReadCBADF's. Its slots are the hashed layout of
+// the SGD benchmark, not the feature spec's vector. A CBADFReader is not safe for
 // concurrent use.
 type CBADFReader struct {
 	sc   *adfScanner

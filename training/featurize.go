@@ -6,9 +6,10 @@ import (
 	"strconv"
 )
 
-// Featurizer turns CBExample features into dense rows for the data-file
-// sources (cb_adf, DSJSON, CSV, Parquet), which have no feature spec. A
-// row is
+// Featurizer turns CBExample features into dense rows of a hashed,
+// VW-style layout, for files whose features are not named after the
+// feature spec. It is benchmark only (see the package doc): a model over
+// its rows cannot be served; SpecBuilder is the servable path. A row is
 //
 //	[bias | shared slots (SharedDim) | action slots (ActionDim) | crosses]
 //
@@ -121,9 +122,10 @@ func (f *Featurizer) Row(x []float64, shared, action []Feature) {
 	}
 }
 
-// ExampleBuilder collects labelled CBExamples into a Dataset: one row per
-// example, for its logged action, with reward −cost and the logged
-// probability. Action indices come from CBExample.ActionIDs when set (CSV,
+// ExampleBuilder collects labelled CBExamples into a Dataset of a
+// Featurizer's layout (benchmark only: its FeatureSpec is the layout's
+// description, which models.NewArtifact refuses): one row per example, for
+// its logged action, with reward −cost and the logged probability. Action indices come from CBExample.ActionIDs when set (CSV,
 // Parquet: the action column) and are the action's position otherwise
 // (cb_adf, DSJSON: "0", "1", ...). Unlabelled examples are counted and
 // skipped.

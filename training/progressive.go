@@ -35,10 +35,11 @@ type ProgressiveResult struct {
 	Rate     float64 // examples per second, reading and parsing included
 }
 
-// Progressive reads a cb_adf stream once, and for each labelled example
-// first predicts every action's reward with the current ridge model, picks
-// the best, scores it as VW's progressive loss does, then adds the logged
-// action's observation (reward −cost) to the statistics.
+// Progressive is the ridge side of the VW comparison (benchmark only: it
+// returns no model). It reads a cb_adf stream once, and for each labelled
+// example first predicts every action's reward with the current ridge
+// model, picks the best, scores it as VW's progressive loss does, then
+// adds the logged action's observation (reward −cost) to the statistics.
 func Progressive(r io.Reader, f *Featurizer, cfg ProgressiveConfig, read func(io.Reader, func(*CBExample) error) error) (ProgressiveResult, error) {
 	var res ProgressiveResult
 	if cfg.SolveEvery == 0 {
@@ -113,7 +114,7 @@ func Progressive(r io.Reader, f *Featurizer, cfg ProgressiveConfig, read func(io
 }
 
 // ProgressiveSGD is Progressive for the SGD learner on the fast cb_adf
-// path: it reads r with a CBADFReader laid out as cfg says, and for each
+// path (benchmark only, like SGD): it reads r with a CBADFReader laid out as cfg says, and for each
 // labelled example predicts every action's cost, takes the cheapest (the
 // first on ties), scores it as Progressive does (cost/probability if it is
 // the logged action, else 0), then learns from the logged action. It

@@ -27,7 +27,9 @@ type SGDConfig struct {
 type wstate struct{ w, g, n, r, inv float64 }
 
 // SGD is an online linear cost regressor of the shape of Vowpal Wabbit's
-// `--cb_adf -q sa`: one model shared by all actions over
+// `--cb_adf -q sa`, kept to compare nextbest with VW (benchmark only: it
+// is not a models.Scorer and cannot be served; see the package doc): one
+// model shared by all actions over
 //
 //	[bias | shared slots | action slots | shared×action slots]
 //
