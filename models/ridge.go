@@ -446,3 +446,25 @@ func (m *Ridge) Observations(a int) uint64 {
 	}
 	return m.posts[a].n
 }
+
+// Stats returns a copy of m's sufficient statistics, one entry per
+// posterior (one for a shared model), in the form NewRidgeFromStats
+// takes: XtX = A − λI on the upper triangle (row-major d×d; the lower
+// triangle is zero), Xty = b and N, the observations. It is how two
+// learners that saw the same data are compared: their statistics agree
+// up to float rounding whatever order the updates came in. It is a
+// writer call.
+func (m *Ridge) Stats() []RidgeStats {
+	d := m.d
+	out := make([]RidgeStats, len(m.posts))
+	for k := range m.posts {
+		p := &m.posts[k]
+		s := RidgeStats{XtX: make([]float64, d*d), Xty: append([]float64(nil), p.b...), N: p.n}
+		for i := 0; i < d; i++ {
+			copy(s.XtX[i*d+i:(i+1)*d], p.a[i*d+i:(i+1)*d])
+			s.XtX[i*d+i] -= m.cfg.Lambda
+		}
+		out[k] = s
+	}
+	return out
+}
