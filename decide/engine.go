@@ -488,9 +488,12 @@ func (e *Engine) explorerName(pol Policy) string {
 	return pol.String()
 }
 
-// fallbackPolicy is the explorer of the fallback ranking: ε-greedy with
-// the policy's ε (0.1 if it has none), so fallback decisions keep exact,
-// non-degenerate propensities.
+// FallbackPolicy is the explorer of the fallback ranking (every candidate
+// scored value × weight) when the engine serves with pol: ε-greedy with
+// pol's ε, or 0.1 when pol is not ε-greedy or has ε = 0, so fallback
+// decisions keep exact, non-degenerate propensities. It is the one home
+// of the rule: off-policy evaluation (package eval) asks it what the
+// engine did on a decision logged with Fallback.
 func FallbackPolicy(pol Policy) Policy {
 	eps := pol.Epsilon
 	if pol.Kind != EpsilonGreedy || eps == 0 {

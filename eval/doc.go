@@ -56,10 +56,12 @@
 //
 // # The service's own logs, experiments and reports
 //
-// JournalRounds turns the service's journal (joined by training.Join)
-// into Rounds for a candidate policy, rebuilding each decision's vectors
-// exactly and asking the candidate for its first-slot probabilities
-// through the same explorer code the engine logs with. AnalyzeExperiment
+// JournalRounds turns the service's journal (joined by logs.Join) into
+// Rounds for a candidate policy, rebuilding each decision's vectors with
+// logs.RowBuilder and asking the candidate for its first-slot
+// probabilities through the same explorer code the engine logs with
+// (decide.FallbackPolicy for decisions the engine served with its
+// fallback ranking). AnalyzeExperiment
 // turns the same joined decisions into per-arm results with fixed-horizon
 // and always-valid inference, sample-ratio and sample-size checks and a
 // plain-language verdict; WriteReport writes it as HTML, JSON and CSV.

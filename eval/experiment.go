@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"nextbest/decide"
-	"nextbest/training"
+	"nextbest/logs"
 )
 
 // ExperimentOptions tunes AnalyzeExperiment. The zero value means the
@@ -164,7 +164,7 @@ type MetricInfo struct {
 // metricInfos are the three experiment metrics, in report order.
 var metricInfos = []MetricInfo{
 	{decide.MetricConversion, "conversion rate", "share of decisions",
-		`1 if any returned action got an outcome of type "conversion" or "purchase" joined within the attribution window, else 0; averaged over decisions`},
+		`1 if any returned action got an outcome of a type declared a conversion (by default "conversion" and "purchase") with a positive reward, joined within the attribution window, else 0; averaged over decisions`},
 	{decide.MetricRevenue, "revenue per decision", "currency units per decision",
 		`sum of the joined rewards of outcomes of type "revenue" over the returned actions; averaged over decisions`},
 	{decide.MetricReward, "reward per decision", "reward units per decision",
@@ -374,37 +374,32 @@ type obs struct {
 	stage    string
 	y        [nMetrics]float64
 	outcome  bool
-	j        *training.Joined
+	j        *logs.Joined
 }
-
-// conversionTypes are the outcome types that count as a conversion.
-var conversionTypes = []string{"conversion", "purchase"}
 
 // DecisionMetrics returns a joined decision's three metric values in the
 // order conversion, revenue, reward (see MetricInfo definitions), and
-// whether any outcome was joined.
-func DecisionMetrics(j *training.Joined) (conversion, revenue, reward float64, outcome bool) {
+// whether any outcome was joined. Conversions are the join's
+// (logs.Joined.Converted: the declared conversion types).
+func DecisionMetrics(j *logs.Joined) (conversion, revenue, reward float64, outcome bool) {
 	for i, n := range j.Outcomes {
 		if n == 0 {
 			continue
 		}
 		outcome = true
 		reward += j.Rewards[i]
+		if i < len(j.Converted) && j.Converted[i] {
+			conversion = 1
+		}
 		if i < len(j.TypeRewards) {
-			for typ, r := range j.TypeRewards[i] {
-				if typ == "revenue" {
-					revenue += r
-				} else if slices.Contains(conversionTypes, typ) {
-					conversion = 1
-				}
-			}
+			revenue += j.TypeRewards[i]["revenue"]
 		}
 	}
 	return conversion, revenue, reward, outcome
 }
 
 // AnalyzeExperiment analyses the decisions of experiment exp in joined
-// (training.Join's output; decisions of other experiments and outside
+// (logs.Join's output; decisions of other experiments and outside
 // experiments are skipped): per-arm metrics, lifts against the control
 // with fixed-horizon and always-valid inference, the probability to beat
 // the control, the sample-ratio-mismatch check, sample-size guidance,
@@ -412,7 +407,7 @@ func DecisionMetrics(j *training.Joined) (conversion, revenue, reward float64, o
 // day, off-policy estimates from each arm's logs, and a verdict. exp must
 // be validated (decide.ParseExperiments does it). It is pure: the same
 // input gives the same result.
-func AnalyzeExperiment(exp *decide.Experiment, joined []training.Joined, opts ExperimentOptions) (*ExperimentResult, error) {
+func AnalyzeExperiment(exp *decide.Experiment, joined []logs.Joined, opts ExperimentOptions) (*ExperimentResult, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/journal"
-	"nextbest/training"
+	"nextbest/logs"
 )
 
 // The experiment simulation: customers assigned to arms with decide's
@@ -168,11 +168,11 @@ func loadExperiment(t testing.TB, name string) *decide.Experiment {
 // simJoined simulates cfg in experiment name, writes the journal, joins
 // it and returns the joined decisions (of every experiment in the
 // journal).
-func simJoined(t testing.TB, name string, cfg simConfig) (*decide.Experiment, []training.Joined, string) {
+func simJoined(t testing.TB, name string, cfg simConfig) (*decide.Experiment, []logs.Joined, string) {
 	t.Helper()
 	exp := loadExperiment(t, name)
 	dir := writeSimJournal(t, simRecords(exp, cfg))
-	joined, _, err := training.Join(context.Background(), dir, training.JoinConfig{})
+	joined, _, err := logs.Join(context.Background(), dir, logs.JoinConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"nextbest/eval"
 	"nextbest/journal"
-	"nextbest/training"
+	"nextbest/logs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -54,10 +54,10 @@ var caseCache = struct {
 
 type caseResult struct {
 	res    *eval.ExperimentResult
-	joined []training.Joined
+	joined []logs.Joined
 }
 
-func analyzeCase(t *testing.T, name string) (*eval.ExperimentResult, []training.Joined) {
+func analyzeCase(t *testing.T, name string) (*eval.ExperimentResult, []logs.Joined) {
 	t.Helper()
 	caseCache.Lock()
 	defer caseCache.Unlock()
@@ -374,11 +374,12 @@ func primary(t *testing.T, res *eval.ExperimentResult, arm string) eval.Comparis
 
 // TestDecisionMetrics checks the metric definitions on one decision.
 func TestDecisionMetrics(t *testing.T) {
-	j := training.Joined{
+	j := logs.Joined{
 		Decision:    journal.Decision{Actions: []journal.LoggedAction{{ActionID: "x"}, {ActionID: "y"}, {ActionID: "z"}}},
 		Rewards:     []float64{1.5, 30, -1},
 		Outcomes:    []int{2, 1, 0},
 		TypeRewards: []map[string]float64{{"click": 0.5, "purchase": 1}, {"revenue": 30}, nil},
+		Converted:   []bool{true, false, false}, // the join's reading of the declarations
 	}
 	conv, rev, rew, out := eval.DecisionMetrics(&j)
 	if conv != 1 || rev != 30 || rew != 31.5 || !out {
@@ -393,7 +394,7 @@ func TestDecisionMetrics(t *testing.T) {
 // by √2.
 func TestAnalyzeClusteredSE(t *testing.T) {
 	exp, joined, _ := simJoined(t, "aa-check", simConfig{customers: 600, seed: 9, arms: map[string]simArm{"a": {0}, "b": {0}}})
-	doubled := append(append([]training.Joined{}, joined...), joined...)
+	doubled := append(append([]logs.Joined{}, joined...), joined...)
 	r1, err := eval.AnalyzeExperiment(exp, joined, eval.ExperimentOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,11 @@ package eval
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"nextbest/decide"
 	"nextbest/features"
+	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/training"
 )
@@ -35,26 +37,34 @@ type JournalStats struct {
 // target. Each round is a decision's first slot: the logged action, its
 // logged propensity (exact: the engine's own), the reward joined to it,
 // and the target's first-slot probabilities over the decision's eligible
-// set, computed from vectors rebuilt exactly as the service built them.
+// set, computed from vectors rebuilt exactly as the service built them
+// (logs.RowBuilder).
+//
+// A decision the engine served with its fallback ranking (logged with
+// Fallback) is evaluated as the engine would serve it again: every
+// eligible action scored value × weight, explored by
+// decide.FallbackPolicy(target.Policy), so the logging policy evaluated on
+// its own journal gives back its logged propensities. A target without a
+// scorer is that fallback ranking on every decision.
+//
 // If qhat is not nil it supplies the reward model for DM/DR/SNDR/Switch-DR
 // (its posterior mean per eligible action); fit it on other decisions
 // than these (see CrossFitRidge) or the doubly robust estimates lose their
 // protection against its errors.
-func JournalRounds(joined []training.Joined, spec *features.Spec, cat *decide.Catalog, target Target, qhat decide.Scorer) ([]Round, JournalStats, error) {
+func JournalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, qhat decide.Scorer) ([]Round, JournalStats, error) {
 	var st JournalStats
 	if target.Scorer != nil && target.Scorer.Dim() != spec.Dim() {
 		return nil, st, fmt.Errorf("eval: target %s has dimension %d, the feature spec %d", target.Name, target.Scorer.Dim(), spec.Dim())
 	}
+	rb, err := logs.NewRowBuilder(spec, cat)
+	if err != nil {
+		return nil, st, fmt.Errorf("eval: %w", err)
+	}
 	var (
-		in     features.Inputs
 		rounds []Round
-		acts   []*decide.Action
-		feats  []*features.ActionFeatures
-		idx    []int
 		xs     []float64
 	)
-	hash := spec.Hash()
-	dim := spec.Dim()
+	fallback := decide.FallbackPolicy(target.Policy)
 	for ji := range joined {
 		j := &joined[ji]
 		d := &j.Decision
@@ -63,7 +73,7 @@ func JournalRounds(joined []training.Joined, spec *features.Spec, cat *decide.Ca
 			st.NoActions++
 			continue
 		}
-		if d.FeatureSpec != hash {
+		if d.FeatureSpec != spec.Hash() {
 			st.OtherSpec++
 			continue
 		}
@@ -73,50 +83,39 @@ func JournalRounds(joined []training.Joined, spec *features.Spec, cat *decide.Ca
 		if d.Experiment != nil {
 			st.Experiment++
 		}
-		acts, feats, idx = acts[:0], feats[:0], idx[:0]
-		logged := -1
-		ok := true
-		for _, id := range d.Eligible {
-			a, found := cat.Lookup(id)
-			if !found {
-				ok = false
-				break
-			}
-			if id == d.Actions[0].ActionID {
-				logged = len(acts)
-			}
-			acts = append(acts, a)
-			feats = append(feats, a.Compiled().(*features.ActionFeatures))
-			idx = append(idx, a.Index())
-		}
-		if !ok || logged < 0 {
+		logged := slices.Index(d.Eligible, d.Actions[0].ActionID)
+		if logged < 0 {
 			st.Unknown++
 			continue
 		}
-		if err := spec.InputsFromLog(&in, d.Profile, d.Channel, d.Context, d.Time); err != nil {
+		x, idx, err := rb.Rows(xs, d, d.Eligible)
+		xs = x
+		switch {
+		case errors.Is(err, logs.ErrOtherSpec):
+			st.OtherSpec++
+			continue
+		case err != nil:
 			st.BadInputs++
 			continue
+		case slices.Contains(idx, -1):
+			st.Unknown++
+			continue
 		}
-		n := len(acts)
-		if cap(xs) < n*dim {
-			xs = make([]float64, n*dim)
-		}
-		xs = xs[:n*dim]
-		spec.Assemble(xs, &in, feats)
+		n := len(idx)
 		mean, std, c := make([]float64, n), make([]float64, n), make([]float64, n)
-		for i, a := range acts {
-			c[i] = a.Value * a.Weight
+		for i, a := range idx {
+			act := cat.Actions[a]
+			c[i] = act.Value * act.Weight
 		}
 		pol := target.Policy
-		if target.Scorer == nil {
+		if target.Scorer == nil || d.Fallback {
+			// the fallback ranking: value × weight, the engine's explorer
 			for i := range mean {
 				mean[i] = 1
 			}
-			if pol.Kind != decide.EpsilonGreedy {
-				pol = decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.1}
-			}
+			pol = fallback
 		} else {
-			target.Scorer.Predict(mean, std, idx, xs)
+			target.Scorer.Predict(mean, std, idx, x)
 		}
 		r := Round{
 			Logged:     logged,
@@ -129,7 +128,7 @@ func JournalRounds(joined []training.Joined, spec *features.Spec, cat *decide.Ca
 		if qhat != nil {
 			r.Qhat = make([]float64, n)
 			qs := make([]float64, n)
-			qhat.Predict(r.Qhat, qs, idx, xs)
+			qhat.Predict(r.Qhat, qs, idx, x)
 		}
 		rounds = append(rounds, r)
 		st.Used++
@@ -146,8 +145,8 @@ func JournalRounds(joined []training.Joined, spec *features.Spec, cat *decide.Ca
 // fitting, so a doubly robust estimate's reward model is independent of
 // the rounds it corrects. The halves are the decisions' positions: even
 // and odd.
-func CrossFitRidge(joined []training.Joined, spec *features.Spec, cat *decide.Catalog) ([]decide.Scorer, error) {
-	var halves [2][]training.Joined
+func CrossFitRidge(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog) ([]decide.Scorer, error) {
+	var halves [2][]logs.Joined
 	for i := range joined {
 		halves[i%2] = append(halves[i%2], joined[i])
 	}
@@ -168,12 +167,12 @@ func CrossFitRidge(joined []training.Joined, spec *features.Spec, cat *decide.Ca
 
 // JournalRoundsCrossFit is JournalRounds with cross-fitted reward models:
 // decision i is corrected by the model fitted on the other half.
-func JournalRoundsCrossFit(joined []training.Joined, spec *features.Spec, cat *decide.Catalog, target Target) ([]Round, JournalStats, error) {
+func JournalRoundsCrossFit(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target) ([]Round, JournalStats, error) {
 	q, err := CrossFitRidge(joined, spec, cat)
 	if err != nil {
 		return nil, JournalStats{}, err
 	}
-	var halves [2][]training.Joined
+	var halves [2][]logs.Joined
 	for i := range joined {
 		halves[i%2] = append(halves[i%2], joined[i])
 	}

@@ -13,6 +13,7 @@ import (
 	"nextbest/eval"
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/training"
 )
@@ -84,7 +85,7 @@ func TestJournalRoundsRecoverTruth(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	joined, _, err := training.Join(context.Background(), dir, training.JoinConfig{Window: time.Hour})
+	joined, _, err := logs.Join(context.Background(), dir, logs.JoinConfig{Window: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,17 @@
-// Package logs is the way back from the log: how what a channel reported
-// after a decision becomes what a model learns. Today it holds the reward
-// rule; tomorrow the join of outcomes to decisions and the rows built from
-// them. It is the one home for the rule, so the online learner and the
-// batch paths cannot drift apart.
+// Package logs is the way back from the log: how a logged decision and
+// what channels reported after it become what a model learns and what an
+// off-policy estimate weighs. It is the one home of that rule, so the
+// online learner (serve), batch training (training), off-policy
+// evaluation and experiment analysis (eval) cannot drift apart; a
+// property test (serve's TestOnlineEqualsBatch) feeds one journal to the
+// online learner and to the batch path and requires the same ridge
+// statistics.
+//
+// # Where things live
+//
+//	outcome.go  declared outcome types and the reward rule (Fold, ActionDelta, ActionReward)
+//	join.go     the join of outcomes to decisions with its attribution window (Join, Attributed)
+//	rows.go     a logged decision's feature rows, rebuilt as they were scored (RowBuilder)
 //
 // # Declared outcome types
 //
@@ -24,10 +33,31 @@
 //
 // An action shown without outcome has the default reward r₀. Once
 // outcomes arrive, its reward is the sum over its outcome types of each
-// type's aggregate. Delta gives the change one outcome makes to that
-// sum, given the type's aggregate so far, so a learner that keeps
-// sufficient statistics (ridge: b += Δr·x) stays exact whatever order
-// the repeats arrive in.
+// type's aggregate (ActionReward). Fold and ActionDelta give the change
+// one outcome makes to that sum, given the type's aggregate so far, so a
+// learner that keeps sufficient statistics (ridge: b += Δr·x) stays exact
+// whatever order the repeats arrive in.
+//
+// # The join and its attribution window
+//
+// Join reads a journal and folds each outcome into its decision: an
+// outcome teaches when its decision and action are in the journal, its
+// type is declared, its reward usable (CheckReward), it is not a
+// duplicate (an outcome_id seen before for the decision, or a repeat of a
+// first type, late ones included) and it is attributed — at most the
+// window after its decision (Attributed; earlier is fine, clocks differ).
+// Everything else is counted in JoinStats and skipped. The online
+// learner applies the same checks, one record at a time, with its
+// aggregates in the state store.
+//
+// # Rows
+//
+// RowBuilder rebuilds the feature rows of a logged decision's actions —
+// the feature spec's InputsFromLog on the logged inputs, then Assemble
+// with the catalog's compiled action features — bit for bit the vectors
+// scored live. Training labels them with the joined rewards, the online
+// learner learns from them during replay, and eval scores a target
+// policy's probabilities over the eligible set with them.
 //
 // # Limits
 //
@@ -36,7 +66,11 @@
 //
 // # What it is not
 //
-// It does no I/O: it neither reads the journal nor keeps the aggregates
-// (serve's applier keeps them in its state store). It does not validate
-// the rest of an outcome request (ids, times): serve does.
+// It keeps no state between calls: Join reads the journal read-only and
+// holds its aggregates in memory for one pass; the service's running
+// aggregates, de-duplication keys and decision index live in its state
+// store. It does not validate outcome requests (ids, times: serve does),
+// train or score models (training, models), or compute target
+// probabilities (decide's explorers; eval asks them, with
+// decide.FallbackPolicy for decisions served by the fallback ranking).
 package logs

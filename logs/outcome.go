@@ -2,8 +2,10 @@ package logs
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -196,12 +198,13 @@ func ActionDelta(typeDelta, r0 float64, firstOfAction bool) float64 {
 
 // ActionReward is an action's learning reward from its types' final
 // aggregates: r0 without a counted outcome, else the sum of the types'
-// rewards. Summing ActionDelta over the outcomes as they arrive gives the
-// same value.
+// rewards, added in the order of the type names (so the same aggregates
+// give the same bits every time). Summing ActionDelta over the outcomes
+// as they arrive gives the same value, up to float rounding.
 func ActionReward(r0 float64, aggs map[string]Aggregate) float64 {
 	sum, counted := 0.0, false
-	for _, a := range aggs {
-		if a.N > 0 {
+	for _, name := range slices.Sorted(maps.Keys(aggs)) {
+		if a := aggs[name]; a.N > 0 {
 			sum += a.Reward
 			counted = true
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"nextbest/eval"
-	"nextbest/training"
+	"nextbest/logs"
 )
 
 // experimentsAnswer is the answer of GET /v1/experiments.
@@ -37,8 +37,8 @@ func (s *Service) experimentResults(ctx context.Context) (*experimentsAnswer, er
 				from = rt.exp.Start
 			}
 		}
-		joined, _, err := training.Join(ctx, s.journalDir(), training.JoinConfig{
-			Window: s.cfg.AttributionWindow, DefaultReward: s.cfg.DefaultReward, From: from,
+		joined, _, err := logs.Join(ctx, s.journalDir(), logs.JoinConfig{
+			Window: s.cfg.AttributionWindow, DefaultReward: s.cfg.DefaultReward, Outcomes: s.outcomes, From: from,
 		})
 		if err != nil {
 			return nil, err

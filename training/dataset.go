@@ -1,11 +1,13 @@
 package training
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
 	"nextbest/decide"
 	"nextbest/features"
+	"nextbest/logs"
 )
 
 // Dataset is a table of labelled rows for a reward or response model: one
@@ -109,69 +111,60 @@ type BuildStats struct {
 }
 
 // BuildDataset rebuilds the feature vector of every (decision, shown
-// action) exactly as it was scored live — features.Spec.InputsFromLog on
-// the logged profile inputs, channel, context and time, then Assemble with
-// the catalog's compiled action — and labels it with the joined reward and
-// the logged propensity. Action indices are catalog indices, so
-// Dataset.ActionIDs is the catalog's ids in order. The catalog must have
-// been parsed with SpecCompiler{spec}.
+// action) exactly as it was scored live (logs.RowBuilder) and labels it
+// with the joined reward and the logged propensity. Action indices are
+// catalog indices, so Dataset.ActionIDs is the catalog's ids in order.
+// The catalog must have been parsed with SpecCompiler{spec}.
 //
 // A decision logged with another feature spec (Decision.FeatureSpec ≠
 // spec.Hash()) is refused and counted: its vectors cannot be rebuilt.
-func BuildDataset(joined []Joined, spec *features.Spec, cat *decide.Catalog) (*Dataset, BuildStats, error) {
+func BuildDataset(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog) (*Dataset, BuildStats, error) {
 	var st BuildStats
+	rb, err := logs.NewRowBuilder(spec, cat)
+	if err != nil {
+		return nil, st, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
 	ids := make([]string, len(cat.Actions))
 	for i, a := range cat.Actions {
-		if _, ok := a.Compiled().(*features.ActionFeatures); !ok {
-			return nil, st, fmt.Errorf("%w: catalog action %q has no compiled features: parse the catalog with training.SpecCompiler", ErrBadConfig, a.ID)
-		}
 		ids[i] = a.ID
 	}
 	dim := spec.Dim()
-	hash := spec.Hash()
-	ds := &Dataset{Dim: dim, ActionIDs: ids, FeatureSpec: hash}
+	ds := &Dataset{Dim: dim, ActionIDs: ids, FeatureSpec: spec.Hash()}
 	var (
-		in    features.Inputs
-		feats []*features.ActionFeatures
-		acts  []int
-		keep  []int
+		shown []string
 		x     []float64
 	)
 	for gi := range joined {
 		j := &joined[gi]
 		d := &j.Decision
-		if d.FeatureSpec != hash {
+		shown = shown[:0]
+		for _, la := range d.Actions {
+			shown = append(shown, la.ActionID)
+		}
+		xs, acts, err := rb.Rows(x, d, shown)
+		x = xs
+		switch {
+		case errors.Is(err, logs.ErrOtherSpec):
 			st.SpecMismatch++
 			continue
-		}
-		if err := spec.InputsFromLog(&in, d.Profile, d.Channel, d.Context, d.Time); err != nil {
+		case err != nil:
 			st.BadInputs++
 			continue
 		}
-		feats, acts, keep = feats[:0], acts[:0], keep[:0]
-		for i, la := range d.Actions {
-			a, ok := cat.Lookup(la.ActionID)
-			if !ok {
+		rows := 0
+		for i, a := range acts {
+			if a < 0 {
 				st.UnknownAction++
 				continue
 			}
-			feats = append(feats, a.Compiled().(*features.ActionFeatures))
-			acts = append(acts, a.Index())
-			keep = append(keep, i)
+			ds.add(x[i*dim:(i+1)*dim], a, j.Rewards[i], d.Actions[i].Propensity, st.Decisions)
+			rows++
 		}
-		if len(feats) == 0 {
+		if rows == 0 {
 			continue
 		}
-		if cap(x) < len(feats)*dim {
-			x = make([]float64, len(feats)*dim)
-		}
-		x = x[:len(feats)*dim]
-		spec.Assemble(x, &in, feats)
-		for k, i := range keep {
-			ds.add(x[k*dim:(k+1)*dim], acts[k], j.Rewards[i], d.Actions[i].Propensity, st.Decisions)
-		}
 		st.Decisions++
-		st.Rows += len(keep)
+		st.Rows += rows
 	}
 	return ds, st, nil
 }

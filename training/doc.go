@@ -2,17 +2,12 @@
 //
 // # Journal → dataset
 //
-// Join reads a journal directory with journal.Reader (read-only; the
-// service may be appending) and joins outcomes to decisions within an
-// attribution window (default 7 days) with a default reward (default 0):
-// a shown action's reward is the default unless outcomes arrive in the
-// window, then the sum of the rewards of its distinct outcome types
-// (duplicates of a type count once) — the rule serve's online learner
-// applies. Late outcomes, outcomes for actions the decision did not
-// return and outcomes of unknown decisions are ignored and counted in
-// JoinStats. BuildDataset rebuilds each (decision, shown action) vector
-// exactly as it was scored live (features.Spec.InputsFromLog + Assemble)
-// and refuses decisions logged under another feature spec.
+// BuildDataset takes a journal joined by logs.Join (the attribution
+// window, the declared outcome types and the reward rule live in package
+// logs, shared with the online learner) and rebuilds each (decision,
+// shown action) vector exactly as it was scored live (logs.RowBuilder),
+// labelled with its joined reward and logged propensity; decisions logged
+// under another feature spec are refused and counted.
 //
 // # Data files
 //

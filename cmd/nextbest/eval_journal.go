@@ -12,6 +12,7 @@ import (
 	"nextbest/eval"
 	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/training"
 )
@@ -28,11 +29,12 @@ func evalJournal(args []string, w io.Writer) error {
 	modelPath := fs.String("model", "", "candidate model: an artifact file (.nbm)")
 	registry := fs.String("registry", "", "model registry directory (with --version)")
 	version := fs.Int("version", 0, "registry version of the candidate model")
-	rule := fs.String("rule", "", `candidate without a model: "uniform" (uniform random) or "value" (value × weight, with --epsilon)`)
+	rule := fs.String("rule", "", `candidate without a model: "uniform" (uniform random) or "value" (the fallback ranking, value × weight, explored as the engine explores it: ε-greedy with --epsilon, 0.1 if 0)`)
 	kind := fs.String("explorer", "epsilon_greedy", "candidate's explorer: epsilon_greedy, softmax or thompson")
 	epsilon := fs.Float64("epsilon", 0.1, "candidate's epsilon (epsilon_greedy); 0 = greedy")
 	alpha := fs.Float64("alpha", 1, "candidate's UCB weight")
-	window := fs.Duration("window", 7*24*3600e9, "attribution window")
+	window := fs.Duration("window", logs.DefaultWindow, "attribution window")
+	configPath := fs.String("config", "", "nextbest serve's configuration file: outcomes are folded by its outcome_types (default: the built-in types)")
 	defReward := fs.Float64("default-reward", 0, "reward of a shown action without outcome")
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
 	estimatorFlags(fs, &o, &asJSON)
@@ -112,7 +114,11 @@ Flags:`)
 		}
 		target.Scorer, target.Name = sc, sc.Name()
 	}
-	joined, jst, err := training.Join(context.Background(), *dir, training.JoinConfig{Window: *window, DefaultReward: *defReward})
+	outcomes, err := loadOutcomeTypes(*configPath)
+	if err != nil {
+		return err
+	}
+	joined, jst, err := logs.Join(context.Background(), *dir, logs.JoinConfig{Window: *window, DefaultReward: *defReward, Outcomes: outcomes})
 	if err != nil {
 		return err
 	}

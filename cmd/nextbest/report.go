@@ -12,7 +12,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/eval"
-	"nextbest/training"
+	"nextbest/logs"
 )
 
 const reportUsage = `Usage:
@@ -38,6 +38,7 @@ func report(args []string, stdout, stderr io.Writer) error {
 		name       = fs.String("experiment", "", "analyse only this experiment (default: every one in the file)")
 		out        = fs.String("out", "report", "output directory")
 		window     = fs.String("window", "7d", "attribution window of outcomes (e.g. 7d, 48h)")
+		configPath = fs.String("config", "", "nextbest serve's configuration file: outcomes are folded, and conversions told, by its outcome_types (default: the built-in types)")
 		dropOpen   = fs.Bool("drop-open", false, "leave out decisions whose attribution window is still open")
 		o          eval.ExperimentOptions
 	)
@@ -80,7 +81,11 @@ func report(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("report: %s configures no experiment", *expPath)
 	}
 	start := time.Now()
-	joined, st, err := training.Join(context.Background(), *journalDir, training.JoinConfig{Window: w.D(), DropOpen: *dropOpen})
+	outcomes, err := loadOutcomeTypes(*configPath)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	joined, st, err := logs.Join(context.Background(), *journalDir, logs.JoinConfig{Window: w.D(), DropOpen: *dropOpen, Outcomes: outcomes})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"nextbest/decide"
 	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/training"
 )
@@ -43,6 +44,7 @@ func runTrain(args []string) error {
 		sharedDim   = fs.Int("shared-dim", 64, "--layout hashed, --progressive: shared feature slots")
 		actionDim   = fs.Int("action-dim", 8, "--layout hashed, --progressive: action feature slots")
 		window      = fs.String("window", "7d", "attribution window for the journal join")
+		configPath  = fs.String("config", "", "nextbest serve's configuration file: the journal join folds outcomes by its outcome_types (default: the built-in types)")
 		defReward   = fs.Float64("default-reward", 0, "reward of a shown action without outcome")
 		lambda      = fs.Float64("lambda", 1, "ridge prior precision")
 		l2          = fs.Float64("l2", 1, "logistic L2 penalty")
@@ -120,7 +122,11 @@ func runTrain(args []string) error {
 		if err != nil {
 			return fmt.Errorf("--window: %w", err)
 		}
-		joined, st, err := training.Join(context.Background(), *journalDir, training.JoinConfig{Window: w.D(), DefaultReward: *defReward})
+		outcomes, err := loadOutcomeTypes(*configPath)
+		if err != nil {
+			return err
+		}
+		joined, st, err := logs.Join(context.Background(), *journalDir, logs.JoinConfig{Window: w.D(), DefaultReward: *defReward, Outcomes: outcomes})
 		if err != nil {
 			return err
 		}

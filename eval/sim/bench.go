@@ -13,6 +13,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/features"
+	"nextbest/logs"
 	"nextbest/models"
 )
 
@@ -150,8 +151,9 @@ func (c *RunConfig) setDefaults() error {
 
 // Run runs one policy against a fresh population for the horizon, learning
 // online the way the service's learner does: each shown action is added to
-// the model with the default reward 0 (Update), a conversion adds its
-// reward 1 (AddReward), and the model is published every PublishEvery
+// the model with the default reward 0 (Update), a conversion (a
+// "conversion" outcome of reward 1) adds the change package logs' reward
+// rule gives it (AddReward), and the model is published every PublishEvery
 // visits. Rewards are conversions (1) and the engine scores
 // estimate × value × weight, as in the service. Run is deterministic for
 // a given config.
@@ -163,6 +165,16 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// the reward rule: an impression teaches the default reward r0, a
+	// conversion the change its outcome makes (logs.Fold, ActionDelta)
+	const r0 = 0.0
+	outcomes, err := logs.NewOutcomes(nil)
+	if err != nil {
+		return nil, err
+	}
+	conv, _ := outcomes.Lookup(logs.DefaultOutcomeType)
+	_, convType, _ := conv.Fold(logs.Aggregate{}, conv.Reward.Apply(1))
+	convDelta := logs.ActionDelta(convType, r0, true)
 	seed := cfg.Population.Seed
 	spec, cat := pop.Spec(), pop.Catalog()
 	pol := cfg.Policy
@@ -275,11 +287,11 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 				switch {
 				case model != nil:
 					x := row[k*dim : (k+1)*dim]
-					if err := model.Update(a.Index(), x, 0); err != nil {
+					if err := model.Update(a.Index(), x, r0); err != nil {
 						return nil, err
 					}
 					if out.Converted[k] {
-						if err := model.AddReward(a.Index(), x, 1); err != nil {
+						if err := model.AddReward(a.Index(), x, convDelta); err != nil {
 							return nil, err
 						}
 					}

@@ -1,4 +1,4 @@
-package training_test
+package logs_test
 
 import (
 	"context"
@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"nextbest/features"
 	"nextbest/journal"
-	"nextbest/training"
+	"nextbest/logs"
 )
 
 func TestJoin(t *testing.T) {
@@ -34,35 +33,35 @@ func TestJoin(t *testing.T) {
 	)
 	tests := []struct {
 		name    string
-		cfg     training.JoinConfig
+		cfg     logs.JoinConfig
 		rewards map[string][]float64
-		stats   training.JoinStats
+		stats   logs.JoinStats
 	}{
 		{
 			name:    "defaults",
-			cfg:     training.JoinConfig{},
+			cfg:     logs.JoinConfig{},
 			rewards: map[string][]float64{"d1": {6, 0}, "d2": {0}, "d3": {2}},
-			stats: training.JoinStats{Records: 12, Decisions: 3, Events: 2, Outcomes: 7, Joined: 3, Late: 1,
+			stats: logs.JoinStats{Records: 12, Decisions: 3, Events: 2, Outcomes: 7, Joined: 3, Late: 1,
 				Duplicate: 1, NotShown: 1, Unknown: 1, Rewarded: 2, Shown: 4},
 		},
 		{
 			name:    "default reward and a 9-day window",
-			cfg:     training.JoinConfig{Window: 9 * day, DefaultReward: -0.5},
+			cfg:     logs.JoinConfig{Window: 9 * day, DefaultReward: -0.5},
 			rewards: map[string][]float64{"d1": {6, -0.5}, "d2": {1}, "d3": {2}},
-			stats: training.JoinStats{Records: 12, Decisions: 3, Events: 2, Outcomes: 7, Joined: 4,
+			stats: logs.JoinStats{Records: 12, Decisions: 3, Events: 2, Outcomes: 7, Joined: 4,
 				Duplicate: 1, NotShown: 1, Unknown: 1, Rewarded: 3, Shown: 4},
 		},
 		{
 			name:    "time filter",
-			cfg:     training.JoinConfig{From: t0.Add(time.Minute), To: t0.Add(2 * time.Minute)},
+			cfg:     logs.JoinConfig{From: t0.Add(time.Minute), To: t0.Add(2 * time.Minute)},
 			rewards: map[string][]float64{"d2": {0}},
-			stats: training.JoinStats{Records: 12, Decisions: 1, Filtered: 2, Events: 2, Outcomes: 7, Joined: 3, Late: 1,
+			stats: logs.JoinStats{Records: 12, Decisions: 1, Filtered: 2, Events: 2, Outcomes: 7, Joined: 3, Late: 1,
 				Duplicate: 1, NotShown: 1, Unknown: 1, Shown: 1},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, st, err := training.Join(context.Background(), dir, tc.cfg)
+			got, st, err := logs.Join(context.Background(), dir, tc.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +96,7 @@ func TestJoinTypeRewards(t *testing.T) {
 		outcome("d2", "new-arrivals", "revenue", 10, t0.Add(8*24*time.Hour)), // late: ignored
 		outcome("d2", "style-guide", "conversion", 1, t0.Add(time.Hour)),     // not shown: ignored
 	)
-	got, _, err := training.Join(context.Background(), dir, training.JoinConfig{DefaultReward: -1})
+	got, _, err := logs.Join(context.Background(), dir, logs.JoinConfig{DefaultReward: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +142,7 @@ func TestJoinOpenWindow(t *testing.T) {
 		decision("d2", t0.Add(6*24*time.Hour), "h", "free-shipping"),
 		journal.Event{CustomerID: "c", Type: "page_view", Time: t0.Add(8 * 24 * time.Hour)},
 	)
-	got, st, err := training.Join(context.Background(), dir, training.JoinConfig{DropOpen: true})
+	got, st, err := logs.Join(context.Background(), dir, logs.JoinConfig{DropOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +152,9 @@ func TestJoinOpenWindow(t *testing.T) {
 }
 
 func TestJoinBadConfig(t *testing.T) {
-	_, _, err := training.Join(context.Background(), t.TempDir(), training.JoinConfig{Window: -time.Second})
-	if !errors.Is(err, training.ErrBadConfig) {
-		t.Fatalf("err %v, want ErrBadConfig", err)
+	_, _, err := logs.Join(context.Background(), t.TempDir(), logs.JoinConfig{Window: -time.Second})
+	if !errors.Is(err, logs.ErrInvalidConfig) {
+		t.Fatalf("err %v, want ErrInvalidConfig", err)
 	}
 }
 
@@ -178,7 +177,7 @@ func TestJoinTornTail(t *testing.T) {
 	// a frame header announcing 100 bytes, then only 10 of them
 	f.Write([]byte{100, 0, 0, 0, 1, 2, 3, 4, 1, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '{', '"', 'v', '"'})
 	f.Close()
-	got, st, err := training.Join(context.Background(), dir, training.JoinConfig{})
+	got, st, err := logs.Join(context.Background(), dir, logs.JoinConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,60 +186,93 @@ func TestJoinTornTail(t *testing.T) {
 	}
 }
 
-// TestBuildDatasetExact checks that the rebuilt rows equal the vectors the
-// live path assembles (features.Spec.Inputs from the profile, then
-// Assemble), bit for bit, after the JSON round trip through the journal.
-func TestBuildDatasetExact(t *testing.T) {
-	spec, cat := retailSample(t)
-	p := &features.Profile{CustomerID: "c-1", Stage: "cart", FirstSeen: t0.Add(-40 * 24 * time.Hour),
-		Attributes: map[string]any{"tier": "gold", "age": 33.0, "email_opt_in": true},
-		LastEvent:  map[string]time.Time{"purchase": t0.Add(-72 * time.Hour)}}
-	ctx := map[string]any{"page": "cart", "cart_value": 120.5, "device": "mobile"}
-	var in features.Inputs
-	spec.Inputs(&in, p, "web", ctx, t0)
-	ids := []string{"free-shipping", "cart-reminder-10", "new-arrivals"}
-	var feats []*features.ActionFeatures
-	for _, id := range ids {
-		a, _ := cat.Lookup(id)
-		feats = append(feats, a.Compiled().(*features.ActionFeatures))
-	}
-	live := make([]float64, len(ids)*spec.Dim())
-	spec.Assemble(live, &in, feats)
-
-	d := decision("d1", t0, spec.Hash(), ids...)
-	d.Profile, d.Context = in.ProfileMap(), ctx
-	other := decision("d2", t0, "another-spec", "free-shipping")
-	gone := decision("d3", t0, spec.Hash(), "no-longer-in-catalog", "new-arrivals")
-	dir := writeJournal(t, d, other, gone, outcome("d1", "cart-reminder-10", "conversion", 1, t0.Add(time.Hour)))
-
-	joined, _, err := training.Join(context.Background(), dir, training.JoinConfig{})
+// TestJoinDeclaredTypes checks that Join folds outcomes by their declared
+// types, as the online learner does: a sum type adds every outcome, a max
+// type keeps the largest, a weight replaces the posted value, an
+// outcome_id seen before is a duplicate whatever its type, a first type's
+// first outcome takes the type even when it is late (a later, attributed
+// repeat is a duplicate), undeclared types and unusable rewards are
+// counted and skipped, and conversions follow the declaration.
+func TestJoinDeclaredTypes(t *testing.T) {
+	w := 2.0
+	outs, err := logs.NewOutcomes([]logs.OutcomeType{
+		{Name: "order", Conversion: true, Aggregate: logs.AggSum},
+		{Name: "basket", Aggregate: logs.AggMax},
+		{Name: "signup", Conversion: true, Reward: logs.RewardRule{Weight: &w}},
+		{Name: "view"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, st, err := training.BuildDataset(joined, spec, cat)
+	day := 24 * time.Hour
+	withID := func(o journal.Outcome, id string) journal.Outcome { o.OutcomeID = id; return o }
+	dir := writeJournal(t,
+		decision("d1", t0, "h", "a", "b"),
+		decision("d2", t0, "h", "a"),
+		decision("d3", t0, "h", "a"),
+		outcome("d1", "a", "order", 10, t0.Add(time.Hour)),
+		outcome("d1", "a", "order", 5, t0.Add(2*time.Hour)),                 // sum: adds
+		withID(outcome("d1", "a", "order", 7, t0.Add(3*time.Hour)), "o-1"),  // adds, takes o-1
+		withID(outcome("d1", "b", "basket", 7, t0.Add(3*time.Hour)), "o-1"), // o-1 again: duplicate
+		outcome("d1", "b", "basket", 3, t0.Add(time.Hour)),                  // max
+		outcome("d1", "b", "basket", 8, t0.Add(2*time.Hour)),                // max: raises to 8
+		outcome("d1", "b", "basket", 4, t0.Add(3*time.Hour)),                // max: counts, changes nothing
+		outcome("d1", "b", "purchase", 1, t0.Add(time.Hour)),                // not declared here
+		outcome("d2", "a", "signup", 0.25, t0.Add(time.Hour)),               // weight 2, converts
+		outcome("d2", "a", "order", 1e12, t0.Add(time.Hour)),                // reward out of range
+		outcome("d3", "a", "view", 0, t0.Add(8*day)),                        // late, takes the first type
+		outcome("d3", "a", "view", 1, t0.Add(time.Hour)),                    // attributed, but a repeat
+		outcome("d3", "a", "order", 0, t0.Add(time.Hour)),                   // counts; 0 does not convert
+		journal.Event{CustomerID: "c", Type: "page_view", Time: t0.Add(30 * day)},
+	)
+	got, st, err := logs.Join(context.Background(), dir, logs.JoinConfig{Outcomes: outs, DefaultReward: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := training.BuildStats{Decisions: 2, Rows: 4, SpecMismatch: 1, UnknownAction: 1}
-	if st != want {
-		t.Errorf("stats %+v, want %+v", st, want)
+	wantStats := logs.JoinStats{Records: 17, Decisions: 3, Events: 1, Outcomes: 13, Joined: 8, Late: 1,
+		Duplicate: 2, UnknownType: 1, BadReward: 1, Rewarded: 4, Shown: 4}
+	if st != wantStats {
+		t.Errorf("stats\n got %+v\nwant %+v", st, wantStats)
 	}
-	if ds.Len() != 4 || ds.Dim != spec.Dim() {
-		t.Fatalf("%d rows of dim %d", ds.Len(), ds.Dim)
+	want := map[string]struct {
+		rewards   []float64
+		types     []map[string]float64
+		converted []bool
+	}{
+		"d1": {[]float64{22, 8}, []map[string]float64{{"order": 22}, {"basket": 8}}, []bool{true, false}},
+		"d2": {[]float64{2}, []map[string]float64{{"signup": 2}}, []bool{true}},
+		"d3": {[]float64{0}, []map[string]float64{{"order": 0}}, []bool{false}},
 	}
-	for i := range ids {
-		if !slices.Equal(ds.Row(i), live[i*spec.Dim():(i+1)*spec.Dim()]) {
-			t.Errorf("row %d differs from the live vector", i)
+	for _, j := range got {
+		w := want[j.Decision.DecisionID]
+		if !slices.Equal(j.Rewards, w.rewards) || !slices.Equal(j.Converted, w.converted) {
+			t.Errorf("%s: rewards %v converted %v, want %v %v", j.Decision.DecisionID, j.Rewards, j.Converted, w.rewards, w.converted)
 		}
-		a, _ := cat.Lookup(ids[i])
-		if ds.Action[i] != a.Index() || ds.ActionIDs[ds.Action[i]] != ids[i] {
-			t.Errorf("row %d action %d", i, ds.Action[i])
+		for i := range w.types {
+			if !maps.Equal(j.TypeRewards[i], w.types[i]) || j.Outcomes[i] != len(w.types[i]) {
+				t.Errorf("%s action %d: types %v (%d), want %v", j.Decision.DecisionID, i, j.TypeRewards[i], j.Outcomes[i], w.types[i])
+			}
 		}
 	}
-	if !slices.Equal(ds.Reward[:3], []float64{0, 1, 0}) || ds.Propensity[1] != 0.25 {
-		t.Errorf("rewards %v propensities %v", ds.Reward, ds.Propensity)
-	}
-	if ds.Group[3] != 1 {
-		t.Errorf("groups %v", ds.Group)
+}
+
+func TestAttributed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		at     time.Duration
+		window time.Duration
+		want   bool
+	}{
+		{"inside", time.Hour, 2 * time.Hour, true},
+		{"at the end", 2 * time.Hour, 2 * time.Hour, true},
+		{"past the end", 2*time.Hour + 1, 2 * time.Hour, false},
+		{"before the decision", -time.Hour, 2 * time.Hour, true},
+		{"no window", 1000 * time.Hour, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := logs.Attributed(t0, t0.Add(tc.at), tc.window); got != tc.want {
+				t.Errorf("Attributed(+%v, window %v) = %v, want %v", tc.at, tc.window, got, tc.want)
+			}
+		})
 	}
 }
