@@ -19,6 +19,7 @@ import (
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/logs"
 	"nextbest/models"
 )
 
@@ -76,9 +77,8 @@ type learner struct {
 	// it are already in the model. Set before the learner starts.
 	from uint64
 
-	in    features.Inputs
-	xbuf  []float64
-	feats []*features.ActionFeatures
+	rb   *logs.RowBuilder // made on first use
+	xbuf []float64
 }
 
 // learnBatch is the learning work of one applied journal batch; upTo is
@@ -221,32 +221,35 @@ func (l *learner) waitFor(ctx context.Context, lsn uint64) error {
 }
 
 // rows returns the feature rows of actions ids of decision d, rebuilt from
-// the logged inputs exactly as they were assembled live, and their
-// catalog indices. Actions no longer in the catalog are left out.
+// the logged inputs exactly as they were assembled live (logs.RowBuilder,
+// as batch training rebuilds them), and their catalog indices. Actions no
+// longer in the catalog are left out.
 func (l *learner) rows(d *journal.Decision, ids []string) ([]float64, []int, error) {
-	if d.FeatureSpec != l.spec.Hash() {
-		return nil, nil, fmt.Errorf("decision %s was made with feature spec %.12s, serving %.12s", d.DecisionID, d.FeatureSpec, l.spec.Hash())
+	if l.rb == nil {
+		rb, err := logs.NewRowBuilder(l.spec, l.cat)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.rb = rb
 	}
-	if err := l.spec.InputsFromLog(&l.in, d.Profile, d.Channel, d.Context, d.Time); err != nil {
+	x, acts, err := l.rb.Rows(l.xbuf, d, ids)
+	l.xbuf = x
+	if err != nil {
 		return nil, nil, err
 	}
-	l.feats = l.feats[:0]
-	acts := make([]int, 0, len(ids))
-	for _, id := range ids {
-		a, ok := l.cat.Lookup(id)
-		if !ok {
+	dim := l.spec.Dim()
+	k := 0
+	for i, a := range acts {
+		if a < 0 {
 			continue
 		}
-		l.feats = append(l.feats, a.Compiled().(*features.ActionFeatures))
-		acts = append(acts, a.Index())
+		if k != i {
+			copy(x[k*dim:(k+1)*dim], x[i*dim:(i+1)*dim])
+			acts[k] = a
+		}
+		k++
 	}
-	dim := l.spec.Dim()
-	if cap(l.xbuf) < len(acts)*dim {
-		l.xbuf = make([]float64, len(acts)*dim)
-	}
-	x := l.xbuf[:len(acts)*dim]
-	l.spec.Assemble(x, &l.in, l.feats)
-	return x, acts, nil
+	return x[:k*dim], acts[:k], nil
 }
 
 func (l *learner) impression(it *learnItem) int {

@@ -16,6 +16,15 @@ import (
 func Write(t testing.TB, recs ...any) string {
 	t.Helper()
 	dir := t.TempDir()
+	WriteDir(t, dir, recs...)
+	return dir
+}
+
+// WriteDir is Write into the journal directory dir (created if need be),
+// for tests that need the journal at a given place, such as a service's
+// data directory.
+func WriteDir(t testing.TB, dir string, recs ...any) {
+	t.Helper()
 	j, err := journal.Open(journal.Config{Dir: dir, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +41,6 @@ func Write(t testing.TB, recs ...any) string {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 func timeOf(r any) time.Time {
