@@ -379,10 +379,10 @@ func listNames(names []string, more int) string {
 func (e *FeatureMismatchError) Error() string {
 	var parts []string
 	if len(e.Unknown) > 0 {
-		parts = append(parts, fmt.Sprintf("%d the spec does not know (%s)", len(e.Unknown)+e.More, listNames(e.Unknown, e.More)))
+		parts = append(parts, "in the file but not read by the spec: "+listNames(e.Unknown, e.More))
 	}
 	if len(e.Missing) > 0 {
-		parts = append(parts, fmt.Sprintf("%d spec inputs the file lacks (%s)", len(e.Missing), listNames(e.Missing, 0)))
+		parts = append(parts, "read by the spec but in no example: "+listNames(e.Missing, 0))
 	}
 	return "training: the file's features do not match the feature spec: " + strings.Join(parts, "; ")
 }

@@ -365,3 +365,29 @@ func TestSpecBuilderBadValues(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecBuilderCSV: a CSV file whose context columns are named after the
+// spec's inputs and whose action column holds catalog ids gives the rows
+// of the same decision logged in DSJSON (the action's features come from
+// the catalog).
+func TestSpecBuilderCSV(t *testing.T) {
+	spec, cat := retailSpec(t)
+	cols := []string{"profile.stage", "profile.counters.visits_7d", "profile.counters.product_views_7d", "profile.counters.cart_adds_7d",
+		"profile.counters.purchases_30d", "profile.counters.spend_30d", "profile.counters.support_calls_30d", "profile.counters.email_clicks_30d",
+		"profile.recency.purchase", "profile.attributes.age", "profile.attributes.tier", "profile.attributes.email_opt_in",
+		"context.page", "context.cart_value", "context.device", "request.channel"}
+	data := strings.Join(cols, ",") + ",action,reward,p\n" +
+		"cart,3,5,1,0,0,0,1,40,34,gold,1,cart,80,mobile,web,free-shipping,1,0.5\n"
+	cm, err := training.ParseColumnMap("context=" + strings.Join(cols, ",") + ";action=action;reward=reward;propensity=p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildSpec(t, spec, cat, []byte(data), func(r io.Reader, fn func(*training.CBExample) error) error { return training.ReadCSV(r, cm, fn) })
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+	ds := buildSpec(t, spec, cat, readFile(t, "testdata/retail.dsjson"), training.ReadDSJSON)
+	if b.DS.Len() != 1 || !slices.Equal(b.DS.Row(0), ds.DS.Row(0)) || b.DS.Action[0] != ds.DS.Action[0] || b.DS.Reward[0] != 1 {
+		t.Errorf("csv row %v action %v reward %v\nwant %v action %v", b.DS.X, b.DS.Action, b.DS.Reward, ds.DS.Row(0), ds.DS.Action[0])
+	}
+}
