@@ -118,7 +118,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 
 	// a promoted artifact trained on another feature spec is refused and
 	// the current model keeps serving
-	bad := promote(t, reg, 99, "another-spec")
+	bad := promote(t, reg, 99, strings.Repeat("ab", 32)) // a well-formed hash of another spec
 	code, out := in.call("POST", "/admin/models/reload", nil)
 	if code != 422 || !strings.Contains(fmt.Sprint(out), "spec") {
 		t.Errorf("reload of a mismatched model: %d %v", code, out)
