@@ -48,7 +48,10 @@
 // and the shared part of the vector into a reused Inputs;
 // Inputs.ProfileMap is what the journal logs and Spec.InputsFromLog rebuilds
 // the same Inputs from it; Spec.CompileAction runs once per catalog action;
-// Spec.Assemble writes one row per action.
+// Spec.Assemble writes one row per action. An Inputs is the profile
+// evaluated once at the decision time: Inputs.Counters are its decayed
+// counters and Inputs.Time the decision time in vector.timezone, which
+// decide's eligibility rules read too.
 //
 // # Store
 //

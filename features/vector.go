@@ -1,6 +1,7 @@
 package features
 
 import (
+	"iter"
 	"math"
 	"strconv"
 	"strings"
@@ -233,10 +234,20 @@ func (c *cross) write(row []float64, a, b *value) {
 // them. Reuse one per goroutine (or from a sync.Pool): Spec.Inputs resets
 // it. Inputs refer to the strings of the profile and context they were
 // built from; an Inputs is not safe for concurrent use.
+//
+// An Inputs is also the profile evaluated at the decision time, once:
+// Counters are the decayed counter values the vector read, and Time is the
+// clock of time.hour and time.weekday. Eligibility rules read both from
+// here, so that rules and features cannot disagree.
 type Inputs struct {
 	spec *Spec
 	vals []value
 	row  []float64
+	// counter[i] is the decayed value of spec counter i at the decision
+	// time; has[i] says whether the profile has it
+	counter []float64
+	has     []bool
+	local   time.Time
 }
 
 func (in *Inputs) reset(s *Spec) {
@@ -247,8 +258,34 @@ func (in *Inputs) reset(s *Spec) {
 			in.vals[i].rep = make([]byte, 0, 24)
 		}
 		in.row = make([]float64, s.dim)
+		in.counter = make([]float64, len(s.counters))
+		in.has = make([]bool, len(s.counters))
+	}
+	clear(in.counter)
+	clear(in.has)
+}
+
+// Counters yields the name and decayed value at the decision time of each
+// spec counter the profile has, in spec order: each counter is decayed
+// once per Spec.Inputs, for the vector and for whoever else reads it.
+// Inputs rebuilt by Spec.InputsFromLog know only the counters the vector
+// reads (those the journal logged).
+func (in *Inputs) Counters() iter.Seq2[string, float64] {
+	return func(yield func(string, float64) bool) {
+		if in.spec == nil {
+			return
+		}
+		for i, ok := range in.has {
+			if ok && !yield(in.spec.counters[i].name, in.counter[i]) {
+				return
+			}
+		}
 	}
 }
+
+// Time is the decision time in the spec's time zone (vector.timezone):
+// the clock that time.hour and time.weekday read.
+func (in *Inputs) Time() time.Time { return in.local }
 
 // Inputs extracts the decision-wide inputs from a profile (nil for none),
 // the request's channel and context, and the decision time into dst, and
@@ -256,6 +293,13 @@ func (in *Inputs) reset(s *Spec) {
 // are treated as missing (ValidateContext rejects them earlier).
 func (s *Spec) Inputs(dst *Inputs, p *Profile, channel string, ctx map[string]any, now time.Time) {
 	dst.reset(s)
+	if p != nil && len(p.Counters) > 0 {
+		for i := range s.counters {
+			if c, ok := p.Counters[s.counters[i].name]; ok {
+				dst.counter[i], dst.has[i] = c.ValueAt(now, s.counters[i].halfLife), true
+			}
+		}
+	}
 	for i := range s.sources {
 		src := &s.sources[i]
 		v := &dst.vals[i]
@@ -280,11 +324,8 @@ func (s *Spec) Inputs(dst *Inputs, p *Profile, channel string, ctx map[string]an
 				v.setStr(src, p.LastChannel)
 			}
 		case srcCounter:
-			x := 0.0
-			if c, ok := p.Counters[src.arg]; ok {
-				x = c.ValueAt(now, s.counters[src.idx].halfLife)
-			}
-			v.setNum(src, x)
+			// decayed above; a counter the profile lacks is 0
+			v.setNum(src, dst.counter[src.idx])
 		case srcRecency:
 			if t, ok := p.LastEvent[src.arg]; ok && !t.IsZero() {
 				v.setNum(src, days(now.Sub(t)))
@@ -314,6 +355,7 @@ func days(d time.Duration) float64 {
 // requestInputs extracts the non-profile inputs and computes the shared row.
 func (s *Spec) requestInputs(dst *Inputs, channel string, ctx map[string]any, now time.Time) {
 	lt := now.In(s.loc)
+	dst.local = lt
 	for i := range s.sources {
 		src := &s.sources[i]
 		v := &dst.vals[i]
@@ -399,6 +441,9 @@ func (s *Spec) InputsFromLog(dst *Inputs, profile map[string]any, channel string
 		x := profile[strings.TrimPrefix(src.name, "profile.")]
 		if !dst.vals[i].set(src, x) {
 			return fieldErr(src.name, "must be a "+src.typ.String())
+		}
+		if src.kind == srcCounter && dst.vals[i].ok {
+			dst.counter[src.idx], dst.has[src.idx] = dst.vals[i].num, true
 		}
 	}
 	s.requestInputs(dst, channel, ctx, now)

@@ -195,6 +195,64 @@ func TestInputsFromLogTypeError(t *testing.T) {
 	}
 }
 
+// TestInputsCounters checks that Inputs decays each counter the profile
+// has once, to the value CounterValue gives, and yields exactly those.
+func TestInputsCounters(t *testing.T) {
+	s := mustSpec(t, retailPath)
+	r := rand.New(rand.NewPCG(4, 4))
+	var in features.Inputs
+	for i := range 200 {
+		now := t0.Add(time.Duration(r.Int64N(int64(day(30)))))
+		p := randomProfile(r, s, now)
+		s.Inputs(&in, p, "web", nil, now)
+		got := map[string]float64{}
+		for name, v := range in.Counters() {
+			if _, dup := got[name]; dup {
+				t.Fatalf("case %d: counter %s yielded twice", i, name)
+			}
+			got[name] = v
+		}
+		if len(got) != len(p.Counters) {
+			t.Fatalf("case %d: yielded %v, profile has %v", i, got, p.Counters)
+		}
+		for name := range p.Counters {
+			want, _ := s.CounterValue(p, name, now)
+			if v, ok := got[name]; !ok || math.Float64bits(v) != math.Float64bits(want) {
+				t.Fatalf("case %d: counter %s = %v (yielded %v), CounterValue %v", i, name, v, ok, want)
+			}
+		}
+	}
+}
+
+// TestInputsTime checks that Inputs.Time is the clock of time.hour and
+// time.weekday: the decision time in vector.timezone.
+func TestInputsTime(t *testing.T) {
+	s, err := features.ParseSpec([]byte(`
+profile:
+  events: [visit]
+  stages: [new]
+vector:
+  timezone: Asia/Kolkata
+  features:
+    - {source: time.hour, type: numeric}
+    - {source: time.weekday, type: numeric}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20:00 UTC on Sunday is 01:30 on Monday in India (UTC+5:30)
+	now := time.Date(2026, 11, 22, 20, 0, 0, 0, time.UTC)
+	var in features.Inputs
+	s.Inputs(&in, nil, "", nil, now)
+	lt := in.Time()
+	if !lt.Equal(now) || lt.Location().String() != "Asia/Kolkata" || lt.Hour() != 1 || lt.Weekday() != time.Monday {
+		t.Fatalf("Time() = %v, want %v in Asia/Kolkata (01:30 Monday)", lt, now)
+	}
+	if row := in.Row(); row[0] != 1 || row[1] != 1 {
+		t.Errorf("time.hour, time.weekday = %v, want [1 1]", row)
+	}
+}
+
 func TestAssembleAllocs(t *testing.T) {
 	s := mustSpec(t, retailPath)
 	r := rand.New(rand.NewPCG(2, 2))
@@ -209,6 +267,14 @@ func TestAssembleAllocs(t *testing.T) {
 		s.Assemble(dst, &in, acts)
 	}); n != 0 {
 		t.Errorf("Inputs+Assemble allocate %v times per run, want 0", n)
+	}
+	sum := 0.0
+	if n := testing.AllocsPerRun(100, func() {
+		for _, v := range in.Counters() {
+			sum += v
+		}
+	}); n != 0 {
+		t.Errorf("Inputs.Counters allocates %v times per run, want 0", n)
 	}
 }
 
