@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"nextbest/features"
+	"nextbest/state"
 )
 
 // contactLedger makes a decision's contact-policy check and the
@@ -20,7 +21,7 @@ import (
 // decision's reservation under that lock in the same step as it commits
 // the impression to the profile store, so a concurrent decision counts
 // every impression exactly once: as a reservation or in the profile,
-// never both, never neither.
+// never both, never neither. It is the state applier's state.Contacts.
 //
 // The cluster path implements the same contract in Redis: the reservation
 // is the impression itself, added by a script that checks the cap.
@@ -50,15 +51,6 @@ type reservedImpression struct {
 	action  string
 	at      time.Time // the decision's time: the impression's time
 	expires time.Time
-}
-
-// reservation is what a decision reserved: released by the applier when
-// the decision's record is applied, or by the handler when it was not
-// journaled.
-type reservation struct {
-	customer string
-	id       uint64
-	stripe   int
 }
 
 func newContactLedger(ttl time.Duration) *contactLedger {
@@ -107,9 +99,11 @@ func (l *contactLedger) overlay(stripe int, customer string, p *features.Profile
 }
 
 // reserve records that a decision at time at gave actions to customer.
-// id must be unique among open reservations (the journal record's
-// reservation id).
-func (l *contactLedger) reserve(stripe int, customer string, id uint64, at time.Time, actions []string) reservation {
+// id must be unique among open reservations. The reservation is released
+// by the applier when the decision's record is applied (Commit), or by
+// the handler when it was not journaled (release); its Shard is the
+// stripe.
+func (l *contactLedger) reserve(stripe int, customer string, id uint64, at time.Time, actions []string) state.Reservation {
 	st := &l.stripes[stripe]
 	exp := l.now().Add(l.ttl)
 	rs := st.pending[customer]
@@ -117,40 +111,40 @@ func (l *contactLedger) reserve(stripe int, customer string, id uint64, at time.
 		rs = append(rs, reservedImpression{id: id, action: a, at: at, expires: exp})
 	}
 	st.pending[customer] = rs
-	return reservation{customer: customer, id: id, stripe: stripe}
+	return state.Reservation{Customer: customer, ID: id, Shard: stripe}
 }
 
 // release drops r's impressions; the caller holds r's stripe. Releasing
 // twice is harmless.
-func (l *contactLedger) releaseLocked(r reservation) {
-	st := &l.stripes[r.stripe]
-	rs := slices.DeleteFunc(st.pending[r.customer], func(x reservedImpression) bool { return x.id == r.id })
+func (l *contactLedger) releaseLocked(r state.Reservation) {
+	st := &l.stripes[r.Shard]
+	rs := slices.DeleteFunc(st.pending[r.Customer], func(x reservedImpression) bool { return x.id == r.ID })
 	if len(rs) == 0 {
-		delete(st.pending, r.customer)
+		delete(st.pending, r.Customer)
 	} else {
-		st.pending[r.customer] = rs
+		st.pending[r.Customer] = rs
 	}
 }
 
 // release drops r's impressions: for a decision that was not journaled.
-func (l *contactLedger) release(r reservation) {
-	l.stripes[r.stripe].mu.Lock()
+func (l *contactLedger) release(r state.Reservation) {
+	l.stripes[r.Shard].mu.Lock()
 	l.releaseLocked(r)
-	l.stripes[r.stripe].mu.Unlock()
+	l.stripes[r.Shard].mu.Unlock()
 }
 
-// commit runs apply (which makes the impressions of rs part of the
+// Commit runs apply (which makes the impressions of rs part of the
 // profile store) with the stripes of rs locked, then releases rs, so no
 // decision sees an impression twice or not at all. If apply fails, rs stay
 // reserved until they expire: the records are durable and will be
 // applied on recovery.
-func (l *contactLedger) commit(rs []reservation, apply func() error) error {
+func (l *contactLedger) Commit(rs []state.Reservation, apply func() error) error {
 	if len(rs) == 0 {
 		return apply()
 	}
 	var mask uint64
 	for _, r := range rs {
-		mask |= 1 << uint(r.stripe)
+		mask |= 1 << uint(r.Shard)
 	}
 	for m := mask; m != 0; m &= m - 1 {
 		l.stripes[bits.TrailingZeros64(m)].mu.Lock()

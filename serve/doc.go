@@ -1,5 +1,5 @@
 // Package serve is the nextbest service: the v1 HTTP API over fasthttp,
-// and the runtime that keeps its state.
+// and the wiring of one running instance (Open).
 //
 // # Request path
 //
@@ -14,19 +14,36 @@
 // events must be of a type the feature spec knows. Every handler runs
 // under one recover: a panic is logged and answered with a JSON 500.
 //
+// # Contracts and wiring
+//
+// The handlers use what they need through the small interfaces of
+// contracts.go: Profiles (read a profile), DecisionIndex (a decision by id
+// or by request, the outcome de-duplication keys), Journal (append with a
+// live value, health) and ModelSource (the promoted models). Open wires
+// the embedded implementations in — features.Store, state.Store,
+// journal.Journal[state.Live], models.Registry — and the cluster path's
+// Redis and JetStream ones will fill the same contracts.
+//
 // # State
 //
-// The journal is the only durable copy. One applier (apply.go), fed by
-// the journal's commits in LSN order, derives everything else into Pebble
-// in one batch per group commit: profiles (impressions, conversions,
-// events), the decision index for outcome validation, outcome
-// de-duplication, idempotency keys. Pebble runs without its own WAL: after
-// a crash, Open replays the journal past the LSN Pebble holds. The
-// learner (learner.go) updates the online ridge model from the same
-// stream, publishes it to decisions every few milliseconds, and snapshots
-// it with the LSN it reflects. A promoted registry model, when there is
-// one, serves instead (registry.go) and is hot-swapped without failing a
-// request; the online model keeps learning.
+// The journal is the only durable copy; everything else is derived from
+// it (the store by package state), in this order:
+//
+//	journal ─▶ state.Applier ─▶ learner
+//
+// The journal's one subscriber is the state applier, which writes
+// profiles, the decision index, request ids and outcome de-duplication
+// keys into the state store (Pebble, without its own WAL: after a crash
+// Open replays the journal past the LSN the store holds), releases the
+// contact reservations of the decisions it applies (contact.go: the
+// ledger that keeps frequency caps exact under concurrency), and hands
+// the learning work to the learner (learner.go, a state.Learner). The
+// learner updates the online ridge model from it, publishes it to
+// decisions every few milliseconds, and snapshots it with the LSN it
+// reflects. A promoted registry model, when there is one, serves instead
+// (registry.go) and is hot-swapped without failing a request; the online
+// model keeps learning. Records the applier or learner cannot apply are
+// counted and logged (skips.go).
 //
 // # What it is not
 //

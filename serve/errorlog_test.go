@@ -2,16 +2,18 @@ package serve
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/valyala/fasthttp"
 
 	"nextbest/examples/retail"
+	"nextbest/journal"
+	"nextbest/state"
 )
 
 type lockedBuffer struct {
@@ -34,7 +36,8 @@ func (w *lockedBuffer) String() string {
 // TestEvery500IsLoggedAtError: a 500 (here writeErr's default branch,
 // for a decision index entry that does not decode) is logged at ERROR
 // with its endpoint: every request's answer passes the request metrics,
-// whatever wrote it.
+// whatever wrote it. The index is a stand-in that answers what the
+// embedded one answers for such an entry (state's TestCorruptDecision).
 func TestEvery500IsLoggedAtError(t *testing.T) {
 	var logs lockedBuffer
 	s, err := Open(Config{DataDir: t.TempDir(), Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec, JournalNoSync: true,
@@ -43,9 +46,7 @@ func TestEvery500IsLoggedAtError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.db.Set([]byte(prefixDecision+"0123abcd"), []byte("not a decision"), pebble.NoSync); err != nil {
-		t.Fatal(err)
-	}
+	s.index = corruptIndex{s.index}
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
 	ctx.Request.Header.SetContentType("application/json")
@@ -58,4 +59,11 @@ func TestEvery500IsLoggedAtError(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "endpoint=outcomes") {
 		t.Errorf("the 500 was not logged at ERROR:\n%s", l)
 	}
+}
+
+// corruptIndex is a DecisionIndex whose every decision entry is corrupt.
+type corruptIndex struct{ DecisionIndex }
+
+func (corruptIndex) Decision(id string) (*journal.Decision, error) {
+	return nil, fmt.Errorf("%w: decision %q: %w", state.ErrCorrupt, id, journal.ErrBadPayload)
 }

@@ -14,12 +14,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/valyala/fasthttp"
 
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/state"
 )
 
 // Handler returns the service's HTTP handler: the v1 API, health, metrics.
@@ -147,11 +147,11 @@ type decideWork struct {
 	req  decideRequest
 	res  decide.Result
 	jd   journal.Decision
-	lv   live
+	lv   state.Live
 	acts []int
 	// capped and resv are the contact reservation's scratch
 	capped []string
-	resv   reservation
+	resv   state.Reservation
 	// pending: the decision's record was enqueued but not acknowledged in
 	// time; the journal may still hand lv to the applier
 	pending bool
@@ -197,7 +197,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	// decisions for one customer never exceed a cap.
 	stripe := s.contacts.lock(w.req.CustomerID)
 	storeDown := false
-	p, err := s.store.Get(w.req.CustomerID)
+	p, err := s.profiles.Get(w.req.CustomerID)
 	if err != nil {
 		s.log.Warn("profile store failed; deciding on a cold-start profile", "err", err)
 		storeDown = true
@@ -213,7 +213,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	res := &w.res
-	var resv *reservation
+	var resv *state.Reservation
 	w.capped = w.capped[:0]
 	for _, c := range res.Actions {
 		if len(c.Action.Limits) > 0 {
@@ -255,7 +255,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, err)
 		return
 	}
-	w.lv = live{decision: d, x: res.X, acts: w.acts, resv: resv}
+	w.lv = state.Live{Decision: d, X: res.X, Acts: w.acts, Reservation: resv}
 	computed := time.Now()
 	if _, err := s.journal.AppendLive(dctx, journal.TypeDecision, now, w.buf, &w.lv); err != nil {
 		// Not acknowledged. A record still pending may yet be applied and
@@ -285,24 +285,12 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 // replayDecision answers a repeated request_id with the decision already
 // made for it, and reports whether it did.
 func (s *Service) replayDecision(ctx *fasthttp.RequestCtx, customer, requestID string) bool {
-	id, closer, err := s.db.Get([]byte(prefixRequest + customer + "/" + requestID))
-	if err != nil {
-		return false
-	}
-	key := prefixDecision + string(id)
-	closer.Close()
-	v, closer, err := s.db.Get([]byte(key))
-	if err != nil {
-		return false
-	}
-	var d journal.Decision
-	err = journal.DecodeDecision(v, &d)
-	closer.Close()
+	d, err := s.index.DecisionForRequest(customer, requestID)
 	if err != nil {
 		return false
 	}
 	ctx.Response.Header.Set("Idempotent-Replay", "true")
-	writeRawJSON(ctx, 200, appendDecideResponse(nil, &d))
+	writeRawJSON(ctx, 200, appendDecideResponse(nil, d))
 	return true
 }
 
@@ -331,20 +319,16 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 			reason: fmt.Sprintf("unknown outcome type %q; the declared types are: %s", r.Type, s.outcomes)})
 		return
 	}
-	v, closer, err := s.db.Get([]byte(prefixDecision + r.DecisionID))
-	if err == pebble.ErrNotFound {
+	d, err := s.index.Decision(r.DecisionID)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
 		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "decision_id", reason: fmt.Sprintf("no decision %q (unknown, or older than the retention)", r.DecisionID)})
 		return
-	}
-	if err != nil {
-		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
-		return
-	}
-	var d journal.Decision
-	err = journal.DecodeDecision(v, &d)
-	closer.Close()
-	if err != nil {
+	case errors.Is(err, state.ErrCorrupt):
 		writeErr(ctx, err)
+		return
+	case err != nil:
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
 	shown := false
@@ -364,7 +348,7 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	}
 	// the de-duplication keys are held from the check until the record is
 	// applied: a concurrent identical outcome waits, then finds them
-	dedupe := keysOf(r.DecisionID, r.ActionID, r.Type, r.OutcomeID).dedupe(t)
+	dedupe := state.DedupeKeys(r.DecisionID, r.ActionID, r.OutcomeID, t)
 	release, ok := s.outcomesInFlight.acquire(dedupe, 5*time.Second)
 	if !ok {
 		writeErr(ctx, fmt.Errorf("%w: an identical outcome is still being recorded; retry", errUnavailable))
@@ -372,7 +356,7 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	}
 	defer release()
 	for _, key := range dedupe {
-		first, err := s.storedLSN(key)
+		first, err := s.index.OutcomeFirstLSN(key)
 		if err != nil {
 			writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 			return
@@ -394,7 +378,7 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	if !s.admitIngest(ctx) {
 		return
 	}
-	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeOutcome, ts, payload, &live{outcome: &o})
+	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeOutcome, ts, payload, &state.Live{Outcome: &o})
 	s.ingest.done()
 	if err != nil {
 		s.journalError(ctx, err)
@@ -430,7 +414,7 @@ func (s *Service) handleEvent(ctx *fasthttp.RequestCtx) {
 	if !s.admitIngest(ctx) {
 		return
 	}
-	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeEvent, ts, payload, &live{event: &e})
+	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeEvent, ts, payload, &state.Live{Event: &e})
 	s.ingest.done()
 	if err != nil {
 		s.journalError(ctx, err)
@@ -455,7 +439,7 @@ func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
 		writeErr(ctx, badField("customer_id", "invalid customer id in path"))
 		return
 	}
-	p, err := s.store.Get(id)
+	p, err := s.profiles.Get(id)
 	if err != nil {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return

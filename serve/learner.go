@@ -14,36 +14,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
 	"nextbest/logs"
 	"nextbest/models"
+	"nextbest/state"
 )
-
-type learnKind uint8
-
-const (
-	learnImpression learnKind = iota // a decision's returned actions were shown
-	learnReward                      // an outcome changed an action's learning reward
-)
-
-type learnItem struct {
-	lsn      uint64
-	kind     learnKind
-	decision *journal.Decision
-	x        []float64 // rows of the returned actions, if the handler had them
-	acts     []int
-	outcome  *journal.Outcome
-	// delta is the change the outcome makes to its action's learning
-	// reward (logs.ActionDelta), worked out by the applier
-	delta float64
-}
 
 // learner updates the online model from the journal, in LSN order, on its
-// own goroutine. The model is ridge regression on sufficient statistics,
+// own goroutine: it is the state applier's Learner (state.Learner), fed
+// the work of each applied batch. The model is ridge regression on sufficient statistics,
 // which makes delayed rewards exact: when a decision's actions are shown,
 // each is added as an observation with the default reward (A += xxᵀ,
 // b += r₀x); when an outcome within the attribution window changes an
@@ -53,12 +34,12 @@ type learnItem struct {
 // types of each type's aggregate (first, sum or max of the mapped
 // rewards). Updates the model refuses (a non-finite row, statistics that
 // would overflow) are counted and skipped; the model is never changed by
-// them.
+// them. A reward's decision is read back from the decision index.
 type learner struct {
 	model         *models.Ridge
 	spec          *features.Spec
 	cat           *decide.Catalog
-	db            *pebble.DB
+	decisions     DecisionIndex
 	log           *slog.Logger
 	defaultReward float64
 	window        time.Duration
@@ -66,7 +47,7 @@ type learner struct {
 	publishEvery  time.Duration
 	snapshotEvery time.Duration
 	onUpdate      func(n int)
-	errs          *applyErrors
+	errs          state.Skips
 
 	ch chan learnBatch
 
@@ -85,7 +66,7 @@ type learner struct {
 // the batch's last LSN, so the learner's watermark advances even when a
 // batch holds nothing to learn (only events, say).
 type learnBatch struct {
-	items []learnItem
+	items []state.LearnItem
 	upTo  uint64
 }
 
@@ -97,10 +78,10 @@ func (l *learner) init() {
 	l.cond = sync.NewCond(&l.mu)
 }
 
-// enqueue hands items (copied) and the LSN they reach to the learner
-// goroutine, in order.
-func (l *learner) enqueue(items []learnItem, upTo uint64) {
-	l.ch <- learnBatch{items: append([]learnItem(nil), items...), upTo: upTo}
+// Learn hands items (copied) and the LSN they reach to the learner
+// goroutine, in order: the state applier calls it after each batch.
+func (l *learner) Learn(items []state.LearnItem, upTo uint64) {
+	l.ch <- learnBatch{items: append([]state.LearnItem(nil), items...), upTo: upTo}
 }
 
 // run processes items until ctx is cancelled, then drains the queue. It
@@ -172,14 +153,14 @@ func (l *learner) process(b learnBatch) {
 	items := b.items
 	for i := range items {
 		it := &items[i]
-		if it.lsn <= l.from {
+		if it.LSN <= l.from {
 			continue
 		}
 		var err error
-		switch it.kind {
-		case learnImpression:
+		switch it.Kind {
+		case state.LearnImpression:
 			n += l.impression(it)
-		case learnReward:
+		case state.LearnReward:
 			var ok bool
 			ok, err = l.reward(it)
 			if ok {
@@ -187,7 +168,7 @@ func (l *learner) process(b learnBatch) {
 			}
 		}
 		if err != nil {
-			l.errs.skip(it.lsn, journal.TypeOutcome, err)
+			l.errs.Skip(it.LSN, journal.TypeOutcome, err)
 		}
 	}
 	if n > 0 && l.onUpdate != nil {
@@ -252,18 +233,18 @@ func (l *learner) rows(d *journal.Decision, ids []string) ([]float64, []int, err
 	return x[:k*dim], acts[:k], nil
 }
 
-func (l *learner) impression(it *learnItem) int {
-	x, acts := it.x, it.acts
+func (l *learner) impression(it *state.LearnItem) int {
+	x, acts := it.X, it.Acts
 	if x == nil {
-		ids := make([]string, len(it.decision.Actions))
-		for i, a := range it.decision.Actions {
+		ids := make([]string, len(it.Decision.Actions))
+		for i, a := range it.Decision.Actions {
 			ids[i] = a.ActionID
 		}
 		var err error
-		if x, acts, err = l.rows(it.decision, ids); err != nil {
+		if x, acts, err = l.rows(it.Decision, ids); err != nil {
 			// a decision under another feature spec: expected after a spec
 			// change, not an error
-			l.log.Warn("online model skipped a decision", "lsn", it.lsn, "err", err)
+			l.log.Warn("online model skipped a decision", "lsn", it.LSN, "err", err)
 			return 0
 		}
 	}
@@ -271,7 +252,7 @@ func (l *learner) impression(it *learnItem) int {
 	n := 0
 	for i, a := range acts {
 		if err := l.model.Update(a, x[i*dim:(i+1)*dim], l.defaultReward); err != nil {
-			l.errs.skip(it.lsn, journal.TypeDecision, &applyError{kindModel, fmt.Errorf("impression of action index %d: %w", a, err)})
+			l.errs.Skip(it.LSN, journal.TypeDecision, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("impression of action index %d: %w", a, err)})
 			continue
 		}
 		n++
@@ -279,32 +260,29 @@ func (l *learner) impression(it *learnItem) int {
 	return n
 }
 
-func (l *learner) reward(it *learnItem) (bool, error) {
-	o := it.outcome
-	if it.delta == 0 {
+func (l *learner) reward(it *state.LearnItem) (bool, error) {
+	o := it.Outcome
+	if it.Delta == 0 {
 		return false, nil
 	}
-	v, closer, err := l.db.Get([]byte(prefixDecision + o.DecisionID))
-	if err != nil {
-		return false, &applyError{kindState, fmt.Errorf("decision %s of outcome: %w", o.DecisionID, err)}
+	d, err := l.decisions.Decision(o.DecisionID)
+	if errors.Is(err, state.ErrCorrupt) {
+		return false, &state.ApplyError{Kind: state.KindDecode, Err: err}
 	}
-	var d journal.Decision
-	err = journal.DecodeDecision(v, &d)
-	closer.Close()
 	if err != nil {
-		return false, &applyError{kindDecode, err}
+		return false, &state.ApplyError{Kind: state.KindState, Err: fmt.Errorf("decision %s of outcome: %w", o.DecisionID, err)}
 	}
-	x, acts, err := l.rows(&d, []string{o.ActionID})
+	x, acts, err := l.rows(d, []string{o.ActionID})
 	if err != nil {
 		// a decision under another feature spec, as for impressions
-		l.log.Warn("online model skipped an outcome", "lsn", it.lsn, "err", err)
+		l.log.Warn("online model skipped an outcome", "lsn", it.LSN, "err", err)
 		return false, nil
 	}
 	if len(acts) == 0 {
 		return false, nil // the action left the catalog
 	}
-	if err := l.model.AddReward(acts[0], x, it.delta); err != nil {
-		return false, &applyError{kindModel, fmt.Errorf("reward of %s for decision %s: %w", o.ActionID, o.DecisionID, err)}
+	if err := l.model.AddReward(acts[0], x, it.Delta); err != nil {
+		return false, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("reward of %s for decision %s: %w", o.ActionID, o.DecisionID, err)}
 	}
 	return true, nil
 }

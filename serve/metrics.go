@@ -80,14 +80,14 @@ func newMetrics(s *Service) *metrics {
 	m.decideJournal = m.decideStage.WithLabelValues("journal")
 	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "nextbest_profile_cache_hits_total", Help: "Profile reads answered by the cache.",
-	}, func() float64 { h, _ := s.store.Stats(); return float64(h) })
+	}, func() float64 { h, _ := s.state.Profiles().Stats(); return float64(h) })
 	cacheMisses := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "nextbest_profile_cache_misses_total", Help: "Profile reads that went to the store.",
-	}, func() float64 { _, mi := s.store.Stats(); return float64(mi) })
+	}, func() float64 { _, mi := s.state.Profiles().Stats(); return float64(mi) })
 	hitRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "nextbest_profile_cache_hit_ratio", Help: "Profile cache hits / reads since start.",
 	}, func() float64 {
-		h, mi := s.store.Stats()
+		h, mi := s.state.Profiles().Stats()
 		if h+mi == 0 {
 			return 0
 		}

@@ -3,11 +3,9 @@ package serve
 import (
 	"sync"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
-// inFlight is the set of outcome de-duplication keys (outcomeKeys.dedupe)
+// inFlight is the set of outcome de-duplication keys (state.DedupeKeys)
 // of outcomes being journaled. The outcome handler holds its keys from the
 // check against the state store until its record is applied (AppendLive
 // returns after the applier wrote the keys), so of two identical outcomes
@@ -67,18 +65,4 @@ func (f *inFlight) acquire(keys []string, wait time.Duration) (release func(), o
 			return nil, false
 		}
 	}
-}
-
-// storedLSN returns the LSN of the outcome recorded under a
-// de-duplication key, 0 if there is none.
-func (s *Service) storedLSN(key string) (uint64, error) {
-	v, closer, err := s.db.Get([]byte(key))
-	if err == pebble.ErrNotFound {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer closer.Close()
-	return firstLSNOf(v), nil
 }

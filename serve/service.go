@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -15,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/valyala/fasthttp"
 
 	"nextbest/decide"
@@ -24,6 +21,7 @@ import (
 	"nextbest/journal"
 	"nextbest/logs"
 	"nextbest/models"
+	"nextbest/state"
 )
 
 // Config configures a Service. Zero values take the documented defaults.
@@ -189,22 +187,28 @@ func (c *Config) setDefaults() error {
 // Service is a running nextbest instance: the HTTP API over the decision
 // engine, the profile store, the journal and the online learner.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	db      *pebble.DB
-	dbLock  *pebble.Lock // the state store's directory lock, held until after db closes
-	store   *features.Store
-	spec    *features.Spec
-	cat     *decide.Catalog
-	engine  *decide.Engine
-	model   *models.Ridge
+	cfg Config
+	log *slog.Logger
+	// the embedded parts Open wires and closeParts closes: the journal
+	// feeds the applier (its subscriber), which feeds the learner
+	state   *state.Store
+	applier *state.Applier
+	jrnl    *journal.Journal[state.Live]
 	learner *learner
-	applier *applier
+	// what the handlers use, through the contracts of contracts.go
+	profiles Profiles
+	index    DecisionIndex
+	journal  Journal
+	registry ModelSource // nil without a registry
+
+	spec   *features.Spec
+	cat    *decide.Catalog
+	engine *decide.Engine
+	model  *models.Ridge
 	// outcomes are the declared outcome types; outcomesInFlight the
 	// de-duplication keys of outcomes being journaled
 	outcomes         *logs.Outcomes
 	outcomesInFlight inFlight
-	journal          *journal.Journal[live]
 	metrics          *metrics
 	// undeclared counts the context keys AllowUndeclaredContext dropped
 	undeclared undeclaredLog
@@ -213,7 +217,6 @@ type Service struct {
 	expMu          sync.Mutex
 	expCache       *experimentsAnswer
 	expCachedAt    time.Time
-	registry       *models.Registry
 	swapMu         sync.Mutex
 	servedVersion  int // promoted version being served; 0: the online model
 	refusedVersion int // last promoted version that did not fit
@@ -272,27 +275,17 @@ func Open(cfg Config) (_ *Service, err error) {
 	if s.cat, err = decide.ParseCatalog(cfg.Catalog, specCompiler{s.spec}); err != nil {
 		return nil, &InputError{Input: InputCatalog, Err: err}
 	}
-	// the state store's lock, taken apart from pebble.Open to say what a
-	// second instance on the same data dir runs into
 	statePath := filepath.Join(cfg.DataDir, "state")
 	if err := os.MkdirAll(statePath, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
-	if s.dbLock, err = pebble.LockDirectory(statePath, vfs.Default); err != nil {
-		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-			return nil, fmt.Errorf("cannot lock the state store: %w", err)
+	if s.state, err = state.Open(state.Config{Dir: statePath, CacheMaxCost: cfg.CacheMaxCost, Logger: s.log}); err != nil {
+		if le := (*state.LockedError)(nil); errors.As(err, &le) {
+			return nil, fmt.Errorf("data dir %s is in use by another instance: %w", cfg.DataDir, err)
 		}
-		return nil, fmt.Errorf("data dir %s is in use by another instance: %s is locked: %w",
-			cfg.DataDir, filepath.Join(statePath, "LOCK"), err)
-	}
-	opts := pebbleOptions(s.log)
-	opts.Lock = s.dbLock
-	if s.db, err = pebble.Open(statePath, opts); err != nil {
-		return nil, fmt.Errorf("cannot open state store %s: %w", statePath, err)
-	}
-	if s.store, err = features.NewStore(features.StoreConfig{DB: s.db, CacheMaxCost: cfg.CacheMaxCost, Logger: s.log}); err != nil {
 		return nil, err
 	}
+	s.profiles, s.index = s.state.Profiles(), s.state
 	if err := s.seedProfiles(); err != nil {
 		return nil, err
 	}
@@ -332,7 +325,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}
 	applyErrs := newApplyErrors(s.metrics.applyErrors, s.log)
 	s.learner = &learner{
-		model: s.model, spec: s.spec, cat: s.cat, db: s.db, log: s.log,
+		model: s.model, spec: s.spec, cat: s.cat, decisions: s.index, log: s.log,
 		defaultReward: cfg.DefaultReward, window: cfg.AttributionWindow,
 		path: snapPath, publishEvery: cfg.PublishEvery, snapshotEvery: cfg.SnapshotEvery,
 		from: from, done: from,
@@ -340,27 +333,32 @@ func Open(cfg Config) (_ *Service, err error) {
 		errs:     applyErrs,
 	}
 	s.learner.init()
-	if s.applier, err = newApplier(s.db, s.store, s.spec, s.cat, s.learner, s.outcomes, applyErrs, s.log); err != nil {
+	s.contacts = newContactLedger(max(time.Minute, 10*cfg.DecisionTimeout))
+	if s.applier, err = state.NewApplier(s.state, state.ApplierConfig{
+		Spec: s.spec, Catalog: s.cat, Outcomes: s.outcomes,
+		Learner: s.learner, LearnFrom: from, Window: cfg.AttributionWindow, DefaultReward: cfg.DefaultReward,
+		Contacts: s.contacts, Skips: applyErrs, Logger: s.log,
+	}); err != nil {
 		return nil, err
 	}
-	s.contacts = newContactLedger(max(time.Minute, 10*cfg.DecisionTimeout))
-	s.applier.contacts = s.contacts
 	s.admission = newAdmission(cfg.MaxInFlight, s.metrics.reg)
 	s.journalLog.interval = 10 * time.Second
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopLearn, s.learnDone = cancel, make(chan struct{})
 	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
 
-	s.journal, err = journal.OpenWith(journal.Config{
+	// journal → applier (its one subscriber) → learner (the applier's)
+	s.jrnl, err = journal.OpenWith(journal.Config{
 		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
 		// the state store and the model snapshot are derived from the
 		// journal: one that ends below them has lost records, and must
 		// not hand their LSNs out again
 		AppliedLSN: max(s.applier.Applied(), s.learner.from),
-	}, journal.Subscriber[live](s.applier))
+	}, journal.Subscriber[state.Live](s.applier))
 	if err != nil {
 		return nil, err
 	}
+	s.journal = s.jrnl
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
@@ -371,9 +369,11 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	if cfg.Registry != "" {
-		if s.registry, err = models.OpenRegistry(cfg.Registry); err != nil {
+		reg, err := models.OpenRegistry(cfg.Registry)
+		if err != nil {
 			return nil, err
 		}
+		s.registry = reg
 		if _, err := s.loadPromoted(false); err != nil {
 			// a bad promotion must not keep the service down: serve the
 			// online model and say why
@@ -443,62 +443,35 @@ func (s *Service) modelConfig() models.RidgeConfig {
 }
 
 // recover replays the journal past the applied state and the model
-// snapshot, in chunks, through the same applier as live commits.
+// snapshot through the same applier as live commits, and waits for the
+// learner to take it in.
 func (s *Service) recover() error {
-	from := min(s.applier.Applied(), s.learner.from) + 1
-	last := s.journal.LastLSN()
-	if from > last {
-		return nil
-	}
-	start := time.Now()
-	chunk := make([]journal.Record, 0, 1024)
-	flush := func() error {
-		err := s.applier.apply(chunk, nil)
-		for i := range chunk {
-			chunk[i].Payload = nil
-		}
-		chunk = chunk[:0]
+	if err := s.applier.CatchUp(s.jrnl); err != nil {
 		return err
 	}
-	err := s.journal.Replay(from, func(r journal.Record) error {
-		r.Payload = bytes.Clone(r.Payload)
-		chunk = append(chunk, r)
-		if len(chunk) == cap(chunk) {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return fmt.Errorf("cannot replay the journal: %w", err)
-	}
-	s.log.Info("replayed journal", "from_lsn", from, "to_lsn", last, "took", time.Since(start))
-	return s.learner.waitFor(context.Background(), last)
+	return s.learner.waitFor(context.Background(), s.jrnl.LastLSN())
 }
 
-const keySeeded = "m/seeded"
-
+// seedProfiles loads cfg.Profiles into the profile store at the state
+// store's first start.
 func (s *Service) seedProfiles() error {
 	if len(s.cfg.Profiles) == 0 {
 		return nil
 	}
-	if _, closer, err := s.db.Get([]byte(keySeeded)); err == nil {
-		closer.Close()
-		return nil
-	} else if err != pebble.ErrNotFound {
+	if seeded, err := s.state.Seeded(); err != nil || seeded {
 		return err
 	}
-	n, err := s.store.Load(context.Background(), bytes.NewReader(s.cfg.Profiles))
+	n, err := s.state.Profiles().Load(context.Background(), bytes.NewReader(s.cfg.Profiles))
 	if err != nil {
 		return &InputError{Input: InputProfiles, Err: err}
 	}
 	s.log.Debug("seeded customer profiles", "count", n)
-	if err := s.db.Set([]byte(keySeeded), []byte("1"), pebble.NoSync); err != nil {
-		return err
-	}
-	return s.db.Flush() // without a WAL, a flush is what makes the import durable
+	return s.state.MarkSeeded()
+}
+
+// sweep drops the decision index entries of decisions past the retention.
+func (s *Service) sweep(now time.Time) error {
+	return s.state.Sweep(now, s.cfg.DecisionRetention)
 }
 
 // ListenAndServe serves on cfg.Addr until Close.
@@ -553,8 +526,8 @@ func (s *Service) closeParts(persist bool) error {
 		s.stopBg()
 		s.bgTasks.Wait() // a task in flight uses the stores closed below
 	}
-	if s.journal != nil {
-		errs = append(errs, s.journal.Close())
+	if s.jrnl != nil {
+		errs = append(errs, s.jrnl.Close())
 	}
 	if s.stopLearn != nil {
 		s.stopLearn()
@@ -563,17 +536,11 @@ func (s *Service) closeParts(persist bool) error {
 			errs = append(errs, s.learner.saveSnapshot(s.learner.doneLSN()))
 		}
 	}
-	if s.store != nil {
-		s.store.Close()
-	}
-	if s.db != nil {
+	if s.state != nil {
 		if persist {
-			errs = append(errs, s.db.Flush()) // spares the next start a replay
+			errs = append(errs, s.state.Flush()) // spares the next start a replay
 		}
-		errs = append(errs, s.db.Close())
-	}
-	if s.dbLock != nil {
-		errs = append(errs, s.dbLock.Close())
+		errs = append(errs, s.state.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -591,19 +558,6 @@ func (s *Service) every(interval time.Duration, msg string, task func() error) {
 				s.log.Error(msg, "err", err)
 			}
 		}
-	}
-}
-
-// pebbleOptions configures the state store. Pebble's own write-ahead log
-// is off: every write to this store is derived from the journal, which is
-// the durable copy. After a crash Pebble comes back as of its last flushed
-// memtable — a consistent prefix, since a flush is atomic — and recovery
-// replays the journal from the applied LSN that prefix holds.
-func pebbleOptions(log *slog.Logger) *pebble.Options {
-	return &pebble.Options{
-		Logger:       features.NewPebbleLogger(log),
-		DisableWAL:   true,
-		MemTableSize: 64 << 20,
 	}
 }
 

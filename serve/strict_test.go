@@ -12,7 +12,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"nextbest/examples/retail"
-	"nextbest/journal"
 )
 
 // The edge trusts nothing the core would later have to guess about:
@@ -258,13 +257,7 @@ func TestUndeclaredContext(t *testing.T) {
 		if err := json.Unmarshal(a.body, &resp); err != nil {
 			t.Fatal(err)
 		}
-		v, closer, err := s.db.Get([]byte(prefixDecision + resp.DecisionID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d journal.Decision
-		err = journal.DecodeDecision(v, &d)
-		closer.Close()
+		d, err := s.index.Decision(resp.DecisionID)
 		if err != nil {
 			t.Fatal(err)
 		}

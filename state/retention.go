@@ -1,4 +1,4 @@
-package serve
+package state
 
 import (
 	"encoding/binary"
@@ -8,16 +8,19 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// The decision index (d/) and outcome de-duplication keys (o/) are needed
-// only while outcomes can still arrive for a decision. Decision ids begin
-// with their time in milliseconds (newDecisionID), so everything older than
-// the retention is one key range per prefix. The journal keeps every
-// record; only these lookups go.
+// The decision index (d/), the outcome de-duplication keys (o/) and the
+// request-id index (r/) are needed only while outcomes can still arrive
+// for a decision. Decision ids begin with their time in milliseconds (48
+// bits, hex: serve's newDecisionID), so everything older than the
+// retention is one key range per prefix. The journal keeps every record;
+// only these lookups go.
 
-// sweep deletes the index entries of decisions made before now minus the
-// decision retention. Outcomes for them are then answered 404.
-func (s *Service) sweep(now time.Time) error {
-	cutoff := now.Add(-s.cfg.DecisionRetention)
+// Sweep deletes the index entries of decisions made before now minus
+// retention: their d/ and o/ keys, and the r/ keys that name them.
+// Lookups then answer ErrNotFound for them. It is safe to run while the
+// Applier applies.
+func (s *Store) Sweep(now time.Time, retention time.Duration) error {
+	cutoff := now.Add(-retention)
 	if cutoff.UnixMilli() <= 0 {
 		return nil
 	}
@@ -32,11 +35,11 @@ func (s *Service) sweep(now time.Time) error {
 	return s.sweepRequests(bound)
 }
 
-// sweepRequests deletes the idempotency keys (r/<customer>/<request id> →
+// sweepRequests deletes the request-id keys (r/<customer>/<request id> →
 // decision id) of decisions older than bound. They are keyed by customer,
 // not time, so this scans them; only requests that sent a request_id have
 // one.
-func (s *Service) sweepRequests(bound string) error {
+func (s *Store) sweepRequests(bound string) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixRequest), UpperBound: []byte("r0")})
 	if err != nil {
 		return err

@@ -1,0 +1,80 @@
+package serve
+
+import (
+	"context"
+	"time"
+
+	"nextbest/features"
+	"nextbest/journal"
+	"nextbest/models"
+	"nextbest/state"
+)
+
+// The contracts the handlers and the learner depend on, declared where
+// they are used. Open wires in the embedded implementations (a
+// features.Store over Pebble, the state.Store, a journal.Journal of local
+// segments, a models.Registry directory); the cluster path's Redis and
+// JetStream implementations fill the same methods.
+
+// Profiles reads customer profiles (embedded: features.Store, ristretto
+// over Pebble).
+type Profiles interface {
+	// Get returns the profile of customer id, or nil, nil when there is
+	// none. The profile may be shared: callers must not change it (Clone
+	// first).
+	Get(id string) (*features.Profile, error)
+}
+
+// DecisionIndex answers from the applied journal which decisions can
+// still take outcomes, which decision a request made, and which outcomes
+// were already recorded (embedded: state.Store). It lags the journal by
+// at most the batch being applied: an Append returns after its record is
+// applied.
+type DecisionIndex interface {
+	// Decision returns the decision id. Its errors: one wrapping
+	// state.ErrNotFound when the index does not hold it (unknown, or older
+	// than the retention), state.ErrCorrupt for an entry that does not
+	// decode; any other error means the index cannot answer now.
+	Decision(id string) (*journal.Decision, error)
+	// DecisionForRequest returns the decision made for customer's
+	// request_id, with Decision's errors.
+	DecisionForRequest(customer, requestID string) (*journal.Decision, error)
+	// OutcomeFirstLSN returns the LSN of the outcome applied under a
+	// de-duplication key (state.DedupeKeys), 0 if none.
+	OutcomeFirstLSN(key string) (uint64, error)
+}
+
+// Journal is the durable log the handlers append to (embedded:
+// journal.Journal[state.Live], whose subscriber is the state applier).
+type Journal interface {
+	// AppendLive appends a record and returns its LSN once it is durable
+	// and applied, with journal.Journal.Append's errors. live is the
+	// handler's in-memory copy of the record for the applier: the handler
+	// must not change it until AppendLive returns, nor ever after an
+	// error wrapping journal.ErrPending.
+	AppendLive(ctx context.Context, typ journal.Type, ts time.Time, payload []byte, live *state.Live) (uint64, error)
+	// Health is nil while the journal can write; see journal.Journal.Health.
+	Health() error
+	// LastLSN returns the highest durable LSN.
+	LastLSN() uint64
+}
+
+// ModelSource is where promoted models come from (embedded: a
+// models.Registry directory).
+type ModelSource interface {
+	// PromotedVersion returns the promoted version, or an error wrapping
+	// models.ErrNoVersion when none is.
+	PromotedVersion() (int, error)
+	// Get returns the artifact of a version.
+	Get(version int) (*models.Artifact, error)
+	// List describes every version.
+	List() ([]models.Entry, error)
+}
+
+// The embedded implementations.
+var (
+	_ Profiles      = (*features.Store)(nil)
+	_ DecisionIndex = (*state.Store)(nil)
+	_ Journal       = (*journal.Journal[state.Live])(nil)
+	_ ModelSource   = (*models.Registry)(nil)
+)

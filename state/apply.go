@@ -1,0 +1,617 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"nextbest/decide"
+	"nextbest/features"
+	"nextbest/journal"
+	"nextbest/logs"
+)
+
+// Live is what an appender (serve's decide, outcome and event handlers)
+// already holds in memory of a journal record. It travels with the record
+// through the journal (journal.Journal[Live].AppendLive) to the Applier,
+// so that the applier need not decode the payload again. It is never
+// persisted: on replay, records arrive without it.
+type Live struct {
+	// Decision, Outcome or Event is the record's payload, decoded: the
+	// one of its type.
+	Decision *journal.Decision
+	Outcome  *journal.Outcome
+	Event    *journal.Event
+	// X holds the feature rows of the decision's returned actions, one
+	// after the other, and Acts their catalog action indices. The
+	// applier copies them.
+	X    []float64
+	Acts []int
+	// Reservation is the contact reservation of the decision's capped
+	// actions, released (Contacts.Commit) when the decision is applied.
+	Reservation *Reservation
+}
+
+// Reservation names the contact impressions a decision reserved before
+// its record is applied (serve's contact ledger). Customer and ID identify
+// it; Shard is the ledger's own partition of the customer, opaque to the
+// applier.
+type Reservation struct {
+	Customer string
+	ID       uint64
+	Shard    int
+}
+
+// Contacts holds the contact reservations of decisions not yet applied:
+// a decision reserves what it gives until its impressions reach the
+// customer's profile here, in the applier.
+type Contacts interface {
+	// Commit runs commit, which commits the profiles that record the
+	// impressions of rs, and, if it succeeds, releases rs in the same step
+	// (no decision may see an impression twice, or not at all). It returns
+	// commit's error.
+	Commit(rs []Reservation, commit func() error) error
+}
+
+// LearnKind says what a LearnItem teaches.
+type LearnKind uint8
+
+// Kinds of learning work.
+const (
+	LearnImpression LearnKind = iota // a decision's returned actions were shown
+	LearnReward                      // an outcome changed an action's learning reward
+)
+
+// LearnItem is one piece of learning work the Applier hands its Learner.
+type LearnItem struct {
+	LSN  uint64
+	Kind LearnKind
+	// Decision is the decision shown (LearnImpression), when X is nil.
+	Decision *journal.Decision
+	// X and Acts are the rows and catalog indices of the returned actions
+	// (LearnImpression), when the decide handler had them.
+	X    []float64
+	Acts []int
+	// Outcome is the outcome (LearnReward), and Delta the change it makes
+	// to its action's learning reward (logs.ActionDelta).
+	Outcome *journal.Outcome
+	Delta   float64
+}
+
+// Learner takes the learning work of applied records: the online learner.
+type Learner interface {
+	// Learn is called from the Applier after each batch it applies (and
+	// during catch-up, for records the learner lacks) with the batch's
+	// learning work, in LSN order, and the batch's last LSN, upTo: the
+	// learner's watermark advances past batches with nothing to learn
+	// (only events, say). The applier reuses the items slice after Learn
+	// returns; what the items point to is the learner's.
+	Learn(items []LearnItem, upTo uint64)
+}
+
+// Skips is told of every record skipped because it cannot be applied,
+// with an error whose kind KindOf tells. It must be safe for concurrent
+// use (the learner reports to it too).
+type Skips interface {
+	Skip(lsn uint64, typ journal.Type, err error)
+}
+
+// ApplierConfig configures an Applier.
+type ApplierConfig struct {
+	// Spec applies events to profiles; Catalog gives the contact limits
+	// whose longest window bounds the impressions a profile keeps;
+	// Outcomes are the declared outcome types. Required.
+	Spec     *features.Spec
+	Catalog  *decide.Catalog
+	Outcomes *logs.Outcomes
+	// Learner, if set, receives the learning work: impressions, and the
+	// reward deltas of outcomes within Window of their decision (0: no
+	// limit) under the declared reward rule with DefaultReward as r₀.
+	// LearnFrom is the LSN the learner's model already reflects: records
+	// at or below it give it no work.
+	Learner       Learner
+	LearnFrom     uint64
+	Window        time.Duration
+	DefaultReward float64
+	// Contacts, if set, holds the reservations that live decisions carry
+	// (Live.Reservation).
+	Contacts Contacts
+	// Skips, if set, is told of skipped records; they are logged at ERROR
+	// otherwise.
+	Skips  Skips
+	Logger *slog.Logger
+}
+
+// Applier is the one writer of derived state: every record the journal
+// makes durable passes through Apply, in LSN order, from the journal's
+// apply goroutine (it is the journal's subscriber) or from CatchUp, before
+// the server starts. It keeps profiles, the decision index, the
+// request-id index and the outcome de-duplication keys in the Store (one
+// batch per group commit, written without fsync: the journal is the
+// durable copy, and CatchUp replays it from the applied LSN), and hands
+// learning work to the Learner in LSN order.
+//
+// A record that cannot be applied (it does not decode, names an
+// undeclared outcome type, a profile refuses it) is reported to Skips and
+// skipped whole: one record must not poison shared state or stop the
+// service.
+type Applier struct {
+	st       *Store
+	cfg      ApplierConfig
+	log      *slog.Logger
+	learning bool // cfg.Learner != nil
+
+	applied atomic.Uint64
+	changed map[string]*features.Profile
+	order   []*features.Profile
+	seen    map[string][]byte // outcome keys set in the current batch
+	work    []LearnItem
+	resv    []Reservation // the current batch's contact reservations
+}
+
+// NewApplier returns the applier of st, reading the LSN st has applied.
+func NewApplier(st *Store, cfg ApplierConfig) (*Applier, error) {
+	if cfg.Spec == nil || cfg.Catalog == nil || cfg.Outcomes == nil {
+		return nil, errors.New("state: ApplierConfig.Spec, Catalog and Outcomes are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Applier{
+		st: st, cfg: cfg, log: cfg.Logger, learning: cfg.Learner != nil,
+		changed: make(map[string]*features.Profile),
+		seen:    make(map[string][]byte),
+	}
+	v, closer, err := st.db.Get([]byte(keyApplied))
+	switch {
+	case err == pebble.ErrNotFound:
+	case err != nil:
+		return nil, fmt.Errorf("cannot read applied LSN: %w", err)
+	default:
+		if len(v) == 8 {
+			a.applied.Store(binary.BigEndian.Uint64(v))
+		}
+		closer.Close()
+	}
+	return a, nil
+}
+
+// Applied returns the LSN of the last record applied to the store.
+func (a *Applier) Applied() uint64 { return a.applied.Load() }
+
+// Replayer is the journal as CatchUp reads it.
+type Replayer interface {
+	// Replay calls fn for every durable record from LSN from, in order;
+	// fn must not retain the record's payload.
+	Replay(from uint64, fn func(journal.Record) error) error
+	// LastLSN is the last durable LSN.
+	LastLSN() uint64
+}
+
+// CatchUp replays j from the older of the store's applied LSN and the
+// learner's LearnFrom, in chunks, through the same path as live batches:
+// after it, the store has applied every record of j and the learner has
+// been handed the work of every record past LearnFrom. Records the store
+// holds already are read for the learner, not written again.
+func (a *Applier) CatchUp(j Replayer) error {
+	from := a.Applied()
+	if a.learning {
+		from = min(from, a.cfg.LearnFrom)
+	}
+	from++
+	last := j.LastLSN()
+	if from > last {
+		return nil
+	}
+	start := time.Now()
+	chunk := make([]journal.Record, 0, 1024)
+	flush := func() error {
+		err := a.Apply(chunk, nil)
+		for i := range chunk {
+			chunk[i].Payload = nil
+		}
+		chunk = chunk[:0]
+		return err
+	}
+	err := j.Replay(from, func(r journal.Record) error {
+		r.Payload = bytes.Clone(r.Payload)
+		chunk = append(chunk, r)
+		if len(chunk) == cap(chunk) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("cannot replay the journal: %w", err)
+	}
+	a.log.Info("replayed journal", "from_lsn", from, "to_lsn", last, "took", time.Since(start))
+	return nil
+}
+
+// lookback is how far back the contact policy of action id looks: its
+// longest frequency-cap window (0 without caps, or for an action no longer
+// in the catalog).
+func (a *Applier) lookback(id string) time.Duration {
+	act, ok := a.cfg.Catalog.Lookup(id)
+	if !ok {
+		return 0
+	}
+	var w time.Duration
+	for _, l := range act.Limits {
+		w = max(w, l.Window.D())
+	}
+	return w
+}
+
+// learns reports whether the learner wants the work of record lsn.
+func (a *Applier) learns(lsn uint64) bool { return a.learning && lsn > a.cfg.LearnFrom }
+
+// Apply applies recs (in LSN order, one journal batch), with their live
+// values if live is not nil (one per record, nil entries allowed): it
+// makes the Applier a journal.Subscriber[Live]. Records at or below the
+// applied LSN are not written again, so CatchUp may hand it records
+// twice. The error is the store's failure to commit the batch; records
+// that cannot be applied are skipped (Skips), not errors.
+func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
+	b := a.st.db.NewBatch()
+	defer b.Close()
+	clear(a.changed)
+	clear(a.seen)
+	a.order = a.order[:0]
+	a.work = a.work[:0]
+	a.resv = a.resv[:0]
+	applied := a.applied.Load()
+	last := applied
+	upTo := uint64(0)
+	for i := range recs {
+		r := &recs[i]
+		// Records at or below the applied LSN are already in the store;
+		// during recovery the learner may still need them (its snapshot
+		// can be older than the store's state), so they are read without
+		// writing.
+		upTo = r.LSN
+		write := r.LSN > applied
+		if !write && !a.learns(r.LSN) {
+			continue
+		}
+		if write {
+			last = r.LSN
+		}
+		var l *Live
+		if live != nil {
+			l = live[i]
+		}
+		if l != nil && l.Reservation != nil && write {
+			a.resv = append(a.resv, *l.Reservation)
+		}
+		var err error
+		switch r.Type {
+		case journal.TypeDecision:
+			err = a.applyDecision(b, r, l, write)
+		case journal.TypeOutcome:
+			err = a.applyOutcome(b, r, l, write)
+		case journal.TypeEvent:
+			if write {
+				err = a.applyEvent(r, l)
+			}
+		default:
+			a.log.Warn("skipping journal record of unknown type", "lsn", r.LSN, "type", r.Type)
+		}
+		if err != nil {
+			// A record that cannot be applied is counted, logged and
+			// skipped, whatever else it would have changed: an old journal
+			// may hold what the edge now refuses, and one record must not
+			// poison shared state or stop the service.
+			a.skip(r.LSN, r.Type, err)
+		}
+	}
+	if last == applied {
+		if a.learning && upTo > 0 {
+			a.cfg.Learner.Learn(a.work, upTo)
+		}
+		return nil
+	}
+	for _, p := range a.order {
+		if err := a.st.profiles.Stage(b, p); err != nil {
+			return fmt.Errorf("cannot stage profile %q: %w", p.CustomerID, err)
+		}
+	}
+	var lsn [8]byte
+	binary.BigEndian.PutUint64(lsn[:], last)
+	if err := b.Set([]byte(keyApplied), lsn[:], nil); err != nil {
+		return err
+	}
+	// the batch's contact reservations turn into profile impressions here
+	commit := func() error { return a.st.profiles.Commit(b, a.order) }
+	var err error
+	if a.cfg.Contacts != nil {
+		err = a.cfg.Contacts.Commit(a.resv, commit)
+	} else {
+		err = commit()
+	}
+	if err != nil {
+		return fmt.Errorf("cannot commit applied state: %w", err)
+	}
+	a.applied.Store(last)
+	if a.learning {
+		a.cfg.Learner.Learn(a.work, upTo)
+	}
+	return nil
+}
+
+func (a *Applier) skip(lsn uint64, typ journal.Type, err error) {
+	if a.cfg.Skips != nil {
+		a.cfg.Skips.Skip(lsn, typ, err)
+		return
+	}
+	a.log.Error("skipped a journal record that cannot be applied", "kind", KindOf(err), "lsn", lsn, "type", typ.String(), "err", err)
+}
+
+// profile returns the working copy of customer id's profile for this
+// batch, a new one made at time at if the customer is unknown.
+func (a *Applier) profile(id string, at time.Time) (*features.Profile, error) {
+	if p, ok := a.changed[id]; ok {
+		return p, nil
+	}
+	p, err := a.st.profiles.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		p = a.cfg.Spec.NewProfile(id, at)
+		p.Cold = false
+	} else {
+		p = p.Clone()
+	}
+	a.changed[id] = p
+	a.order = append(a.order, p)
+	return p, nil
+}
+
+func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, write bool) error {
+	var d *journal.Decision
+	if l != nil && l.Decision != nil {
+		d = l.Decision
+	} else {
+		d = new(journal.Decision)
+		if err := journal.DecodeDecision(r.Payload, d); err != nil {
+			return &ApplyError{KindDecode, err}
+		}
+	}
+	if len(d.Actions) == 0 {
+		return nil // nothing shown: no impression, no outcome possible
+	}
+	if write {
+		if err := b.Set([]byte(prefixDecision+d.DecisionID), r.Payload, nil); err != nil {
+			return err
+		}
+		if d.RequestID != "" {
+			if err := b.Set([]byte(prefixRequest+d.CustomerID+"/"+d.RequestID), []byte(d.DecisionID), nil); err != nil {
+				return err
+			}
+		}
+		p, err := a.profile(d.CustomerID, d.Time)
+		if err != nil {
+			return err
+		}
+		if p.LSN < r.LSN {
+			for _, act := range d.Actions {
+				features.RecordImpression(p, act.ActionID, d.Time)
+				features.TrimImpressions(p, act.ActionID, d.Time.Add(-a.lookback(act.ActionID)))
+			}
+			p.LSN = r.LSN
+		}
+	}
+	if !a.learns(r.LSN) {
+		return nil
+	}
+	it := LearnItem{LSN: r.LSN, Kind: LearnImpression, Decision: d}
+	if l != nil && l.X != nil {
+		// the handler's buffers are reused once Append returns: copy
+		it.X, it.Acts, it.Decision = slices.Clone(l.X), slices.Clone(l.Acts), nil
+	}
+	a.work = append(a.work, it)
+	return nil
+}
+
+// applyOutcome applies an outcome: de-duplication keys, the customer's
+// conversion count, and the learning reward the declared rule gives it.
+// A duplicate (its outcome_id or, for a first type, its (decision, action,
+// type) already taken by an earlier record: old journals hold such
+// repeats) changes nothing.
+func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, write bool) error {
+	var o *journal.Outcome
+	if l != nil && l.Outcome != nil {
+		o = l.Outcome
+	} else {
+		o = new(journal.Outcome)
+		if err := journal.DecodeOutcome(r.Payload, o); err != nil {
+			return &ApplyError{KindDecode, err}
+		}
+	}
+	t, ok := a.cfg.Outcomes.Lookup(o.Type)
+	if !ok {
+		return &ApplyError{KindType, fmt.Errorf("outcome type %q is not declared (declared: %s)", o.Type, a.cfg.Outcomes)}
+	}
+	if err := logs.CheckReward(o.Reward); err != nil {
+		return &ApplyError{KindReward, fmt.Errorf("outcome for decision %s, action %s: %w", o.DecisionID, o.ActionID, err)}
+	}
+	k := keysOf(o.DecisionID, o.ActionID, o.Type, o.OutcomeID)
+	if k.id != "" {
+		v, err := a.get(k.id)
+		if err != nil {
+			return &ApplyError{KindState, err}
+		}
+		if v != nil && firstLSNOf(v) != r.LSN {
+			return nil // a re-sent outcome_id
+		}
+	}
+	var entries []outcomeEntry
+	if t.Aggregate != logs.AggSum {
+		v, err := a.get(k.typ)
+		if err != nil {
+			return &ApplyError{KindState, err}
+		}
+		if entries, err = decodeEntries(v); err != nil {
+			return &ApplyError{KindState, fmt.Errorf("%s: %w", k.typ, err)}
+		}
+		if t.Aggregate == logs.AggFirst && len(entries) > 0 && entries[0].lsn != r.LSN {
+			return nil // a repeat of a first type
+		}
+	}
+	var p *features.Profile
+	if write {
+		var err error
+		if p, err = a.profile(o.CustomerID, o.Time); err != nil {
+			return &ApplyError{KindState, err}
+		}
+	}
+
+	// the learning reward: the type's aggregate before this record, folded
+	reward := t.Reward.Apply(o.Reward)
+	learn := a.learning && (a.cfg.Window <= 0 || o.Time.Sub(o.DecisionTime) <= a.cfg.Window)
+	var prev logs.Aggregate
+	for _, e := range entries {
+		if e.lsn < r.LSN && !math.IsNaN(e.agg) {
+			prev = logs.Aggregate{N: prev.N + 1, Reward: e.agg}
+		}
+	}
+	var next logs.Aggregate
+	var delta float64
+	var actionKey []byte // the action's first learned outcome, if any
+	if learn {
+		next, delta, _ = t.Fold(prev, reward)
+		var err error
+		if actionKey, err = a.get(k.action); err != nil {
+			return &ApplyError{KindState, err}
+		}
+	}
+
+	// nothing fails from here: the record is applied whole or not at all
+	if write {
+		if k.id != "" {
+			a.set(b, k.id, binary.BigEndian.AppendUint64(nil, r.LSN))
+		}
+		switch {
+		case t.Aggregate == logs.AggSum:
+		case len(entries) == 0 && !learn:
+			a.set(b, k.typ, encodeEntries([]outcomeEntry{{lsn: r.LSN, agg: math.NaN()}}))
+		case len(entries) == 0 || (learn && delta != 0 && len(entries) < maxOutcomeEntries && entries[len(entries)-1].lsn < r.LSN):
+			a.set(b, k.typ, encodeEntries(append(entries, outcomeEntry{lsn: r.LSN, agg: next.Reward})))
+		}
+		if p.LSN < r.LSN {
+			features.RecordOutcome(p, o.ActionID, t.Converts(o.Reward), o.Time)
+			p.LSN = r.LSN
+		}
+	}
+	if !learn {
+		return nil
+	}
+	// the action's first learned outcome replaces the default reward (its
+	// key is kept even for a record the model already holds: the store's
+	// state may be behind the model snapshot after a crash)
+	firstAny := false
+	switch {
+	case actionKey == nil && write:
+		a.set(b, k.action, binary.BigEndian.AppendUint64(nil, r.LSN))
+		firstAny = true
+	case actionKey != nil:
+		firstAny = firstLSNOf(actionKey) == r.LSN
+	}
+	if !a.learns(r.LSN) {
+		return nil
+	}
+	if d := logs.ActionDelta(delta, a.cfg.DefaultReward, firstAny); d != 0 {
+		c := *o // the handler reuses its outcome once Append returns
+		a.work = append(a.work, LearnItem{LSN: r.LSN, Kind: LearnReward, Outcome: &c, Delta: d})
+	}
+	return nil
+}
+
+// get returns the value of key, as set earlier in this batch or stored;
+// nil if there is none. The caller must not modify it.
+func (a *Applier) get(key string) ([]byte, error) {
+	if v, ok := a.seen[key]; ok {
+		return v, nil
+	}
+	v, closer, err := a.st.db.Get([]byte(key))
+	if err == pebble.ErrNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v = bytes.Clone(v)
+	closer.Close()
+	return v, nil
+}
+
+// set writes key in the batch and remembers it for the rest of the batch
+// (Pebble's reads do not see an uncommitted batch).
+func (a *Applier) set(b *pebble.Batch, key string, v []byte) {
+	a.seen[key] = v
+	b.Set([]byte(key), v, nil) // a batch Set fails only on a closed batch
+}
+
+func (a *Applier) applyEvent(r *journal.Record, l *Live) error {
+	var e *journal.Event
+	if l != nil && l.Event != nil {
+		e = l.Event
+	} else {
+		e = new(journal.Event)
+		if err := journal.DecodeEvent(r.Payload, e); err != nil {
+			return &ApplyError{KindDecode, err}
+		}
+	}
+	p, err := a.profile(e.CustomerID, e.Time)
+	if err != nil {
+		return err
+	}
+	if p.LSN >= r.LSN {
+		return nil
+	}
+	// An event with numbers is applied to a copy first and kept only if
+	// every counter stays finite: the profile is shared by every later
+	// decision for the customer, and a non-finite counter would fail them
+	// all. (ApplyEvent refuses what it can see; this also holds for what
+	// it cannot.)
+	q := p
+	if hasNumber(e.Properties) {
+		q = p.Clone()
+	}
+	if err := a.cfg.Spec.ApplyEvent(q, features.Event{Type: e.Type, Channel: e.Channel, Time: e.Time, Properties: e.Properties}); err != nil {
+		return &ApplyError{KindEvent, fmt.Errorf("%s event for customer %s: %w", e.Type, e.CustomerID, err)}
+	}
+	if q != p {
+		for name, c := range q.Counters {
+			if math.IsNaN(c.Value) || math.IsInf(c.Value, 0) {
+				return &ApplyError{KindEvent, fmt.Errorf("%s event for customer %s would make counter %s %v", e.Type, e.CustomerID, name, c.Value)}
+			}
+		}
+		*p = *q
+	}
+	p.LSN = r.LSN
+	return nil
+}
+
+func hasNumber(props map[string]any) bool {
+	for _, v := range props {
+		if _, ok := v.(float64); ok {
+			return true
+		}
+	}
+	return false
+}
+
+var _ journal.Subscriber[Live] = (*Applier)(nil)

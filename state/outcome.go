@@ -1,0 +1,100 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"nextbest/logs"
+)
+
+// outcomeKeys are the de-duplication keys of an outcome in the store;
+// they all start with the decision's id, so the retention sweep removes
+// them with the decision (see retention.go).
+//
+//	o/<decision>/<action>         LSN of the action's first learned outcome
+//	o/<decision>/<action>/<type>  entries of the type: the first outcome's,
+//	                              and for max each increase (outcomeEntry)
+//	o/<decision>//<outcome_id>    LSN of the outcome that used the id
+//
+// Action ids cannot be empty or contain "/", type names cannot contain
+// "/", so the three forms never collide.
+type outcomeKeys struct{ action, typ, id string }
+
+func keysOf(decisionID, actionID, typ, outcomeID string) outcomeKeys {
+	k := outcomeKeys{action: prefixOutcome + decisionID + "/" + actionID}
+	k.typ = k.action + "/" + typ
+	if outcomeID != "" {
+		k.id = prefixOutcome + decisionID + "//" + outcomeID
+	}
+	return k
+}
+
+// dedupe returns the keys that make a repeat of this outcome a duplicate:
+// its outcome_id's, and for a first-aggregated type its (decision, action,
+// type)'s.
+func (k outcomeKeys) dedupe(t *logs.OutcomeType) []string {
+	var out []string
+	if k.id != "" {
+		out = append(out, k.id)
+	}
+	if t.Aggregate == logs.AggFirst {
+		out = append(out, k.typ)
+	}
+	return out
+}
+
+// DedupeKeys returns the de-duplication keys of an outcome of type t for
+// decisionID's actionID (outcomeID may be empty): the keys that, once an
+// outcome has been applied under them, make a repeat of it a duplicate
+// (OutcomeFirstLSN). They are its outcome_id's, and for a
+// first-aggregated type its (decision, action, type)'s; none for a
+// repeatable type without an outcome_id.
+func DedupeKeys(decisionID, actionID, outcomeID string, t *logs.OutcomeType) []string {
+	return keysOf(decisionID, actionID, t.Name, outcomeID).dedupe(t)
+}
+
+// outcomeEntry is one entry of an o/<decision>/<action>/<type> value, 16
+// bytes: the LSN of an outcome and the type's aggregate reward after it
+// (NaN for an outcome outside the attribution window, which is kept only
+// to de-duplicate). A value of 8 bytes, written before aggregations were
+// declared, is one entry with aggregate 0.
+type outcomeEntry struct {
+	lsn uint64
+	agg float64
+}
+
+// maxOutcomeEntries caps the entries of one key (a max type's increases).
+const maxOutcomeEntries = 256
+
+func decodeEntries(v []byte) ([]outcomeEntry, error) {
+	if len(v) == 8 {
+		return []outcomeEntry{{lsn: binary.BigEndian.Uint64(v)}}, nil
+	}
+	if len(v)%16 != 0 {
+		return nil, fmt.Errorf("bad outcome entry of %d bytes", len(v))
+	}
+	es := make([]outcomeEntry, len(v)/16)
+	for i := range es {
+		es[i] = outcomeEntry{lsn: binary.BigEndian.Uint64(v[16*i:]), agg: math.Float64frombits(binary.BigEndian.Uint64(v[16*i+8:]))}
+	}
+	return es, nil
+}
+
+func encodeEntries(es []outcomeEntry) []byte {
+	b := make([]byte, 0, 16*len(es))
+	for _, e := range es {
+		b = binary.BigEndian.AppendUint64(b, e.lsn)
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(e.agg))
+	}
+	return b
+}
+
+// firstLSNOf reads the LSN stored under an outcome key (the first of its
+// entries); 0 if there is none.
+func firstLSNOf(v []byte) uint64 {
+	if len(v) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}

@@ -1,0 +1,209 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"nextbest/features"
+	"nextbest/journal"
+)
+
+// The keyspace: every key of the store starts with one of these (see
+// doc.go for who writes and who reads each).
+const (
+	prefixProfile  = "p/"        // p/<customer_id> → profile (features.Store)
+	prefixDecision = "d/"        // d/<decision_id> → the decision's journal payload
+	prefixOutcome  = "o/"        // o/<decision_id>/… → outcome de-duplication and aggregates (outcomeKeys)
+	prefixRequest  = "r/"        // r/<customer_id>/<request_id> → decision_id
+	keyApplied     = "m/applied" // LSN of the last journal record applied, 8 bytes big-endian
+	keySeeded      = "m/seeded"  // present once the seed profiles were loaded
+)
+
+// Config configures a Store.
+type Config struct {
+	// Dir is the Pebble directory; Open creates it if needed. Required.
+	Dir string
+	// CacheMaxCost is the profile cache budget in bytes (default 64 MiB;
+	// see features.StoreConfig).
+	CacheMaxCost int64
+	// Logger receives Pebble's and the store's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is the embedded state of one instance: a Pebble database, locked
+// to this process, that holds the customer profiles (behind a
+// features.Store and its cache), the decision index, the request-id
+// index, the outcome de-duplication keys and the applied LSN. Everything
+// in it is derived from the journal by the Applier, its only writer
+// besides Sweep and the profile seed; Pebble runs without its own WAL.
+//
+// Its lookups are safe for concurrent use with each other and with the
+// Applier.
+type Store struct {
+	db       *pebble.DB
+	lock     *pebble.Lock // held until after db closes
+	profiles *features.Store
+	log      *slog.Logger
+}
+
+// Open opens (or creates) the store in cfg.Dir. Another process or Store
+// holding the directory is a *LockedError.
+func Open(cfg Config) (_ *Store, err error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("state: Config.Dir is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state dir %s: %w", cfg.Dir, err)
+	}
+	s := &Store{log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	// the lock, taken apart from pebble.Open to say what a second
+	// instance on the same directory runs into
+	if s.lock, err = pebble.LockDirectory(cfg.Dir, vfs.Default); err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			return nil, fmt.Errorf("cannot lock the state store: %w", err)
+		}
+		return nil, &LockedError{Path: filepath.Join(cfg.Dir, "LOCK"), Err: err}
+	}
+	opts := pebbleOptions(log)
+	opts.Lock = s.lock
+	if s.db, err = pebble.Open(cfg.Dir, opts); err != nil {
+		return nil, fmt.Errorf("cannot open state store %s: %w", cfg.Dir, err)
+	}
+	if s.profiles, err = features.NewStore(features.StoreConfig{DB: s.db, Prefix: prefixProfile, CacheMaxCost: cfg.CacheMaxCost, Logger: log}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// pebbleOptions configures the store. Pebble's own write-ahead log is
+// off: every write to this store is derived from the journal, which is
+// the durable copy. After a crash Pebble comes back as of its last flushed
+// memtable — a consistent prefix, since a flush is atomic — and recovery
+// (Applier.CatchUp) replays the journal from the applied LSN that prefix
+// holds.
+func pebbleOptions(log *slog.Logger) *pebble.Options {
+	return &pebble.Options{
+		Logger:       features.NewPebbleLogger(log),
+		DisableWAL:   true,
+		MemTableSize: 64 << 20,
+	}
+}
+
+// Profiles returns the profile store (keys p/…). Only the Applier and the
+// seed write to it.
+func (s *Store) Profiles() *features.Store { return s.profiles }
+
+// Flush writes the memtable to disk: what a restart then finds needs no
+// replay. Without a WAL it is also what makes writes outside the journal
+// (the seed) durable.
+func (s *Store) Flush() error { return s.db.Flush() }
+
+// Close closes the profile cache, the database and the lock; it does not
+// flush (see Flush). It is safe on a partly opened Store, and a second
+// Close does nothing. No method may be called after it.
+func (s *Store) Close() error {
+	if s.profiles != nil {
+		s.profiles.Close()
+		s.profiles = nil
+	}
+	var errs []error
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+		s.db = nil
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
+		s.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Decision returns the indexed decision id: its journal record, decoded.
+// It is ErrNotFound for a decision the index does not hold (unknown, or
+// swept), ErrCorrupt for an entry that does not decode, ErrUnavailable
+// when the store cannot be read.
+func (s *Store) Decision(id string) (*journal.Decision, error) {
+	v, closer, err := s.db.Get([]byte(prefixDecision + id))
+	if err == pebble.ErrNotFound {
+		return nil, fmt.Errorf("%w: decision %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: decision %q: %w", ErrUnavailable, id, err)
+	}
+	defer closer.Close()
+	d := new(journal.Decision)
+	if err := journal.DecodeDecision(v, d); err != nil {
+		return nil, fmt.Errorf("%w: decision %q: %w", ErrCorrupt, id, err)
+	}
+	return d, nil
+}
+
+// DecisionForRequest returns the decision made for customer's request
+// requestID (the request-id index, r/…), with Decision's errors.
+func (s *Store) DecisionForRequest(customer, requestID string) (*journal.Decision, error) {
+	v, closer, err := s.db.Get([]byte(prefixRequest + customer + "/" + requestID))
+	if err == pebble.ErrNotFound {
+		return nil, fmt.Errorf("%w: request %q of customer %q", ErrNotFound, requestID, customer)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: request %q of customer %q: %w", ErrUnavailable, requestID, customer, err)
+	}
+	id := string(v)
+	closer.Close()
+	return s.Decision(id)
+}
+
+// OutcomeFirstLSN returns the LSN of the first outcome recorded under a
+// de-duplication key (DedupeKeys), 0 if there is none: an outcome whose
+// key has an LSN is a duplicate of that one.
+func (s *Store) OutcomeFirstLSN(key string) (uint64, error) {
+	v, closer, err := s.db.Get([]byte(key))
+	if err == pebble.ErrNotFound {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: outcome key %q: %w", ErrUnavailable, key, err)
+	}
+	defer closer.Close()
+	return firstLSNOf(v), nil
+}
+
+// Seeded reports whether the seed profiles were loaded into this store
+// (MarkSeeded).
+func (s *Store) Seeded() (bool, error) {
+	_, closer, err := s.db.Get([]byte(keySeeded))
+	if err == pebble.ErrNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	closer.Close()
+	return true, nil
+}
+
+// MarkSeeded records that the seed profiles were loaded, durably (it
+// flushes: the profiles and the marker are not in the journal), so that a
+// restart does not load them over what the journal has applied since.
+func (s *Store) MarkSeeded() error {
+	if err := s.db.Set([]byte(keySeeded), []byte("1"), pebble.NoSync); err != nil {
+		return err
+	}
+	return s.db.Flush() // without a WAL, a flush is what makes the import durable
+}
