@@ -33,6 +33,18 @@
 // hash, and that the service loads with models.LoadScorer: one model
 // family, one artifact format.
 //
+// # The pipeline
+//
+// Run is the one way from a log to the registry: a Job names the source
+// (a journal with its join configuration, or a DataFile), the feature
+// spec and catalog, the learner (TrainConfig) and the registry; Run joins
+// or reads, builds the dataset, trains, writes the artifact with its
+// metadata (source, time range, spec hash, hyper-parameters, held-out
+// metrics) and saves it as the registry's next version, unpromoted. Its
+// Report carries the counts of each stage, the trained Result, the
+// artifact and the version. nextbest train is flag parsing around one
+// call of Run; tests and the retraining loop call it the same way.
+//
 // # Benchmark only: the Vowpal Wabbit comparison
 //
 // The hashed layout and its learners exist to compare nextbest with VW on
