@@ -25,7 +25,7 @@ func benchCatalog(spec *features.Spec) (*decide.Catalog, error) {
 		}
 		fmt.Fprintf(&b, "    limits: [{max: 5, window: 24h}]\n    features: {category: %s, discount: %.2f}\n", cats[i%len(cats)], float64(i%5)/10)
 	}
-	return decide.ParseCatalog([]byte(b.String()), compiler{spec})
+	return decide.ParseCatalog([]byte(b.String()), spec)
 }
 
 func BenchmarkDecide20x64(b *testing.B) {

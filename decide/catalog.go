@@ -12,11 +12,13 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
+
+	"nextbest/features"
 )
 
 // Catalog is the set of actions the service may recommend, loaded once and
-// read concurrently afterwards. Build one with ParseCatalog or LoadCatalog;
-// a Catalog is immutable.
+// read concurrently afterwards. Build one with ParseCatalog; a Catalog is
+// immutable.
 type Catalog struct {
 	Channels []string  `json:"channels"`
 	Actions  []*Action `json:"actions"`
@@ -46,9 +48,9 @@ type Action struct {
 	// read by the feature spec's action.* sources.
 	Features map[string]any `json:"features,omitempty" yaml:"features"`
 
-	index   int
-	rule    *vm.Program
-	compact any // compiled action features, owned by the FeatureCompiler
+	index    int
+	rule     *vm.Program
+	compiled *features.ActionFeatures
 }
 
 // Index is the action's position in the catalog (its model action index).
@@ -104,19 +106,14 @@ func (d Duration) MarshalText() ([]byte, error) {
 	return []byte(td.String()), nil
 }
 
-// FeatureCompiler turns an action's features into whatever the feature
-// assembler needs at decision time, validating them. The feature spec
-// implements it.
-type FeatureCompiler interface {
-	CompileAction(id string, feats map[string]any) (any, error)
-}
-
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
 // ParseCatalog parses a YAML catalog, validates every action, compiles its
-// eligibility rule and its features (with fc, which may be nil in tests
-// that do not assemble vectors). Errors name the offending field.
-func ParseCatalog(data []byte, fc FeatureCompiler) (*Catalog, error) {
+// eligibility rule and compiles its features against spec
+// (features.Spec.CompileAction). spec may be nil where no vector is
+// assembled (a catalog read for its ids and rules only): such a catalog
+// serves no Engine. Errors name the offending field.
+func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 	var raw struct {
 		Version  int       `yaml:"version"`
 		Channels []string  `yaml:"channels"`
@@ -184,12 +181,12 @@ func ParseCatalog(data []byte, fc FeatureCompiler) (*Catalog, error) {
 			}
 			a.rule = prog
 		}
-		if fc != nil {
-			cf, err := fc.CompileAction(a.ID, a.Features)
+		if spec != nil {
+			cf, err := spec.CompileAction(a.ID, a.Features)
 			if err != nil {
 				return nil, &CatalogError{Field: f("features"), Reason: err.Error()}
 			}
-			a.compact = cf
+			a.compiled = cf
 		}
 	}
 	return c, nil
@@ -207,6 +204,6 @@ func (c *Catalog) Lookup(id string) (*Action, bool) {
 // HasChannel reports whether ch is one of the catalog's channels.
 func (c *Catalog) HasChannel(ch string) bool { return slices.Contains(c.Channels, ch) }
 
-// Compiled returns the compiled features of a, as made by the catalog's
-// FeatureCompiler (nil without one).
-func (a *Action) Compiled() any { return a.compact }
+// Compiled returns the features of a compiled against the catalog's
+// feature spec, nil for a catalog parsed without one.
+func (a *Action) Compiled() *features.ActionFeatures { return a.compiled }

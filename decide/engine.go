@@ -75,7 +75,7 @@ func New(cfg Config, scorer Scorer) (*Engine, error) {
 		return nil, fmt.Errorf("decide: MaxLimit must be >= 1, got %d", cfg.MaxLimit)
 	}
 	for _, a := range cfg.Catalog.Actions {
-		if _, ok := a.compact.(*features.ActionFeatures); !ok {
+		if a.compiled == nil {
 			return nil, fmt.Errorf("decide: action %q has no compiled features: parse the catalog with the feature spec", a.ID)
 		}
 	}
@@ -369,7 +369,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	s.feats = s.feats[:0]
 	s.idx = s.idx[:0]
 	for _, a := range s.acts {
-		s.feats = append(s.feats, a.compact.(*features.ActionFeatures))
+		s.feats = append(s.feats, a.compiled)
 		s.idx = append(s.idx, a.index)
 	}
 	e.spec.Inputs(&res.Inputs, p, req.Channel, req.Context, req.Now)

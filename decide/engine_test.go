@@ -18,19 +18,13 @@ import (
 
 var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-type compiler struct{ s *features.Spec }
-
-func (c compiler) CompileAction(id string, f map[string]any) (any, error) {
-	return c.s.CompileAction(id, f)
-}
-
 func retailEngine(t testing.TB, pol decide.Policy, sc decide.Scorer) (*decide.Engine, *features.Spec) {
 	t.Helper()
 	spec, err := features.ParseSpec(retail.FeatureSpec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(retail.Catalog, compiler{spec})
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

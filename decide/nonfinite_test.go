@@ -42,7 +42,7 @@ func TestNonFiniteEstimateFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(retail.Catalog, compiler{spec})
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestJournalRoundsFallbackPropensities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(retail.Catalog, specCompiler{spec})
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,6 @@ import (
 	"nextbest/training"
 )
 
-type specCompiler struct{ s *features.Spec }
-
-func (c specCompiler) CompileAction(id string, f map[string]any) (any, error) {
-	return c.s.CompileAction(id, f)
-}
-
 // TestJournalRoundsRecoverTruth writes a service journal logged by a
 // uniform-random policy in a population where a1 converts 50% for segment
 // a and a2 for segment b (others 10%), and evaluates candidate policies
@@ -41,7 +35,7 @@ func TestJournalRoundsRecoverTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(read("catalog.yaml"), specCompiler{spec})
+	cat, err := decide.ParseCatalog(read("catalog.yaml"), spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,6 @@ import (
 	"nextbest/journal"
 )
 
-// specCompiler compiles a catalog's action features with a feature spec.
-type specCompiler struct{ spec *features.Spec }
-
-func (c specCompiler) CompileAction(id string, feats map[string]any) (any, error) {
-	return c.spec.CompileAction(id, feats)
-}
-
 // retailSample parses the shipped feature spec and catalog.
 func retailSample(t testing.TB) (*features.Spec, *decide.Catalog) {
 	t.Helper()
@@ -25,7 +18,7 @@ func retailSample(t testing.TB) (*features.Spec, *decide.Catalog) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(retail.Catalog, specCompiler{spec})
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

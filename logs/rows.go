@@ -28,13 +28,12 @@ type RowBuilder struct {
 }
 
 // NewRowBuilder returns a RowBuilder for decisions made with spec over
-// cat. cat must have been parsed with spec compiling its action features
-// (decide.ParseCatalog with a compiler that calls spec.CompileAction);
-// otherwise it returns an error wrapping ErrInvalidConfig that names the
-// action.
+// cat. cat must have been parsed with spec (decide.ParseCatalog(data,
+// spec)), which compiles its action features; otherwise it returns an
+// error wrapping ErrInvalidConfig that names the action.
 func NewRowBuilder(spec *features.Spec, cat *decide.Catalog) (*RowBuilder, error) {
 	for _, a := range cat.Actions {
-		if _, ok := a.Compiled().(*features.ActionFeatures); !ok {
+		if a.Compiled() == nil {
 			return nil, fmt.Errorf("%w: catalog action %q has no compiled features: parse the catalog with the feature spec", ErrInvalidConfig, a.ID)
 		}
 	}
@@ -70,7 +69,7 @@ func (b *RowBuilder) Rows(dst []float64, d *journal.Decision, ids []string) (x [
 			b.zero = append(b.zero, i)
 			continue
 		}
-		b.feats = append(b.feats, a.Compiled().(*features.ActionFeatures))
+		b.feats = append(b.feats, a.Compiled())
 		b.acts = append(b.acts, a.Index())
 	}
 	dim := b.spec.Dim()

@@ -31,7 +31,7 @@ func TestRowsExact(t *testing.T) {
 	var feats []*features.ActionFeatures
 	for _, id := range ids {
 		a, _ := cat.Lookup(id)
-		feats = append(feats, a.Compiled().(*features.ActionFeatures))
+		feats = append(feats, a.Compiled())
 	}
 	dim := spec.Dim()
 	live := make([]float64, len(ids)*dim)

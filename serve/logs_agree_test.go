@@ -143,7 +143,7 @@ func TestOnlineEqualsBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(retail.Catalog, training.SpecCompiler{Spec: spec})
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

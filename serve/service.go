@@ -272,7 +272,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	if s.spec, err = features.ParseSpec(cfg.FeatureSpec); err != nil {
 		return nil, &InputError{Input: InputFeatureSpec, Err: err}
 	}
-	if s.cat, err = decide.ParseCatalog(cfg.Catalog, specCompiler{s.spec}); err != nil {
+	if s.cat, err = decide.ParseCatalog(cfg.Catalog, s.spec); err != nil {
 		return nil, &InputError{Input: InputCatalog, Err: err}
 	}
 	statePath := filepath.Join(cfg.DataDir, "state")
@@ -559,13 +559,6 @@ func (s *Service) every(interval time.Duration, msg string, task func() error) {
 			}
 		}
 	}
-}
-
-// specCompiler adapts the feature spec to decide.FeatureCompiler.
-type specCompiler struct{ spec *features.Spec }
-
-func (c specCompiler) CompileAction(id string, feats map[string]any) (any, error) {
-	return c.spec.CompileAction(id, feats)
 }
 
 type fasthttpLogger struct{ log *slog.Logger }

@@ -31,19 +31,13 @@ type env struct {
 	outcomes *logs.Outcomes
 }
 
-type specCompiler struct{ spec *features.Spec }
-
-func (c specCompiler) CompileAction(id string, feats map[string]any) (any, error) {
-	return c.spec.CompileAction(id, feats)
-}
-
 func newEnv(t testing.TB) env {
 	t.Helper()
 	spec, err := features.ParseSpec(retail.FeatureSpec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(retail.Catalog, specCompiler{spec})
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

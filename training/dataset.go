@@ -92,15 +92,6 @@ func (d *Dataset) Split(frac float64, seed uint64) (train, test *Dataset) {
 	return d.Subset(tr), d.Subset(te)
 }
 
-// SpecCompiler adapts a feature spec to decide.FeatureCompiler, so that
-// decide.ParseCatalog compiles the catalog's action features for Assemble.
-type SpecCompiler struct{ Spec *features.Spec }
-
-// CompileAction implements decide.FeatureCompiler.
-func (c SpecCompiler) CompileAction(id string, feats map[string]any) (any, error) {
-	return c.Spec.CompileAction(id, feats)
-}
-
 // BuildStats counts what BuildDataset used and left out.
 type BuildStats struct {
 	Decisions     int // decisions that gave at least one row
@@ -114,7 +105,7 @@ type BuildStats struct {
 // action) exactly as it was scored live (logs.RowBuilder) and labels it
 // with the joined reward and the logged propensity. Action indices are
 // catalog indices, so Dataset.ActionIDs is the catalog's ids in order.
-// The catalog must have been parsed with SpecCompiler{spec}.
+// The catalog must have been parsed with spec (decide.ParseCatalog).
 //
 // A decision logged with another feature spec (Decision.FeatureSpec ≠
 // spec.Hash()) is refused and counted: its vectors cannot be rebuilt.

@@ -26,7 +26,7 @@ func TestBuildDatasetExact(t *testing.T) {
 	var feats []*features.ActionFeatures
 	for _, id := range ids {
 		a, _ := cat.Lookup(id)
-		feats = append(feats, a.Compiled().(*features.ActionFeatures))
+		feats = append(feats, a.Compiled())
 	}
 	live := make([]float64, len(ids)*spec.Dim())
 	spec.Assemble(live, &in, feats)

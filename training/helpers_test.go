@@ -9,7 +9,6 @@ import (
 	"nextbest/examples/retail"
 	"nextbest/features"
 	"nextbest/journal"
-	"nextbest/training"
 )
 
 // retailSample parses the shipped feature spec and catalog.
@@ -19,7 +18,7 @@ func retailSample(t testing.TB) (*features.Spec, *decide.Catalog) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog(retail.Catalog, training.SpecCompiler{Spec: spec})
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"nextbest/features"
 	"nextbest/logs"
 	"nextbest/models"
-	"nextbest/training"
 )
 
 // evalJournal is "nextbest eval journal": what would a candidate policy
@@ -72,7 +71,7 @@ Flags:`)
 	if err != nil {
 		return err
 	}
-	cat, err := decide.ParseCatalog(catData, training.SpecCompiler{Spec: spec})
+	cat, err := decide.ParseCatalog(catData, spec)
 	if err != nil {
 		return err
 	}

@@ -278,7 +278,7 @@ func loadSample(specPath, catPath string) (*features.Spec, *decide.Catalog, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("feature spec: %w", err)
 	}
-	cat, err := decide.ParseCatalog(catData, training.SpecCompiler{Spec: spec})
+	cat, err := decide.ParseCatalog(catData, spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: %w", err)
 	}

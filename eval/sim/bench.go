@@ -265,7 +265,7 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 				}
 				shown = append(shown, dr.Eligible[decide.Draw(explore, probs)])
 			}
-			feats[0] = shown[0].Compiled().(*features.ActionFeatures)
+			feats[0] = shown[0].Compiled()
 			spec.Assemble(row, &dr.Inputs, feats)
 		}
 		var got float64

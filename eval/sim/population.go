@@ -89,12 +89,6 @@ type Population struct {
 	emailOK                   []bool // per customer: email consent
 }
 
-type specCompiler struct{ s *features.Spec }
-
-func (c specCompiler) CompileAction(id string, f map[string]any) (any, error) {
-	return c.s.CompileAction(id, f)
-}
-
 // New builds the population of cfg.
 func New(cfg Config) (*Population, error) {
 	if cfg.Customers == 0 {
@@ -116,7 +110,7 @@ func New(cfg Config) (*Population, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: feature spec: %w", err)
 	}
-	cat, err := decide.ParseCatalog(cfg.Catalog, specCompiler{spec})
+	cat, err := decide.ParseCatalog(cfg.Catalog, spec)
 	if err != nil {
 		return nil, fmt.Errorf("sim: catalog: %w", err)
 	}
