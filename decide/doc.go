@@ -11,7 +11,10 @@
 //	channel     the action may be shown on the request's channel
 //	consent     the customer has not withdrawn consent for the channel
 //	eligibility the action's rule (an expr-lang expression over profile,
-//	            context, channel and time, compiled once at catalog load)
+//	            context, channel and time, compiled once at catalog load);
+//	            it reads the profile as the features evaluated it
+//	            (features.Inputs: decayed counters, the clock in the
+//	            spec's time zone), so rules and vectors agree
 //	contact     contact policy: at most N impressions per window, and
 //	            suppression for a while after a conversion
 //	score       model estimate (posterior mean, plus exploration bonus for

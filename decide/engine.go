@@ -313,8 +313,11 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 
 	// channel, consent, eligibility, contact policy. Reasons are written
 	// only when the request asked for an explanation: a dropped action
-	// costs nothing more than the check that dropped it.
-	e.fillEnv(&s.env, req, p)
+	// costs nothing more than the check that dropped it. The profile is
+	// evaluated once, at req.Now: the rules read the counters and the
+	// clock that the vector reads.
+	e.spec.Inputs(&res.Inputs, p, req.Channel, req.Context, req.Now)
+	fillEnv(&s.env, req, p, &res.Inputs)
 	consent, hasConsent := p.Consents[req.Channel]
 	explain := res.Explain != nil
 	kept := s.acts[:0]
@@ -372,7 +375,6 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		s.feats = append(s.feats, a.compiled)
 		s.idx = append(s.idx, a.index)
 	}
-	e.spec.Inputs(&res.Inputs, p, req.Channel, req.Context, req.Now)
 	s.xs = grow(s.xs, n*dim)
 	e.spec.Assemble(s.xs, &res.Inputs, s.feats)
 	mean, std := s.mean[:n], s.std[:n]
@@ -569,7 +571,9 @@ func (d Duration) String() string {
 	return string(b)
 }
 
-func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile) {
+// fillEnv sets what the rules see from the request, p and in, the
+// features' evaluation of p at req.Now.
+func fillEnv(env *Env, req *Request, p *features.Profile, in *features.Inputs) {
 	pe := env.Profile
 	pe.ID = req.CustomerID
 	pe.Known = !p.Cold
@@ -582,10 +586,8 @@ func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile) {
 	pe.Attributes = p.Attributes
 	pe.Consents = p.Consents
 	clear(pe.Counters)
-	for name := range p.Counters {
-		if v, ok := e.spec.CounterValue(p, name, req.Now); ok {
-			pe.Counters[name] = v
-		}
+	for name, v := range in.Counters() {
+		pe.Counters[name] = v
 	}
 	clear(pe.Recency)
 	for typ, t := range p.LastEvent {
@@ -593,9 +595,9 @@ func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile) {
 	}
 	env.Context = req.Context
 	env.Channel = req.Channel
-	now := req.Now.UTC()
-	env.Hour = now.Hour()
-	env.Weekday = int(now.Weekday())
+	lt := in.Time()
+	env.Hour = lt.Hour()
+	env.Weekday = int(lt.Weekday())
 }
 
 func grow(s []float64, n int) []float64 {

@@ -24,8 +24,11 @@ type Env struct {
 	Profile *ProfileEnv    `expr:"profile"`
 	Context map[string]any `expr:"context"`
 	Channel string         `expr:"channel"`
-	Hour    int            `expr:"hour"`    // 0-23, in UTC
-	Weekday int            `expr:"weekday"` // 0 = Sunday
+	// Hour (0-23) and Weekday (0 = Sunday) are the decision time's in the
+	// feature spec's time zone (vector.timezone), the clock of the
+	// time.hour and time.weekday features.
+	Hour    int `expr:"hour"`
+	Weekday int `expr:"weekday"`
 }
 
 // ProfileEnv is the profile as a rule sees it, evaluated at decision time.
