@@ -348,13 +348,13 @@ func Open(cfg Config) (_ *Service, err error) {
 	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
 
 	// journal → applier (its one subscriber) → learner (the applier's)
-	s.jrnl, err = journal.OpenWith(journal.Config{
+	s.jrnl, err = journal.OpenWith[state.Live](journal.Config{
 		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
 		// the state store and the model snapshot are derived from the
 		// journal: one that ends below them has lost records, and must
 		// not hand their LSNs out again
 		AppliedLSN: max(s.applier.Applied(), s.learner.from),
-	}, journal.Subscriber[state.Live](s.applier))
+	}, s.applier)
 	if err != nil {
 		return nil, err
 	}

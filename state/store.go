@@ -51,6 +51,7 @@ type Store struct {
 	lock     *pebble.Lock // held until after db closes
 	profiles *features.Store
 	log      *slog.Logger
+	closed   bool
 }
 
 // Open opens (or creates) the store in cfg.Dir. Another process or Store
@@ -116,20 +117,21 @@ func (s *Store) Flush() error { return s.db.Flush() }
 
 // Close closes the profile cache, the database and the lock; it does not
 // flush (see Flush). It is safe on a partly opened Store, and a second
-// Close does nothing. No method may be called after it.
+// Close does nothing. After it only Profiles().Stats may be called.
 func (s *Store) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	if s.profiles != nil {
 		s.profiles.Close()
-		s.profiles = nil
 	}
 	var errs []error
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
-		s.db = nil
 	}
 	if s.lock != nil {
 		errs = append(errs, s.lock.Close())
-		s.lock = nil
 	}
 	return errors.Join(errs...)
 }
