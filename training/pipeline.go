@@ -81,7 +81,8 @@ type Report struct {
 	// Mismatch is how a data file's features differ from the spec, when
 	// Job.AllowMismatch let it train anyway; nil otherwise.
 	Mismatch *FeatureMismatchError
-	// Layout describes the vector: "feature spec HASH" or the hashed
+	// Layout describes the vector: "feature spec HASH12" (the first 12
+	// digits of the spec hash) or the hashed
 	// layout. Dim is its length; ActionIDs names the dataset's actions.
 	Layout    string
 	Dim       int
@@ -209,7 +210,7 @@ func (job *Job) readJournal(ctx context.Context, rep *Report, meta *models.Metad
 			meta.TrainTo = t
 		}
 	}
-	rep.Layout = "feature spec " + ds.FeatureSpec
+	rep.Layout = fmt.Sprintf("feature spec %.12s", ds.FeatureSpec)
 	return ds, nil
 }
 
@@ -234,7 +235,7 @@ func (job *Job) readFile(rep *Report, meta *models.Metadata) (*Dataset, error) {
 		return nil, err
 	}
 	rep.File = FileStats{Rows: b.DS.Len(), Unlabeled: b.Unlabeled, Bad: b.Bad, FirstBad: b.FirstBad}
-	rep.Layout = "feature spec " + b.DS.FeatureSpec
+	rep.Layout = fmt.Sprintf("feature spec %.12s", b.DS.FeatureSpec)
 	if err := b.Check(); err != nil {
 		var fm *FeatureMismatchError
 		if !job.AllowMismatch || !errors.As(err, &fm) {

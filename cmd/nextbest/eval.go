@@ -54,18 +54,6 @@ func estimatorFlags(fs *flag.FlagSet, o *eval.Options, asJSON *bool) {
 	fs.BoolVar(asJSON, "json", false, "print JSON instead of a table")
 }
 
-// parse parses args; help is true when -h was asked for (and answered).
-func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
-	fs.SetOutput(os.Stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
-		}
-		return false, err
-	}
-	return false, nil
-}
-
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -121,7 +109,7 @@ func evalOBD(args []string, w io.Writer) error {
 	fs.IntVar(&cfg.Folds, "folds", 2, "cross-fitting folds of the reward model")
 	fs.Float64Var(&cfg.Smoothing, "smoothing", 100, "reward model prior strength (pseudo-rows)")
 	estimatorFlags(fs, &cfg.Options, &asJSON)
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	cfg.Options.Seed = cfg.Seed
@@ -192,7 +180,7 @@ func evalHillstrom(args []string, w io.Writer) error {
 	outcome := fs.String("outcome", "all", "outcome: visit, conversion, spend or all")
 	lambda := fs.Float64("lambda", 1, "ridge penalty of the per-arm response model")
 	estimatorFlags(fs, &o, &asJSON)
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	o.Seed = *seed
@@ -289,13 +277,12 @@ func evalFile(args []string, stdin io.Reader, w io.Writer) error {
 		fmt.Fprintln(fs.Output(), "Usage: nextbest eval file [flags] FILE|-\n\nFILE is a rounds CSV: columns logged, propensity, reward, [position], target_0..target_{N-1},\n[qhat_0..qhat_{N-1}], [logging_0..logging_{N-1}] (see docs/evaluation.md).\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	o.Seed = *seed
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("eval file: want exactly one FILE (or -)")
+		return usageErrorf(fs, "want exactly one FILE (or -)")
 	}
 	var r io.Reader = stdin
 	if name := fs.Arg(0); name != "-" {

@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"nextbest/decide"
 	"nextbest/eval"
-	"nextbest/examples/retail"
-	"nextbest/features"
 	"nextbest/logs"
 	"nextbest/models"
 )
@@ -22,19 +18,14 @@ func evalJournal(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("eval journal", flag.ContinueOnError)
 	var o eval.Options
 	var asJSON bool
+	cf := addConfigFlags(fs, cfgCatalog|cfgFeatures|cfgWindow|cfgDefaultReward|cfgRegistry)
 	dir := fs.String("journal", "", "the service's journal directory (required)")
-	specPath := fs.String("features", "", "feature spec YAML (default: the embedded retail sample)")
-	catPath := fs.String("catalog", "", "catalog YAML (default: the embedded retail sample)")
 	modelPath := fs.String("model", "", "candidate model: an artifact file (.nbm)")
-	registry := fs.String("registry", "", "model registry directory (with --version)")
-	version := fs.Int("version", 0, "registry version of the candidate model")
+	version := fs.Int("version", 0, "registry version of the candidate model (with --registry or the config's registry)")
 	rule := fs.String("rule", "", `candidate without a model: "uniform" (uniform random) or "value" (the fallback ranking, value × weight, explored as the engine explores it: ε-greedy with --epsilon, 0.1 if 0)`)
 	kind := fs.String("explorer", "epsilon_greedy", "candidate's explorer: epsilon_greedy, softmax or thompson")
 	epsilon := fs.Float64("epsilon", 0.1, "candidate's epsilon (epsilon_greedy); 0 = greedy")
 	alpha := fs.Float64("alpha", 1, "candidate's UCB weight")
-	window := fs.Duration("window", logs.DefaultWindow, "attribution window")
-	configPath := fs.String("config", "", "nextbest serve's configuration file: outcomes are folded by its outcome_types (default: the built-in types)")
-	defReward := fs.Float64("default-reward", 0, "reward of a shown action without outcome")
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
 	estimatorFlags(fs, &o, &asJSON)
 	fs.Usage = func() {
@@ -43,35 +34,26 @@ func evalJournal(args []string, w io.Writer) error {
 Estimates the candidate's value on the journal's decisions (first slot),
 with the logged propensities, a per-action ridge reward model cross-fitted
 on the other half of the decisions for DM/DR, and the six estimators.
+Give the service's --config to join and reward as it does.
 
 Flags:`)
 		fs.PrintDefaults()
 	}
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	o.Seed = *seed
 	if *dir == "" {
-		fs.Usage()
-		return errors.New("eval journal: --journal is required")
+		return usageErrorf(fs, "--journal is required")
 	}
-	specData, catData := retail.FeatureSpec, retail.Catalog
-	var err error
-	if *specPath != "" {
-		if specData, err = os.ReadFile(*specPath); err != nil {
-			return err
-		}
-	}
-	if *catPath != "" {
-		if catData, err = os.ReadFile(*catPath); err != nil {
-			return err
-		}
-	}
-	spec, err := features.ParseSpec(specData)
+	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}
-	cat, err := decide.ParseCatalog(catData, spec)
+	spec, cat, err := cfg.specAndCatalog()
 	if err != nil {
 		return err
 	}
@@ -84,9 +66,9 @@ Flags:`)
 	switch {
 	case *modelPath != "":
 		art, err = models.ReadArtifactFile(*modelPath)
-	case *registry != "" && *version > 0:
+	case cfg.Registry != "" && *version > 0:
 		var reg *models.Registry
-		if reg, err = models.OpenRegistry(*registry); err == nil {
+		if reg, err = cfg.registry(); err == nil {
 			art, err = reg.Get(*version)
 		}
 	case *rule == "uniform":
@@ -96,8 +78,7 @@ Flags:`)
 		target.Name = "value"
 		target.Policy, err = decide.NewPolicy(decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: *epsilon})
 	default:
-		fs.Usage()
-		return errors.New("eval journal: name a candidate: --model, --registry with --version, or --rule")
+		return usageErrorf(fs, "name a candidate: --model, --registry with --version, or --rule uniform|value")
 	}
 	if err != nil {
 		return err
@@ -113,11 +94,11 @@ Flags:`)
 		}
 		target.Scorer, target.Name = sc, sc.Name()
 	}
-	outcomes, err := loadOutcomeTypes(*configPath)
+	jc, err := cfg.joinConfig()
 	if err != nil {
 		return err
 	}
-	joined, jst, err := logs.Join(context.Background(), *dir, logs.JoinConfig{Window: *window, DefaultReward: *defReward, Outcomes: outcomes})
+	joined, jst, err := logs.Join(context.Background(), *dir, jc)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ Flags:
 		}
 		fs.PrintDefaults()
 	}
-	if help, err := parse(fs, args[1:]); help || err != nil {
+	if help, err := parseFlags(fs, args[1:]); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -9,7 +9,16 @@
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
 //	nextbest version           print the version
 //
-// Run "nextbest <command> -h" for a command's flags.
+// Run "nextbest <command> -h" for a command's flags. serve, train, eval
+// journal, report and models read the same configuration file (--config,
+// nextbest serve's YAML): its catalog, feature spec, outcome types,
+// attribution window, default reward, registry and experiments are
+// declared once (config.go), and a flag of the same field overrides it.
+// Training is one call of training.Run.
+//
+// Exit status: 0 on success; 1 on any failure, a bad flag or argument
+// included, with one line on stderr ("nextbest: ..."); 2 when the command
+// is missing or unknown, with this usage.
 package main
 
 import (
@@ -93,6 +102,7 @@ Usage:
   nextbest journal verify|repair --dir DIR   find and repair journal damage
   nextbest version            print the version
 
-Run "nextbest <command> -h" for a command's flags.
+Run "nextbest <command> -h" for a command's flags. serve, train, eval journal,
+report and models read the service's YAML configuration with --config.
 `)
 }

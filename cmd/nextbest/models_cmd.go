@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,24 +11,26 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"encoding/json"
-
 	"nextbest/models"
 )
 
 // runModels implements "nextbest models list|show VERSION|promote VERSION
-// --registry DIR".
+// [--registry DIR | --config FILE]": the registry is --registry, else the
+// config's registry, else ./models.
 func runModels(args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: nextbest models list|show VERSION|promote VERSION --registry DIR")
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd != "list" && cmd != "show" && cmd != "promote" {
+		return fmt.Errorf("unknown models command %q (list, show, promote)", cmd)
+	}
 	fs := flag.NewFlagSet("models "+cmd, flag.ContinueOnError)
-	dir := fs.String("registry", "models", "model registry directory")
+	cf := addConfigFlags(fs, cfgRegistry)
 	// allow the version before or after the flags
 	var pos []string
 	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
+		if help, err := parseFlags(fs, rest); help || err != nil {
 			return err
 		}
 		rest = fs.Args()
@@ -34,15 +38,25 @@ func runModels(args []string) error {
 			pos, rest = append(pos, rest[0]), rest[1:]
 		}
 	}
-	reg, err := models.OpenRegistry(*dir)
+	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}
-	version := func() (int, error) {
-		if len(pos) != 1 {
-			return 0, fmt.Errorf("usage: nextbest models %s VERSION --registry DIR", cmd)
+	var v int // show, promote
+	switch {
+	case cmd == "list" && len(pos) > 0:
+		return usageErrorf(fs, "unexpected argument %q", pos[0])
+	case cmd != "list" && len(pos) != 1:
+		return usageErrorf(fs, "want one VERSION")
+	case cmd != "list":
+		if v, err = strconv.Atoi(pos[0]); err != nil || v < 1 {
+			return usageErrorf(fs, "version %q is not a number ≥ 1", pos[0])
 		}
-		return strconv.Atoi(pos[0])
+	}
+	dir := cmp.Or(cfg.Registry, "models")
+	reg, err := models.OpenRegistry(dir)
+	if err != nil {
+		return err
 	}
 	switch cmd {
 	case "list":
@@ -67,10 +81,6 @@ func runModels(args []string) error {
 		}
 		return tw.Flush()
 	case "show":
-		v, err := version()
-		if err != nil {
-			return err
-		}
 		a, err := reg.Get(v)
 		if err != nil {
 			return err
@@ -82,15 +92,11 @@ func runModels(args []string) error {
 			PayloadBytes int `json:"payload_bytes"`
 		}{a.Meta, len(a.Payload)})
 	case "promote":
-		v, err := version()
-		if err != nil {
-			return err
-		}
 		if err := reg.Promote(v); err != nil {
 			return err
 		}
-		fmt.Printf("promoted version %d in %s\n", v, *dir)
+		fmt.Printf("promoted version %d in %s\n", v, dir)
 		return nil
 	}
-	return fmt.Errorf("unknown models command %q (list, show, promote)", cmd)
+	panic("BUG: models command " + cmd + " checked but not run")
 }

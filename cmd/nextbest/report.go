@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,10 +17,12 @@ import (
 const reportUsage = `Usage:
   nextbest report --journal DIR --experiments FILE [--experiment NAME] [--out DIR] [flags]
 
-Joins the journal's outcomes to its decisions, analyses each configured
-experiment (or only NAME) and writes report.html, report.json and
-report.csv into --out (one sub-directory per experiment when several are
-analysed). Prints each verdict. See docs/reports.md.
+Joins the journal's outcomes to its decisions with the service's
+attribution window, default reward and outcome types (give its --config),
+analyses each configured experiment (or only NAME) and writes
+report.html, report.json and report.csv into --out (one sub-directory per
+experiment when several are analysed). Prints each verdict. See
+docs/reports.md.
 `
 
 // runReport is "nextbest report": experiment reports from the journal.
@@ -32,13 +33,11 @@ func runReport(args []string) error {
 func report(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage); fs.PrintDefaults() }
+	cf := addConfigFlags(fs, cfgExperiments|cfgWindow|cfgDefaultReward)
 	var (
 		journalDir = fs.String("journal", "", "journal directory (required)")
-		expPath    = fs.String("experiments", "", "experiments YAML, `experiments: [...]` (required)")
 		name       = fs.String("experiment", "", "analyse only this experiment (default: every one in the file)")
 		out        = fs.String("out", "report", "output directory")
-		window     = fs.String("window", "7d", "attribution window of outcomes (e.g. 7d, 48h)")
-		configPath = fs.String("config", "", "nextbest serve's configuration file: outcomes are folded, and conversions told, by its outcome_types (default: the built-in types)")
 		dropOpen   = fs.Bool("drop-open", false, "leave out decisions whose attribution window is still open")
 		o          eval.ExperimentOptions
 	)
@@ -46,22 +45,21 @@ func report(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.TauRelative, "tau", 0.1, "mSPRT mixing SD as a fraction of the pooled metric mean (the relative effect the test is tuned to)")
 	fs.IntVar(&o.MinConversions, "min-conversions", 100, "conversions per arm before a verdict is trusted")
 	fs.IntVar(&o.MinDecisions, "min-decisions", 1000, "decisions per arm before a verdict is trusted")
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if *journalDir == "" || *expPath == "" {
-		fs.Usage()
-		return errors.New("report: --journal and --experiments are required")
+	if err := noArgs(fs); err != nil {
+		return err
 	}
-	w, err := decide.ParseDuration(*window)
+	cfg, err := cf.load()
 	if err != nil {
-		return fmt.Errorf("report: --window: %w", err)
+		return fmt.Errorf("report: %w", err)
 	}
-	exps, err := decide.LoadExperiments(*expPath)
+	expPath := cfg.Experiments
+	if *journalDir == "" || expPath == "" {
+		return usageErrorf(fs, "--journal and --experiments (or the config's experiments) are required")
+	}
+	exps, err := decide.LoadExperiments(expPath)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -73,19 +71,20 @@ func report(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		if len(keep) == 0 {
-			return fmt.Errorf("report: no experiment %q in %s", *name, *expPath)
+			return fmt.Errorf("report: no experiment %q in %s", *name, expPath)
 		}
 		exps = keep
 	}
 	if len(exps) == 0 {
-		return fmt.Errorf("report: %s configures no experiment", *expPath)
+		return fmt.Errorf("report: %s configures no experiment", expPath)
 	}
 	start := time.Now()
-	outcomes, err := loadOutcomeTypes(*configPath)
+	jc, err := cfg.joinConfig()
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	joined, st, err := logs.Join(context.Background(), *journalDir, logs.JoinConfig{Window: w.D(), DropOpen: *dropOpen, Outcomes: outcomes})
+	jc.DropOpen = *dropOpen
+	joined, st, err := logs.Join(context.Background(), *journalDir, jc)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -15,105 +13,31 @@ import (
 	"syscall"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"nextbest/decide"
 	"nextbest/examples/retail"
-	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/serve"
 )
 
-// fileConfig is the YAML configuration file of "nextbest serve". Every
-// field is optional; flags override it.
-type fileConfig struct {
-	Addr              string            `yaml:"addr"`
-	DataDir           string            `yaml:"data_dir"`
-	Catalog           string            `yaml:"catalog"`
-	FeatureSpec       string            `yaml:"feature_spec"`
-	Profiles          string            `yaml:"profiles"`
-	Policy            decide.Policy     `yaml:"policy"`
-	Model             serve.ModelConfig `yaml:"model"`
-	DefaultReward     float64           `yaml:"default_reward"`
-	AttributionWindow decide.Duration   `yaml:"attribution_window"`
-	DecisionRetention decide.Duration   `yaml:"decision_retention"`
-	DecisionTimeout   decide.Duration   `yaml:"decision_timeout"`
-	MaxBodyBytes      int               `yaml:"max_body_bytes"`
-	MaxInFlight       int               `yaml:"max_in_flight"`
-	CacheMaxCost      int64             `yaml:"cache_max_cost"`
-	SnapshotEvery     decide.Duration   `yaml:"snapshot_every"`
-	Registry          string            `yaml:"registry"`
-	Experiments       string            `yaml:"experiments"`
-	RegistryPoll      decide.Duration   `yaml:"registry_poll"`
-	AdminToken        string            `yaml:"admin_token"`
-	Seed              uint64            `yaml:"seed"`
-	// JournalPreallocate defaults to true: zero-filled segments make each
-	// group commit's fsync a data write only.
-	JournalPreallocate *bool  `yaml:"journal_preallocate"`
-	LogLevel           string `yaml:"log_level"`
-
-	// OutcomeTypes declare the outcome types (see logs.OutcomeType);
-	// none: logs.DefaultOutcomeTypes.
-	OutcomeTypes []logs.OutcomeType `yaml:"outcome_types"`
-
-	// AllowUndeclaredContext drops /v1/decide context keys the feature
-	// spec does not declare instead of refusing them (migration only).
-	AllowUndeclaredContext bool `yaml:"allow_undeclared_context"`
-}
-
+// runServe is "nextbest serve": read the configuration, open the
+// service, serve until SIGINT or SIGTERM, close.
 func runServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configPath := fs.String("config", "", "YAML configuration file (optional; see README)")
-	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080)")
-	dataDir := fs.String("data", "", "data directory: journal, state, model (default ./data)")
-	catalog := fs.String("catalog", "", "action catalog YAML (default: the embedded retail sample)")
-	spec := fs.String("features", "", "feature spec YAML (default: the embedded retail sample)")
-	profiles := fs.String("profiles", "", `JSON-lines profiles loaded at first start (default: the retail demo profiles; "none" for none)`)
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
-	experiments := fs.String("experiments", "", "experiments YAML (see README): sticky splits of customers across policies")
-	registry := fs.String("registry", "", "model registry directory: serve its promoted model and watch it (default: the online model only)")
-	// a bad flag is one line of error, not the flag list: -h prints that
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fs.Usage()
-			return nil
-		}
-		return fmt.Errorf("serve: %w (see nextbest serve -h)", err)
+	cf := addConfigFlags(fs, cfgAddr|cfgData|cfgCatalog|cfgFeatures|cfgProfiles|cfgLogLevel|cfgExperiments|cfgRegistry)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q (see nextbest serve -h)", fs.Arg(0))
+	if err := noArgs(fs); err != nil {
+		return err
 	}
-	var fc fileConfig
-	if *configPath != "" {
-		data, err := readInput("config", *configPath)
-		if err != nil {
-			return err
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		// an empty file (or only comments) is an empty config
-		if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("config %s: %w", *configPath, err)
-		}
+	c, err := cf.load()
+	if err != nil {
+		return err
 	}
-	override := func(dst *string, flagVal, def string) {
-		if flagVal != "" {
-			*dst = flagVal
-		}
-		if *dst == "" {
-			*dst = def
-		}
-	}
-	override(&fc.Addr, *addr, "127.0.0.1:8080")
-	override(&fc.DataDir, *dataDir, "data")
-	override(&fc.Catalog, *catalog, "")
-	override(&fc.FeatureSpec, *spec, "")
-	override(&fc.Profiles, *profiles, "")
-	override(&fc.LogLevel, *logLevel, "info")
-	override(&fc.Registry, *registry, "")
-	override(&fc.Experiments, *experiments, "")
+	fc := c.fileConfig
+	fc.Addr = cmp.Or(fc.Addr, "127.0.0.1:8080")
+	fc.DataDir = cmp.Or(fc.DataDir, "data")
+	fc.LogLevel = cmp.Or(fc.LogLevel, "info")
 	if fc.AdminToken == "" {
 		fc.AdminToken = os.Getenv("NEXTBEST_ADMIN_TOKEN")
 	}
@@ -126,11 +50,11 @@ func runServe(args []string) error {
 	// here, by the rules serve.Open applies, so that the error names it
 	if fc.Policy != (decide.Policy{}) {
 		if _, err := decide.NewPolicy(fc.Policy); err != nil {
-			return fmt.Errorf("config %s: policy: %w", *configPath, err)
+			return fmt.Errorf("config %s: policy: %w", c.path, err)
 		}
 	}
 	if _, err := models.NewRidge(models.RidgeConfig{Dim: 1, Lambda: fc.Model.Lambda, Name: fc.Model.Name}); err != nil {
-		return fmt.Errorf("config %s: model: %w", *configPath, err)
+		return fmt.Errorf("config %s: model: %w", c.path, err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
@@ -144,7 +68,6 @@ func runServe(args []string) error {
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
 	cfg.AllowUndeclaredContext = fc.AllowUndeclaredContext
-	var err error
 	if cfg.Catalog, err = readOr(serve.InputCatalog, fc.Catalog, retail.Catalog); err != nil {
 		return err
 	}
@@ -204,42 +127,4 @@ func runServe(args []string) error {
 	}
 	log.Info("stopped")
 	return err
-}
-
-// readOr reads the input file at path, or returns def if path is empty.
-func readOr(input, path string, def []byte) ([]byte, error) {
-	if path == "" {
-		return def, nil
-	}
-	data, err := readInput(input, path)
-	if err == nil && len(bytes.TrimSpace(data)) == 0 {
-		return nil, fmt.Errorf("%s %s: the file is empty", input, path)
-	}
-	return data, err
-}
-
-// readInput reads the input file at path; its error names the input and
-// the path once ("catalog x.yaml: open: no such file or directory").
-func readInput(input, path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-		err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", input, path, err)
-	}
-	return data, nil
-}
-
-// inputError names the file an input came from in an error about it, and
-// drops what the file's name makes redundant: the "decide: catalog:"
-// prefix of a catalog error.
-func inputError(input, path string, err error) error {
-	if path == "" {
-		path = "(embedded retail sample)"
-	}
-	if ce := (*decide.CatalogError)(nil); errors.As(err, &ce) {
-		return fmt.Errorf("%s %s: %s: %s", input, path, ce.Field, ce.Reason)
-	}
-	return fmt.Errorf("%s %s: %w", input, path, err)
 }

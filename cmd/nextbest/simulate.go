@@ -52,14 +52,11 @@ policies against the oracle in process (see docs/simulator.md).
 	jsonPath := fs.String("json", "", "write the summary as JSON to this file")
 	wait := fs.Duration("wait", 10*time.Second, "wait this long for /readyz before starting")
 	every := fs.Duration("progress", 0, "progress interval (default 250ms on a terminal, 10s otherwise; negative, e.g. -1s: none)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("simulate: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	d, err := driver.New(driver.Config{
 		Target: *target, AllowRemote: *allowRemote, Rate: *rate, Duration: *duration, Decisions: *decisions,
@@ -190,10 +187,7 @@ func runLearnBench(args []string) error {
 	customers := fs.Int("customers", 1000, "customers in the population")
 	only := fs.String("policies", "", "comma-separated policy names to run (default all: "+simPolicyNames()+")")
 	chart := fs.String("chart", "svg", "chart format: svg, png or pdf")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	var seeds []uint64
