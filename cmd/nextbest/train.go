@@ -94,7 +94,7 @@ func runTrain(args []string) error {
 	}
 	if *progressive {
 		if cfg.Registry != "" || *out != "" {
-			return errors.New("--progressive is the VW comparison: its learners use the hashed layout, not the feature spec's vector, and cannot be served, so --registry and --out are refused; train without --progressive for a servable model")
+			return errors.New("--progressive is the VW comparison: its learners use the hashed layout, not the feature spec's vector, and cannot be served, so --registry (or the config's registry) and --out are refused; train without --progressive for a servable model")
 		}
 		return trainProgressive(stdout, vwRun{
 			adf: *adfPath, dsjson: *dsjsonPath, model: *model, perAction: *perAction, lambda: *lambda, parseOnly: *parseOnly,
@@ -124,7 +124,7 @@ func runTrain(args []string) error {
 			return usageErrorf(fs, "--layout hashed is for data files")
 		}
 		if cfg.Registry != "" || *out != "" {
-			return errors.New("--layout hashed is for comparing learners (VW-style slots, not the feature spec's vector): its models cannot be served, so --registry and --out are refused; use --layout spec with the file's features named after the spec's inputs")
+			return errors.New("--layout hashed is for comparing learners (VW-style slots, not the feature spec's vector): its models cannot be served, so --registry (or the config's registry) and --out are refused; use --layout spec with the file's features named after the spec's inputs")
 		}
 		job.Hashed = &training.HashedLayout{SharedDim: *sharedDim, ActionDim: *actionDim, Interactions: interactions}
 	case layoutSpec:
