@@ -82,8 +82,8 @@ type Report struct {
 	// Job.AllowMismatch let it train anyway; nil otherwise.
 	Mismatch *FeatureMismatchError
 	// Layout describes the vector: "feature spec HASH12" (the first 12
-	// digits of the spec hash) or the hashed
-	// layout. Dim is its length; ActionIDs names the dataset's actions.
+	// digits of the spec hash) or the hashed layout. Dim is its length;
+	// ActionIDs names the dataset's actions.
 	Layout    string
 	Dim       int
 	ActionIDs []string
