@@ -1,7 +1,7 @@
 // Package logs is the way back from the log: how a logged decision and
 // what channels reported after it become what a model learns and what an
 // off-policy estimate weighs. It is the one home of that rule, so the
-// online learner (serve), batch training (training), off-policy
+// online learner and batch training (training), off-policy
 // evaluation and experiment analysis (eval) cannot drift apart; a
 // property test (serve's TestOnlineEqualsBatch) feeds one journal to the
 // online learner and to the batch path and requires the same ridge

@@ -29,7 +29,7 @@
 // The journal is the only durable copy; everything else is derived from
 // it (the store by package state), in this order:
 //
-//	journal ─▶ state.Applier ─▶ learner
+//	journal ─▶ state.Applier ─▶ training.Online
 //
 // The journal's one subscriber is the state applier, which writes
 // profiles, the decision index, request ids and outcome de-duplication
@@ -37,13 +37,13 @@
 // Open replays the journal past the LSN the store holds), releases the
 // contact reservations of the decisions it applies (contact.go: the
 // ledger that keeps frequency caps exact under concurrency), and hands
-// the learning work to the learner (learner.go, a state.Learner). The
-// learner updates the online ridge model from it, publishes it to
-// decisions every few milliseconds, and snapshots it with the LSN it
-// reflects. A promoted registry model, when there is one, serves instead
-// (registry.go) and is hot-swapped without failing a request; the online
-// model keeps learning. Records the applier or learner cannot apply are
-// counted and logged (skips.go).
+// the learning work to the online learner (training.Online, a
+// state.Learner, wired in service.go). The learner updates the online
+// ridge model from it, publishes it to decisions every few milliseconds,
+// and snapshots it with the LSN it reflects. A promoted registry model,
+// when there is one, serves instead (registry.go) and is hot-swapped
+// without failing a request; the online model keeps learning. Records
+// the applier or learner cannot apply are counted and logged (skips.go).
 //
 // # What it is not
 //

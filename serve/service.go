@@ -22,6 +22,7 @@ import (
 	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/state"
+	"nextbest/training"
 )
 
 // Config configures a Service. Zero values take the documented defaults.
@@ -194,7 +195,7 @@ type Service struct {
 	state   *state.Store
 	applier *state.Applier
 	jrnl    *journal.Journal[state.Live]
-	learner *learner
+	learner *training.Online
 	// what the handlers use, through the contracts of contracts.go
 	profiles Profiles
 	index    DecisionIndex
@@ -293,15 +294,15 @@ func Open(cfg Config) (_ *Service, err error) {
 	// the online model: last snapshot, or a fresh one
 	snapPath := filepath.Join(cfg.DataDir, "model", "online.state")
 	var from uint64
-	s.model, from, err = loadSnapshot(snapPath, s.cat)
+	s.model, from, err = training.LoadSnapshot(snapPath, s.cat)
 	fresh := false
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		fresh = true
-	case errors.Is(err, errSnapshotCatalog):
+	case errors.Is(err, training.ErrSnapshotCatalog):
 		s.log.Warn("the catalog changed since the model snapshot; rebuilding the model from the journal")
 		fresh = true
-	case errors.Is(err, errSnapshotOverflow):
+	case errors.Is(err, training.ErrSnapshotOverflow):
 		s.log.Error("the model snapshot cannot serve; rebuilding the model from the journal", "err", err)
 		fresh = true
 	case err != nil:
@@ -324,15 +325,14 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	applyErrs := newApplyErrors(s.metrics.applyErrors, s.log)
-	s.learner = &learner{
-		model: s.model, spec: s.spec, cat: s.cat, decisions: s.index, log: s.log,
-		defaultReward: cfg.DefaultReward, window: cfg.AttributionWindow,
-		path: snapPath, publishEvery: cfg.PublishEvery, snapshotEvery: cfg.SnapshotEvery,
-		from: from, done: from,
-		onUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) },
-		errs:     applyErrs,
+	if s.learner, err = training.NewOnline(training.OnlineConfig{
+		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index,
+		DefaultReward: cfg.DefaultReward, From: from,
+		PublishEvery: cfg.PublishEvery, SnapshotPath: snapPath, SnapshotEvery: cfg.SnapshotEvery,
+		Skips: applyErrs, OnUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) }, Logger: s.log,
+	}); err != nil {
+		return nil, err
 	}
-	s.learner.init()
 	s.contacts = newContactLedger(max(time.Minute, 10*cfg.DecisionTimeout))
 	if s.applier, err = state.NewApplier(s.state, state.ApplierConfig{
 		Spec: s.spec, Catalog: s.cat, Outcomes: s.outcomes,
@@ -345,7 +345,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.journalLog.interval = 10 * time.Second
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopLearn, s.learnDone = cancel, make(chan struct{})
-	go func() { defer close(s.learnDone); s.learner.run(lctx) }()
+	go func() { defer close(s.learnDone); s.learner.Run(lctx) }()
 
 	// journal → applier (its one subscriber) → learner (the applier's)
 	s.jrnl, err = journal.OpenWith[state.Live](journal.Config{
@@ -353,7 +353,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		// the state store and the model snapshot are derived from the
 		// journal: one that ends below them has lost records, and must
 		// not hand their LSNs out again
-		AppliedLSN: max(s.applier.Applied(), s.learner.from),
+		AppliedLSN: max(s.applier.Applied(), from),
 	}, s.applier)
 	if err != nil {
 		return nil, err
@@ -449,7 +449,7 @@ func (s *Service) recover() error {
 	if err := s.applier.CatchUp(s.jrnl); err != nil {
 		return err
 	}
-	return s.learner.waitFor(context.Background(), s.jrnl.LastLSN())
+	return s.learner.WaitFor(context.Background(), s.jrnl.LastLSN())
 }
 
 // seedProfiles loads cfg.Profiles into the profile store at the state
@@ -495,7 +495,7 @@ func (s *Service) Model() *models.Ridge { return s.model }
 // WaitLearned blocks until the online model has learned from every record
 // journaled so far.
 func (s *Service) WaitLearned(ctx context.Context) error {
-	return s.learner.waitFor(ctx, s.journal.LastLSN())
+	return s.learner.WaitFor(ctx, s.journal.LastLSN())
 }
 
 // Close stops the service gracefully, in reverse order of Open: stop
@@ -533,7 +533,7 @@ func (s *Service) closeParts(persist bool) error {
 		s.stopLearn()
 		<-s.learnDone
 		if persist {
-			errs = append(errs, s.learner.saveSnapshot(s.learner.doneLSN()))
+			errs = append(errs, s.learner.Snapshot())
 		}
 	}
 	if s.state != nil {

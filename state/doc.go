@@ -8,7 +8,7 @@
 //
 //	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ m/)
 //	(durable batch,                 │
-//	 live values)                   └──Learn──▶ Learner (serve's online learner)
+//	 live values)                   └──Learn──▶ Learner (training.Online)
 //
 // The Applier is the journal's subscriber (journal.Subscriber[Live]): each
 // durable batch reaches it in LSN order, from the journal's apply
@@ -59,5 +59,6 @@
 // (the cluster path keeps the same keys in Redis behind serve's
 // contracts), and not a query engine: every lookup is one key. Contact
 // reservations of decisions not yet applied are serve's (its contact
-// ledger); the online model and its snapshot are the learner's.
+// ledger); the online model and its snapshot are the learner's
+// (training.Online).
 package state

@@ -1,4 +1,5 @@
-// Package training turns logs into models offline.
+// Package training turns logs into models: offline (Run), and online as
+// the journal is applied (Online).
 //
 // # Journal → dataset
 //
@@ -44,6 +45,21 @@
 // Report carries the counts of each stage, the trained Result, the
 // artifact and the version. nextbest train is flag parsing around one
 // call of Run; tests and the retraining loop call it the same way.
+//
+// # The online learner
+//
+// Online (online.go) keeps the service's ridge model up to date in
+// journal order: it is the state applier's state.Learner, so it takes
+// each applied batch's impressions (learned with the default reward) and
+// reward deltas (the declared rule of package logs, within the
+// attribution window; b += Δr·x), rebuilds rows with logs.RowBuilder as
+// BuildDataset does, and publishes the model at most every PublishEvery.
+// Its watermark (WaitFor) says what the published model holds. It
+// snapshots the model with the LSN it reflects in its own versioned file
+// (online_snapshot.go: LoadSnapshot reads it back). serve wires it; a
+// property test there (TestOnlineEqualsBatch) requires the same ridge
+// statistics online and from the batch path (logs.Join, BuildDataset,
+// TrainRidge) on one journal.
 //
 // # Benchmark only: the Vowpal Wabbit comparison
 //

@@ -1,0 +1,376 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"nextbest/decide"
+	"nextbest/features"
+	"nextbest/journal"
+	"nextbest/logs"
+	"nextbest/models"
+	"nextbest/state"
+)
+
+// Decisions reads back the decision an outcome names (embedded:
+// state.Store).
+type Decisions interface {
+	// Decision returns decision id. Its errors: one wrapping
+	// state.ErrNotFound when the index does not hold it, state.ErrCorrupt
+	// for an entry that does not decode; any other means the index cannot
+	// answer now. Online does not modify the decision returned.
+	Decision(id string) (*journal.Decision, error)
+}
+
+// OnlineConfig configures an Online learner. Model, Spec, Catalog and
+// Decisions are required; the other fields take the documented defaults.
+type OnlineConfig struct {
+	// Model is the online model: Online is its one writer while Run runs,
+	// and publishes it for decisions to read (models.Ridge.Predict). Its
+	// Dim must be Spec.Dim(), and a per-action model must hold one
+	// posterior per catalog action.
+	Model *models.Ridge
+	// Spec and Catalog rebuild the rows of logged decisions
+	// (logs.RowBuilder); Catalog must have been parsed with Spec.
+	Spec    *features.Spec
+	Catalog *decide.Catalog
+	// Decisions reads back the decision of each reward.
+	Decisions Decisions
+	// DefaultReward is r₀, the reward each impression is learned with
+	// until an outcome corrects it.
+	DefaultReward float64
+	// From is the LSN Model already reflects (LoadSnapshot's): items at or
+	// below it are skipped, and the watermark starts there.
+	From uint64
+	// PublishEvery bounds how often Run publishes the model (default
+	// 10ms): publishing copies every changed posterior, so it is batched.
+	PublishEvery time.Duration
+	// SnapshotPath, if set, is the file Snapshot writes; Run writes it too
+	// every SnapshotEvery (0: only when Snapshot is called).
+	SnapshotPath  string
+	SnapshotEvery time.Duration
+	// QueueLen is how many batches Learn queues before it blocks (default
+	// 1024).
+	QueueLen int
+	// Skips, if set, is told of the items the model refuses and of the
+	// rewards whose decision cannot be read; they are logged at ERROR
+	// otherwise. It must be safe for concurrent use.
+	Skips state.Skips
+	// OnUpdate, if set, is called from Run's goroutine with the number of
+	// model updates (impressions and rewards) each batch made.
+	OnUpdate func(n int)
+	Logger   *slog.Logger
+}
+
+// Online is the online learner: it updates the online ridge model from
+// the journal, in LSN order, on Run's goroutine. It is the state
+// applier's Learner (state.Learner), handed the learning work of each
+// applied batch.
+//
+// The model keeps sufficient statistics, which makes delayed rewards
+// exact: when a decision's actions are shown (state.LearnImpression),
+// each is added as an observation with the default reward (A += xxᵀ,
+// b += r₀x); when an outcome changes an action's learning reward by Δr
+// (state.LearnReward), only b changes (b += Δr·x). The applier works Δr
+// out with the declared reward rule of package logs, and applies the
+// attribution window; Online rebuilds the rows with logs.RowBuilder, as
+// batch training does, so the two learn the same statistics.
+//
+// What Online leaves out, as logs.Join does: decisions logged under
+// another feature spec, actions no longer in the catalog, and outcomes
+// for an action the decision did not return. What it refuses (a
+// non-finite row, statistics that would overflow, a reward whose decision
+// cannot be read) is reported to Skips and skipped; the model is never
+// changed by it and the learner goes on.
+type Online struct {
+	cfg   OnlineConfig
+	model *models.Ridge
+	log   *slog.Logger
+	rb    *logs.RowBuilder
+	xbuf  []float64
+
+	ch chan learnBatch
+
+	// processed is the last LSN Run has taken into the model, published
+	// or not: Run's, or whoever calls Snapshot after Run returned.
+	processed uint64
+
+	mu   sync.Mutex
+	cond *sync.Cond
+	done uint64 // the watermark: last LSN published
+}
+
+// learnBatch is the learning work of one applied journal batch; upTo is
+// the batch's last LSN, so the watermark advances even when a batch holds
+// nothing to learn (only events, say).
+type learnBatch struct {
+	items []state.LearnItem
+	upTo  uint64
+}
+
+// NewOnline validates cfg and returns a learner whose watermark is
+// cfg.From. Its errors wrap ErrBadConfig.
+func NewOnline(cfg OnlineConfig) (*Online, error) {
+	switch {
+	case cfg.Model == nil || cfg.Spec == nil || cfg.Catalog == nil || cfg.Decisions == nil:
+		return nil, fmt.Errorf("%w: OnlineConfig.Model, Spec, Catalog and Decisions are required", ErrBadConfig)
+	case cfg.Model.Dim() != cfg.Spec.Dim():
+		return nil, fmt.Errorf("%w: the model's dimension %d is not the feature spec's %d", ErrBadConfig, cfg.Model.Dim(), cfg.Spec.Dim())
+	case cfg.Model.Actions() != 0 && cfg.Model.Actions() != len(cfg.Catalog.Actions):
+		return nil, fmt.Errorf("%w: the model has %d per-action posteriors, the catalog %d actions", ErrBadConfig, cfg.Model.Actions(), len(cfg.Catalog.Actions))
+	case cfg.PublishEvery < 0 || cfg.SnapshotEvery < 0 || cfg.QueueLen < 0:
+		return nil, fmt.Errorf("%w: PublishEvery, SnapshotEvery and QueueLen must not be negative", ErrBadConfig)
+	}
+	if cfg.PublishEvery == 0 {
+		cfg.PublishEvery = 10 * time.Millisecond
+	}
+	if cfg.QueueLen == 0 {
+		cfg.QueueLen = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	rb, err := logs.NewRowBuilder(cfg.Spec, cfg.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	l := &Online{cfg: cfg, model: cfg.Model, log: cfg.Logger, rb: rb,
+		ch: make(chan learnBatch, cfg.QueueLen), processed: cfg.From, done: cfg.From}
+	l.cond = sync.NewCond(&l.mu)
+	return l, nil
+}
+
+// Learn queues items (the slice is copied; what the items point to
+// becomes the learner's) and upTo, the LSN they reach, for Run, in order.
+// It blocks while QueueLen batches are queued. The state applier calls it
+// after each batch it applies.
+func (l *Online) Learn(items []state.LearnItem, upTo uint64) {
+	l.ch <- learnBatch{items: slices.Clone(items), upTo: upTo}
+}
+
+var _ state.Learner = (*Online)(nil)
+
+// Run learns the queued batches until ctx is cancelled, then drains the
+// queue, publishes and returns. It publishes the model at most every
+// PublishEvery under a steady stream, and PublishEvery after the last
+// change when the stream pauses; the watermark (Published, WaitFor)
+// advances only when the model is published, so a waiter sees what it
+// waited for in Predict. It snapshots the model every SnapshotEvery.
+// Run it once.
+func (l *Online) Run(ctx context.Context) {
+	lastPub, lastSnap := time.Now(), time.Now()
+	dirty := false
+	publish := func() {
+		l.model.Publish()
+		lastPub = time.Now()
+		dirty = false
+		l.setDone(l.processed)
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case b := <-l.ch:
+			l.process(b)
+			dirty = true
+		case <-timer.C:
+		case <-ctx.Done():
+			for {
+				select {
+				case b := <-l.ch:
+					l.process(b)
+				default:
+					publish()
+					return
+				}
+			}
+		}
+		if dirty {
+			if wait := l.cfg.PublishEvery - time.Since(lastPub); wait <= 0 {
+				publish()
+			} else if len(l.ch) == 0 {
+				timer.Reset(wait) // nothing more queued: publish when the interval ends
+			}
+		}
+		if l.cfg.SnapshotEvery > 0 && time.Since(lastSnap) >= l.cfg.SnapshotEvery {
+			if err := l.Snapshot(); err != nil {
+				l.log.Error("cannot snapshot the online model", "err", err)
+			}
+			lastSnap = time.Now()
+		}
+	}
+}
+
+func (l *Online) setDone(lsn uint64) {
+	l.mu.Lock()
+	if lsn > l.done {
+		l.done = lsn
+	}
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
+
+// Published returns the watermark: the last LSN whose learning work the
+// published model holds.
+func (l *Online) Published() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done
+}
+
+// WaitFor blocks until the published model holds the learning work of
+// every record up to lsn, or ctx ends (its error).
+func (l *Online) WaitFor(ctx context.Context, lsn uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	})
+	defer stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.done < lsn {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.cond.Wait()
+	}
+	return nil
+}
+
+func (l *Online) process(b learnBatch) {
+	n := 0
+	for i := range b.items {
+		it := &b.items[i]
+		if it.LSN <= l.cfg.From {
+			continue
+		}
+		switch it.Kind {
+		case state.LearnImpression:
+			n += l.impression(it)
+		case state.LearnReward:
+			ok, err := l.reward(it)
+			if err != nil {
+				l.skip(it.LSN, journal.TypeOutcome, err)
+			}
+			if ok {
+				n++
+			}
+		}
+	}
+	l.processed = max(l.processed, b.upTo)
+	if n > 0 && l.cfg.OnUpdate != nil {
+		l.cfg.OnUpdate(n)
+	}
+}
+
+func (l *Online) skip(lsn uint64, typ journal.Type, err error) {
+	if l.cfg.Skips != nil {
+		l.cfg.Skips.Skip(lsn, typ, err)
+		return
+	}
+	l.log.Error("the online model skipped a journal record", "kind", state.KindOf(err), "lsn", lsn, "type", typ.String(), "err", err)
+}
+
+// rows returns the feature rows of actions ids of decision d, rebuilt from
+// the logged inputs exactly as they were assembled live, and their
+// catalog indices. Actions no longer in the catalog are left out.
+func (l *Online) rows(d *journal.Decision, ids []string) ([]float64, []int, error) {
+	x, acts, err := l.rb.Rows(l.xbuf, d, ids)
+	l.xbuf = x
+	if err != nil {
+		return nil, nil, err
+	}
+	dim := l.cfg.Spec.Dim()
+	k := 0
+	for i, a := range acts {
+		if a < 0 {
+			continue
+		}
+		if k != i {
+			copy(x[k*dim:(k+1)*dim], x[i*dim:(i+1)*dim])
+			acts[k] = a
+		}
+		k++
+	}
+	return x[:k*dim], acts[:k], nil
+}
+
+func (l *Online) impression(it *state.LearnItem) int {
+	x, acts := it.X, it.Acts
+	if x == nil {
+		if it.Decision == nil {
+			l.skip(it.LSN, journal.TypeDecision, &state.ApplyError{Kind: state.KindModel, Err: errors.New("impression without a decision or rows")})
+			return 0
+		}
+		ids := make([]string, len(it.Decision.Actions))
+		for i, a := range it.Decision.Actions {
+			ids[i] = a.ActionID
+		}
+		var err error
+		if x, acts, err = l.rows(it.Decision, ids); err != nil {
+			// a decision under another feature spec: expected after a spec
+			// change, not an error
+			l.log.Warn("online model skipped a decision", "lsn", it.LSN, "err", err)
+			return 0
+		}
+	}
+	dim := l.cfg.Spec.Dim()
+	if len(x) != len(acts)*dim {
+		l.skip(it.LSN, journal.TypeDecision, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("impression of %d actions with %d values, want %d per action", len(acts), len(x), dim)})
+		return 0
+	}
+	n := 0
+	for i, a := range acts {
+		if err := l.model.Update(a, x[i*dim:(i+1)*dim], l.cfg.DefaultReward); err != nil {
+			l.skip(it.LSN, journal.TypeDecision, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("impression of action index %d: %w", a, err)})
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// reward applies a reward item: it reports whether the model changed, and
+// why the item was refused.
+func (l *Online) reward(it *state.LearnItem) (bool, error) {
+	o := it.Outcome
+	if o == nil {
+		return false, &state.ApplyError{Kind: state.KindModel, Err: errors.New("reward without an outcome")}
+	}
+	if it.Delta == 0 {
+		return false, nil
+	}
+	d, err := l.cfg.Decisions.Decision(o.DecisionID)
+	if errors.Is(err, state.ErrCorrupt) {
+		return false, &state.ApplyError{Kind: state.KindDecode, Err: err}
+	}
+	if err != nil {
+		return false, &state.ApplyError{Kind: state.KindState, Err: fmt.Errorf("decision %s of outcome: %w", o.DecisionID, err)}
+	}
+	if !slices.ContainsFunc(d.Actions, func(a journal.LoggedAction) bool { return a.ActionID == o.ActionID }) {
+		// an outcome for an action the decision did not return: it was
+		// never shown, so it teaches nothing (logs.Join ignores it too:
+		// JoinStats.NotShown)
+		return false, nil
+	}
+	x, acts, err := l.rows(d, []string{o.ActionID})
+	if err != nil {
+		// a decision under another feature spec, as for impressions
+		l.log.Warn("online model skipped an outcome", "lsn", it.LSN, "err", err)
+		return false, nil
+	}
+	if len(acts) == 0 {
+		return false, nil // the action left the catalog
+	}
+	if err := l.model.AddReward(acts[0], x, it.Delta); err != nil {
+		return false, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("reward of %s for decision %s: %w", o.ActionID, o.DecisionID, err)}
+	}
+	return true, nil
+}

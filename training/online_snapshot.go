@@ -1,0 +1,134 @@
+package training
+
+import (
+	"crypto/sha256"
+	bin "encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"nextbest/decide"
+	"nextbest/models"
+)
+
+// The online model's snapshot file (DATA/model/online.state), version 2:
+//
+//	offset size
+//	0      4    magic "NBOL"
+//	4      4    version, 2
+//	8      8    LSN: the last journal record the model holds
+//	16     32   SHA-256 of the catalog's action ids in order, each
+//	            followed by a NUL byte
+//	48     4    CRC-32C of bytes 0..47
+//	52     …    the model, as models.Ridge.WriteTo writes it
+//
+// integers little-endian. A reader refuses any other version: a change
+// of layout takes a new version number.
+const (
+	snapshotVersion    = 2
+	snapshotHeaderSize = 4 + 4 + 8 + 32 + 4
+)
+
+// snapshotMagic starts an online-model snapshot file.
+var snapshotMagic = [4]byte{'N', 'B', 'O', 'L'}
+
+// Snapshot writes the model and the LSN of the last record Run has taken
+// into it (published or not) to SnapshotPath, atomically: a temp file,
+// fsync, rename, fsync of the directory. Without a SnapshotPath it does
+// nothing. It reads the model as its writer does: call it after Run
+// returned (Run snapshots every SnapshotEvery on its own goroutine).
+func (l *Online) Snapshot() error {
+	if l.cfg.SnapshotPath == "" {
+		return nil
+	}
+	return writeSnapshot(l.cfg.SnapshotPath, l.model, l.processed, l.cfg.Catalog)
+}
+
+func writeSnapshot(path string, m *models.Ridge, lsn uint64, cat *decide.Catalog) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("cannot write model snapshot: %w", err)
+	}
+	hdr := snapshotHeader(lsn, catalogHash(cat))
+	if _, err = f.Write(hdr[:]); err == nil {
+		_, err = m.WriteTo(f)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot write model snapshot %q: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("cannot write model snapshot: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func snapshotHeader(lsn uint64, cat [32]byte) [snapshotHeaderSize]byte {
+	var h [snapshotHeaderSize]byte
+	copy(h[:4], snapshotMagic[:])
+	bin.LittleEndian.PutUint32(h[4:], snapshotVersion)
+	bin.LittleEndian.PutUint64(h[8:], lsn)
+	copy(h[16:48], cat[:])
+	bin.LittleEndian.PutUint32(h[48:], crc32.Checksum(h[:48], crc32.MakeTable(crc32.Castagnoli)))
+	return h
+}
+
+// catalogHash is the SHA-256 of the catalog's action ids in order.
+func catalogHash(c *decide.Catalog) [32]byte {
+	h := sha256.New()
+	for _, a := range c.Actions {
+		h.Write([]byte(a.ID))
+		h.Write([]byte{0})
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// LoadSnapshot reads a snapshot that Online.Snapshot wrote to path: the
+// model (published) and the LSN it reflects, OnlineConfig.From for the
+// learner that goes on from it. Its errors: one wrapping os.ErrNotExist
+// when there is none; ErrSnapshotCatalog, with the model, when the
+// catalog's actions changed since (a per-action model must not be read
+// against a reordered catalog); ErrSnapshotOverflow, with the model, when
+// its statistics are out of range; ErrBadSnapshot when it does not
+// decode. After any of them the model is rebuilt from the journal.
+func LoadSnapshot(path string, cat *decide.Catalog) (*models.Ridge, uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	var hdr [snapshotHeaderSize]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return nil, 0, fmt.Errorf("%w: %q: %w", ErrBadSnapshot, path, err)
+	}
+	if [4]byte(hdr[:4]) != snapshotMagic || bin.LittleEndian.Uint32(hdr[4:]) != snapshotVersion ||
+		bin.LittleEndian.Uint32(hdr[48:]) != crc32.Checksum(hdr[:48], crc32.MakeTable(crc32.Castagnoli)) {
+		return nil, 0, fmt.Errorf("%w: %q: bad header", ErrBadSnapshot, path)
+	}
+	m, err := models.ReadRidge(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %q: %w", ErrBadSnapshot, path, err)
+	}
+	if [32]byte(hdr[16:48]) != catalogHash(cat) {
+		return m, 0, ErrSnapshotCatalog
+	}
+	if err := m.CheckStats(); err != nil {
+		return m, 0, fmt.Errorf("%w: %w", ErrSnapshotOverflow, err)
+	}
+	return m, bin.LittleEndian.Uint64(hdr[8:]), nil
+}
