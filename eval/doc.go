@@ -62,9 +62,11 @@
 // probabilities through the same explorer code the engine logs with
 // (decide.FallbackPolicy for decisions the engine served with its
 // fallback ranking). AnalyzeExperiment
-// turns the same joined decisions into per-arm results with fixed-horizon
-// and always-valid inference, sample-ratio and sample-size checks and a
-// plain-language verdict; WriteReport writes it as HTML, JSON and CSV.
+// sums the same joined decisions per arm, day, channel and stage
+// (experiment.Builder) and analyses the sums with experiment.Analyze —
+// the analysis the service serves from the sums it keeps as it applies
+// the journal, so the two agree — adding off-policy estimates from each
+// arm's logs; WriteReport writes the result as HTML, JSON and CSV.
 //
 // # What it is not
 //

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"nextbest/eval"
+	"nextbest/experiment"
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -114,7 +115,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 	trueRel := chal.trueRate()/ctl.trueRate() - 1
 
 	v := res.Verdict
-	if v.Status != eval.VerdictWinner || v.Winner != "challenger" || !v.Trusted {
+	if v.Status != experiment.VerdictWinner || v.Winner != "challenger" || !v.Trusted {
 		t.Fatalf("verdict %+v, want challenger to win", v)
 	}
 	c := primary(t, res, "challenger")
@@ -127,7 +128,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 	}
 	for _, iv := range []struct {
 		name  string
-		iv    eval.Interval
+		iv    experiment.Interval
 		truth float64
 	}{
 		{"always-valid absolute", c.AlwaysValidAbsolute, trueAbs},
@@ -228,7 +229,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 // report must not name a winner, and the intervals must cover 0.
 func TestExperimentAA(t *testing.T) {
 	res, _ := analyzeCase(t, "aa")
-	if res.Verdict.Status != eval.VerdictNoWinnerYet || res.Verdict.Winner != "" || !res.Verdict.Trusted {
+	if res.Verdict.Status != experiment.VerdictNoWinnerYet || res.Verdict.Winner != "" || !res.Verdict.Trusted {
 		t.Fatalf("verdict %+v, want no winner (trusted)", res.Verdict)
 	}
 	if !strings.HasPrefix(res.Verdict.Headline, "No winner yet") {
@@ -244,15 +245,15 @@ func TestExperimentAA(t *testing.T) {
 // is flagged and no winner named; a worse challenger loses to control.
 func TestExperimentSRMAndControl(t *testing.T) {
 	res, _ := analyzeCase(t, "srm")
-	if !res.SRM.Mismatch || res.SRM.P >= 0.001 || res.Verdict.Status != eval.VerdictUntrustworthy || res.Verdict.Trusted {
+	if !res.SRM.Mismatch || res.SRM.P >= 0.001 || res.Verdict.Status != experiment.VerdictUntrustworthy || res.Verdict.Trusted {
 		t.Errorf("SRM case: srm %+v verdict %+v", res.SRM, res.Verdict)
 	}
 	res, _ = analyzeCase(t, "control-wins")
-	if res.Verdict.Status != eval.VerdictControlWins || res.Verdict.Winner != "control" {
+	if res.Verdict.Status != experiment.VerdictControlWins || res.Verdict.Winner != "control" {
 		t.Errorf("control-wins case: verdict %+v", res.Verdict)
 	}
 	res, _ = analyzeCase(t, "too-early")
-	if res.Verdict.Status != eval.VerdictNoWinnerYet || res.Verdict.Trusted || res.SampleSize.Enough {
+	if res.Verdict.Status != experiment.VerdictNoWinnerYet || res.Verdict.Trusted || res.SampleSize.Enough {
 		t.Errorf("too-early case: verdict %+v sample %+v", res.Verdict, res.SampleSize)
 	}
 }
@@ -361,7 +362,7 @@ func escape(s string) string {
 	return b.String()
 }
 
-func primary(t *testing.T, res *eval.ExperimentResult, arm string) eval.Comparison {
+func primary(t *testing.T, res *eval.ExperimentResult, arm string) experiment.Comparison {
 	t.Helper()
 	for _, c := range res.Comparisons {
 		if c.Arm == arm && c.Role == "primary" {
@@ -369,7 +370,7 @@ func primary(t *testing.T, res *eval.ExperimentResult, arm string) eval.Comparis
 		}
 	}
 	t.Fatalf("no primary comparison for %s", arm)
-	return eval.Comparison{}
+	return experiment.Comparison{}
 }
 
 // TestDecisionMetrics checks the metric definitions on one decision.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"nextbest/experiment"
 )
 
 // Report file names written by WriteReport.
@@ -91,7 +93,7 @@ func WriteReportCSV(w io.Writer, r *ExperimentResult) error {
 	row("section", "dimension", "segment", "arm", "metric", "statistic", "value")
 	row("verdict", "", "", r.Verdict.Winner, r.PrimaryMetric, "status", r.Verdict.Status)
 	row("verdict", "", "", "", "", "trusted", strconv.FormatBool(r.Verdict.Trusted))
-	armRows := func(section, dim, seg string, arms []ArmResult) {
+	armRows := func(section, dim, seg string, arms []experiment.ArmResult) {
 		for _, a := range arms {
 			row(section, dim, seg, a.Name, "", "customers", strconv.Itoa(a.Customers))
 			row(section, dim, seg, a.Name, "", "decisions", strconv.Itoa(a.Decisions))
@@ -210,11 +212,11 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 	if r.Description != "" {
 		p("%s<br>", e(r.Description))
 	}
-	p("Primary metric: <b>%s</b>", e(label(r.PrimaryMetric)))
+	p("Primary metric: <b>%s</b>", e(experiment.MetricLabel(r.PrimaryMetric)))
 	if len(r.Guardrails) > 0 {
 		gs := make([]string, len(r.Guardrails))
 		for i, g := range r.Guardrails {
-			gs[i] = label(g)
+			gs[i] = experiment.MetricLabel(g)
 		}
 		p("; guardrails: %s", e(strings.Join(gs, ", ")))
 	}
@@ -227,7 +229,7 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 	// Arms.
 	p("<h2>Arms</h2>\n<table>\n<tr><th>arm</th><th>policy</th><th>share</th><th>customers</th><th>decisions</th><th>with outcomes</th>")
 	for _, m := range r.Metrics {
-		p("<th>%s (%s CI)</th>", e(m.Label), fmtPct(r.Level, 0))
+		p("<th>%s (%s CI)</th>", e(m.Label), experiment.FormatPct(r.Level, 0))
 	}
 	p("</tr>\n")
 	for _, a := range r.Arms {
@@ -235,10 +237,10 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 		if a.Name == r.Control {
 			ctl = " (control)"
 		}
-		p("<tr><td>%s%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>", e(a.Name), ctl, e(a.Policy), fmtPct(a.Share, 0),
-			fmtInt(a.Customers), fmtInt(a.Decisions), fmtInt(a.WithOutcomes))
+		p("<tr><td>%s%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>", e(a.Name), ctl, e(a.Policy), experiment.FormatPct(a.Share, 0),
+			experiment.FormatInt(a.Customers), experiment.FormatInt(a.Decisions), experiment.FormatInt(a.WithOutcomes))
 		for _, m := range a.Metrics {
-			p("<td>%s <span class=\"ci\">[%s, %s]</span></td>", fmtMetric(m.Metric, m.Mean), fmtMetric(m.Metric, m.Lo), fmtMetric(m.Metric, m.Hi))
+			p("<td>%s <span class=\"ci\">[%s, %s]</span></td>", experiment.FormatMetric(m.Metric, m.Mean), experiment.FormatMetric(m.Metric, m.Lo), experiment.FormatMetric(m.Metric, m.Hi))
 		}
 		p("</tr>\n")
 	}
@@ -251,14 +253,14 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 		rows = append(rows, forestRow{Label: c.Arm + ": " + c.Label + " (" + c.Role + ")", Est: c.Relative.Estimate,
 			Lo: c.Relative.Lo, Hi: c.Relative.Hi, Lo2: c.AlwaysValidRelative.Lo, Hi2: c.AlwaysValidRelative.Hi, Outer: true})
 	}
-	p("<p class=\"note\">Relative lift with its intervals: the thick bar is the fixed-horizon %s interval (valid for one look), the thin line the always-valid interval (valid however often you look).</p>\n", fmtPct(r.Level, 0))
-	forestSVG(&b, "Relative lift against "+r.Control, rows, func(x float64) string { return fmtSignedPct(x) }, 0, true)
-	p("<table>\n<tr><th>arm</th><th>metric</th><th>role</th><th>arm</th><th>control</th><th>relative lift</th><th>%s CI</th><th>always-valid CI</th><th>always-valid p</th><th>chance to beat control</th><th>result</th></tr>\n", fmtPct(r.Level, 0))
+	p("<p class=\"note\">Relative lift with its intervals: the thick bar is the fixed-horizon %s interval (valid for one look), the thin line the always-valid interval (valid however often you look).</p>\n", experiment.FormatPct(r.Level, 0))
+	forestSVG(&b, "Relative lift against "+r.Control, rows, func(x float64) string { return experiment.FormatSignedPct(x) }, 0, true)
+	p("<table>\n<tr><th>arm</th><th>metric</th><th>role</th><th>arm</th><th>control</th><th>relative lift</th><th>%s CI</th><th>always-valid CI</th><th>always-valid p</th><th>chance to beat control</th><th>result</th></tr>\n", experiment.FormatPct(r.Level, 0))
 	for _, c := range r.Comparisons {
 		p("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s to %s</td><td>%s to %s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
-			e(c.Arm), e(c.Label), c.Role, fmtMetric(c.Metric, c.ArmMean), fmtMetric(c.Metric, c.ControlMean), fmtSignedPct(c.Relative.Estimate),
-			fmtSignedPct(c.Relative.Lo), fmtSignedPct(c.Relative.Hi), fmtSignedPct(c.AlwaysValidRelative.Lo), fmtSignedPct(c.AlwaysValidRelative.Hi),
-			fmtP(c.AlwaysValidP), fmtProb(c.ProbBeatControl), c.Direction, c.Direction)
+			e(c.Arm), e(c.Label), c.Role, experiment.FormatMetric(c.Metric, c.ArmMean), experiment.FormatMetric(c.Metric, c.ControlMean), experiment.FormatSignedPct(c.Relative.Estimate),
+			experiment.FormatSignedPct(c.Relative.Lo), experiment.FormatSignedPct(c.Relative.Hi), experiment.FormatSignedPct(c.AlwaysValidRelative.Lo), experiment.FormatSignedPct(c.AlwaysValidRelative.Hi),
+			experiment.FormatP(c.AlwaysValidP), experiment.FormatProb(c.ProbBeatControl), c.Direction, c.Direction)
 	}
 	p("</table>\n")
 
@@ -294,14 +296,14 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 			cum, daily, cumMean = append(cum, cs), append(daily, ds), append(cumMean, ms)
 		}
 		lineSVG(&b, "Cumulative reward", dates, cum, fmtAxis)
-		yf := func(x float64) string { return fmtMetric(r.PrimaryMetric, x) }
+		yf := func(x float64) string { return experiment.FormatMetric(r.PrimaryMetric, x) }
 		p("<h2>Daily trend: %s</h2>\n<p class=\"note\">Each day's %s per arm (noisy day to day), then the cumulative %s up to each day.</p>\n",
-			e(label(r.PrimaryMetric)), e(label(r.PrimaryMetric)), e(label(r.PrimaryMetric)))
-		lineSVG(&b, "Daily "+label(r.PrimaryMetric), dates, daily, yf)
-		lineSVG(&b, "Cumulative "+label(r.PrimaryMetric), dates, cumMean, yf)
+			e(experiment.MetricLabel(r.PrimaryMetric)), e(experiment.MetricLabel(r.PrimaryMetric)), e(experiment.MetricLabel(r.PrimaryMetric)))
+		lineSVG(&b, "Daily "+experiment.MetricLabel(r.PrimaryMetric), dates, daily, yf)
+		lineSVG(&b, "Cumulative "+experiment.MetricLabel(r.PrimaryMetric), dates, cumMean, yf)
 	}
 	if len(r.Sequential) > 0 && len(r.Sequential[0].Points) > 0 {
-		p("<h2>Always-valid p-value over time</h2>\n<p class=\"note\">The p-value after each day's data. It only ever goes down, and stays valid however often it is looked at; a result is called when it falls below %s.</p>\n", fmtAlpha(r.Level))
+		p("<h2>Always-valid p-value over time</h2>\n<p class=\"note\">The p-value after each day's data. It only ever goes down, and stays valid however often it is looked at; a result is called when it falls below %s.</p>\n", experiment.FormatAlpha(r.Level))
 		var ps []lineSeries
 		var sd []string
 		for _, s := range r.Sequential {
@@ -334,7 +336,7 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 			}
 		}
 		forestSVG(&b, "Value per decision (slot 0)", rows, fmtAxis, 0, false)
-		p("<table>\n<tr><th>arm</th><th>target</th><th>estimator</th><th>value</th><th>%s CI</th><th>ESS</th><th>warnings</th></tr>\n", fmtPct(r.Level, 0))
+		p("<table>\n<tr><th>arm</th><th>target</th><th>estimator</th><th>value</th><th>%s CI</th><th>ESS</th><th>warnings</th></tr>\n", experiment.FormatPct(r.Level, 0))
 		for _, op := range r.OffPolicy {
 			p("<tr><td>%s</td><td>on-policy</td><td>mean</td><td>%.4g</td><td>%.4g to %.4g</td><td>%d</td><td>%s</td></tr>\n",
 				e(op.Arm), op.OnPolicy.Estimate, op.OnPolicy.Lo, op.OnPolicy.Hi, op.Rounds, e(strings.Join(op.Warnings, "; ")))
@@ -364,7 +366,7 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 					title = "journey stage"
 				}
 				p("<h2>By %s</h2>\n<p class=\"note\">Descriptive: fixed-horizon intervals, not corrected for looking at many segments.</p>\n<table>\n<tr><th>%s</th><th>arm</th><th>decisions</th><th>%s</th><th>relative lift (%s CI)</th></tr>\n",
-					title, title, e(label(r.PrimaryMetric)), fmtPct(r.Level, 0))
+					title, title, e(experiment.MetricLabel(r.PrimaryMetric)), experiment.FormatPct(r.Level, 0))
 				first = false
 			}
 			for _, a := range s.Arms {
@@ -374,11 +376,11 @@ func WriteReportHTML(w io.Writer, r *ExperimentResult) error {
 				}
 				for _, l := range s.Lifts {
 					if l.Arm == a.Name {
-						lift = fmt.Sprintf("%s (%s to %s)", fmtSignedPct(l.Relative.Estimate), fmtSignedPct(l.Relative.Lo), fmtSignedPct(l.Relative.Hi))
+						lift = fmt.Sprintf("%s (%s to %s)", experiment.FormatSignedPct(l.Relative.Estimate), experiment.FormatSignedPct(l.Relative.Lo), experiment.FormatSignedPct(l.Relative.Hi))
 					}
 				}
 				m := a.Metric(r.PrimaryMetric)
-				p("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", e(s.Value), e(a.Name), fmtInt(a.Decisions), fmtMetric(r.PrimaryMetric, m.Mean), lift)
+				p("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", e(s.Value), e(a.Name), experiment.FormatInt(a.Decisions), experiment.FormatMetric(r.PrimaryMetric, m.Mean), lift)
 			}
 		}
 		if !first {
@@ -416,13 +418,6 @@ var glossary = [][2]string{
 	{"off-policy estimate", "An estimate, from logged decisions and their recorded probabilities, of what another policy would have earned."},
 }
 
-func label(metric string) string {
-	if i := metricIndex(metric); i >= 0 {
-		return metricInfos[i].Label
-	}
-	return metric
-}
-
 const reportCSS = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{margin-bottom:.3em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 .verdict{border-left:6px solid #888;background:#f6f6f6;padding:.6em 1em;margin:1em 0}
@@ -438,7 +433,7 @@ svg{display:block;margin:.6em 0;max-width:100%;height:auto}dt{font-weight:600;ma
 // values, three significant digits otherwise.
 func fmtAxis(x float64) string {
 	if math.Abs(x) >= 1000 {
-		return fmtInt(int(math.Round(x)))
+		return experiment.FormatInt(int(math.Round(x)))
 	}
 	return strconv.FormatFloat(x, 'g', 3, 64)
 }

@@ -1,11 +1,11 @@
-package eval_test
+package experiment_test
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"nextbest/eval"
+	"nextbest/experiment"
 )
 
 func near(t *testing.T, name string, got, want, tol float64) {
@@ -23,7 +23,7 @@ func near(t *testing.T, name string, got, want, tol float64) {
 //	z  = 1.959964 (97.5% normal quantile)
 //	CI = 0.03 ± 1.959964·0.01526761 = 0.03 ± 0.02992397 = [0.00007603, 0.05992397]
 func TestWaldDiffByHand(t *testing.T) {
-	iv := eval.WaldDiff(120, 1000, 150, 1000, 0.95)
+	iv := experiment.WaldDiff(120, 1000, 150, 1000, 0.95)
 	near(t, "estimate", iv.Estimate, 0.03, 1e-12)
 	near(t, "lo", iv.Lo, 0.00007603, 1e-8)
 	near(t, "hi", iv.Hi, 0.05992397, 1e-8)
@@ -34,11 +34,11 @@ func TestWaldDiffByHand(t *testing.T) {
 // gives [0.0524, 0.3339], Wald (method 1) [0.0575, 0.3425]. More digits
 // from mpmath with the same formulas: 0.05243147, 0.33387265.
 func TestNewcombeDiff(t *testing.T) {
-	iv := eval.NewcombeDiff(48, 80, 56, 70, 0.95)
+	iv := experiment.NewcombeDiff(48, 80, 56, 70, 0.95)
 	near(t, "estimate", iv.Estimate, 0.2, 1e-12)
 	near(t, "lo", iv.Lo, 0.05243147, 1e-7)
 	near(t, "hi", iv.Hi, 0.33387265, 1e-7)
-	w := eval.WaldDiff(48, 80, 56, 70, 0.95)
+	w := experiment.WaldDiff(48, 80, 56, 70, 0.95)
 	near(t, "wald lo", w.Lo, 0.0575, 1e-4)
 	near(t, "wald hi", w.Hi, 0.3425, 1e-4)
 }
@@ -51,9 +51,9 @@ func TestNewcombeDiff(t *testing.T) {
 //	t(0.975, 41.784) = 2.018391  (tables: 2.0195 at 41, 2.0181 at 42)
 //	CI = 2 ± 2.018391·0.7483315 = [0.4895746, 3.5104254]
 func TestWelchDiff(t *testing.T) {
-	c := eval.Summary{Mean: 10, SE: 2 / math.Sqrt(20), N: 20}
-	tr := eval.Summary{Mean: 12, SE: 3 / math.Sqrt(25), N: 25}
-	iv := eval.WelchDiff(c, tr, 0.95)
+	c := experiment.Summary{Mean: 10, SE: 2 / math.Sqrt(20), N: 20}
+	tr := experiment.Summary{Mean: 12, SE: 3 / math.Sqrt(25), N: 25}
+	iv := experiment.WelchDiff(c, tr, 0.95)
 	near(t, "estimate", iv.Estimate, 2, 1e-12)
 	near(t, "lo", iv.Lo, 0.4895746, 1e-6)
 	near(t, "hi", iv.Hi, 3.5104254, 1e-6)
@@ -64,12 +64,12 @@ func TestWelchDiff(t *testing.T) {
 // 0.01129159: SE² = SEt²/0.12² + 0.15²·SEc²/0.12⁴ = 0.00885417 + 0.01145833
 // = 0.0203125, SE = 0.14252193; CI = 0.25 ± 1.959964·SE.
 func TestRelativeLift(t *testing.T) {
-	c := eval.Summary{Mean: 0.12, SE: math.Sqrt(0.12 * 0.88 / 1000), N: 1000}
-	tr := eval.Summary{Mean: 0.15, SE: math.Sqrt(0.15 * 0.85 / 1000), N: 1000}
-	iv := eval.RelativeLift(c, tr, 0.95)
+	c := experiment.Summary{Mean: 0.12, SE: math.Sqrt(0.12 * 0.88 / 1000), N: 1000}
+	tr := experiment.Summary{Mean: 0.15, SE: math.Sqrt(0.15 * 0.85 / 1000), N: 1000}
+	iv := experiment.RelativeLift(c, tr, 0.95)
 	near(t, "estimate", iv.Estimate, 0.25, 1e-12)
 	near(t, "half-width", (iv.Hi-iv.Lo)/2, 1.959963985*0.14252193, 1e-7)
-	if iv := eval.RelativeLift(eval.Summary{}, tr, 0.95); iv.Lo != 0 || iv.Hi != 0 {
+	if iv := experiment.RelativeLift(experiment.Summary{}, tr, 0.95); iv.Lo != 0 || iv.Hi != 0 {
 		t.Errorf("zero control mean: %+v", iv)
 	}
 }
@@ -79,7 +79,7 @@ func TestRelativeLift(t *testing.T) {
 // (R: chisq.test(c(5000, 5200), p = c(.5, .5))). Not an SRM at 0.001.
 // Three arms 3,300/3,400/3,300 at equal shares: χ² = 2, 2 df, p = e⁻¹.
 func TestChiSquareSRM(t *testing.T) {
-	chi2, df, p, err := eval.ChiSquareGOF([]int{5000, 5200}, []float64{0.5, 0.5})
+	chi2, df, p, err := experiment.ChiSquareGOF([]int{5000, 5200}, []float64{0.5, 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +88,13 @@ func TestChiSquareSRM(t *testing.T) {
 	if df != 1 {
 		t.Errorf("df %d", df)
 	}
-	chi2, df, p, _ = eval.ChiSquareGOF([]int{3300, 3400, 3300}, []float64{1, 1, 1})
+	chi2, df, p, _ = experiment.ChiSquareGOF([]int{3300, 3400, 3300}, []float64{1, 1, 1})
 	near(t, "chi2 (3 arms)", chi2, 2, 1e-9)
 	near(t, "p (3 arms)", p, math.Exp(-1), 1e-9)
 	if df != 2 {
 		t.Errorf("df %d", df)
 	}
-	if _, _, _, err := eval.ChiSquareGOF([]int{1, 2}, []float64{1}); err == nil {
+	if _, _, _, err := experiment.ChiSquareGOF([]int{1, 2}, []float64{1}); err == nil {
 		t.Error("mismatched lengths accepted")
 	}
 }
@@ -105,9 +105,9 @@ func TestChiSquareSRM(t *testing.T) {
 //	p = 1/Λ = 0.5202601
 //	half-width at α = 0.05: √(2v(v+τ²)/τ² · (ln 20 + ½ ln 2)) = 0.0365639
 func TestMixtureSPRTByHand(t *testing.T) {
-	near(t, "log Λ", eval.MixtureLogLR(0.02, 1e-4, 1e-4, 0), math.Log(1.92211551407955841), 1e-12)
-	near(t, "half-width", eval.ConfidenceSequenceHalfWidth(1e-4, 1e-4, 0.05), 0.03656394871, 1e-10)
-	s := eval.SequentialTest{Tau2: 1e-4, Alpha: 0.05}
+	near(t, "log Λ", experiment.MixtureLogLR(0.02, 1e-4, 1e-4, 0), math.Log(1.92211551407955841), 1e-12)
+	near(t, "half-width", experiment.ConfidenceSequenceHalfWidth(1e-4, 1e-4, 0.05), 0.03656394871, 1e-10)
+	s := experiment.SequentialTest{Tau2: 1e-4, Alpha: 0.05}
 	p, lo, hi := s.Look(0.02, 1e-4)
 	near(t, "p", p, 0.52026009502, 1e-9)
 	near(t, "lo", lo, 0.02-0.03656394871, 1e-10)
@@ -137,7 +137,7 @@ func TestSequentialPeeking(t *testing.T) {
 	)
 	rng := rand.New(rand.NewPCG(2017, 7))
 	run := func(pc, pt float64) (naive, seq bool) {
-		s := eval.SequentialTest{Tau2: tau * tau, Alpha: alpha}
+		s := experiment.SequentialTest{Tau2: tau * tau, Alpha: alpha}
 		var xc, xt, n float64
 		prevP, prevLo, prevHi := 1.0, math.Inf(-1), math.Inf(1)
 		for range looks {
@@ -224,19 +224,19 @@ func TestProbBeatBeta(t *testing.T) {
 		{"non-integer", 120.5, 880.5, 150.5, 850.5, 0.975255347210176, 1e-7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			near(t, "P(beat)", eval.ProbBeatBeta(tc.ac, tc.bc, tc.at, tc.bt), tc.want, tc.tol)
+			near(t, "P(beat)", experiment.ProbBeatBeta(tc.ac, tc.bc, tc.at, tc.bt), tc.want, tc.tol)
 		})
 	}
 	// normal approximation: Φ(0.03/0.01526761) = Φ(1.964944) = 0.9752896 (mpmath)
-	c := eval.Summary{Mean: 0.12, SE: math.Sqrt(0.12 * 0.88 / 1000)}
-	tr := eval.Summary{Mean: 0.15, SE: math.Sqrt(0.15 * 0.85 / 1000)}
-	near(t, "normal", eval.ProbBeatNormal(c, tr), 0.9752896, 1e-7)
+	c := experiment.Summary{Mean: 0.12, SE: math.Sqrt(0.12 * 0.88 / 1000)}
+	tr := experiment.Summary{Mean: 0.15, SE: math.Sqrt(0.15 * 0.85 / 1000)}
+	near(t, "normal", experiment.ProbBeatNormal(c, tr), 0.9752896, 1e-7)
 }
 
 // TestWilsonInterval: 81/263 at 95%, Wilson's formula evaluated in
 // mpmath with z = 1.959964: [0.2552885, 0.3662096].
 func TestWilsonInterval(t *testing.T) {
-	iv := eval.WilsonInterval(81, 263, 0.95)
+	iv := experiment.WilsonInterval(81, 263, 0.95)
 	near(t, "lo", iv.Lo, 0.2552885, 1e-7)
 	near(t, "hi", iv.Hi, 0.3662096, 1e-7)
 }
@@ -245,5 +245,5 @@ func TestWilsonInterval(t *testing.T) {
 // (1.959964 + 0.841621)²·0.18/0.0001 = 14,127.98.
 func TestSampleSizePerArm(t *testing.T) {
 	sd := math.Sqrt(0.09)
-	near(t, "n", eval.SampleSizePerArm(sd, sd, 0.01, 0.95, 0.8), 14127.98, 0.01)
+	near(t, "n", experiment.SampleSizePerArm(sd, sd, 0.01, 0.95, 0.8), 14127.98, 0.01)
 }

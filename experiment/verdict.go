@@ -1,4 +1,4 @@
-package eval
+package experiment
 
 import (
 	"fmt"
@@ -9,22 +9,23 @@ import (
 	"nextbest/decide"
 )
 
-// The verdict and the plain-language formatting of numbers.
+// The verdict and the plain-language formatting of numbers that the
+// verdict, the summaries and eval's report files share.
 
 // comparisonSentence says a comparison in one sentence.
 func comparisonSentence(c *Comparison) string {
 	rel := ""
 	if c.ControlMean != 0 {
-		rel = fmt.Sprintf(" (%s, always-valid interval %s to %s)", fmtSignedPct(c.Relative.Estimate),
-			fmtSignedPct(c.AlwaysValidRelative.Lo), fmtSignedPct(c.AlwaysValidRelative.Hi))
+		rel = fmt.Sprintf(" (%s, always-valid interval %s to %s)", FormatSignedPct(c.Relative.Estimate),
+			FormatSignedPct(c.AlwaysValidRelative.Lo), FormatSignedPct(c.AlwaysValidRelative.Hi))
 	}
 	verb := map[string]string{"better": "is better than", "worse": "is worse than", "inconclusive": "is not distinguishable yet from"}[c.Direction]
 	return fmt.Sprintf("%s %s %s on %s: %s vs %s%s; always-valid p %s, %s chance to beat %s.",
-		c.Arm, verb, c.Control, c.Label, fmtMetric(c.Metric, c.ArmMean), fmtMetric(c.Metric, c.ControlMean), rel,
-		fmtPEq(c.AlwaysValidP), fmtProb(c.ProbBeatControl), c.Control)
+		c.Arm, verb, c.Control, c.Label, FormatMetric(c.Metric, c.ArmMean), FormatMetric(c.Metric, c.ControlMean), rel,
+		fmtPEq(c.AlwaysValidP), FormatProb(c.ProbBeatControl), c.Control)
 }
 
-func verdict(res *ExperimentResult, allWorse bool) Verdict {
+func verdict(res *Result, allWorse bool) Verdict {
 	v := Verdict{Trusted: !res.SRM.Mismatch && res.SampleSize.Enough}
 	label := metricInfos[metricIndex(res.PrimaryMetric)].Label
 
@@ -72,14 +73,14 @@ func verdict(res *ExperimentResult, allWorse bool) Verdict {
 		v.Headline = fmt.Sprintf("No winner yet: too early to call on %s.", label)
 	case best.Direction == "better" && len(harmed(best.Arm)) == 0:
 		v.Status, v.Winner = VerdictWinner, best.Arm
-		v.Headline = fmt.Sprintf("Winner: %s. It raises %s by %s over %s.", best.Arm, label, fmtPct(best.Relative.Estimate, 1), res.Control)
+		v.Headline = fmt.Sprintf("Winner: %s. It raises %s by %s over %s.", best.Arm, label, FormatPct(best.Relative.Estimate, 1), res.Control)
 	case best.Direction == "better":
 		v.Status = VerdictNoWinnerYet
 		v.Headline = fmt.Sprintf("No winner yet: %s raises %s but harms %s.", best.Arm, label, strings.Join(harmed(best.Arm), " and "))
 	case allWorse:
 		v.Status, v.Winner = VerdictControlWins, res.Control
 		if len(prim) == 1 {
-			v.Headline = fmt.Sprintf("Winner: %s. The %s arm lowers %s by %s.", res.Control, best.Arm, label, fmtPct(-best.Relative.Estimate, 1))
+			v.Headline = fmt.Sprintf("Winner: %s. The %s arm lowers %s by %s.", res.Control, best.Arm, label, FormatPct(-best.Relative.Estimate, 1))
 		} else {
 			v.Headline = fmt.Sprintf("Winner: %s. Every challenger lowers %s.", res.Control, label)
 		}
@@ -89,11 +90,11 @@ func verdict(res *ExperimentResult, allWorse bool) Verdict {
 	}
 	if best != nil {
 		v.HowMuch = fmt.Sprintf("%s: %s for %s vs %s for %s, a relative lift of %s (%s always-valid interval %s to %s; fixed-horizon %s to %s).",
-			strings.ToUpper(label[:1])+label[1:], fmtMetric(best.Metric, best.ArmMean), best.Arm, fmtMetric(best.Metric, best.ControlMean), res.Control,
-			fmtSignedPct(best.Relative.Estimate), fmtPct(res.Level, 0), fmtSignedPct(best.AlwaysValidRelative.Lo), fmtSignedPct(best.AlwaysValidRelative.Hi),
-			fmtSignedPct(best.Relative.Lo), fmtSignedPct(best.Relative.Hi))
+			strings.ToUpper(label[:1])+label[1:], FormatMetric(best.Metric, best.ArmMean), best.Arm, FormatMetric(best.Metric, best.ControlMean), res.Control,
+			FormatSignedPct(best.Relative.Estimate), FormatPct(res.Level, 0), FormatSignedPct(best.AlwaysValidRelative.Lo), FormatSignedPct(best.AlwaysValidRelative.Hi),
+			FormatSignedPct(best.Relative.Lo), FormatSignedPct(best.Relative.Hi))
 		v.HowSure = fmt.Sprintf("Always-valid p %s (it stays valid however often the report is checked; below %s counts as a result); %s chance that %s beats %s.",
-			fmtPEq(best.AlwaysValidP), fmtAlpha(res.Level), fmtProb(best.ProbBeatControl), best.Arm, res.Control)
+			fmtPEq(best.AlwaysValidP), FormatAlpha(res.Level), FormatProb(best.ProbBeatControl), best.Arm, res.Control)
 	} else {
 		v.HowMuch = "No decisions to compare yet."
 		v.HowSure = "Nothing to be sure of yet."
@@ -114,32 +115,32 @@ func verdict(res *ExperimentResult, allWorse bool) Verdict {
 
 // fmtPEq formats a p-value with its relation: "= 0.012", "< 0.0001".
 func fmtPEq(p float64) string {
-	s := fmtP(p)
+	s := FormatP(p)
 	if strings.HasPrefix(s, "<") {
 		return s
 	}
 	return "= " + s
 }
 
-// fmtProb formats a probability as a percentage, never rounding to a
+// FormatProb formats a probability as a percentage, never rounding to a
 // certainty: "> 99.9%", "< 0.1%".
-func fmtProb(p float64) string {
+func FormatProb(p float64) string {
 	switch {
 	case p > 0.999:
 		return "> 99.9%"
 	case p < 0.001:
 		return "< 0.1%"
 	}
-	return fmtPct(p, 1)
+	return FormatPct(p, 1)
 }
 
-// fmtAlpha formats 1 − level ("0.05").
-func fmtAlpha(level float64) string {
+// FormatAlpha formats 1 − level ("0.05").
+func FormatAlpha(level float64) string {
 	return strconv.FormatFloat(math.Round((1-level)*1e6)/1e6, 'g', -1, 64)
 }
 
-// fmtP formats a p-value for readers: "< 0.0001" or 2 significant digits.
-func fmtP(p float64) string {
+// FormatP formats a p-value for readers: "< 0.0001" or 2 significant digits.
+func FormatP(p float64) string {
 	switch {
 	case p < 0.0001:
 		return "< 0.0001"
@@ -151,11 +152,11 @@ func fmtP(p float64) string {
 	return fmt.Sprintf("%.2f", p)
 }
 
-// fmtPct formats a fraction as a percentage with d decimals.
-func fmtPct(x float64, d int) string { return fmt.Sprintf("%.*f%%", d, 100*x) }
+// FormatPct formats a fraction as a percentage with d decimals.
+func FormatPct(x float64, d int) string { return fmt.Sprintf("%.*f%%", d, 100*x) }
 
-// fmtSignedPct formats a relative change with its sign: "+12.3%".
-func fmtSignedPct(x float64) string {
+// FormatSignedPct formats a relative change with its sign: "+12.3%".
+func FormatSignedPct(x float64) string {
 	s := fmt.Sprintf("%+.1f%%", 100*x)
 	if s == "-0.0%" {
 		s = "+0.0%"
@@ -163,16 +164,17 @@ func fmtSignedPct(x float64) string {
 	return s
 }
 
-// fmtMetric formats a metric value in its unit.
-func fmtMetric(metric string, x float64) string {
+// FormatMetric formats a value of metric in its unit: a percentage with
+// two decimals for the conversion rate, three decimals otherwise.
+func FormatMetric(metric string, x float64) string {
 	if metric == decide.MetricConversion {
-		return fmtPct(x, 2)
+		return FormatPct(x, 2)
 	}
 	return fmt.Sprintf("%.3f", x)
 }
 
-// fmtInt formats n with thousands separators.
-func fmtInt(n int) string {
+// FormatInt formats n with thousands separators.
+func FormatInt(n int) string {
 	s := fmt.Sprint(n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
