@@ -161,10 +161,9 @@ func TestOnlineEqualsBatch(t *testing.T) {
 	t.Run("max after a late outcome", func(t *testing.T) {
 		// The declared rule: a max type's reward is the largest of its
 		// attributed outcomes, here max(0, -1) = 0; a late outcome does
-		// not count.
-		t.Skip("known online bug (serve/apply.go, state/apply.go applyOutcome): after a late outcome of a max type, " +
-			"an attributed first outcome with reward 0 folds with delta 0 and is not stored, so the next one folds " +
-			"as if it were the first (online -1, batch 0); store the entry when prev.N == 0 too")
+		// not count. (The applier once dropped the attributed first
+		// outcome, whose reward 0 changed nothing, and folded -1 as the
+		// type's first.)
 		var in features.Inputs
 		p := spec.NewProfile("c-x", t0)
 		spec.Inputs(&in, p, "web", nil, t0)
@@ -177,6 +176,23 @@ func TestOnlineEqualsBatch(t *testing.T) {
 				Type: "basket", Reward: r, Time: t0.Add(after), DecisionTime: t0}
 		}
 		checkOnlineEqualsBatch(t, spec, cat, []any{d, basket(3, window+time.Hour), basket(0, time.Hour), basket(-1, time.Hour)}, window)
+	})
+	t.Run("an outcome for an action not shown", func(t *testing.T) {
+		// The join leaves out an outcome for an action its decision did
+		// not return (JoinStats.NotShown); the online learner must too,
+		// whatever the HTTP edge lets through.
+		var in features.Inputs
+		p := spec.NewProfile("c-y", t0)
+		spec.Inputs(&in, p, "web", nil, t0)
+		shown, other := cat.Actions[0].ID, cat.Actions[1].ID
+		d := journal.Decision{V: journal.SchemaVersion, DecisionID: "d-y", CustomerID: "c-y", Channel: "web", Time: t0,
+			Profile: in.ProfileMap(), FeatureSpec: spec.Hash(), Eligible: []string{shown, other},
+			Actions: []journal.LoggedAction{{ActionID: shown, Propensity: 1}}}
+		o := journal.Outcome{V: journal.SchemaVersion, DecisionID: "d-y", ActionID: other, CustomerID: "c-y",
+			Type: "conversion", Reward: 1, Time: t0.Add(time.Minute), DecisionTime: t0}
+		if jst, _ := checkOnlineEqualsBatch(t, spec, cat, []any{d, o}, window); jst.NotShown != 1 {
+			t.Errorf("the join counted %d outcomes not shown, want 1", jst.NotShown)
+		}
 	})
 }
 

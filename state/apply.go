@@ -480,7 +480,7 @@ func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, writ
 
 	// the learning reward: the type's aggregate before this record, folded
 	reward := t.Reward.Apply(o.Reward)
-	learn := a.learning && (a.cfg.Window <= 0 || o.Time.Sub(o.DecisionTime) <= a.cfg.Window)
+	learn := a.learning && logs.Attributed(o.DecisionTime, o.Time, a.cfg.Window)
 	var prev logs.Aggregate
 	for _, e := range entries {
 		if e.lsn < r.LSN && !math.IsNaN(e.agg) {
@@ -507,7 +507,10 @@ func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, writ
 		case t.Aggregate == logs.AggSum:
 		case len(entries) == 0 && !learn:
 			a.set(b, k.typ, encodeEntries([]outcomeEntry{{lsn: r.LSN, agg: math.NaN()}}))
-		case len(entries) == 0 || (learn && delta != 0 && len(entries) < maxOutcomeEntries && entries[len(entries)-1].lsn < r.LSN):
+		// the type's first attributed outcome is kept even when it changes
+		// nothing (after a late one, with reward 0): the next one folds
+		// onto it, not as the first
+		case len(entries) == 0 || (learn && (delta != 0 || prev.N == 0) && len(entries) < maxOutcomeEntries && entries[len(entries)-1].lsn < r.LSN):
 			a.set(b, k.typ, encodeEntries(append(entries, outcomeEntry{lsn: r.LSN, agg: next.Reward})))
 		}
 		if p.LSN < r.LSN {

@@ -14,7 +14,9 @@ import (
 //
 //	o/<decision>/<action>         LSN of the action's first learned outcome
 //	o/<decision>/<action>/<type>  entries of the type: the first outcome's,
-//	                              and for max each increase (outcomeEntry)
+//	                              the first attributed one's (after a late
+//	                              one), and for max each increase
+//	                              (outcomeEntry)
 //	o/<decision>//<outcome_id>    LSN of the outcome that used the id
 //
 // Action ids cannot be empty or contain "/", type names cannot contain
