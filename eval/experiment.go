@@ -52,27 +52,6 @@ type OffPolicyArm struct {
 	Warnings []string   `json:"warnings,omitempty"`
 }
 
-// DecisionMetrics returns a joined decision's three metric values in the
-// order conversion, revenue, reward (see MetricInfo definitions), and
-// whether any outcome was joined. Conversions are the join's
-// (logs.Joined.Converted: the declared conversion types).
-func DecisionMetrics(j *logs.Joined) (conversion, revenue, reward float64, outcome bool) {
-	for i, n := range j.Outcomes {
-		if n == 0 {
-			continue
-		}
-		outcome = true
-		reward += j.Rewards[i]
-		if i < len(j.Converted) && j.Converted[i] {
-			conversion = 1
-		}
-		if i < len(j.TypeRewards) {
-			revenue += j.TypeRewards[i]["revenue"]
-		}
-	}
-	return conversion, revenue, reward, outcome
-}
-
 // obs is one analysed decision, for the off-policy estimates.
 type obs struct {
 	arm int
@@ -110,9 +89,8 @@ func AnalyzeExperiment(exp *decide.Experiment, joined []logs.Joined, opts Experi
 		if e == nil || e.Name != exp.Name {
 			continue
 		}
-		c, r, w, out := DecisionMetrics(j)
-		stage, _ := j.Decision.Profile["stage"].(string)
-		b.Add(j.Decision.CustomerID, e.Arm, j.Decision.Time, j.Decision.Channel, stage, &experiment.Values{c, r, w}, out)
+		y, out := experiment.JoinedValues(j)
+		b.Add(&j.Decision, &y, out)
 		if ai, ok := armIdx[e.Arm]; ok {
 			obsv = append(obsv, obs{arm: ai, j: j})
 		}

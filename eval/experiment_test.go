@@ -15,7 +15,6 @@ import (
 
 	"nextbest/eval"
 	"nextbest/experiment"
-	"nextbest/journal"
 	"nextbest/logs"
 )
 
@@ -158,7 +157,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 	for i := range joined {
 		if e := joined[i].Decision.Experiment; e != nil {
 			decisions[e.Arm]++
-			if conv, _, _, _ := eval.DecisionMetrics(&joined[i]); conv == 1 {
+			if y, _ := experiment.JoinedValues(&joined[i]); y[0] == 1 {
 				conversions[e.Arm]++
 			}
 		}
@@ -371,21 +370,6 @@ func primary(t *testing.T, res *eval.ExperimentResult, arm string) experiment.Co
 	}
 	t.Fatalf("no primary comparison for %s", arm)
 	return experiment.Comparison{}
-}
-
-// TestDecisionMetrics checks the metric definitions on one decision.
-func TestDecisionMetrics(t *testing.T) {
-	j := logs.Joined{
-		Decision:    journal.Decision{Actions: []journal.LoggedAction{{ActionID: "x"}, {ActionID: "y"}, {ActionID: "z"}}},
-		Rewards:     []float64{1.5, 30, -1},
-		Outcomes:    []int{2, 1, 0},
-		TypeRewards: []map[string]float64{{"click": 0.5, "purchase": 1}, {"revenue": 30}, nil},
-		Converted:   []bool{true, false, false}, // the join's reading of the declarations
-	}
-	conv, rev, rew, out := eval.DecisionMetrics(&j)
-	if conv != 1 || rev != 30 || rew != 31.5 || !out {
-		t.Errorf("metrics %v %v %v %v, want 1 30 31.5 true (the default reward -1 is not joined)", conv, rev, rew, out)
-	}
 }
 
 // TestAnalyzeClusteredSE checks the customer-clustered standard error: a

@@ -2,6 +2,8 @@ package experiment
 
 import (
 	"time"
+
+	"nextbest/journal"
 )
 
 // Aggregates are the sums of one experiment's decisions that Analyze
@@ -93,22 +95,21 @@ func NewBuilder(loc *time.Location) *Builder {
 	return &Builder{units: make(map[string]*Unit), loc: loc}
 }
 
-// Add adds a decision of customer in arm, made at t on channel with the
-// customer at journey stage (either may be empty: Unknown), with its
+// Add adds experiment decision d (d.Experiment is not nil) with its
 // final values y and whether any outcome was joined to it.
-func (b *Builder) Add(customer, arm string, t time.Time, channel, stage string, y *Values, outcome bool) {
-	u := b.units[customer]
+func (b *Builder) Add(d *journal.Decision, y *Values, outcome bool) {
+	u := b.units[d.CustomerID]
 	if u == nil {
 		u = new(Unit)
-		b.units[customer] = u
+		b.units[d.CustomerID] = u
 	}
-	d := NewDecision(arm, t, b.loc, channel, stage)
+	ed := DecisionOf(d, b.loc)
 	var out int64
 	if outcome {
 		out = 1
 	}
-	u.Change(&d, 1, y, out, b.agg.Add)
-	b.agg.Seen(arm, t, t)
+	u.Change(&ed, 1, y, out, b.agg.Add)
+	b.agg.Seen(ed.Arm, d.Time, d.Time)
 }
 
 // Aggregates returns what was added. The Builder must not be used after.

@@ -98,7 +98,8 @@ func Analyze(exp *decide.Experiment, agg *Aggregates, opts Options) (*Result, er
 	// Whole-experiment sums per arm.
 	total := make([]Sums, nArms)
 	for i, a := range arms {
-		for _, d := range a.Days {
+		for _, date := range slices.Sorted(maps.Keys(a.Days)) { // one order: the same bits every time
+			d := a.Days[date]
 			total[i].Add(&d)
 		}
 	}

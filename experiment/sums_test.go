@@ -11,6 +11,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/experiment"
+	"nextbest/journal"
 )
 
 // TestChangeEqualsBuilder is the property the service relies on: summing
@@ -98,7 +99,8 @@ func TestChangeEqualsBuilder(t *testing.T) {
 		b := experiment.NewBuilder(time.UTC)
 		for i := range decs {
 			d := &decs[i]
-			b.Add(d.customer, d.arm, d.at, d.channel, d.stage, &d.y, d.outcome)
+			jd := journalDecision(d.customer, d.arm, d.at, d.channel, d.stage)
+			b.Add(&jd, &d.y, d.outcome)
 		}
 		want := b.Aggregates()
 		if err := sameAggregates(&inc, want); err != nil {
@@ -185,9 +187,13 @@ experiments:
 	}
 	b := experiment.NewBuilder(nil)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	b.Add("c1", "a", at, "web", "", &experiment.Values{1, 0, 1}, true)
-	b.Add("c2", "gone", at, "web", "", &experiment.Values{}, false)
-	b.Add("c3", "gone", at, "web", "", &experiment.Values{}, false)
+	for _, d := range []struct {
+		customer, arm string
+		y             experiment.Values
+	}{{"c1", "a", experiment.Values{1, 0, 1}}, {"c2", "gone", experiment.Values{}}, {"c3", "gone", experiment.Values{}}} {
+		jd := journalDecision(d.customer, d.arm, at, "web", "")
+		b.Add(&jd, &d.y, d.y[0] > 0)
+	}
 	res, err = experiment.Analyze(exps[0], b.Aggregates(), experiment.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +207,14 @@ experiments:
 	if _, err := experiment.Analyze(exps[0], nil, experiment.Options{Level: 2}); !errors.Is(err, experiment.ErrInvalidOptions) {
 		t.Errorf("level 2: %v", err)
 	}
+}
+
+// journalDecision is a decision of experiment "e" as the journal logs it.
+func journalDecision(customer, arm string, at time.Time, channel, stage string) journal.Decision {
+	d := journal.Decision{CustomerID: customer, Time: at, Channel: channel,
+		Experiment: &journal.ExperimentArm{Name: "e", Arm: arm}}
+	if stage != "" {
+		d.Profile = map[string]any{"stage": stage}
+	}
+	return d
 }

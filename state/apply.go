@@ -134,7 +134,8 @@ type ApplierConfig struct {
 // makes durable passes through Apply, in LSN order, from the journal's
 // apply goroutine (it is the journal's subscriber) or from CatchUp, before
 // the server starts. It keeps profiles, the decision index, the
-// request-id index and the outcome de-duplication keys in the Store (one
+// request-id index, the outcome de-duplication keys, the experiments' sums
+// and the volume counters (aggregates.go) in the Store (one
 // batch per group commit, written without fsync: the journal is the
 // durable copy, and CatchUp replays it from the applied LSN), and hands
 // learning work to the Learner in LSN order.
@@ -155,6 +156,7 @@ type Applier struct {
 	seen    map[string][]byte // outcome keys set in the current batch
 	work    []LearnItem
 	resv    []Reservation // the current batch's contact reservations
+	agg     *aggregates   // the batch's experiment sums and volume counters
 }
 
 // NewApplier returns the applier of st, reading the LSN st has applied.
@@ -169,6 +171,7 @@ func NewApplier(st *Store, cfg ApplierConfig) (*Applier, error) {
 		st: st, cfg: cfg, log: cfg.Logger, learning: cfg.Learner != nil,
 		changed: make(map[string]*features.Profile),
 		seen:    make(map[string][]byte),
+		agg:     newAggregates(st),
 	}
 	v, closer, err := st.db.Get([]byte(keyApplied))
 	switch {
@@ -271,6 +274,7 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	a.order = a.order[:0]
 	a.work = a.work[:0]
 	a.resv = a.resv[:0]
+	a.agg.reset()
 	applied := a.applied.Load()
 	last := applied
 	upTo := uint64(0)
@@ -326,6 +330,9 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 		if err := a.st.profiles.Stage(b, p); err != nil {
 			return fmt.Errorf("cannot stage profile %q: %w", p.CustomerID, err)
 		}
+	}
+	if err := a.agg.stage(b); err != nil {
+		return fmt.Errorf("cannot stage the aggregates: %w", err)
 	}
 	var lsn [8]byte
 	binary.BigEndian.PutUint64(lsn[:], last)
@@ -390,7 +397,11 @@ func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, wri
 		}
 	}
 	if len(d.Actions) == 0 {
-		return nil // nothing shown: no impression, no outcome possible
+		// nothing shown: no impression, no outcome possible
+		if write {
+			return a.agg.decision(d, r.Time)
+		}
+		return nil
 	}
 	if write {
 		if err := b.Set([]byte(prefixDecision+d.DecisionID), r.Payload, nil); err != nil {
@@ -411,6 +422,9 @@ func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, wri
 				features.TrimImpressions(p, act.ActionID, d.Time.Add(-a.lookback(act.ActionID)))
 			}
 			p.LSN = r.LSN
+		}
+		if err := a.agg.decision(d, r.Time); err != nil {
+			return err
 		}
 	}
 	if !a.learns(r.LSN) {
@@ -479,8 +493,10 @@ func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, writ
 	}
 
 	// the learning reward: the type's aggregate before this record, folded
+	// for an attributed outcome, whether or not a learner listens (the
+	// experiment sums take the change too)
 	reward := t.Reward.Apply(o.Reward)
-	learn := a.learning && logs.Attributed(o.DecisionTime, o.Time, a.cfg.Window)
+	learn := logs.Attributed(o.DecisionTime, o.Time, a.cfg.Window)
 	var prev logs.Aggregate
 	for _, e := range entries {
 		if e.lsn < r.LSN && !math.IsNaN(e.agg) {
@@ -495,6 +511,13 @@ func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, writ
 		var err error
 		if actionKey, err = a.get(k.action); err != nil {
 			return &ApplyError{KindState, err}
+		}
+	}
+
+	// the volume counters and, for an experiment decision, its sums
+	if write {
+		if err := a.agg.outcome(o, t, learn, delta, r.Time); err != nil {
+			return err
 		}
 	}
 
@@ -584,6 +607,9 @@ func (a *Applier) applyEvent(r *journal.Record, l *Live) error {
 	if p.LSN >= r.LSN {
 		return nil
 	}
+	if err := a.agg.prepareEvent(); err != nil {
+		return err
+	}
 	// An event with numbers is applied to a copy first and kept only if
 	// every counter stays finite: the profile is shared by every later
 	// decision for the customer, and a non-finite counter would fail them
@@ -605,6 +631,7 @@ func (a *Applier) applyEvent(r *journal.Record, l *Live) error {
 		*p = *q
 	}
 	p.LSN = r.LSN
+	a.agg.countEvent(r.Time)
 	return nil
 }
 

@@ -1,12 +1,13 @@
 // Package state owns the embedded keyspace of a nextbest instance: one
 // Pebble database that holds everything derived from the journal — the
 // customer profiles, the decision index, the request-id index, the
-// outcome de-duplication keys and the applied LSN — and the one writer
-// that derives it, the Applier.
+// outcome de-duplication keys, each experiment's sums, the volume
+// counters and the applied LSN — and the one writer that derives it, the
+// Applier.
 //
 // # Data flow
 //
-//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ m/)
+//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ e/ u/ x/ v/ m/)
 //	(durable batch,                 │
 //	 live values)                   └──Learn──▶ Learner (training.Online)
 //
@@ -20,7 +21,12 @@
 // records arrive without it. The applier works out the learning reward
 // with the declared reward rule (package logs) and hands the Learner the
 // work of each batch; it releases the batch's contact reservations
-// (Contacts) in the step that commits their impressions.
+// (Contacts) in the step that commits their impressions. In the same
+// batch it keeps each experiment's sufficient statistics (the Sums of
+// package experiment, per arm and day, channel and stage: a decision adds
+// to them, an attributed outcome adds the change it makes to its
+// decision's values) and the volume counters, so the dashboard's figures
+// are as durable as the applied LSN and need no scan of the journal.
 //
 // # Where things live
 //
@@ -38,12 +44,23 @@
 //	o/<decision_id>/<action_id>/<type>   de-duplication   outcome, type aggregates);
 //	o/<decision_id>//<outcome_id>        and aggregates)  OutcomeFirstLSN: serve (outcomes
 //	                                                      answer a duplicate)
+//	e/<exp>/<arm>/<dim>/<value>   Applier (experiment     Experiment: serve
+//	e/<exp>/<arm>/span            decisions; their        (GET /v1/experiments →
+//	                              attributed outcomes)    experiment.Analyze)
+//	u/<exp>/<customer>            Applier (the customer's Applier
+//	                              experiment.Unit)
+//	x/<decision_id>               Applier (an experiment  Applier (its outcomes)
+//	                              decision that showed
+//	                              actions)
+//	v/<counter>/<labels>, v/since Applier (every record   Volume: serve (GET /v1/stats)
+//	                              applied)
 //	m/applied                     Applier (every batch)   NewApplier (where CatchUp starts)
 //	m/seeded                      MarkSeeded              Seeded (serve loads the seed once)
 //
-// Sweep deletes the d/, r/ and o/ entries of decisions older than the
-// retention (decision ids begin with their time, so d/ and o/ go by key
-// range); the journal keeps every record.
+// Sweep deletes the d/, r/, o/ and x/ entries of decisions older than
+// the retention (decision ids begin with their time, so d/, o/ and x/ go
+// by key range); the journal keeps every record. The sums, units and
+// counters stay: they are what the journal added up to.
 //
 // # Durability
 //

@@ -8,15 +8,15 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// The decision index (d/), the outcome de-duplication keys (o/) and the
-// request-id index (r/) are needed only while outcomes can still arrive
-// for a decision. Decision ids begin with their time in milliseconds (48
+// The decision index (d/), the outcome de-duplication keys (o/), the
+// experiment decisions' records (x/) and the request-id index (r/) are
+// needed only while outcomes can still arrive for a decision. Decision ids begin with their time in milliseconds (48
 // bits, hex: serve's newDecisionID), so everything older than the
 // retention is one key range per prefix. The journal keeps every record;
 // only these lookups go.
 
 // Sweep deletes the index entries of decisions made before now minus
-// retention: their d/ and o/ keys, and the r/ keys that name them.
+// retention: their d/, o/ and x/ keys, and the r/ keys that name them.
 // Lookups then answer ErrNotFound for them. It is safe to run while the
 // Applier applies.
 func (s *Store) Sweep(now time.Time, retention time.Duration) error {
@@ -27,7 +27,7 @@ func (s *Store) Sweep(now time.Time, retention time.Duration) error {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(cutoff.UnixMilli())<<16)
 	bound := hex.EncodeToString(b[:6]) // the time part of an id
-	for _, prefix := range []string{prefixDecision, prefixOutcome} {
+	for _, prefix := range []string{prefixDecision, prefixOutcome, prefixExpDecision} {
 		if err := s.db.DeleteRange([]byte(prefix), []byte(prefix+bound), pebble.NoSync); err != nil {
 			return err
 		}

@@ -24,6 +24,11 @@ const (
 	prefixRequest  = "r/"        // r/<customer_id>/<request_id> → decision_id
 	keyApplied     = "m/applied" // LSN of the last journal record applied, 8 bytes big-endian
 	keySeeded      = "m/seeded"  // present once the seed profiles were loaded
+	// the aggregates (aggregates.go)
+	prefixExperiment  = "e/" // e/<experiment>/<arm>/… → an experiment's sums (experiment.Sums) and span
+	prefixUnit        = "u/" // u/<experiment>/<customer> → the customer's experiment.Unit
+	prefixExpDecision = "x/" // x/<decision_id> → an experiment decision's record (expDecision)
+	prefixVolume      = "v/" // v/<counter>/… → a volume counter (Volume)
 )
 
 // Config configures a Store.

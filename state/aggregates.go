@@ -1,0 +1,770 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"nextbest/experiment"
+	"nextbest/journal"
+	"nextbest/logs"
+)
+
+// The figures the dashboard and GET /v1/experiments read are kept here,
+// as the Applier applies the journal, in the same Pebble batch as the
+// rest of a journal batch's state: they are exactly as durable as the
+// applied LSN, and a replay, which skips records at or below it, never
+// counts a record twice.
+//
+//	e/<exp>/<arm>/<dim>/<value>  experiment.Sums of a group (day, channel, stage)
+//	e/<exp>/<arm>/span           first and last decision time of the arm
+//	u/<exp>/<customer>           the customer's experiment.Unit
+//	x/<decision_id>              an experiment decision's record (expDecision):
+//	                             what its outcomes change
+//	v/<counter>[/<label>...]     a volume counter (Volume)
+//
+// Key components are path-escaped (url.PathEscape), so none holds a "/".
+// Experiment decisions are summed in days of UTC.
+
+// Volume counters and their key prefixes.
+const (
+	volumeDecisions   = "decisions"   // v/decisions/<channel>
+	volumeActions     = "actions"     // v/actions/<action>/<channel>
+	volumeOutcomes    = "outcomes"    // v/outcomes/<type>
+	volumeEvents      = "events"      // v/events
+	volumeExperiments = "experiments" // v/experiments/<experiment>/<arm>
+	keySince          = prefixVolume + "since"
+)
+
+// Volume is what the applied journal holds, counted as the Applier
+// applies it (records it skips are not counted): kept with the state, it
+// survives restarts and is rebuilt with the state from the journal.
+type Volume struct {
+	// Since is the time of the first record counted.
+	Since time.Time
+	// Decisions counts decisions by channel; Actions the actions they
+	// returned, by action and channel; Experiments the decisions made in
+	// an experiment, by experiment and arm.
+	Decisions   map[string]int64
+	Actions     map[string]map[string]int64
+	Experiments map[string]map[string]int64
+	// Outcomes counts outcomes by type, duplicates not counted (late ones
+	// are: they reach the profile); Events the journey events.
+	Outcomes map[string]int64
+	Events   int64
+}
+
+// Experiment returns the sums of experiment name's decisions as of the
+// last applied batch (an empty Aggregates for an experiment without
+// decisions), for experiment.Analyze. It reads one key per arm and day,
+// channel or stage, never the journal. Errors wrap ErrUnavailable or
+// ErrCorrupt.
+func (s *Store) Experiment(name string) (*experiment.Aggregates, error) {
+	prefix := prefixExperiment + esc(name) + "/"
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefix), UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: experiment %q: %w", ErrUnavailable, name, err)
+	}
+	defer it.Close()
+	agg := &experiment.Aggregates{}
+	for it.First(); it.Valid(); it.Next() {
+		k := string(it.Key())
+		parts := strings.Split(k[len(prefix):], "/")
+		if len(parts) == 2 && parts[1] == "span" {
+			from, to, err := decodeSpan(it.Value())
+			arm, uerr := url.PathUnescape(parts[0])
+			if err = errors.Join(err, uerr); err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+			}
+			agg.Seen(arm, from, to)
+			continue
+		}
+		g, err := parseGroup(parts)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+		}
+		sums, err := decodeSums(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+		}
+		agg.Add(g, &sums)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("%w: experiment %q: %w", ErrUnavailable, name, err)
+	}
+	return agg, nil
+}
+
+// Volume returns the volume counters as of the last applied batch. Errors
+// wrap ErrUnavailable or ErrCorrupt.
+func (s *Store) Volume() (*Volume, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixVolume), UpperBound: prefixEnd(prefixVolume)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: volume: %w", ErrUnavailable, err)
+	}
+	defer it.Close()
+	v := &Volume{Decisions: map[string]int64{}, Actions: map[string]map[string]int64{},
+		Experiments: map[string]map[string]int64{}, Outcomes: map[string]int64{}}
+	nested := func(m map[string]map[string]int64, a, b string, n int64) {
+		if m[a] == nil {
+			m[a] = map[string]int64{}
+		}
+		m[a][b] = n
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := string(it.Key())
+		val := it.Value()
+		if len(val) != 8 {
+			return nil, fmt.Errorf("%w: %s: %d bytes", ErrCorrupt, k, len(val))
+		}
+		n := int64(binary.BigEndian.Uint64(val))
+		if k == keySince {
+			v.Since = time.Unix(0, n).UTC()
+			continue
+		}
+		parts := strings.Split(k[len(prefixVolume):], "/")
+		for i := range parts {
+			if parts[i], err = url.PathUnescape(parts[i]); err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+			}
+		}
+		switch {
+		case parts[0] == volumeDecisions && len(parts) == 2:
+			v.Decisions[parts[1]] = n
+		case parts[0] == volumeActions && len(parts) == 3:
+			nested(v.Actions, parts[1], parts[2], n)
+		case parts[0] == volumeExperiments && len(parts) == 3:
+			nested(v.Experiments, parts[1], parts[2], n)
+		case parts[0] == volumeOutcomes && len(parts) == 2:
+			v.Outcomes[parts[1]] = n
+		case parts[0] == volumeEvents && len(parts) == 1:
+			v.Events = n
+		default:
+			return nil, fmt.Errorf("%w: unknown volume key %s", ErrCorrupt, k)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("%w: volume: %w", ErrUnavailable, err)
+	}
+	return v, nil
+}
+
+// aggregates is the Applier's working copy, for one journal batch, of the
+// sums, units, experiment decision records and counters the batch
+// changes: read from the store on first use, written into the batch by
+// stage. A record's changes are worked out before any of them is made, so
+// a record that fails (the store cannot be read) changes nothing.
+type aggregates struct {
+	st     *Store
+	sums   map[string]*experiment.Sums
+	spans  map[string]*[2]time.Time
+	units  map[string]*experiment.Unit
+	decs   map[string]*expDecision
+	counts map[string]int64
+	dirty  map[string]bool // the keys changed in this batch
+	// since is the time of the first record counted, to be written when
+	// the store has none (sinceStored)
+	since                    time.Time
+	sinceLoaded, sinceStored bool
+}
+
+func newAggregates(st *Store) *aggregates {
+	return &aggregates{st: st, sums: map[string]*experiment.Sums{}, spans: map[string]*[2]time.Time{},
+		units: map[string]*experiment.Unit{}, decs: map[string]*expDecision{}, counts: map[string]int64{},
+		dirty: map[string]bool{}}
+}
+
+// reset forgets the working copy: a new batch starts.
+func (g *aggregates) reset() {
+	clear(g.sums)
+	clear(g.spans)
+	clear(g.units)
+	clear(g.decs)
+	clear(g.counts)
+	clear(g.dirty)
+	g.since, g.sinceLoaded, g.sinceStored = time.Time{}, false, false
+}
+
+// expDecision is the record of an experiment decision that returned
+// actions: where its outcomes change the sums, and what they already
+// changed (converted, outcome).
+type expDecision struct {
+	experiment string
+	customer   string
+	dec        experiment.Decision
+	actions    []string
+	converted  bool // an outcome counted as a conversion
+	outcome    bool // an outcome was joined
+}
+
+// decision counts decision d (record at time at) and adds it to its
+// experiment's sums.
+func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
+	// everything the record changes, read first
+	keys := []string{volumeKey(volumeDecisions, d.Channel)}
+	for _, a := range d.Actions {
+		keys = append(keys, volumeKey(volumeActions, a.ActionID, d.Channel))
+	}
+	var (
+		unit     *experiment.Unit
+		changes  []groupChange
+		ed       experiment.Decision
+		unitKey  string
+		spanKey  string
+		exp, arm string
+	)
+	if e := d.Experiment; e != nil {
+		exp, arm = e.Name, e.Arm
+		keys = append(keys, volumeKey(volumeExperiments, exp, arm))
+		ed = experiment.DecisionOf(d, time.UTC)
+		unitKey = unitKeyOf(exp, d.CustomerID)
+		u, err := g.unit(unitKey)
+		if err != nil {
+			return err
+		}
+		unit = cloneUnit(u)
+		unit.Change(&ed, 1, &experiment.Values{}, 0, func(gr experiment.Group, s *experiment.Sums) {
+			changes = append(changes, groupChange{groupKey(exp, gr), *s})
+		})
+		if err := g.loadSums(changes); err != nil {
+			return err
+		}
+		spanKey = prefixExperiment + esc(exp) + "/" + esc(arm) + "/span"
+		if _, err := g.span(spanKey); err != nil {
+			return err
+		}
+	}
+	if err := g.loadCounts(keys); err != nil {
+		return err
+	}
+	if err := g.loadSince(); err != nil {
+		return err
+	}
+
+	// nothing fails from here
+	for _, k := range keys {
+		g.counts[k]++
+		g.dirty[k] = true
+	}
+	g.count(at)
+	if unit == nil {
+		return nil
+	}
+	g.units[unitKey], g.dirty[unitKey] = unit, true
+	g.add(changes)
+	sp := g.spans[spanKey]
+	g.dirty[spanKey] = true
+	if sp[0].IsZero() || d.Time.Before(sp[0]) {
+		sp[0] = d.Time
+	}
+	if d.Time.After(sp[1]) {
+		sp[1] = d.Time
+	}
+	if len(d.Actions) > 0 { // else no outcome can name it
+		rec := &expDecision{experiment: exp, customer: d.CustomerID, dec: ed}
+		for _, a := range d.Actions {
+			rec.actions = append(rec.actions, a.ActionID)
+		}
+		g.decs[prefixExpDecision+d.DecisionID] = rec
+		g.dirty[prefixExpDecision+d.DecisionID] = true
+	}
+	return nil
+}
+
+// add adds changes to the sums (loaded by loadSums).
+func (g *aggregates) add(changes []groupChange) {
+	for _, c := range changes {
+		g.sums[c.key].Add(&c.sums)
+		g.dirty[c.key] = true
+	}
+}
+
+// outcome counts outcome o of type t (record at time at) and, if it is
+// attributed to its decision, of an experiment, adds the change it makes
+// to the decision's values (experiment.OutcomeChange, with typeDelta the
+// change to the type's aggregate reward, logs.OutcomeType.Fold) and, if it
+// is the decision's first, to its decisions with outcomes. The caller has
+// told duplicates apart: o counts.
+func (g *aggregates) outcome(o *journal.Outcome, t *logs.OutcomeType, attributed bool, typeDelta float64, at time.Time) error {
+	key := volumeKey(volumeOutcomes, o.Type)
+	if err := g.loadCounts([]string{key}); err != nil {
+		return err
+	}
+	if err := g.loadSince(); err != nil {
+		return err
+	}
+	var (
+		rec     *expDecision
+		unit    *experiment.Unit
+		unitKey string
+		changes []groupChange
+	)
+	if attributed {
+		r, err := g.expDecision(prefixExpDecision + o.DecisionID)
+		if err != nil {
+			return err
+		}
+		if r != nil && slices.Contains(r.actions, o.ActionID) {
+			next := *r
+			var dy experiment.Values
+			dy, next.converted = experiment.OutcomeChange(t, o.Reward, typeDelta, r.converted)
+			var dOut int64
+			if !next.outcome {
+				dOut, next.outcome = 1, true
+			}
+			if dy != (experiment.Values{}) || dOut != 0 {
+				unitKey = unitKeyOf(r.experiment, r.customer)
+				u, err := g.unit(unitKey)
+				if err != nil {
+					return err
+				}
+				unit = cloneUnit(u)
+				unit.Change(&next.dec, 0, &dy, dOut, func(gr experiment.Group, s *experiment.Sums) {
+					changes = append(changes, groupChange{groupKey(r.experiment, gr), *s})
+				})
+				if err := g.loadSums(changes); err != nil {
+					return err
+				}
+				rec = &next
+			}
+		}
+	}
+
+	// nothing fails from here
+	g.counts[key]++
+	g.dirty[key] = true
+	g.count(at)
+	if rec != nil {
+		g.decs[prefixExpDecision+o.DecisionID] = rec
+		g.dirty[prefixExpDecision+o.DecisionID] = true
+		g.units[unitKey], g.dirty[unitKey] = unit, true
+		g.add(changes)
+	}
+	return nil
+}
+
+// prepareEvent reads what counting a journey event changes, so that
+// countEvent cannot fail.
+func (g *aggregates) prepareEvent() error {
+	if err := g.loadCounts([]string{volumeKey(volumeEvents)}); err != nil {
+		return err
+	}
+	return g.loadSince()
+}
+
+// countEvent counts an applied journey event (record at time at), after
+// prepareEvent.
+func (g *aggregates) countEvent(at time.Time) {
+	key := volumeKey(volumeEvents)
+	g.counts[key]++
+	g.dirty[key] = true
+	g.count(at)
+}
+
+// count notes that a record at time at was counted: the first one is
+// Volume.Since.
+func (g *aggregates) count(at time.Time) {
+	if !g.sinceStored && g.since.IsZero() {
+		g.since = at
+	}
+}
+
+// stage writes the batch's changes into b.
+func (g *aggregates) stage(b *pebble.Batch) error {
+	var errs []error
+	for k := range g.dirty {
+		var v []byte
+		switch {
+		case g.sums[k] != nil:
+			v = encodeSums(g.sums[k])
+		case g.spans[k] != nil:
+			v = encodeSpan(g.spans[k][0], g.spans[k][1])
+		case g.units[k] != nil:
+			v = encodeUnit(g.units[k])
+		case g.decs[k] != nil:
+			v = encodeExpDecision(g.decs[k])
+		default:
+			v = binary.BigEndian.AppendUint64(nil, uint64(g.counts[k]))
+		}
+		errs = append(errs, b.Set([]byte(k), v, nil))
+	}
+	if !g.sinceStored && !g.since.IsZero() {
+		errs = append(errs, b.Set([]byte(keySince), binary.BigEndian.AppendUint64(nil, uint64(g.since.UnixNano())), nil))
+	}
+	return errors.Join(errs...)
+}
+
+// groupChange is a change to the sums under key.
+type groupChange struct {
+	key  string
+	sums experiment.Sums
+}
+
+// get reads key from the store; nil if there is none.
+func (g *aggregates) get(key string) ([]byte, error) {
+	v, closer, err := g.st.db.Get([]byte(key))
+	if err == pebble.ErrNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &ApplyError{KindState, fmt.Errorf("cannot read %s: %w", key, err)}
+	}
+	v = bytes.Clone(v)
+	closer.Close()
+	return v, nil
+}
+
+func (g *aggregates) loadSums(changes []groupChange) error {
+	for _, c := range changes {
+		if _, ok := g.sums[c.key]; ok {
+			continue
+		}
+		v, err := g.get(c.key)
+		if err != nil {
+			return err
+		}
+		s := new(experiment.Sums)
+		if v != nil {
+			if *s, err = decodeSums(v); err != nil {
+				return &ApplyError{KindState, fmt.Errorf("%s: %w", c.key, err)}
+			}
+		}
+		g.sums[c.key] = s
+	}
+	return nil
+}
+
+func (g *aggregates) span(key string) (*[2]time.Time, error) {
+	if sp, ok := g.spans[key]; ok {
+		return sp, nil
+	}
+	v, err := g.get(key)
+	if err != nil {
+		return nil, err
+	}
+	sp := new([2]time.Time)
+	if v != nil {
+		if sp[0], sp[1], err = decodeSpan(v); err != nil {
+			return nil, &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
+		}
+	}
+	g.spans[key] = sp
+	return sp, nil
+}
+
+func (g *aggregates) unit(key string) (*experiment.Unit, error) {
+	if u, ok := g.units[key]; ok {
+		return u, nil
+	}
+	v, err := g.get(key)
+	if err != nil {
+		return nil, err
+	}
+	u := new(experiment.Unit)
+	if v != nil {
+		if u, err = decodeUnit(v); err != nil {
+			return nil, &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
+		}
+	}
+	g.units[key] = u
+	return u, nil
+}
+
+// expDecision returns the record under key; nil if there is none (not an
+// experiment decision, or swept).
+func (g *aggregates) expDecision(key string) (*expDecision, error) {
+	if d, ok := g.decs[key]; ok {
+		return d, nil
+	}
+	v, err := g.get(key)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	d, err := decodeExpDecision(v)
+	if err != nil {
+		return nil, &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
+	}
+	g.decs[key] = d
+	return d, nil
+}
+
+func (g *aggregates) loadCounts(keys []string) error {
+	for _, k := range keys {
+		if _, ok := g.counts[k]; ok {
+			continue
+		}
+		v, err := g.get(k)
+		if err != nil {
+			return err
+		}
+		var n int64
+		if v != nil {
+			if len(v) != 8 {
+				return &ApplyError{KindState, fmt.Errorf("%s: %d bytes", k, len(v))}
+			}
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		g.counts[k] = n
+	}
+	return nil
+}
+
+// loadSince finds out, once per batch, whether the store holds the time
+// of its first counted record.
+func (g *aggregates) loadSince() error {
+	if g.sinceLoaded {
+		return nil
+	}
+	v, err := g.get(keySince)
+	if err != nil {
+		return err
+	}
+	g.sinceLoaded, g.sinceStored = true, v != nil
+	return nil
+}
+
+func cloneUnit(u *experiment.Unit) *experiment.Unit {
+	return &experiment.Unit{Cells: slices.Clone(u.Cells)}
+}
+
+// unitKeyOf is the key of customer's Unit in experiment exp.
+func unitKeyOf(exp, customer string) string { return prefixUnit + esc(exp) + "/" + esc(customer) }
+
+// esc escapes one key component.
+func esc(s string) string { return url.PathEscape(s) }
+
+// volumeKey is the key of a volume counter with its labels.
+func volumeKey(name string, labels ...string) string {
+	var b strings.Builder
+	b.WriteString(prefixVolume + name)
+	for _, l := range labels {
+		b.WriteByte('/')
+		b.WriteString(esc(l))
+	}
+	return b.String()
+}
+
+// groupKey is the key of experiment exp's sums of group gr.
+func groupKey(exp string, gr experiment.Group) string {
+	return prefixExperiment + esc(exp) + "/" + esc(gr.Arm) + "/" + gr.Dim + "/" + esc(gr.Value)
+}
+
+// parseGroup reads a group from the parts of its key after the
+// experiment.
+func parseGroup(parts []string) (experiment.Group, error) {
+	if len(parts) != 3 {
+		return experiment.Group{}, errors.New("not a group key")
+	}
+	switch parts[1] {
+	case experiment.DimDay, experiment.DimChannel, experiment.DimStage:
+	default:
+		return experiment.Group{}, fmt.Errorf("unknown dimension %q", parts[1])
+	}
+	arm, err1 := url.PathUnescape(parts[0])
+	val, err2 := url.PathUnescape(parts[2])
+	return experiment.Group{Arm: arm, Dim: parts[1], Value: val}, errors.Join(err1, err2)
+}
+
+// prefixEnd is the first key after every key with prefix p (p ends in
+// "/", which is not the largest byte).
+func prefixEnd(p string) []byte {
+	b := []byte(p)
+	b[len(b)-1]++
+	return b
+}
+
+// The encodings: big-endian integers and float64 bits, strings as a
+// uvarint length and the bytes.
+
+// sumsSize is the length of an encoded Sums: 3 counts and 10 floats.
+const sumsSize = 13 * 8
+
+func encodeSums(s *experiment.Sums) []byte {
+	b := make([]byte, 0, sumsSize)
+	for _, n := range []int64{s.Customers, s.Decisions, s.WithOutcomes} {
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(s.NN))
+	for _, vs := range []*experiment.Values{&s.Y, &s.YY, &s.YN} {
+		for _, x := range vs {
+			b = binary.BigEndian.AppendUint64(b, math.Float64bits(x))
+		}
+	}
+	return b
+}
+
+func decodeSums(b []byte) (experiment.Sums, error) {
+	var s experiment.Sums
+	if len(b) != sumsSize {
+		return s, fmt.Errorf("sums of %d bytes, want %d", len(b), sumsSize)
+	}
+	u := func() uint64 { v := binary.BigEndian.Uint64(b); b = b[8:]; return v }
+	s.Customers, s.Decisions, s.WithOutcomes = int64(u()), int64(u()), int64(u())
+	s.NN = math.Float64frombits(u())
+	for _, vs := range []*experiment.Values{&s.Y, &s.YY, &s.YN} {
+		for m := range vs {
+			vs[m] = math.Float64frombits(u())
+		}
+	}
+	return s, nil
+}
+
+func encodeSpan(from, to time.Time) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(from.UnixNano()))
+	return binary.BigEndian.AppendUint64(b, uint64(to.UnixNano()))
+}
+
+func decodeSpan(b []byte) (from, to time.Time, err error) {
+	if len(b) != 16 {
+		return from, to, fmt.Errorf("span of %d bytes", len(b))
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC(), time.Unix(0, int64(binary.BigEndian.Uint64(b[8:]))).UTC(), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// reader reads what the append functions wrote; its first failure sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("truncated")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if uint64(len(r.b)) < n {
+		r.err = errors.New("truncated")
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) float() float64 {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) < 8 {
+		r.err = errors.New("truncated")
+		return 0
+	}
+	v := math.Float64frombits(binary.BigEndian.Uint64(r.b))
+	r.b = r.b[8:]
+	return v
+}
+
+// done returns the first error, or one for bytes left over.
+func (r *reader) done() error {
+	if r.err == nil && len(r.b) > 0 {
+		r.err = fmt.Errorf("%d bytes left over", len(r.b))
+	}
+	return r.err
+}
+
+// encodeUnit writes the cells: their number, then each one's arm,
+// dimension, value, N and values.
+func encodeUnit(u *experiment.Unit) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(u.Cells)))
+	for _, c := range u.Cells {
+		b = appendString(b, c.Group.Arm)
+		b = appendString(b, c.Group.Dim)
+		b = appendString(b, c.Group.Value)
+		b = binary.AppendUvarint(b, uint64(c.N))
+		for _, x := range c.Y {
+			b = binary.BigEndian.AppendUint64(b, math.Float64bits(x))
+		}
+	}
+	return b
+}
+
+func decodeUnit(b []byte) (*experiment.Unit, error) {
+	r := reader{b: b}
+	n := r.uvarint()
+	if n > uint64(len(b)) {
+		return nil, errors.New("bad unit: too many cells")
+	}
+	u := &experiment.Unit{Cells: make([]experiment.Cell, 0, n)}
+	for range n {
+		var c experiment.Cell
+		c.Group = experiment.Group{Arm: r.string(), Dim: r.string(), Value: r.string()}
+		c.N = int64(r.uvarint())
+		for m := range c.Y {
+			c.Y[m] = r.float()
+		}
+		u.Cells = append(u.Cells, c)
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("bad unit: %w", err)
+	}
+	return u, nil
+}
+
+// encodeExpDecision writes a version byte (1), the strings, the actions
+// and a flags byte (1: converted, 2: outcome).
+func encodeExpDecision(d *expDecision) []byte {
+	b := []byte{1}
+	for _, s := range []string{d.experiment, d.customer, d.dec.Arm, d.dec.Date, d.dec.Channel, d.dec.Stage} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(d.actions)))
+	for _, a := range d.actions {
+		b = appendString(b, a)
+	}
+	var flags byte
+	if d.converted {
+		flags |= 1
+	}
+	if d.outcome {
+		flags |= 2
+	}
+	return append(b, flags)
+}
+
+func decodeExpDecision(b []byte) (*expDecision, error) {
+	if len(b) < 2 || b[0] != 1 {
+		return nil, errors.New("bad experiment decision: unknown version")
+	}
+	flags := b[len(b)-1]
+	r := reader{b: b[1 : len(b)-1]}
+	d := &expDecision{experiment: r.string(), customer: r.string(),
+		dec:       experiment.Decision{Arm: r.string(), Date: r.string(), Channel: r.string(), Stage: r.string()},
+		converted: flags&1 != 0, outcome: flags&2 != 0}
+	n := r.uvarint()
+	if n > uint64(len(b)) {
+		return nil, errors.New("bad experiment decision: too many actions")
+	}
+	for range n {
+		d.actions = append(d.actions, r.string())
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("bad experiment decision: %w", err)
+	}
+	return d, nil
+}
