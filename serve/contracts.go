@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"nextbest/experiment"
 	"nextbest/features"
 	"nextbest/journal"
 	"nextbest/models"
@@ -71,10 +72,24 @@ type ModelSource interface {
 	List() ([]models.Entry, error)
 }
 
+// Aggregates are the figures the state applier keeps as it applies the
+// journal, for GET /v1/experiments and GET /v1/stats (embedded:
+// state.Store). They lag the journal as DecisionIndex does, and survive
+// restarts with the state.
+type Aggregates interface {
+	// Experiment returns the sums of experiment name's decisions, for
+	// experiment.Analyze (empty for an experiment without decisions).
+	Experiment(name string) (*experiment.Aggregates, error)
+	// Volume returns the counts of the applied decisions, returned
+	// actions, outcomes and events.
+	Volume() (*state.Volume, error)
+}
+
 // The embedded implementations.
 var (
 	_ Profiles      = (*features.Store)(nil)
 	_ DecisionIndex = (*state.Store)(nil)
+	_ Aggregates    = (*state.Store)(nil)
 	_ Journal       = (*journal.Journal[state.Live])(nil)
 	_ ModelSource   = (*models.Registry)(nil)
 )

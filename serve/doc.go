@@ -18,8 +18,9 @@
 //
 // The handlers use what they need through the small interfaces of
 // contracts.go: Profiles (read a profile), DecisionIndex (a decision by id
-// or by request, the outcome de-duplication keys), Journal (append with a
-// live value, health) and ModelSource (the promoted models). Open wires
+// or by request, the outcome de-duplication keys), Aggregates (an
+// experiment's sums, the volume counters), Journal (append with a live
+// value, health) and ModelSource (the promoted models). Open wires
 // the embedded implementations in — features.Store, state.Store,
 // journal.Journal[state.Live], models.Registry — and the cluster path's
 // Redis and JetStream ones will fill the same contracts.
@@ -45,9 +46,16 @@
 // without failing a request; the online model keeps learning. Records
 // the applier or learner cannot apply are counted and logged (skips.go).
 //
+// The applier also keeps, in the same batches, each experiment's sums and
+// the volume counters: GET /v1/experiments runs experiment.Analyze on the
+// sums (experiments_http.go), GET /v1/stats reads the counters
+// (metrics.go), through the Aggregates contract. Neither reads the
+// journal, and both survive restarts with the state; nextbest report's
+// offline analysis of the journal (eval) gives the same numbers.
+//
 // # What it is not
 //
 // serve holds no state that another instance needs beyond its data
 // directory, and does no modelling of its own: scoring is decide's and
-// models', training and evaluation are offline tools (training, eval).
+// models', and offline analysis is eval's (nextbest report).
 package serve

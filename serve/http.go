@@ -133,7 +133,7 @@ func (s *Service) handleReady(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Service) handleStats(ctx *fasthttp.RequestCtx) {
-	st, err := s.metrics.stats()
+	st, err := s.stats()
 	if err != nil {
 		writeErr(ctx, err)
 		return

@@ -2,13 +2,13 @@ package serve
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/valyala/fasthttp"
 
@@ -18,7 +18,6 @@ import (
 // metrics are the service's Prometheus metrics, on a registry of its own.
 type metrics struct {
 	reg          *prometheus.Registry
-	started      time.Time
 	log          *slog.Logger
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
@@ -37,7 +36,7 @@ type metrics struct {
 }
 
 func newMetrics(s *Service) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), started: time.Now().UTC(), log: s.log}
+	m := &metrics{reg: prometheus.NewRegistry(), log: s.log}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nextbest_http_requests_total", Help: "HTTP requests by endpoint and status code.",
 	}, []string{"endpoint", "code"})
@@ -148,59 +147,28 @@ func (m *metrics) decided(d *journal.Decision) {
 	}
 }
 
-// stats is the answer of GET /v1/stats: decision volume since the
-// process started, read from the same counters /metrics exports.
+// stats is the answer of GET /v1/stats: what the applied journal holds,
+// counted by the state applier as it applies it (state.Volume): kept with
+// the state, the counts survive restarts. /metrics exports the process's
+// own counters, which start at zero with the process.
 type stats struct {
-	Since      time.Time                     `json:"since"`
-	Decisions  map[string]float64            `json:"decisions_by_channel"`
-	Actions    map[string]map[string]float64 `json:"actions_by_channel"` // action → channel → count
-	Outcomes   map[string]float64            `json:"outcomes_by_type"`
-	Events     float64                       `json:"events"`
-	Experiment map[string]map[string]float64 `json:"experiment_decisions"` // experiment → arm → count
-	LastLSN    float64                       `json:"journal_last_lsn"`
+	// Since is the time of the first record counted (absent before any).
+	Since      time.Time                   `json:"since,omitzero"`
+	Decisions  map[string]int64            `json:"decisions_by_channel"`
+	Actions    map[string]map[string]int64 `json:"actions_by_channel"` // action → channel → count
+	Outcomes   map[string]int64            `json:"outcomes_by_type"`
+	Events     int64                       `json:"events"`
+	Experiment map[string]map[string]int64 `json:"experiment_decisions"` // experiment → arm → count
+	LastLSN    uint64                      `json:"journal_last_lsn"`
 }
 
-func (m *metrics) stats() (*stats, error) {
-	mfs, err := m.reg.Gather()
+func (s *Service) stats() (*stats, error) {
+	v, err := s.aggregates.Volume()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	st := &stats{Since: m.started, Decisions: map[string]float64{}, Actions: map[string]map[string]float64{},
-		Outcomes: map[string]float64{}, Experiment: map[string]map[string]float64{}}
-	label := func(mt *dto.Metric, name string) string {
-		for _, l := range mt.GetLabel() {
-			if l.GetName() == name {
-				return l.GetValue()
-			}
-		}
-		return ""
-	}
-	nested := func(dst map[string]map[string]float64, a, b string, v float64) {
-		if dst[a] == nil {
-			dst[a] = map[string]float64{}
-		}
-		dst[a][b] += v
-	}
-	for _, mf := range mfs {
-		for _, mt := range mf.GetMetric() {
-			v := mt.GetCounter().GetValue()
-			switch mf.GetName() {
-			case "nextbest_decisions_total":
-				st.Decisions[label(mt, "channel")] += v
-			case "nextbest_decision_actions_total":
-				nested(st.Actions, label(mt, "action"), label(mt, "channel"), v)
-			case "nextbest_outcomes_total":
-				st.Outcomes[label(mt, "type")] += v
-			case "nextbest_events_total":
-				st.Events += v
-			case "nextbest_experiment_decisions_total":
-				nested(st.Experiment, label(mt, "experiment"), label(mt, "arm"), v)
-			case "nextbest_journal_last_lsn":
-				st.LastLSN = mt.GetGauge().GetValue()
-			}
-		}
-	}
-	return st, nil
+	return &stats{Since: v.Since, Decisions: v.Decisions, Actions: v.Actions, Outcomes: v.Outcomes,
+		Events: v.Events, Experiment: v.Experiments, LastLSN: s.journal.LastLSN()}, nil
 }
 
 func (m *metrics) write(ctx *fasthttp.RequestCtx) {

@@ -197,10 +197,11 @@ type Service struct {
 	jrnl    *journal.Journal[state.Live]
 	learner *training.Online
 	// what the handlers use, through the contracts of contracts.go
-	profiles Profiles
-	index    DecisionIndex
-	journal  Journal
-	registry ModelSource // nil without a registry
+	profiles   Profiles
+	index      DecisionIndex
+	aggregates Aggregates
+	journal    Journal
+	registry   ModelSource // nil without a registry
 
 	spec   *features.Spec
 	cat    *decide.Catalog
@@ -286,7 +287,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		}
 		return nil, err
 	}
-	s.profiles, s.index = s.state.Profiles(), s.state
+	s.profiles, s.index, s.aggregates = s.state.Profiles(), s.state, s.state
 	if err := s.seedProfiles(); err != nil {
 		return nil, err
 	}

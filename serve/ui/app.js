@@ -304,10 +304,10 @@
   // ---- experiments ----------------------------------------------------
   //
   // /v1/experiments answers {"computed_at", "experiments": [...]}, each an
-  // eval.ExperimentResult: verdict, arms (counts and metrics with
-  // intervals), comparisons of each challenger with the control, SRM and
-  // sample-size checks, segment breakdowns. /v1/stats adds the live split
-  // of decisions since the service started.
+  // experiment.Result: verdict, arms (counts and metrics with intervals),
+  // comparisons of each challenger with the control, SRM and sample-size
+  // checks, segment breakdowns. /v1/stats adds the split of every decision
+  // the journal holds (kept with the state: it survives restarts).
 
   const METRIC_LABEL = { conversion: "Conversion rate", revenue: "Revenue per decision", reward: "Reward per decision" };
   const STATUS = {
@@ -377,7 +377,7 @@
       el("div", { class: "exp-head" }, el("h3", {}, name), el("span", { class: "pill running" }, "running")),
       el("p", { class: "exp-desc" }, note),
       el("table", { class: "numbers" },
-        el("thead", {}, el("tr", {}, el("th", {}, "Arm"), el("th", {}, "Decisions since start"), el("th", {}, "Share"))), body));
+        el("thead", {}, el("tr", {}, el("th", {}, "Arm"), el("th", {}, "Decisions"), el("th", {}, "Share"))), body));
   }
 
   function experimentCard(x, liveArms, computed) {
@@ -443,7 +443,7 @@
     }
     for (const w of x.warnings || []) checks.push(el("span", { class: "check bad" }, w));
     const liveNames = Object.keys(liveArms).sort();
-    const liveLine = liveNames.length ? el("p", { class: "hint" }, "Decisions since the service started: ",
+    const liveLine = liveNames.length ? el("p", { class: "hint" }, "Decisions in the journal: ",
       ...liveNames.flatMap((a, i) => [i ? " · " : "", a + " ", num("span", key + a + ".live", liveArms[a])])) : null;
 
     // charts: the primary metric per arm, and each challenger's lift
