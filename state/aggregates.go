@@ -168,8 +168,14 @@ type aggregates struct {
 	spans  map[string]*[2]time.Time
 	units  map[string]*experiment.Unit
 	decs   map[string]*expDecision
-	counts map[string]int64
-	dirty  map[string]bool // the keys changed in this batch
+	counts map[counterKey]counter
+	ck     []counterKey // scratch
+	// known holds the committed value and the store key of every counter
+	// read or written so far: counters are few and read by every batch,
+	// so they are read from the store once (the Applier is their one
+	// writer). committed updates it once a batch is in the store.
+	known map[counterKey]*storedCounter
+	dirty map[string]bool // the keys changed in this batch, but counters
 	// since is the time of the first record counted, to be written when
 	// the store has none (sinceStored)
 	since                    time.Time
@@ -178,7 +184,8 @@ type aggregates struct {
 
 func newAggregates(st *Store) *aggregates {
 	return &aggregates{st: st, sums: map[string]*experiment.Sums{}, spans: map[string]*[2]time.Time{},
-		units: map[string]*experiment.Unit{}, decs: map[string]*expDecision{}, counts: map[string]int64{},
+		units: map[string]*experiment.Unit{}, decs: map[string]*expDecision{}, counts: map[counterKey]counter{},
+		known: map[counterKey]*storedCounter{},
 		dirty: map[string]bool{}}
 }
 
@@ -190,7 +197,19 @@ func (g *aggregates) reset() {
 	clear(g.decs)
 	clear(g.counts)
 	clear(g.dirty)
-	g.since, g.sinceLoaded, g.sinceStored = time.Time{}, false, false
+	g.since, g.sinceLoaded = time.Time{}, g.sinceStored
+}
+
+// committed is told that the batch staged last is in the store.
+func (g *aggregates) committed() {
+	for k, c := range g.counts {
+		if c.dirty {
+			g.known[k].n = c.n
+		}
+	}
+	if !g.since.IsZero() {
+		g.sinceStored = true
+	}
 }
 
 // expDecision is the record of an experiment decision that returned
@@ -209,10 +228,11 @@ type expDecision struct {
 // experiment's sums.
 func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 	// everything the record changes, read first
-	keys := []string{volumeKey(volumeDecisions, d.Channel)}
+	keys := append(g.ck[:0], counterKey{volumeDecisions, d.Channel, ""})
 	for _, a := range d.Actions {
-		keys = append(keys, volumeKey(volumeActions, a.ActionID, d.Channel))
+		keys = append(keys, counterKey{volumeActions, a.ActionID, d.Channel})
 	}
+	g.ck = keys[:0] // kept for the next record; this one's stay in keys
 	var (
 		unit     *experiment.Unit
 		changes  []groupChange
@@ -223,7 +243,7 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 	)
 	if e := d.Experiment; e != nil {
 		exp, arm = e.Name, e.Arm
-		keys = append(keys, volumeKey(volumeExperiments, exp, arm))
+		keys = append(keys, counterKey{volumeExperiments, exp, arm})
 		ed = experiment.DecisionOf(d, time.UTC)
 		unitKey = unitKeyOf(exp, d.CustomerID)
 		u, err := g.unit(unitKey)
@@ -251,8 +271,7 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 
 	// nothing fails from here
 	for _, k := range keys {
-		g.counts[k]++
-		g.dirty[k] = true
+		g.add1(k)
 	}
 	g.count(at)
 	if unit == nil {
@@ -294,8 +313,8 @@ func (g *aggregates) add(changes []groupChange) {
 // is the decision's first, to its decisions with outcomes. The caller has
 // told duplicates apart: o counts.
 func (g *aggregates) outcome(o *journal.Outcome, t *logs.OutcomeType, attributed bool, typeDelta float64, at time.Time) error {
-	key := volumeKey(volumeOutcomes, o.Type)
-	if err := g.loadCounts([]string{key}); err != nil {
+	key := counterKey{volumeOutcomes, o.Type, ""}
+	if err := g.loadCount(key); err != nil {
 		return err
 	}
 	if err := g.loadSince(); err != nil {
@@ -339,8 +358,7 @@ func (g *aggregates) outcome(o *journal.Outcome, t *logs.OutcomeType, attributed
 	}
 
 	// nothing fails from here
-	g.counts[key]++
-	g.dirty[key] = true
+	g.add1(key)
 	g.count(at)
 	if rec != nil {
 		g.decs[prefixExpDecision+o.DecisionID] = rec
@@ -354,7 +372,7 @@ func (g *aggregates) outcome(o *journal.Outcome, t *logs.OutcomeType, attributed
 // prepareEvent reads what counting a journey event changes, so that
 // countEvent cannot fail.
 func (g *aggregates) prepareEvent() error {
-	if err := g.loadCounts([]string{volumeKey(volumeEvents)}); err != nil {
+	if err := g.loadCount(counterKey{name: volumeEvents}); err != nil {
 		return err
 	}
 	return g.loadSince()
@@ -363,9 +381,7 @@ func (g *aggregates) prepareEvent() error {
 // countEvent counts an applied journey event (record at time at), after
 // prepareEvent.
 func (g *aggregates) countEvent(at time.Time) {
-	key := volumeKey(volumeEvents)
-	g.counts[key]++
-	g.dirty[key] = true
+	g.add1(counterKey{name: volumeEvents})
 	g.count(at)
 }
 
@@ -389,12 +405,17 @@ func (g *aggregates) stage(b *pebble.Batch) error {
 			v = encodeSpan(g.spans[k][0], g.spans[k][1])
 		case g.units[k] != nil:
 			v = encodeUnit(g.units[k])
-		case g.decs[k] != nil:
-			v = encodeExpDecision(g.decs[k])
 		default:
-			v = binary.BigEndian.AppendUint64(nil, uint64(g.counts[k]))
+			v = encodeExpDecision(g.decs[k])
 		}
 		errs = append(errs, b.Set([]byte(k), v, nil))
+	}
+	var n [8]byte
+	for k, c := range g.counts {
+		if c.dirty {
+			binary.BigEndian.PutUint64(n[:], uint64(c.n))
+			errs = append(errs, b.Set(g.known[k].key, n[:], nil)) // Set copies
+		}
 	}
 	if !g.sinceStored && !g.since.IsZero() {
 		errs = append(errs, b.Set([]byte(keySince), binary.BigEndian.AppendUint64(nil, uint64(g.since.UnixNano())), nil))
@@ -496,25 +517,53 @@ func (g *aggregates) expDecision(key string) (*expDecision, error) {
 	return d, nil
 }
 
-func (g *aggregates) loadCounts(keys []string) error {
+func (g *aggregates) loadCounts(keys []counterKey) error {
 	for _, k := range keys {
-		if _, ok := g.counts[k]; ok {
-			continue
-		}
-		v, err := g.get(k)
-		if err != nil {
+		if err := g.loadCount(k); err != nil {
 			return err
 		}
-		var n int64
-		if v != nil {
-			if len(v) != 8 {
-				return &ApplyError{KindState, fmt.Errorf("%s: %d bytes", k, len(v))}
-			}
-			n = int64(binary.BigEndian.Uint64(v))
-		}
-		g.counts[k] = n
 	}
 	return nil
+}
+
+// loadCount reads counter k into the working copy, once per batch.
+func (g *aggregates) loadCount(k counterKey) error {
+	if _, ok := g.counts[k]; ok {
+		return nil
+	}
+	if sc := g.known[k]; sc != nil {
+		g.counts[sc.k] = counter{n: sc.n}
+		return nil
+	}
+	key := k.storeKey()
+	v, closer, err := g.st.db.Get([]byte(key))
+	var n int64
+	switch {
+	case err == pebble.ErrNotFound:
+	case err != nil:
+		return &ApplyError{KindState, fmt.Errorf("cannot read %s: %w", key, err)}
+	default:
+		ok := len(v) == 8
+		if ok {
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		closer.Close()
+		if !ok {
+			return &ApplyError{KindState, fmt.Errorf("%s: %d bytes", key, len(v))}
+		}
+	}
+	k = counterKey{strings.Clone(k.name), strings.Clone(k.a), strings.Clone(k.b)}
+	g.known[k] = &storedCounter{k: k, key: []byte(key), n: n}
+	g.counts[k] = counter{n: n}
+	return nil
+}
+
+// add1 adds one to counter k (loaded).
+func (g *aggregates) add1(k counterKey) {
+	c := g.counts[k]
+	c.n++
+	c.dirty = true
+	g.counts[k] = c
 }
 
 // loadSince finds out, once per batch, whether the store holds the time
@@ -541,15 +590,34 @@ func unitKeyOf(exp, customer string) string { return prefixUnit + esc(exp) + "/"
 // esc escapes one key component.
 func esc(s string) string { return url.PathEscape(s) }
 
-// volumeKey is the key of a volume counter with its labels.
-func volumeKey(name string, labels ...string) string {
-	var b strings.Builder
-	b.WriteString(prefixVolume + name)
-	for _, l := range labels {
-		b.WriteByte('/')
-		b.WriteString(esc(l))
+// counterKey names a volume counter and its labels (a and b, in the
+// order of its key; "" for none): a map key that costs no allocation.
+type counterKey struct{ name, a, b string }
+
+// storedCounter is a counter as the store holds it.
+type storedCounter struct {
+	k   counterKey
+	key []byte
+	n   int64
+}
+
+// counter is a volume counter's value in the working copy.
+type counter struct {
+	n     int64
+	dirty bool
+}
+
+// storeKey is the key of the counter: v/<name>[/<a>[/<b>]].
+func (k counterKey) storeKey() string {
+	key := prefixVolume + k.name
+	if k.name == volumeEvents {
+		return key
 	}
-	return b.String()
+	key += "/" + esc(k.a)
+	if k.b != "" || k.name == volumeActions || k.name == volumeExperiments {
+		key += "/" + esc(k.b)
+	}
+	return key
 }
 
 // groupKey is the key of experiment exp's sums of group gr.

@@ -330,3 +330,51 @@ func nearSums(g, w *experiment.Sums) bool {
 	}
 	return ok
 }
+
+// failOnce fails the first commit it is asked to make.
+type failOnce struct{ failed bool }
+
+func (f *failOnce) Commit(_ []Reservation, commit func() error) error {
+	if !f.failed {
+		f.failed = true
+		return fmt.Errorf("injected commit failure")
+	}
+	return commit()
+}
+
+// TestVolumeAfterFailedCommit: a batch whose commit fails counts nothing
+// (the applier's cache of counters is not ahead of the store), and the
+// same records applied again count once.
+func TestVolumeAfterFailedCommit(t *testing.T) {
+	e := newEnv(t)
+	sc := newExpScenario(t)
+	st := openStore(t, t.TempDir())
+	a := e.applierOf(t, st, ApplierConfig{Window: expWindow, Contacts: &failOnce{}})
+	if err := a.Apply(sc.recs[:4], sc.live[:4]); err == nil {
+		t.Fatal("the injected failure did not fail the batch")
+	}
+	if v, err := st.Volume(); err != nil || len(v.Decisions) != 0 || v.Events != 0 {
+		t.Fatalf("a failed batch counted: %+v, %v", v, err)
+	}
+	if err := a.Apply(sc.recs, sc.live); err != nil {
+		t.Fatal(err)
+	}
+	ref := openStore(t, t.TempDir())
+	if err := e.applierOf(t, ref, ApplierConfig{Window: expWindow}).Apply(sc.recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Volume()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.Volume()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after a failed batch and a retry: %+v, want %+v", got, want)
+	}
+	if d := diffKeys(keyspace(t, ref), keyspace(t, st)); d != "" {
+		t.Errorf("the retried state differs: %s", d)
+	}
+}

@@ -351,6 +351,7 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 		return fmt.Errorf("cannot commit applied state: %w", err)
 	}
 	a.applied.Store(last)
+	a.agg.committed()
 	if a.learning {
 		a.cfg.Learner.Learn(a.work, upTo)
 	}
