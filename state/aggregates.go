@@ -158,35 +158,85 @@ func (s *Store) Volume() (*Volume, error) {
 }
 
 // aggregates is the Applier's working copy, for one journal batch, of the
-// sums, units, experiment decision records and counters the batch
+// sums, spans, units, experiment decision records and counters the batch
 // changes: read from the store on first use, written into the batch by
 // stage. A record's changes are worked out before any of them is made, so
 // a record that fails (the store cannot be read) changes nothing.
+//
+// Sums, spans and counters are few (per experiment, arm and day, channel
+// or stage; per label) and every batch touches the same ones: the
+// Applier, their one writer, keeps their committed values (known*) and
+// reads each from the store once. committed moves a batch's values there
+// once the batch is in the store. Units and decision records are one per
+// customer and decision: they are read from the store.
 type aggregates struct {
-	st     *Store
-	sums   map[string]*experiment.Sums
-	spans  map[string]*[2]time.Time
-	units  map[string]*experiment.Unit
-	decs   map[string]*expDecision
+	st    *Store
+	sums  map[groupRef]batchSums
+	spans map[spanRef]batchSpan
+	units map[string]*experiment.Unit
+	decs  map[string]*expDecision
+	dirty map[string]bool // the units and decision records changed
+	// counts are the batch's counters
 	counts map[counterKey]counter
-	ck     []counterKey // scratch
-	// known holds the committed value and the store key of every counter
-	// read or written so far: counters are few and read by every batch,
-	// so they are read from the store once (the Applier is their one
-	// writer). committed updates it once a batch is in the store.
-	known map[counterKey]*storedCounter
-	dirty map[string]bool // the keys changed in this batch, but counters
+	// the committed values and store keys
+	knownSums   map[groupRef]*storedSums
+	knownSpans  map[spanRef]*storedSpan
+	knownCounts map[counterKey]*storedCounter
 	// since is the time of the first record counted, to be written when
 	// the store has none (sinceStored)
 	since                    time.Time
 	sinceLoaded, sinceStored bool
+	// names interns the strings decoded from units and decision records
+	// (arms, dates, channels, stages, actions: few)
+	names map[string]string
+	// scratch
+	ck  []counterKey
+	chg []groupChange
 }
 
+// groupRef names the sums of group g of experiment exp.
+type groupRef struct {
+	exp string
+	g   experiment.Group
+}
+
+// spanRef names the span of an experiment's arm.
+type spanRef struct{ exp, arm string }
+
+// groupChange is a change to the sums of a group.
+type groupChange struct {
+	ref  groupRef
+	sums experiment.Sums
+}
+
+type batchSums struct {
+	s     experiment.Sums
+	dirty bool
+}
+
+type batchSpan struct {
+	from, to time.Time
+	dirty    bool
+}
+
+type storedSums struct {
+	key []byte
+	s   experiment.Sums
+}
+
+type storedSpan struct {
+	key      []byte
+	from, to time.Time
+}
+
+// maxNames bounds the interned strings.
+const maxNames = 1 << 14
+
 func newAggregates(st *Store) *aggregates {
-	return &aggregates{st: st, sums: map[string]*experiment.Sums{}, spans: map[string]*[2]time.Time{},
-		units: map[string]*experiment.Unit{}, decs: map[string]*expDecision{}, counts: map[counterKey]counter{},
-		known: map[counterKey]*storedCounter{},
-		dirty: map[string]bool{}}
+	return &aggregates{st: st, sums: map[groupRef]batchSums{}, spans: map[spanRef]batchSpan{},
+		units: map[string]*experiment.Unit{}, decs: map[string]*expDecision{}, dirty: map[string]bool{},
+		counts: map[counterKey]counter{}, knownSums: map[groupRef]*storedSums{}, knownSpans: map[spanRef]*storedSpan{},
+		knownCounts: map[counterKey]*storedCounter{}, names: map[string]string{}}
 }
 
 // reset forgets the working copy: a new batch starts.
@@ -195,8 +245,8 @@ func (g *aggregates) reset() {
 	clear(g.spans)
 	clear(g.units)
 	clear(g.decs)
-	clear(g.counts)
 	clear(g.dirty)
+	clear(g.counts)
 	g.since, g.sinceLoaded = time.Time{}, g.sinceStored
 }
 
@@ -204,12 +254,36 @@ func (g *aggregates) reset() {
 func (g *aggregates) committed() {
 	for k, c := range g.counts {
 		if c.dirty {
-			g.known[k].n = c.n
+			g.knownCounts[k].n = c.n
+		}
+	}
+	for r, bs := range g.sums {
+		if bs.dirty {
+			g.knownSums[r].s = bs.s
+		}
+	}
+	for r, sp := range g.spans {
+		if sp.dirty {
+			k := g.knownSpans[r]
+			k.from, k.to = sp.from, sp.to
 		}
 	}
 	if !g.since.IsZero() {
 		g.sinceStored = true
 	}
+}
+
+// intern returns b as a string, the same one for the same bytes while
+// there are not too many.
+func (g *aggregates) intern(b []byte) string {
+	if s, ok := g.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(g.names) < maxNames {
+		g.names[s] = s
+	}
+	return s
 }
 
 // expDecision is the record of an experiment decision that returned
@@ -235,12 +309,11 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 	g.ck = keys[:0] // kept for the next record; this one's stay in keys
 	var (
 		unit     *experiment.Unit
-		changes  []groupChange
 		ed       experiment.Decision
 		unitKey  string
-		spanKey  string
 		exp, arm string
 	)
+	changes := g.chg[:0]
 	if e := d.Experiment; e != nil {
 		exp, arm = e.Name, e.Arm
 		keys = append(keys, counterKey{volumeExperiments, exp, arm})
@@ -252,13 +325,13 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 		}
 		unit = cloneUnit(u)
 		unit.Change(&ed, 1, &experiment.Values{}, 0, func(gr experiment.Group, s *experiment.Sums) {
-			changes = append(changes, groupChange{groupKey(exp, gr), *s})
+			changes = append(changes, groupChange{groupRef{exp, gr}, *s})
 		})
+		g.chg = changes[:0]
 		if err := g.loadSums(changes); err != nil {
 			return err
 		}
-		spanKey = prefixExperiment + esc(exp) + "/" + esc(arm) + "/span"
-		if _, err := g.span(spanKey); err != nil {
+		if err := g.loadSpan(spanRef{exp, arm}); err != nil {
 			return err
 		}
 	}
@@ -279,14 +352,15 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 	}
 	g.units[unitKey], g.dirty[unitKey] = unit, true
 	g.add(changes)
-	sp := g.spans[spanKey]
-	g.dirty[spanKey] = true
-	if sp[0].IsZero() || d.Time.Before(sp[0]) {
-		sp[0] = d.Time
+	sp := g.spans[spanRef{exp, arm}]
+	if sp.from.IsZero() || d.Time.Before(sp.from) {
+		sp.from = d.Time
 	}
-	if d.Time.After(sp[1]) {
-		sp[1] = d.Time
+	if d.Time.After(sp.to) {
+		sp.to = d.Time
 	}
+	sp.dirty = true
+	g.spans[spanRef{exp, arm}] = sp
 	if len(d.Actions) > 0 { // else no outcome can name it
 		rec := &expDecision{experiment: exp, customer: d.CustomerID, dec: ed}
 		for _, a := range d.Actions {
@@ -301,8 +375,10 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 // add adds changes to the sums (loaded by loadSums).
 func (g *aggregates) add(changes []groupChange) {
 	for _, c := range changes {
-		g.sums[c.key].Add(&c.sums)
-		g.dirty[c.key] = true
+		bs := g.sums[c.ref]
+		bs.s.Add(&c.sums)
+		bs.dirty = true
+		g.sums[c.ref] = bs
 	}
 }
 
@@ -324,8 +400,8 @@ func (g *aggregates) outcome(o *journal.Outcome, t *logs.OutcomeType, attributed
 		rec     *expDecision
 		unit    *experiment.Unit
 		unitKey string
-		changes []groupChange
 	)
+	changes := g.chg[:0]
 	if attributed {
 		r, err := g.expDecision(prefixExpDecision + o.DecisionID)
 		if err != nil {
@@ -347,8 +423,9 @@ func (g *aggregates) outcome(o *journal.Outcome, t *logs.OutcomeType, attributed
 				}
 				unit = cloneUnit(u)
 				unit.Change(&next.dec, 0, &dy, dOut, func(gr experiment.Group, s *experiment.Sums) {
-					changes = append(changes, groupChange{groupKey(r.experiment, gr), *s})
+					changes = append(changes, groupChange{groupRef{r.experiment, gr}, *s})
 				})
+				g.chg = changes[:0]
 				if err := g.loadSums(changes); err != nil {
 					return err
 				}
@@ -396,37 +473,34 @@ func (g *aggregates) count(at time.Time) {
 // stage writes the batch's changes into b.
 func (g *aggregates) stage(b *pebble.Batch) error {
 	var errs []error
-	for k := range g.dirty {
-		var v []byte
-		switch {
-		case g.sums[k] != nil:
-			v = encodeSums(g.sums[k])
-		case g.spans[k] != nil:
-			v = encodeSpan(g.spans[k][0], g.spans[k][1])
-		case g.units[k] != nil:
-			v = encodeUnit(g.units[k])
-		default:
-			v = encodeExpDecision(g.decs[k])
+	set := func(k, v []byte) { errs = append(errs, b.Set(k, v, nil)) } // Set copies
+	var buf [sumsSize]byte
+	for r, bs := range g.sums {
+		if bs.dirty {
+			set(g.knownSums[r].key, appendSums(buf[:0], &bs.s))
 		}
-		errs = append(errs, b.Set([]byte(k), v, nil))
 	}
-	var n [8]byte
+	for r, sp := range g.spans {
+		if sp.dirty {
+			set(g.knownSpans[r].key, appendSpan(buf[:0], sp.from, sp.to))
+		}
+	}
 	for k, c := range g.counts {
 		if c.dirty {
-			binary.BigEndian.PutUint64(n[:], uint64(c.n))
-			errs = append(errs, b.Set(g.known[k].key, n[:], nil)) // Set copies
+			set(g.knownCounts[k].key, binary.BigEndian.AppendUint64(buf[:0], uint64(c.n)))
+		}
+	}
+	for k := range g.dirty {
+		if u := g.units[k]; u != nil {
+			set([]byte(k), encodeUnit(u))
+		} else {
+			set([]byte(k), encodeExpDecision(g.decs[k]))
 		}
 	}
 	if !g.sinceStored && !g.since.IsZero() {
-		errs = append(errs, b.Set([]byte(keySince), binary.BigEndian.AppendUint64(nil, uint64(g.since.UnixNano())), nil))
+		set([]byte(keySince), binary.BigEndian.AppendUint64(buf[:0], uint64(g.since.UnixNano())))
 	}
 	return errors.Join(errs...)
-}
-
-// groupChange is a change to the sums under key.
-type groupChange struct {
-	key  string
-	sums experiment.Sums
 }
 
 // get reads key from the store; nil if there is none.
@@ -443,42 +517,55 @@ func (g *aggregates) get(key string) ([]byte, error) {
 	return v, nil
 }
 
+// loadSums reads the sums the changes change into the working copy.
 func (g *aggregates) loadSums(changes []groupChange) error {
 	for _, c := range changes {
-		if _, ok := g.sums[c.key]; ok {
+		if _, ok := g.sums[c.ref]; ok {
 			continue
 		}
-		v, err := g.get(c.key)
-		if err != nil {
-			return err
-		}
-		s := new(experiment.Sums)
-		if v != nil {
-			if *s, err = decodeSums(v); err != nil {
-				return &ApplyError{KindState, fmt.Errorf("%s: %w", c.key, err)}
+		k := g.knownSums[c.ref]
+		if k == nil {
+			key := groupKey(c.ref.exp, c.ref.g)
+			v, err := g.get(key)
+			if err != nil {
+				return err
 			}
+			k = &storedSums{key: []byte(key)}
+			if v != nil {
+				if k.s, err = decodeSums(v); err != nil {
+					return &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
+				}
+			}
+			r := groupRef{strings.Clone(c.ref.exp), experiment.Group{Arm: strings.Clone(c.ref.g.Arm), Dim: c.ref.g.Dim, Value: strings.Clone(c.ref.g.Value)}}
+			g.knownSums[r] = k
 		}
-		g.sums[c.key] = s
+		g.sums[c.ref] = batchSums{s: k.s}
 	}
 	return nil
 }
 
-func (g *aggregates) span(key string) (*[2]time.Time, error) {
-	if sp, ok := g.spans[key]; ok {
-		return sp, nil
+// loadSpan reads the span of arm r into the working copy.
+func (g *aggregates) loadSpan(r spanRef) error {
+	if _, ok := g.spans[r]; ok {
+		return nil
 	}
-	v, err := g.get(key)
-	if err != nil {
-		return nil, err
-	}
-	sp := new([2]time.Time)
-	if v != nil {
-		if sp[0], sp[1], err = decodeSpan(v); err != nil {
-			return nil, &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
+	k := g.knownSpans[r]
+	if k == nil {
+		key := prefixExperiment + esc(r.exp) + "/" + esc(r.arm) + "/span"
+		v, err := g.get(key)
+		if err != nil {
+			return err
 		}
+		k = &storedSpan{key: []byte(key)}
+		if v != nil {
+			if k.from, k.to, err = decodeSpan(v); err != nil {
+				return &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
+			}
+		}
+		g.knownSpans[spanRef{strings.Clone(r.exp), strings.Clone(r.arm)}] = k
 	}
-	g.spans[key] = sp
-	return sp, nil
+	g.spans[r] = batchSpan{from: k.from, to: k.to}
+	return nil
 }
 
 func (g *aggregates) unit(key string) (*experiment.Unit, error) {
@@ -491,7 +578,7 @@ func (g *aggregates) unit(key string) (*experiment.Unit, error) {
 	}
 	u := new(experiment.Unit)
 	if v != nil {
-		if u, err = decodeUnit(v); err != nil {
+		if u, err = decodeUnit(v, g.intern); err != nil {
 			return nil, &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
 		}
 	}
@@ -509,7 +596,7 @@ func (g *aggregates) expDecision(key string) (*expDecision, error) {
 	if err != nil || v == nil {
 		return nil, err
 	}
-	d, err := decodeExpDecision(v)
+	d, err := decodeExpDecision(v, g.intern)
 	if err != nil {
 		return nil, &ApplyError{KindState, fmt.Errorf("%s: %w", key, err)}
 	}
@@ -531,7 +618,7 @@ func (g *aggregates) loadCount(k counterKey) error {
 	if _, ok := g.counts[k]; ok {
 		return nil
 	}
-	if sc := g.known[k]; sc != nil {
+	if sc := g.knownCounts[k]; sc != nil {
 		g.counts[sc.k] = counter{n: sc.n}
 		return nil
 	}
@@ -553,7 +640,7 @@ func (g *aggregates) loadCount(k counterKey) error {
 		}
 	}
 	k = counterKey{strings.Clone(k.name), strings.Clone(k.a), strings.Clone(k.b)}
-	g.known[k] = &storedCounter{k: k, key: []byte(key), n: n}
+	g.knownCounts[k] = &storedCounter{k: k, key: []byte(key), n: n}
 	g.counts[k] = counter{n: n}
 	return nil
 }
@@ -655,8 +742,9 @@ func prefixEnd(p string) []byte {
 // sumsSize is the length of an encoded Sums: 3 counts and 10 floats.
 const sumsSize = 13 * 8
 
-func encodeSums(s *experiment.Sums) []byte {
-	b := make([]byte, 0, sumsSize)
+func encodeSums(s *experiment.Sums) []byte { return appendSums(make([]byte, 0, sumsSize), s) }
+
+func appendSums(b []byte, s *experiment.Sums) []byte {
 	for _, n := range []int64{s.Customers, s.Decisions, s.WithOutcomes} {
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
@@ -685,8 +773,8 @@ func decodeSums(b []byte) (experiment.Sums, error) {
 	return s, nil
 }
 
-func encodeSpan(from, to time.Time) []byte {
-	b := binary.BigEndian.AppendUint64(nil, uint64(from.UnixNano()))
+func appendSpan(b []byte, from, to time.Time) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(from.UnixNano()))
 	return binary.BigEndian.AppendUint64(b, uint64(to.UnixNano()))
 }
 
@@ -721,7 +809,8 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
-func (r *reader) string() string {
+// string reads a string, made by intern (nil: a new one).
+func (r *reader) string(intern func([]byte) string) string {
 	n := r.uvarint()
 	if r.err != nil {
 		return ""
@@ -730,9 +819,12 @@ func (r *reader) string() string {
 		r.err = errors.New("truncated")
 		return ""
 	}
-	s := string(r.b[:n])
+	b := r.b[:n]
 	r.b = r.b[n:]
-	return s
+	if intern == nil {
+		return string(b)
+	}
+	return intern(b)
 }
 
 func (r *reader) float() float64 {
@@ -772,7 +864,9 @@ func encodeUnit(u *experiment.Unit) []byte {
 	return b
 }
 
-func decodeUnit(b []byte) (*experiment.Unit, error) {
+// decodeUnit reads what encodeUnit wrote; intern (nil: none) makes its
+// strings.
+func decodeUnit(b []byte, intern func([]byte) string) (*experiment.Unit, error) {
 	r := reader{b: b}
 	n := r.uvarint()
 	if n > uint64(len(b)) {
@@ -781,7 +875,7 @@ func decodeUnit(b []byte) (*experiment.Unit, error) {
 	u := &experiment.Unit{Cells: make([]experiment.Cell, 0, n)}
 	for range n {
 		var c experiment.Cell
-		c.Group = experiment.Group{Arm: r.string(), Dim: r.string(), Value: r.string()}
+		c.Group = experiment.Group{Arm: r.string(intern), Dim: r.string(intern), Value: r.string(intern)}
 		c.N = int64(r.uvarint())
 		for m := range c.Y {
 			c.Y[m] = r.float()
@@ -815,21 +909,23 @@ func encodeExpDecision(d *expDecision) []byte {
 	return append(b, flags)
 }
 
-func decodeExpDecision(b []byte) (*expDecision, error) {
+// decodeExpDecision reads what encodeExpDecision wrote; intern (nil:
+// none) makes its strings, but the customer's.
+func decodeExpDecision(b []byte, intern func([]byte) string) (*expDecision, error) {
 	if len(b) < 2 || b[0] != 1 {
 		return nil, errors.New("bad experiment decision: unknown version")
 	}
 	flags := b[len(b)-1]
 	r := reader{b: b[1 : len(b)-1]}
-	d := &expDecision{experiment: r.string(), customer: r.string(),
-		dec:       experiment.Decision{Arm: r.string(), Date: r.string(), Channel: r.string(), Stage: r.string()},
+	d := &expDecision{experiment: r.string(intern), customer: r.string(nil),
+		dec:       experiment.Decision{Arm: r.string(intern), Date: r.string(intern), Channel: r.string(intern), Stage: r.string(intern)},
 		converted: flags&1 != 0, outcome: flags&2 != 0}
 	n := r.uvarint()
 	if n > uint64(len(b)) {
 		return nil, errors.New("bad experiment decision: too many actions")
 	}
 	for range n {
-		d.actions = append(d.actions, r.string())
+		d.actions = append(d.actions, r.string(intern))
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("bad experiment decision: %w", err)

@@ -271,21 +271,21 @@ func TestAggregateCodecs(t *testing.T) {
 		{Group: experiment.Group{Arm: "a", Dim: experiment.DimChannel, Value: "web/x"}, N: 2, Y: experiment.Values{1, 0, math.Pi}},
 		{Group: experiment.Group{Arm: "a", Dim: experiment.DimDay, Value: "2026-11-22"}, N: 1},
 	}}
-	if got, err := decodeUnit(encodeUnit(u)); err != nil || !reflect.DeepEqual(got, u) {
+	if got, err := decodeUnit(encodeUnit(u), nil); err != nil || !reflect.DeepEqual(got, u) {
 		t.Errorf("unit: %+v, %v", got, err)
 	}
 	d := &expDecision{experiment: "e", customer: "c", dec: experiment.Decision{Arm: "a", Date: "2026-11-22", Channel: "web", Stage: "new"},
 		actions: []string{"x", "y"}, outcome: true}
-	if got, err := decodeExpDecision(encodeExpDecision(d)); err != nil || !reflect.DeepEqual(got, d) {
+	if got, err := decodeExpDecision(encodeExpDecision(d), nil); err != nil || !reflect.DeepEqual(got, d) {
 		t.Errorf("decision: %+v, %v", got, err)
 	}
 	for _, b := range [][]byte{encodeUnit(u), encodeExpDecision(d)} {
 		for n := range len(b) - 1 {
-			decodeUnit(b[:n])
-			decodeExpDecision(b[:n])
+			decodeUnit(b[:n], nil)
+			decodeExpDecision(b[:n], nil)
 		}
 	}
-	if _, err := decodeUnit(encodeUnit(u)[:5]); err == nil {
+	if _, err := decodeUnit(encodeUnit(u)[:5], nil); err == nil {
 		t.Error("a truncated unit decodes")
 	}
 }
