@@ -30,7 +30,7 @@
 // The journal is the only durable copy; everything else is derived from
 // it (the store by package state), in this order:
 //
-//	journal ─▶ state.Applier ─▶ training.Online
+//	journal ─▶ state.Applier ─▶ online.Learner
 //
 // The journal's one subscriber is the state applier, which writes
 // profiles, the decision index, request ids and outcome de-duplication
@@ -38,7 +38,7 @@
 // Open replays the journal past the LSN the store holds), releases the
 // contact reservations of the decisions it applies (contact.go: the
 // ledger that keeps frequency caps exact under concurrency), and hands
-// the learning work to the online learner (training.Online, a
+// the learning work to the online learner (online.Learner, a
 // state.Learner, wired in service.go). The learner updates the online
 // ridge model from it, publishes it to decisions every few milliseconds,
 // and snapshots it with the LSN it reflects. A promoted registry model,

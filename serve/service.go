@@ -22,7 +22,7 @@ import (
 	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/state"
-	"nextbest/training"
+	"nextbest/training/online"
 )
 
 // Config configures a Service. Zero values take the documented defaults.
@@ -195,7 +195,7 @@ type Service struct {
 	state   *state.Store
 	applier *state.Applier
 	jrnl    *journal.Journal[state.Live]
-	learner *training.Online
+	learner *online.Learner
 	// what the handlers use, through the contracts of contracts.go
 	profiles   Profiles
 	index      DecisionIndex
@@ -295,15 +295,15 @@ func Open(cfg Config) (_ *Service, err error) {
 	// the online model: last snapshot, or a fresh one
 	snapPath := filepath.Join(cfg.DataDir, "model", "online.state")
 	var from uint64
-	s.model, from, err = training.LoadSnapshot(snapPath, s.cat)
+	s.model, from, err = online.LoadSnapshot(snapPath, s.cat)
 	fresh := false
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		fresh = true
-	case errors.Is(err, training.ErrSnapshotCatalog):
+	case errors.Is(err, online.ErrSnapshotCatalog):
 		s.log.Warn("the catalog changed since the model snapshot; rebuilding the model from the journal")
 		fresh = true
-	case errors.Is(err, training.ErrSnapshotOverflow):
+	case errors.Is(err, online.ErrSnapshotOverflow):
 		s.log.Error("the model snapshot cannot serve; rebuilding the model from the journal", "err", err)
 		fresh = true
 	case err != nil:
@@ -326,7 +326,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	applyErrs := newApplyErrors(s.metrics.applyErrors, s.log)
-	if s.learner, err = training.NewOnline(training.OnlineConfig{
+	if s.learner, err = online.New(online.Config{
 		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index,
 		DefaultReward: cfg.DefaultReward, From: from,
 		PublishEvery: cfg.PublishEvery, SnapshotPath: snapPath, SnapshotEvery: cfg.SnapshotEvery,

@@ -9,7 +9,7 @@
 //
 //	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ e/ u/ x/ v/ m/)
 //	(durable batch,                 │
-//	 live values)                   └──Learn──▶ Learner (training.Online)
+//	 live values)                   └──Learn──▶ Learner (online.Learner)
 //
 // The Applier is the journal's subscriber (journal.Subscriber[Live]): each
 // durable batch reaches it in LSN order, from the journal's apply
@@ -77,5 +77,5 @@
 // contracts), and not a query engine: every lookup is one key. Contact
 // reservations of decisions not yet applied are serve's (its contact
 // ledger); the online model and its snapshot are the learner's
-// (training.Online).
+// (online.Learner).
 package state

@@ -48,7 +48,7 @@
 //
 // # The online learner
 //
-// Online (online.go) keeps the service's ridge model up to date in
+// Subpackage online (online.Learner) keeps the service's ridge model up to date in
 // journal order: it is the state applier's state.Learner, so it takes
 // each applied batch's impressions (learned with the default reward) and
 // reward deltas (the declared rule of package logs, within the
@@ -56,7 +56,8 @@
 // BuildDataset does, and publishes the model at most every PublishEvery.
 // Its watermark (WaitFor) says what the published model holds. It
 // snapshots the model with the LSN it reflects in its own versioned file
-// (online_snapshot.go: LoadSnapshot reads it back). serve wires it; a
+// (online.LoadSnapshot reads it back). It is a package of its own so that
+// the server links the learner without the offline pipeline. serve wires it; a
 // property test there (TestOnlineEqualsBatch) requires the same ridge
 // statistics online and from the batch path (logs.Join, BuildDataset,
 // TrainRidge) on one journal.

@@ -19,14 +19,4 @@ var (
 	// SpecBuilder.Check returns for a data file whose feature names differ
 	// from the feature spec's inputs.
 	ErrFeatureMismatch = errors.New("training: the file's features do not match the feature spec")
-	// ErrBadSnapshot is returned by LoadSnapshot for an online-model
-	// snapshot that does not decode (header, version or model).
-	ErrBadSnapshot = errors.New("training: model snapshot does not decode")
-	// ErrSnapshotCatalog is returned by LoadSnapshot for a snapshot taken
-	// with another action catalog.
-	ErrSnapshotCatalog = errors.New("training: model snapshot was taken with another action catalog")
-	// ErrSnapshotOverflow is returned by LoadSnapshot for a snapshot whose
-	// statistics are past models.MaxRidgeStat: written before the model
-	// guarded against them (a poisoned outcome), it cannot serve.
-	ErrSnapshotOverflow = errors.New("training: model snapshot holds statistics out of range")
 )

@@ -1,4 +1,4 @@
-package training
+package online
 
 import (
 	"crypto/sha256"
@@ -39,7 +39,7 @@ var snapshotMagic = [4]byte{'N', 'B', 'O', 'L'}
 // fsync, rename, fsync of the directory. Without a SnapshotPath it does
 // nothing. It reads the model as its writer does: call it after Run
 // returned (Run snapshots every SnapshotEvery on its own goroutine).
-func (l *Online) Snapshot() error {
+func (l *Learner) Snapshot() error {
 	if l.cfg.SnapshotPath == "" {
 		return nil
 	}
@@ -98,8 +98,8 @@ func catalogHash(c *decide.Catalog) [32]byte {
 	return sum
 }
 
-// LoadSnapshot reads a snapshot that Online.Snapshot wrote to path: the
-// model (published) and the LSN it reflects, OnlineConfig.From for the
+// LoadSnapshot reads a snapshot that Learner.Snapshot wrote to path: the
+// model (published) and the LSN it reflects, Config.From for the
 // learner that goes on from it. Its errors: one wrapping os.ErrNotExist
 // when there is none; ErrSnapshotCatalog, with the model, when the
 // catalog's actions changed since (a per-action model must not be read

@@ -1,4 +1,4 @@
-package training
+package online
 
 import (
 	"context"
@@ -23,14 +23,14 @@ type Decisions interface {
 	// Decision returns decision id. Its errors: one wrapping
 	// state.ErrNotFound when the index does not hold it, state.ErrCorrupt
 	// for an entry that does not decode; any other means the index cannot
-	// answer now. Online does not modify the decision returned.
+	// answer now. Learner does not modify the decision returned.
 	Decision(id string) (*journal.Decision, error)
 }
 
-// OnlineConfig configures an Online learner. Model, Spec, Catalog and
+// Config configures a Learner. Model, Spec, Catalog and
 // Decisions are required; the other fields take the documented defaults.
-type OnlineConfig struct {
-	// Model is the online model: Online is its one writer while Run runs,
+type Config struct {
+	// Model is the online model: Learner is its one writer while Run runs,
 	// and publishes it for decisions to read (models.Ridge.Predict). Its
 	// Dim must be Spec.Dim(), and a per-action model must hold one
 	// posterior per catalog action.
@@ -67,7 +67,7 @@ type OnlineConfig struct {
 	Logger   *slog.Logger
 }
 
-// Online is the online learner: it updates the online ridge model from
+// Learner is the online learner: it updates the online ridge model from
 // the journal, in LSN order, on Run's goroutine. It is the state
 // applier's Learner (state.Learner), handed the learning work of each
 // applied batch.
@@ -78,17 +78,17 @@ type OnlineConfig struct {
 // b += r₀x); when an outcome changes an action's learning reward by Δr
 // (state.LearnReward), only b changes (b += Δr·x). The applier works Δr
 // out with the declared reward rule of package logs, and applies the
-// attribution window; Online rebuilds the rows with logs.RowBuilder, as
+// attribution window; Learner rebuilds the rows with logs.RowBuilder, as
 // batch training does, so the two learn the same statistics.
 //
-// What Online leaves out, as logs.Join does: decisions logged under
+// What Learner leaves out, as logs.Join does: decisions logged under
 // another feature spec, actions no longer in the catalog, and outcomes
 // for an action the decision did not return. What it refuses (a
 // non-finite row, statistics that would overflow, a reward whose decision
 // cannot be read) is reported to Skips and skipped; the model is never
 // changed by it and the learner goes on.
-type Online struct {
-	cfg   OnlineConfig
+type Learner struct {
+	cfg   Config
 	model *models.Ridge
 	log   *slog.Logger
 	rb    *logs.RowBuilder
@@ -113,12 +113,12 @@ type learnBatch struct {
 	upTo  uint64
 }
 
-// NewOnline validates cfg and returns a learner whose watermark is
+// New validates cfg and returns a learner whose watermark is
 // cfg.From. Its errors wrap ErrBadConfig.
-func NewOnline(cfg OnlineConfig) (*Online, error) {
+func New(cfg Config) (*Learner, error) {
 	switch {
 	case cfg.Model == nil || cfg.Spec == nil || cfg.Catalog == nil || cfg.Decisions == nil:
-		return nil, fmt.Errorf("%w: OnlineConfig.Model, Spec, Catalog and Decisions are required", ErrBadConfig)
+		return nil, fmt.Errorf("%w: Config.Model, Spec, Catalog and Decisions are required", ErrBadConfig)
 	case cfg.Model.Dim() != cfg.Spec.Dim():
 		return nil, fmt.Errorf("%w: the model's dimension %d is not the feature spec's %d", ErrBadConfig, cfg.Model.Dim(), cfg.Spec.Dim())
 	case cfg.Model.Actions() != 0 && cfg.Model.Actions() != len(cfg.Catalog.Actions):
@@ -139,7 +139,7 @@ func NewOnline(cfg OnlineConfig) (*Online, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	l := &Online{cfg: cfg, model: cfg.Model, log: cfg.Logger, rb: rb,
+	l := &Learner{cfg: cfg, model: cfg.Model, log: cfg.Logger, rb: rb,
 		ch: make(chan learnBatch, cfg.QueueLen), processed: cfg.From, done: cfg.From}
 	l.cond = sync.NewCond(&l.mu)
 	return l, nil
@@ -149,11 +149,11 @@ func NewOnline(cfg OnlineConfig) (*Online, error) {
 // becomes the learner's) and upTo, the LSN they reach, for Run, in order.
 // It blocks while QueueLen batches are queued. The state applier calls it
 // after each batch it applies.
-func (l *Online) Learn(items []state.LearnItem, upTo uint64) {
+func (l *Learner) Learn(items []state.LearnItem, upTo uint64) {
 	l.ch <- learnBatch{items: slices.Clone(items), upTo: upTo}
 }
 
-var _ state.Learner = (*Online)(nil)
+var _ state.Learner = (*Learner)(nil)
 
 // Run learns the queued batches until ctx is cancelled, then drains the
 // queue, publishes and returns. It publishes the model at most every
@@ -162,7 +162,7 @@ var _ state.Learner = (*Online)(nil)
 // advances only when the model is published, so a waiter sees what it
 // waited for in Predict. It snapshots the model every SnapshotEvery.
 // Run it once.
-func (l *Online) Run(ctx context.Context) {
+func (l *Learner) Run(ctx context.Context) {
 	lastPub, lastSnap := time.Now(), time.Now()
 	dirty := false
 	publish := func() {
@@ -207,7 +207,7 @@ func (l *Online) Run(ctx context.Context) {
 	}
 }
 
-func (l *Online) setDone(lsn uint64) {
+func (l *Learner) setDone(lsn uint64) {
 	l.mu.Lock()
 	if lsn > l.done {
 		l.done = lsn
@@ -218,7 +218,7 @@ func (l *Online) setDone(lsn uint64) {
 
 // Published returns the watermark: the last LSN whose learning work the
 // published model holds.
-func (l *Online) Published() uint64 {
+func (l *Learner) Published() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.done
@@ -226,7 +226,7 @@ func (l *Online) Published() uint64 {
 
 // WaitFor blocks until the published model holds the learning work of
 // every record up to lsn, or ctx ends (its error).
-func (l *Online) WaitFor(ctx context.Context, lsn uint64) error {
+func (l *Learner) WaitFor(ctx context.Context, lsn uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		l.mu.Lock()
 		l.cond.Broadcast()
@@ -244,7 +244,7 @@ func (l *Online) WaitFor(ctx context.Context, lsn uint64) error {
 	return nil
 }
 
-func (l *Online) process(b learnBatch) {
+func (l *Learner) process(b learnBatch) {
 	n := 0
 	for i := range b.items {
 		it := &b.items[i]
@@ -270,7 +270,7 @@ func (l *Online) process(b learnBatch) {
 	}
 }
 
-func (l *Online) skip(lsn uint64, typ journal.Type, err error) {
+func (l *Learner) skip(lsn uint64, typ journal.Type, err error) {
 	if l.cfg.Skips != nil {
 		l.cfg.Skips.Skip(lsn, typ, err)
 		return
@@ -281,7 +281,7 @@ func (l *Online) skip(lsn uint64, typ journal.Type, err error) {
 // rows returns the feature rows of actions ids of decision d, rebuilt from
 // the logged inputs exactly as they were assembled live, and their
 // catalog indices. Actions no longer in the catalog are left out.
-func (l *Online) rows(d *journal.Decision, ids []string) ([]float64, []int, error) {
+func (l *Learner) rows(d *journal.Decision, ids []string) ([]float64, []int, error) {
 	x, acts, err := l.rb.Rows(l.xbuf, d, ids)
 	l.xbuf = x
 	if err != nil {
@@ -302,7 +302,7 @@ func (l *Online) rows(d *journal.Decision, ids []string) ([]float64, []int, erro
 	return x[:k*dim], acts[:k], nil
 }
 
-func (l *Online) impression(it *state.LearnItem) int {
+func (l *Learner) impression(it *state.LearnItem) int {
 	x, acts := it.X, it.Acts
 	if x == nil {
 		if it.Decision == nil {
@@ -339,7 +339,7 @@ func (l *Online) impression(it *state.LearnItem) int {
 
 // reward applies a reward item: it reports whether the model changed, and
 // why the item was refused.
-func (l *Online) reward(it *state.LearnItem) (bool, error) {
+func (l *Learner) reward(it *state.LearnItem) (bool, error) {
 	o := it.Outcome
 	if o == nil {
 		return false, &state.ApplyError{Kind: state.KindModel, Err: errors.New("reward without an outcome")}

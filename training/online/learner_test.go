@@ -1,4 +1,4 @@
-package training_test
+package online_test
 
 import (
 	"bytes"
@@ -19,11 +19,12 @@ import (
 
 	"nextbest/decide"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/state"
-	"nextbest/training"
+	"nextbest/training/online"
 )
 
 // index is an in-memory decision index: the decisions by id, and ids
@@ -84,7 +85,7 @@ type onlineEnv struct {
 
 func newOnlineEnv(t testing.TB) *onlineEnv {
 	t.Helper()
-	spec, cat := retailSample(t)
+	spec, cat := journaltest.Retail(t)
 	rb, err := logs.NewRowBuilder(spec, cat)
 	if err != nil {
 		t.Fatal(err)
@@ -98,20 +99,20 @@ func (e *onlineEnv) ridgeConfig() models.RidgeConfig {
 
 // config returns a valid configuration over a fresh model; tests change
 // what they test.
-func (e *onlineEnv) config(t testing.TB) training.OnlineConfig {
+func (e *onlineEnv) config(t testing.TB) online.Config {
 	t.Helper()
 	m, err := models.NewRidge(e.ridgeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return training.OnlineConfig{Model: m, Spec: e.spec, Catalog: e.cat, Decisions: e.ix, PublishEvery: time.Millisecond}
+	return online.Config{Model: m, Spec: e.spec, Catalog: e.cat, Decisions: e.ix, PublishEvery: time.Millisecond}
 }
 
 // start returns a learner of cfg running until stop, which cancels Run
 // and waits for it to return.
-func start(t testing.TB, cfg training.OnlineConfig) (l *training.Online, stop func()) {
+func start(t testing.TB, cfg online.Config) (l *online.Learner, stop func()) {
 	t.Helper()
-	l, err := training.NewOnline(cfg)
+	l, err := online.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func impression(lsn uint64, d *journal.Decision) state.LearnItem {
 }
 
 func reward(lsn uint64, d *journal.Decision, action string, delta float64) state.LearnItem {
-	o := outcome(d.DecisionID, action, "conversion", 1, d.Time.Add(time.Minute))
+	o := journaltest.Outcome(d.DecisionID, action, "conversion", 1, d.Time.Add(time.Minute))
 	return state.LearnItem{LSN: lsn, Kind: state.LearnReward, Outcome: &o, Delta: delta}
 }
 
@@ -212,9 +213,9 @@ func maxAbsDiff(a, b []float64) (diff, scale float64) {
 func TestOnlineStatsByHand(t *testing.T) {
 	e := newOnlineEnv(t)
 	h := e.spec.Hash()
-	d1 := decision("d-1", t0, h, "free-shipping", "welcome-15")
-	d2 := decision("d-2", t0.Add(time.Minute), h, "new-arrivals")
-	d3 := decision("d-3", t0.Add(2*time.Minute), h, "free-shipping", "retired-offer") // one action left the catalog
+	d1 := journaltest.Decision("d-1", journaltest.T0, h, "free-shipping", "welcome-15")
+	d2 := journaltest.Decision("d-2", journaltest.T0.Add(time.Minute), h, "new-arrivals")
+	d3 := journaltest.Decision("d-3", journaltest.T0.Add(2*time.Minute), h, "free-shipping", "retired-offer") // one action left the catalog
 	d3.Context["cart_value"] = 12.0
 	e.ix.add(d1, d2, d3)
 	const r0 = -0.25
@@ -293,7 +294,7 @@ func TestOnlineStatsByHand(t *testing.T) {
 // nothing to learn still advances it, and PublishEvery batches publishing.
 func TestOnlinePublish(t *testing.T) {
 	e := newOnlineEnv(t)
-	d := decision("d-1", t0, e.spec.Hash(), "free-shipping")
+	d := journaltest.Decision("d-1", journaltest.T0, e.spec.Hash(), "free-shipping")
 	e.ix.add(d)
 	x, acts := e.rows(t, &d)
 	predict := func(m *models.Ridge) float64 {
@@ -384,11 +385,11 @@ func TestOnlinePublish(t *testing.T) {
 func TestOnlineRefuses(t *testing.T) {
 	e := newOnlineEnv(t)
 	h := e.spec.Hash()
-	d := decision("d-1", t0, h, "free-shipping")
+	d := journaltest.Decision("d-1", journaltest.T0, h, "free-shipping")
 	e.ix.add(d)
 	e.ix.corrupt = map[string]bool{"d-bad": true}
-	bad := decision("d-bad", t0, h, "free-shipping")
-	ghost := decision("d-ghost", t0, h, "free-shipping")
+	bad := journaltest.Decision("d-bad", journaltest.T0, h, "free-shipping")
+	ghost := journaltest.Decision("d-ghost", journaltest.T0, h, "free-shipping")
 	x, acts := e.rows(t, &d)
 
 	cfg := e.config(t)
@@ -434,7 +435,7 @@ func TestOnlineRefuses(t *testing.T) {
 // JoinStats.NotShown), and is not an error.
 func TestOnlineIgnoresActionNotShown(t *testing.T) {
 	e := newOnlineEnv(t)
-	d := decision("d-1", t0, e.spec.Hash(), "free-shipping")
+	d := journaltest.Decision("d-1", journaltest.T0, e.spec.Hash(), "free-shipping")
 	e.ix.add(d)
 	cfg := e.config(t)
 	var sk skips
@@ -465,7 +466,7 @@ func TestOnlineIgnoresActionNotShown(t *testing.T) {
 // range and one that does not decode are refused with their errors.
 func TestOnlineSnapshot(t *testing.T) {
 	e := newOnlineEnv(t)
-	d := decision("d-1", t0, e.spec.Hash(), "free-shipping", "welcome-15")
+	d := journaltest.Decision("d-1", journaltest.T0, e.spec.Hash(), "free-shipping", "welcome-15")
 	e.ix.add(d)
 	path := filepath.Join(t.TempDir(), "online.state")
 	cfg := e.config(t)
@@ -481,7 +482,7 @@ func TestOnlineSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m, from, err := training.LoadSnapshot(path, e.cat)
+	m, from, err := online.LoadSnapshot(path, e.cat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,12 +534,12 @@ func TestOnlineSnapshot(t *testing.T) {
 	}
 
 	t.Run("refused", func(t *testing.T) {
-		if _, _, err := training.LoadSnapshot(filepath.Join(t.TempDir(), "none"), e.cat); !errors.Is(err, os.ErrNotExist) {
+		if _, _, err := online.LoadSnapshot(filepath.Join(t.TempDir(), "none"), e.cat); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a missing snapshot: %v, want os.ErrNotExist", err)
 		}
 		other := &decide.Catalog{Actions: slices.Clone(e.cat.Actions)}
 		slices.Reverse(other.Actions)
-		if m, _, err := training.LoadSnapshot(path, other); !errors.Is(err, training.ErrSnapshotCatalog) || m == nil {
+		if m, _, err := online.LoadSnapshot(path, other); !errors.Is(err, online.ErrSnapshotCatalog) || m == nil {
 			t.Errorf("another catalog: %v, want ErrSnapshotCatalog with the model", err)
 		}
 		for _, off := range []int{0, 5, 9, 20, 50, len(raw) - 1} {
@@ -548,7 +549,7 @@ func TestOnlineSnapshot(t *testing.T) {
 			if err := os.WriteFile(p, bad, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := training.LoadSnapshot(p, e.cat); !errors.Is(err, training.ErrBadSnapshot) {
+			if _, _, err := online.LoadSnapshot(p, e.cat); !errors.Is(err, online.ErrBadSnapshot) {
 				t.Errorf("byte %d flipped: %v, want ErrBadSnapshot", off, err)
 			}
 		}
@@ -556,7 +557,7 @@ func TestOnlineSnapshot(t *testing.T) {
 		if err := os.WriteFile(p, raw[:30], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := training.LoadSnapshot(p, e.cat); !errors.Is(err, training.ErrBadSnapshot) {
+		if _, _, err := online.LoadSnapshot(p, e.cat); !errors.Is(err, online.ErrBadSnapshot) {
 			t.Errorf("a truncated header: %v, want ErrBadSnapshot", err)
 		}
 
@@ -574,22 +575,22 @@ func TestOnlineSnapshot(t *testing.T) {
 		}
 		cfg := e.config(t)
 		cfg.Model, cfg.SnapshotPath = huge, filepath.Join(t.TempDir(), "huge.state")
-		l, err := training.NewOnline(cfg)
+		l, err := online.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := l.Snapshot(); err != nil {
 			t.Fatal(err)
 		}
-		if m, _, err := training.LoadSnapshot(cfg.SnapshotPath, e.cat); !errors.Is(err, training.ErrSnapshotOverflow) || m == nil {
+		if m, _, err := online.LoadSnapshot(cfg.SnapshotPath, e.cat); !errors.Is(err, online.ErrSnapshotOverflow) || m == nil {
 			t.Errorf("statistics out of range: %v, want ErrSnapshotOverflow with the model", err)
 		}
 	})
 }
 
-// TestNewOnlineRefuses: a configuration that cannot work is refused with
+// TestNewRefuses: a configuration that cannot work is refused with
 // ErrBadConfig.
-func TestNewOnlineRefuses(t *testing.T) {
+func TestNewRefuses(t *testing.T) {
 	e := newOnlineEnv(t)
 	small, err := models.NewRidge(models.RidgeConfig{Dim: 3})
 	if err != nil {
@@ -599,20 +600,20 @@ func TestNewOnlineRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, change := range map[string]func(*training.OnlineConfig){
-		"no model":             func(c *training.OnlineConfig) { c.Model = nil },
-		"no spec":              func(c *training.OnlineConfig) { c.Spec = nil },
-		"no catalog":           func(c *training.OnlineConfig) { c.Catalog = nil },
-		"no decisions":         func(c *training.OnlineConfig) { c.Decisions = nil },
-		"model of another dim": func(c *training.OnlineConfig) { c.Model = small },
-		"too few posteriors":   func(c *training.OnlineConfig) { c.Model = few },
-		"negative interval":    func(c *training.OnlineConfig) { c.PublishEvery = -time.Second },
+	for name, change := range map[string]func(*online.Config){
+		"no model":             func(c *online.Config) { c.Model = nil },
+		"no spec":              func(c *online.Config) { c.Spec = nil },
+		"no catalog":           func(c *online.Config) { c.Catalog = nil },
+		"no decisions":         func(c *online.Config) { c.Decisions = nil },
+		"model of another dim": func(c *online.Config) { c.Model = small },
+		"too few posteriors":   func(c *online.Config) { c.Model = few },
+		"negative interval":    func(c *online.Config) { c.PublishEvery = -time.Second },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := e.config(t)
 			change(&cfg)
-			if _, err := training.NewOnline(cfg); !errors.Is(err, training.ErrBadConfig) {
-				t.Errorf("NewOnline = %v, want ErrBadConfig", err)
+			if _, err := online.New(cfg); !errors.Is(err, online.ErrBadConfig) {
+				t.Errorf("New = %v, want ErrBadConfig", err)
 			}
 		})
 	}
@@ -622,7 +623,7 @@ func TestNewOnlineRefuses(t *testing.T) {
 	}
 	cfg := e.config(t)
 	cfg.Model = shared
-	if _, err := training.NewOnline(cfg); err != nil {
+	if _, err := online.New(cfg); err != nil {
 		t.Errorf("a shared model: %v", err)
 	}
 }
