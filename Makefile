@@ -19,13 +19,13 @@ run: build
 # journal, the stores, the models' snapshots, the binary-level tests); the
 # numerical packages (training, evaluation, simulation) run without it,
 # where it would only multiply their time.
-RACE_PKGS = ./journal/... ./features/... ./state/... ./models/... ./decide/... ./serve/... ./apptest/...
+RACE_PKGS = ./journal/... ./features/... ./state/... ./training/online/... ./models/... ./decide/... ./serve/... ./apptest/...
 
 ## test: vet, then every test, as CI runs it
 test: vet
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -run 'Alloc' ./decide/... ./features/... ./models/... ./journal/...
-	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /journal -e /features -e /state -e /models -e /decide -e /serve -e /apptest)
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /journal -e /features -e /state -e /training/online -e /models -e /decide -e /serve -e /apptest)
 
 test-short:
 	$(GO) test -short -count=1 ./...
