@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"nextbest/decide"
-	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/models"
 )
 
@@ -20,14 +20,7 @@ var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func retailEngine(t testing.TB, pol decide.Policy, sc decide.Scorer) (*decide.Engine, *features.Spec) {
 	t.Helper()
-	spec, err := features.ParseSpec(retail.FeatureSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := decide.ParseCatalog(retail.Catalog, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, cat := journaltest.Retail(t)
 	e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Policy: pol, Seed: 42}, sc)
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,7 @@ import (
 	"testing"
 
 	"nextbest/decide"
-	"nextbest/examples/retail"
-	"nextbest/features"
+	"nextbest/internal/journaltest"
 )
 
 // brokenScorer answers a fixed estimate for one catalog action index and
@@ -38,14 +37,7 @@ func (b brokenScorer) Predict(mean, std []float64, acts []int, xs []float64) {
 // does not fail the decision: the fallback ranking answers, every logged
 // number is finite, and the log says which model and action, at ERROR.
 func TestNonFiniteEstimateFallsBack(t *testing.T) {
-	spec, err := features.ParseSpec(retail.FeatureSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := decide.ParseCatalog(retail.Catalog, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, cat := journaltest.Retail(t)
 	tests := []struct {
 		name      string
 		mean, std float64

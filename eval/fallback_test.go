@@ -10,8 +10,6 @@ import (
 
 	"nextbest/decide"
 	"nextbest/eval"
-	"nextbest/examples/retail"
-	"nextbest/features"
 	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/logs"
@@ -43,14 +41,7 @@ func (s linearScorer) Predict(mean, std []float64, acts []int, xs []float64) {
 // greedy), and a target without a scorer (the fallback ranking) does the
 // same on the fallback decisions.
 func TestJournalRoundsFallbackPropensities(t *testing.T) {
-	spec, err := features.ParseSpec(retail.FeatureSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := decide.ParseCatalog(retail.Catalog, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, cat := journaltest.Retail(t)
 	r := rand.New(rand.NewPCG(3, 5))
 	sc := linearScorer{w: make([]float64, spec.Dim())}
 	for i := range sc.w {

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
-	"nextbest/decide"
-	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -21,24 +19,9 @@ import (
 // another spec or with bad logged inputs is refused with its sentinel.
 func TestRowsExact(t *testing.T) {
 	spec, cat := retailSample(t)
-	p := &features.Profile{CustomerID: "c-1", Stage: "cart", FirstSeen: t0.Add(-40 * 24 * time.Hour),
-		Attributes: map[string]any{"tier": "gold", "age": 33.0, "email_opt_in": true},
-		LastEvent:  map[string]time.Time{"purchase": t0.Add(-72 * time.Hour)}}
-	ctx := map[string]any{"page": "cart", "cart_value": 120.5, "device": "mobile"}
-	var in features.Inputs
-	spec.Inputs(&in, p, "web", ctx, t0)
 	ids := []string{"free-shipping", "cart-reminder-10", "new-arrivals"}
-	var feats []*features.ActionFeatures
-	for _, id := range ids {
-		a, _ := cat.Lookup(id)
-		feats = append(feats, a.Compiled())
-	}
+	d, live := journaltest.Live(spec, cat, "d1", ids...)
 	dim := spec.Dim()
-	live := make([]float64, len(ids)*dim)
-	spec.Assemble(live, &in, feats)
-
-	d := decision("d1", t0, spec.Hash(), ids...)
-	d.Profile, d.Context = in.ProfileMap(), ctx
 	// through the journal, as every reader sees it
 	var logged journal.Decision
 	_, payload, err := journal.Encode(&d)
@@ -108,11 +91,7 @@ func TestRowsExact(t *testing.T) {
 		}
 	})
 	t.Run("uncompiled catalog", func(t *testing.T) {
-		raw, err := decide.ParseCatalog(retail.Catalog, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := logs.NewRowBuilder(spec, raw); !errors.Is(err, logs.ErrInvalidConfig) {
+		if _, err := logs.NewRowBuilder(spec, journaltest.RawCatalog(t)); !errors.Is(err, logs.ErrInvalidConfig) {
 			t.Errorf("err %v, want ErrInvalidConfig", err)
 		}
 	})

@@ -139,14 +139,7 @@ func agreeJournal(spec *features.Spec, cat *decide.Catalog, r *rand.Rand, t0 tim
 func TestOnlineEqualsBatch(t *testing.T) {
 	const window = 2 * time.Hour
 	t0 := testNow.Add(-48 * time.Hour)
-	spec, err := features.ParseSpec(retail.FeatureSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := decide.ParseCatalog(retail.Catalog, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, cat := journaltest.Retail(t)
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			recs := agreeJournal(spec, cat, rand.New(rand.NewPCG(seed, 99)), t0, window)

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"nextbest/decide"
-	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -33,14 +33,7 @@ type env struct {
 
 func newEnv(t testing.TB) env {
 	t.Helper()
-	spec, err := features.ParseSpec(retail.FeatureSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := decide.ParseCatalog(retail.Catalog, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, cat := journaltest.Retail(t)
 	outcomes, err := logs.NewOutcomes(append(logs.DefaultOutcomeTypes(),
 		logs.OutcomeType{Name: "view_time", Aggregate: logs.AggSum}))
 	if err != nil {

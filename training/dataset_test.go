@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/logs"
 	"nextbest/training"
 )
@@ -15,27 +15,12 @@ import (
 // live path assembles (features.Spec.Inputs from the profile, then
 // Assemble), bit for bit, after the JSON round trip through the journal.
 func TestBuildDatasetExact(t *testing.T) {
-	spec, cat := retailSample(t)
-	p := &features.Profile{CustomerID: "c-1", Stage: "cart", FirstSeen: t0.Add(-40 * 24 * time.Hour),
-		Attributes: map[string]any{"tier": "gold", "age": 33.0, "email_opt_in": true},
-		LastEvent:  map[string]time.Time{"purchase": t0.Add(-72 * time.Hour)}}
-	ctx := map[string]any{"page": "cart", "cart_value": 120.5, "device": "mobile"}
-	var in features.Inputs
-	spec.Inputs(&in, p, "web", ctx, t0)
+	spec, cat := journaltest.Retail(t)
 	ids := []string{"free-shipping", "cart-reminder-10", "new-arrivals"}
-	var feats []*features.ActionFeatures
-	for _, id := range ids {
-		a, _ := cat.Lookup(id)
-		feats = append(feats, a.Compiled())
-	}
-	live := make([]float64, len(ids)*spec.Dim())
-	spec.Assemble(live, &in, feats)
-
-	d := decision("d1", t0, spec.Hash(), ids...)
-	d.Profile, d.Context = in.ProfileMap(), ctx
-	other := decision("d2", t0, "another-spec", "free-shipping")
-	gone := decision("d3", t0, spec.Hash(), "no-longer-in-catalog", "new-arrivals")
-	dir := writeJournal(t, d, other, gone, outcome("d1", "cart-reminder-10", "conversion", 1, t0.Add(time.Hour)))
+	d, live := journaltest.Live(spec, cat, "d1", ids...)
+	other := journaltest.Decision("d2", journaltest.T0, "another-spec", "free-shipping")
+	gone := journaltest.Decision("d3", journaltest.T0, spec.Hash(), "no-longer-in-catalog", "new-arrivals")
+	dir := journaltest.Write(t, d, other, gone, journaltest.Outcome("d1", "cart-reminder-10", "conversion", 1, journaltest.T0.Add(time.Hour)))
 
 	joined, _, err := logs.Join(context.Background(), dir, logs.JoinConfig{})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"nextbest/internal/journaltest"
 	"nextbest/logs"
 	"nextbest/models"
 	"nextbest/training"
@@ -26,14 +27,14 @@ func pipelineJournal(t *testing.T, specHash string, n int) string {
 	var recs []any
 	for i := range n {
 		id := fmt.Sprintf("d%03d", i)
-		at := t0.Add(time.Duration(i) * time.Minute)
-		recs = append(recs, decision(id, at, specHash, ids[i%4], ids[(i+1)%4]))
+		at := journaltest.T0.Add(time.Duration(i) * time.Minute)
+		recs = append(recs, journaltest.Decision(id, at, specHash, ids[i%4], ids[(i+1)%4]))
 		if i%3 == 0 {
-			recs = append(recs, outcome(id, ids[i%4], "conversion", 1, at.Add(10*time.Minute)))
+			recs = append(recs, journaltest.Outcome(id, ids[i%4], "conversion", 1, at.Add(10*time.Minute)))
 		}
 	}
-	recs = append(recs, outcome("d001", ids[1], "conversion", 1, t0.Add(25*time.Hour)))
-	return writeJournal(t, recs...)
+	recs = append(recs, journaltest.Outcome("d001", ids[1], "conversion", 1, journaltest.T0.Add(25*time.Hour)))
+	return journaltest.Write(t, recs...)
 }
 
 func openRegistry(t *testing.T) *models.Registry {
@@ -50,7 +51,7 @@ func openRegistry(t *testing.T) *models.Registry {
 // for byte), saves it in the registry with its metadata, and reports the
 // join's and the build's counts.
 func TestRunJournal(t *testing.T) {
-	spec, cat := retailSample(t)
+	spec, cat := journaltest.Retail(t)
 	dir := pipelineJournal(t, spec.Hash(), 60)
 	reg := openRegistry(t)
 	join := logs.JoinConfig{Window: 24 * time.Hour, DefaultReward: -0.01}
@@ -101,8 +102,8 @@ func TestRunJournal(t *testing.T) {
 		m.Examples != res.TrainRows || m.Hyper["lambda"] != 2.0 {
 		t.Errorf("metadata %+v", m)
 	}
-	if !m.TrainFrom.Equal(t0) || !m.TrainTo.Equal(t0.Add(59*time.Minute)) {
-		t.Errorf("trained on %v – %v, want the decisions' times %v – %v", m.TrainFrom, m.TrainTo, t0, t0.Add(59*time.Minute))
+	if !m.TrainFrom.Equal(journaltest.T0) || !m.TrainTo.Equal(journaltest.T0.Add(59*time.Minute)) {
+		t.Errorf("trained on %v – %v, want the decisions' times %v – %v", m.TrainFrom, m.TrainTo, journaltest.T0, journaltest.T0.Add(59*time.Minute))
 	}
 	for _, k := range []string{"log_loss", "auc", "ece", "rmse", "heldout_rows"} {
 		if _, ok := m.Metrics[k]; !ok {
@@ -196,7 +197,7 @@ func TestRunHashed(t *testing.T) {
 // TestRunErrors: jobs that cannot run are refused before reading
 // anything, with the sentinel that says why.
 func TestRunErrors(t *testing.T) {
-	spec, cat := retailSample(t)
+	spec, cat := journaltest.Retail(t)
 	dir := pipelineJournal(t, spec.Hash(), 6)
 	file := training.DataFile{Format: training.FormatDSJSON, Path: "testdata/retail.dsjson"}
 	lin := training.TrainConfig{Model: training.ModelLinUCB}
@@ -218,7 +219,7 @@ func TestRunErrors(t *testing.T) {
 		{"journal without catalog", nil, training.Job{Journal: dir, Spec: spec, Train: lin}, training.ErrBadConfig},
 		{"hashed journal", nil, training.Job{Journal: dir, Spec: spec, Catalog: cat, Hashed: hashed, Train: lin}, training.ErrBadConfig},
 		{"hashed into a registry", nil, training.Job{File: file, Hashed: hashed, Train: lin, Registry: reg}, training.ErrBadConfig},
-		{"empty journal", nil, training.Job{Journal: writeJournal(t), Spec: spec, Catalog: cat, Train: lin}, training.ErrNoData},
+		{"empty journal", nil, training.Job{Journal: journaltest.Write(t), Spec: spec, Catalog: cat, Train: lin}, training.ErrNoData},
 		{"cancelled", cancelled, training.Job{Journal: dir, Spec: spec, Catalog: cat, Train: lin}, context.Canceled},
 	}
 	for _, c := range cases {

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"nextbest/decide"
-	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/models"
 	"nextbest/training"
 )
@@ -25,15 +25,8 @@ import (
 // without compiled features: SpecBuilder compiles what it needs).
 func retailSpec(t testing.TB) (*features.Spec, *decide.Catalog) {
 	t.Helper()
-	spec, err := features.ParseSpec(retail.FeatureSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := decide.ParseCatalog(retail.Catalog, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return spec, cat
+	spec, _ := journaltest.Retail(t)
+	return spec, journaltest.RawCatalog(t)
 }
 
 // buildSpec reads path (or data, when path is "") with read into a

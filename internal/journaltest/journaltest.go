@@ -74,11 +74,24 @@ func Retail(t testing.TB) (*features.Spec, *decide.Catalog) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return spec, catalog(t, spec)
+}
+
+// RawCatalog parses the shipped sample's catalog without compiling its
+// actions' features (decide.ParseCatalog with a nil spec), failing t on
+// error.
+func RawCatalog(t testing.TB) *decide.Catalog {
+	t.Helper()
+	return catalog(t, nil)
+}
+
+func catalog(t testing.TB, spec *features.Spec) *decide.Catalog {
+	t.Helper()
 	cat, err := decide.ParseCatalog(retail.Catalog, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return spec, cat
+	return cat
 }
 
 // T0 is the time the fixtures' decisions are made at by default.
@@ -103,4 +116,29 @@ func Decision(id string, at time.Time, specHash string, ids ...string) journal.D
 // (made at T0), reported at at.
 func Outcome(dec, act, typ string, reward float64, at time.Time) journal.Outcome {
 	return journal.Outcome{DecisionID: dec, ActionID: act, CustomerID: "c-" + dec, Type: typ, Reward: reward, Time: at, DecisionTime: T0}
+}
+
+// Live returns the logged decision id made at T0 under spec for the
+// actions ids (as Decision does), its logged inputs those the live path
+// computes for a fixed cart profile and context (features.Spec.Inputs), and
+// the rows the live path assembles for them (Spec.Assemble), len(ids)
+// rows of spec.Dim(): what a rebuild from the journal must give back, bit
+// for bit. cat must be compiled against spec.
+func Live(spec *features.Spec, cat *decide.Catalog, id string, ids ...string) (journal.Decision, []float64) {
+	p := &features.Profile{CustomerID: "c-" + id, Stage: "cart", FirstSeen: T0.Add(-40 * 24 * time.Hour),
+		Attributes: map[string]any{"tier": "gold", "age": 33.0, "email_opt_in": true},
+		LastEvent:  map[string]time.Time{"purchase": T0.Add(-72 * time.Hour)}}
+	ctx := map[string]any{"page": "cart", "cart_value": 120.5, "device": "mobile"}
+	var in features.Inputs
+	spec.Inputs(&in, p, "web", ctx, T0)
+	var feats []*features.ActionFeatures
+	for _, a := range ids {
+		act, _ := cat.Lookup(a)
+		feats = append(feats, act.Compiled())
+	}
+	live := make([]float64, len(ids)*spec.Dim())
+	spec.Assemble(live, &in, feats)
+	d := Decision(id, T0, spec.Hash(), ids...)
+	d.Profile, d.Context = in.ProfileMap(), ctx
+	return d, live
 }
