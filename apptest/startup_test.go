@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"nextbest/journal"
+
+	"nextbest/internal/tmpfs"
 )
 
 // TestStartupErrors runs "nextbest serve" with one bad setup per case and
@@ -132,7 +134,7 @@ func TestStartupErrors(t *testing.T) {
 			if err := os.Mkdir(ro, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			mountTmpfs(t, ro, syscall.MS_RDONLY, "size=1m")
+			tmpfs.MountReadOnly(t, ro, 1<<20)
 			return []string{"--data", filepath.Join(ro, "data")}, []string{"data dir " + filepath.Join(ro, "data") + ": ", "read-only file system"}
 		}},
 		{"listen address in use", func(t *testing.T, dir string) ([]string, []string) {
@@ -200,31 +202,13 @@ func TestStartupSmallDisk(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	mountTmpfs(t, dir, 0, "size=2m")
+	tmpfs.Mount(t, dir, 2<<20)
 	srv := startServing(t, filepath.Join(dir, "data"), "--profiles", "none")
 	code, out, err := srv.post("/v1/events", map[string]any{"customer_id": "c-1", "type": "page_view", "channel": "app"})
 	if err != nil || code != 202 {
 		t.Errorf("event on a small disk: %d %v %v", code, out, err)
 	}
 	srv.stop()
-}
-
-// mountTmpfs mounts a tmpfs with flags and data (its size) on dir until
-// the test ends. It skips the test where it cannot (not root), unless
-// CI=true.
-func mountTmpfs(t *testing.T, dir string, flags uintptr, data string) {
-	t.Helper()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, data); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot mount a tmpfs (%s) on %s: %v", data, dir, err)
-		}
-		t.Skipf("cannot mount a tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
 }
 
 // serveFails runs the binary with args, expects it to exit with status 1

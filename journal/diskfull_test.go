@@ -12,28 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// mountTmpfs mounts a tmpfs of size bytes on a new temporary directory
-// and unmounts it at the end of the test: a real small volume to fill.
-// Mounting needs root (CAP_SYS_ADMIN); without it the test is skipped,
-// except under CI=true, where it must run.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot mount a tmpfs: %v", err)
-		}
-		t.Skipf("cannot mount a tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
+	"nextbest/internal/tmpfs"
+)
 
 // fill writes to path until the volume is full.
 func fill(t *testing.T, path string) {
@@ -61,7 +42,8 @@ func fill(t *testing.T, path string) {
 // itself; after a reopen every acknowledged record is there, with
 // contiguous LSNs, and no failed one is.
 func TestDiskFullRecovers(t *testing.T) {
-	mnt := mountTmpfs(t, 1<<20)
+	mnt := t.TempDir()
+	tmpfs.Mount(t, mnt, 1<<20)
 	dir := filepath.Join(mnt, "journal")
 	cfg := Config{Dir: dir, SegmentBytes: 128 << 10, RetryInterval: 100 * time.Millisecond}
 	j, err := Open(cfg)
@@ -206,7 +188,8 @@ func TestDiskFullRecovers(t *testing.T) {
 // smaller than a segment, Preallocate made Open fail. Now it opens,
 // appends and reopens without preallocating, and leaves no spare behind.
 func TestPreallocateSmallVolume(t *testing.T) {
-	mnt := mountTmpfs(t, 512<<10)
+	mnt := t.TempDir()
+	tmpfs.Mount(t, mnt, 512<<10)
 	dir := filepath.Join(mnt, "journal")
 	cfg := Config{Dir: dir, SegmentBytes: 4 << 20, Preallocate: true}
 	for round := range 2 {

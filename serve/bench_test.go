@@ -47,17 +47,20 @@ func benchProfiles(n int) []byte {
 	return []byte(b.String())
 }
 
-func BenchmarkHTTPDecide(b *testing.B) {
-	const customers = 5000
-	cfg := serve.Config{
-		DataDir: b.TempDir(), Catalog: benchCatalog(), FeatureSpec: retail.FeatureSpec, Profiles: benchProfiles(customers),
-		Policy: serveBenchPolicy, Logger: testLogger(), JournalNoSync: os.Getenv("NB_NOSYNC") != "", JournalPreallocate: os.Getenv("NB_NOPREALLOC") == "",
-	}
+// benchService opens a service on the bench catalog and customers
+// profiles with the journal options of journal (its other fields are set
+// here), serves it on a loopback port until the benchmark ends, and
+// returns a client of conns connections and one decide body per customer,
+// each sent once to warm the profile cache.
+func benchService(b *testing.B, customers, conns int, journal serve.Config) (*fasthttp.HostClient, [][]byte) {
+	cfg := journal
+	cfg.DataDir, cfg.Catalog, cfg.FeatureSpec, cfg.Profiles = b.TempDir(), benchCatalog(), retail.FeatureSpec, benchProfiles(customers)
+	cfg.Policy, cfg.Logger = serveBenchPolicy, testLogger()
 	svc, err := serve.Open(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer svc.Close()
+	b.Cleanup(func() { svc.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -68,13 +71,18 @@ func BenchmarkHTTPDecide(b *testing.B) {
 		bodies[i], _ = json.Marshal(map[string]any{"customer_id": fmt.Sprintf("b-%05d", i), "channel": "web", "limit": 3,
 			"context": map[string]any{"page": "cart", "cart_value": 42.5, "device": "mobile"}})
 	}
-	// warm the profile cache
-	hc := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: benchConns}
+	hc := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: conns}
 	for _, body := range bodies {
 		if code := post(b, hc, "/v1/decide", body); code != 200 {
 			b.Fatalf("warm-up: status %d", code)
 		}
 	}
+	return hc, bodies
+}
+
+func BenchmarkHTTPDecide(b *testing.B) {
+	hc, bodies := benchService(b, 5000, benchConns, serve.Config{
+		JournalNoSync: os.Getenv("NB_NOSYNC") != "", JournalPreallocate: os.Getenv("NB_NOPREALLOC") == ""})
 	runLoad(b, hc, "/v1/decide", bodies)
 }
 
@@ -164,33 +172,8 @@ var serveBenchPolicy = retailPolicy()
 // keep: the p99 latency of the decisions it accepts, how fast it sheds
 // the rest, and the share it shed. Each b.N is one request.
 func BenchmarkHTTPOverload(b *testing.B) {
-	const customers = 5000
 	const overloadConns = 512
-	cfg := serve.Config{
-		DataDir: b.TempDir(), Catalog: benchCatalog(), FeatureSpec: retail.FeatureSpec, Profiles: benchProfiles(customers),
-		Policy: serveBenchPolicy, Logger: testLogger(), JournalPreallocate: true,
-	}
-	svc, err := serve.Open(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go svc.Serve(ln)
-	bodies := make([][]byte, customers)
-	for i := range bodies {
-		bodies[i], _ = json.Marshal(map[string]any{"customer_id": fmt.Sprintf("b-%05d", i), "channel": "web", "limit": 3,
-			"context": map[string]any{"page": "cart", "cart_value": 42.5, "device": "mobile"}})
-	}
-	hc := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: overloadConns}
-	for _, body := range bodies {
-		if code := post(b, hc, "/v1/decide", body); code != 200 {
-			b.Fatalf("warm-up: status %d", code)
-		}
-	}
+	hc, bodies := benchService(b, 5000, overloadConns, serve.Config{JournalPreallocate: true})
 	var next atomic.Int64
 	var mu sync.Mutex
 	var ok, shed []time.Duration

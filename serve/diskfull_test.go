@@ -5,7 +5,6 @@ package serve_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,28 +12,9 @@ import (
 	"time"
 
 	"nextbest/journal"
-)
 
-// mountTmpfs mounts a tmpfs of size bytes on dir for the test. Without
-// the privilege it skips, except in CI, where the fault must be tested.
-func mountTmpfs(t *testing.T, dir string, size int) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot mount a tmpfs for the disk-full test: %v: %s", err, out)
-		}
-		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-}
+	"nextbest/internal/tmpfs"
+)
 
 // TestDiskFull puts the journal on a small tmpfs and fills it: writes
 // answer 503 with Retry-After and no file path, /readyz answers 503, and
@@ -43,7 +23,7 @@ func mountTmpfs(t *testing.T, dir string, size int) {
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	jdir := filepath.Join(dir, "journal")
-	mountTmpfs(t, jdir, 4<<20)
+	tmpfs.Mount(t, jdir, 4<<20)
 	cfg := retailConfig(dir)
 	in := start(t, cfg)
 

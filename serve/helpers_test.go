@@ -97,22 +97,7 @@ func (in *instance) call(method, path string, body any) (int, map[string]any) {
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, in.base+path, rd)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	if rd != nil || method == "POST" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		in.t.Fatal(err)
-	}
+	resp, data := in.do(method, path, rd, rd != nil || method == "POST")
 	var out map[string]any
 	if len(data) > 0 && resp.Header.Get("Content-Type") == "application/json" {
 		if err := json.Unmarshal(data, &out); err != nil {
@@ -149,11 +134,21 @@ func actionsOf(t testing.TB, resp map[string]any) []map[string]any {
 // raw posts a JSON body and returns the response and its body as text.
 func (in *instance) raw(method, path, body string) (*http.Response, string) {
 	in.t.Helper()
-	req, err := http.NewRequest(method, in.base+path, bytes.NewBufferString(body))
+	resp, data := in.do(method, path, bytes.NewBufferString(body), true)
+	return resp, string(data)
+}
+
+// do sends a request with body rd (nil for none), marked as JSON if
+// asJSON, and returns the response and its whole body.
+func (in *instance) do(method, path string, rd io.Reader, asJSON bool) (*http.Response, []byte) {
+	in.t.Helper()
+	req, err := http.NewRequest(method, in.base+path, rd)
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if asJSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		in.t.Fatal(err)
@@ -163,5 +158,5 @@ func (in *instance) raw(method, path, body string) (*http.Response, string) {
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	return resp, string(data)
+	return resp, data
 }
