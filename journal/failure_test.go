@@ -12,7 +12,8 @@ import (
 
 // doneOnAsk is a context whose Done channel closes the first time it is
 // asked for: Append asks only once its record is enqueued, so it returns
-// ErrPending right after enqueueing (see TestCtxDoneAfterEnqueue).
+// ErrPending right after enqueueing (the batch is never full in these
+// tests), so it sees a cancelled ctx exactly after enqueue.
 type doneOnAsk struct {
 	context.Context
 	once sync.Once
@@ -22,6 +23,12 @@ type doneOnAsk struct {
 func (c *doneOnAsk) Done() <-chan struct{} {
 	c.once.Do(func() { close(c.ch) })
 	return c.ch
+}
+
+// DoneOnAsk returns a doneOnAsk context of parent, for the black-box tests
+// (TestCtxDoneAfterEnqueue).
+func DoneOnAsk(parent context.Context) context.Context {
+	return &doneOnAsk{Context: parent, ch: make(chan struct{})}
 }
 
 func (c *doneOnAsk) Err() error {

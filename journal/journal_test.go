@@ -632,29 +632,6 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// doneOnAsk is a context whose Done channel closes the first time someone
-// asks for it: Append asks only once the record is enqueued (the batch is
-// never full here), so it sees a cancelled ctx exactly after enqueue.
-type doneOnAsk struct {
-	context.Context
-	once sync.Once
-	ch   chan struct{}
-}
-
-func (c *doneOnAsk) Done() <-chan struct{} {
-	c.once.Do(func() { close(c.ch) })
-	return c.ch
-}
-
-func (c *doneOnAsk) Err() error {
-	select {
-	case <-c.ch:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-
 func TestCtxDoneAfterEnqueue(t *testing.T) {
 	dir := t.TempDir()
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -670,7 +647,7 @@ func TestCtxDoneAfterEnqueue(t *testing.T) {
 		first <- err
 	}()
 	<-entered
-	ctx := &doneOnAsk{Context: context.Background(), ch: make(chan struct{})}
+	ctx := journal.DoneOnAsk(context.Background())
 	lsn, err := j.Append(ctx, journal.TypeEvent, time.Now(), []byte(`{"second":1}`))
 	if lsn != 2 || !errors.Is(err, journal.ErrPending) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Append = %d, %v; want 2, ErrPending+Canceled", lsn, err)
