@@ -114,9 +114,17 @@ func TestStartupErrors(t *testing.T) {
 			p := write(t, dir, "nextbest.yaml", "max_body_bytes: [1, 2]\nseed: abc\n")
 			return []string{"--config", p}, []string{"config " + p + ": ", "cannot unmarshal", "line 2"}
 		}},
-		{"config with a bad policy", func(t *testing.T, dir string) ([]string, []string) {
+		{"config with a bad explorer", func(t *testing.T, dir string) ([]string, []string) {
+			p := write(t, dir, "nextbest.yaml", "explorer: {kind: greedyish}\n")
+			return []string{"--config", p}, []string{"config " + p + ": explorer: ", "greedyish"}
+		}},
+		{"config with a bad explorer under its former key, policy", func(t *testing.T, dir string) ([]string, []string) {
 			p := write(t, dir, "nextbest.yaml", "policy: {kind: greedyish}\n")
-			return []string{"--config", p}, []string{"config " + p + ": policy: ", "greedyish"}
+			return []string{"--config", p}, []string{"config " + p + ": explorer: ", "greedyish"}
+		}},
+		{"config with both explorer and policy", func(t *testing.T, dir string) ([]string, []string) {
+			p := write(t, dir, "nextbest.yaml", "explorer: {kind: softmax}\npolicy: {kind: thompson}\n")
+			return []string{"--config", p}, []string{"config " + p + ": ", "explorer and policy"}
 		}},
 		{"unreadable profiles", func(t *testing.T, dir string) ([]string, []string) {
 			p := filepath.Join(dir, "profiles.jsonl")

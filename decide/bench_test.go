@@ -29,7 +29,7 @@ func benchCatalog(spec *features.Spec) (*decide.Catalog, error) {
 }
 
 func BenchmarkDecide20x64(b *testing.B) {
-	for _, pol := range []decide.Policy{
+	for _, pol := range []decide.Explorer{
 		{Kind: decide.EpsilonGreedy, Alpha: 1},
 		{Kind: decide.Thompson},
 	} {
@@ -42,7 +42,7 @@ func BenchmarkDecide20x64(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Policy: pol, Seed: 1}, trainedRidge(b, spec.Dim(), 1))
+			e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Explorer: pol, Seed: 1}, trainedRidge(b, spec.Dim(), 1))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -25,7 +25,9 @@ type Scorer = models.Scorer
 type Config struct {
 	Catalog *Catalog
 	Spec    *features.Spec
-	Policy  Policy
+	// Explorer is how the engine explores its model's scores (defaults
+	// filled in by New).
+	Explorer Explorer
 	// MaxLimit is the largest limit a request may ask for (default 20).
 	MaxLimit int
 	// Seed seeds the exploration randomness; 0 picks a random seed. Each
@@ -40,16 +42,16 @@ type Config struct {
 
 // Engine runs the decision funnel. It is safe for concurrent use.
 type Engine struct {
-	cat     *Catalog
-	spec    *features.Spec
-	policy  Policy
-	max     int
-	scorer  atomic.Pointer[scorerBox]
-	pool    sync.Pool
-	seed    uint64
-	streams atomic.Uint64
-	// fallback is the fallback explorer of policy; names their String()s
-	fallback Policy
+	cat      *Catalog
+	spec     *features.Spec
+	explorer Explorer
+	max      int
+	scorer   atomic.Pointer[scorerBox]
+	pool     sync.Pool
+	seed     uint64
+	streams  atomic.Uint64
+	// fallback is the fallback explorer of explorer; names their String()s
+	fallback Explorer
 	names    [2]string
 	log      *slog.Logger
 	// nonFinite throttles the log of non-finite estimates: the time of
@@ -65,8 +67,8 @@ func New(cfg Config, scorer Scorer) (*Engine, error) {
 	if cfg.Catalog == nil || cfg.Spec == nil {
 		return nil, errors.New("decide: Config.Catalog and Config.Spec are required")
 	}
-	if err := cfg.Policy.setDefaults(); err != nil {
-		return nil, fmt.Errorf("decide: policy: %w", err)
+	if err := cfg.Explorer.setDefaults(); err != nil {
+		return nil, fmt.Errorf("decide: explorer: %w", err)
 	}
 	if cfg.MaxLimit == 0 {
 		cfg.MaxLimit = 20
@@ -79,15 +81,15 @@ func New(cfg Config, scorer Scorer) (*Engine, error) {
 			return nil, fmt.Errorf("decide: action %q has no compiled features: parse the catalog with the feature spec", a.ID)
 		}
 	}
-	e := &Engine{cat: cfg.Catalog, spec: cfg.Spec, policy: cfg.Policy, max: cfg.MaxLimit, seed: cfg.Seed, log: cfg.Logger}
+	e := &Engine{cat: cfg.Catalog, spec: cfg.Spec, explorer: cfg.Explorer, max: cfg.MaxLimit, seed: cfg.Seed, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if e.seed == 0 {
 		e.seed = rand.Uint64()
 	}
-	e.fallback = FallbackPolicy(e.policy)
-	e.names = [2]string{e.policy.String(), e.fallback.String()}
+	e.fallback = FallbackExplorer(e.explorer)
+	e.names = [2]string{e.explorer.String(), e.fallback.String()}
 	e.pool.New = func() any { return e.newScratch() }
 	if err := e.SetScorer(scorer); err != nil {
 		return nil, err
@@ -115,8 +117,8 @@ func (e *Engine) Catalog() *Catalog { return e.cat }
 // Spec returns the engine's feature spec.
 func (e *Engine) Spec() *features.Spec { return e.spec }
 
-// Policy returns the engine's exploration policy, defaults filled in.
-func (e *Engine) Policy() Policy { return e.policy }
+// Explorer returns the engine's explorer, defaults filled in.
+func (e *Engine) Explorer() Explorer { return e.explorer }
 
 // MaxLimit is the largest limit a request may ask for.
 func (e *Engine) MaxLimit() int { return e.max }
@@ -137,10 +139,10 @@ type Request struct {
 	Scorer Scorer
 	// Fallback forces the fallback ranking (value × weight).
 	Fallback bool
-	// Policy, if set, overrides the engine's exploration policy (an
+	// Explorer, if set, overrides the engine's explorer (an
 	// experiment arm's explorer). Its defaults must be filled in: use
-	// NewPolicy.
-	Policy *Policy
+	// NewExplorer.
+	Explorer *Explorer
 }
 
 // Result is what Decide answers. Reuse one per goroutine (or pool it):
@@ -272,14 +274,14 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	if req.Fallback {
 		sc = nil
 	}
-	pol := e.policy
-	if req.Policy != nil {
-		pol = *req.Policy
+	pol := e.explorer
+	if req.Explorer != nil {
+		pol = *req.Explorer
 	}
 	if sc == nil {
 		res.Fallback = true
 		res.Policy = "fallback"
-		pol = FallbackPolicy(pol)
+		pol = FallbackExplorer(pol)
 	} else {
 		res.Policy = sc.Name()
 	}
@@ -362,7 +364,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	if ctx.Err() != nil && sc != nil {
 		// past the deadline: answer with the cheap fallback ranking rather
 		// than fail (a channel always gets an answer)
-		sc, pol = nil, FallbackPolicy(pol)
+		sc, pol = nil, FallbackExplorer(pol)
 		res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
 	}
 
@@ -399,7 +401,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 			// model state): the fallback ranking answers rather than an
 			// error, and the log says which model and action.
 			e.logNonFinite(sc.Name(), s.acts[i].ID, mean[i], std[i], s.score[i])
-			sc, pol = nil, FallbackPolicy(pol)
+			sc, pol = nil, FallbackExplorer(pol)
 			res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
 			for i := range mean {
 				mean[i], std[i] = 1, 0
@@ -479,10 +481,10 @@ func (e *Engine) logNonFinite(model, action string, mean, std, score float64) {
 }
 
 // explorerName is pol.String(), without formatting it again for the
-// engine's own policy and its fallback (every decision logs it).
-func (e *Engine) explorerName(pol Policy) string {
+// engine's own explorer and its fallback (every decision logs it).
+func (e *Engine) explorerName(pol Explorer) string {
 	switch pol {
-	case e.policy:
+	case e.explorer:
 		return e.names[0]
 	case e.fallback:
 		return e.names[1]
@@ -490,18 +492,18 @@ func (e *Engine) explorerName(pol Policy) string {
 	return pol.String()
 }
 
-// FallbackPolicy is the explorer of the fallback ranking (every candidate
+// FallbackExplorer is the explorer of the fallback ranking (every candidate
 // scored value × weight) when the engine serves with pol: ε-greedy with
 // pol's ε, or 0.1 when pol is not ε-greedy or has ε = 0, so fallback
 // decisions keep exact, non-degenerate propensities. It is the one home
 // of the rule: off-policy evaluation (package eval) asks it what the
 // engine did on a decision logged with Fallback.
-func FallbackPolicy(pol Policy) Policy {
+func FallbackExplorer(pol Explorer) Explorer {
 	eps := pol.Epsilon
 	if pol.Kind != EpsilonGreedy || eps == 0 {
 		eps = 0.1
 	}
-	return Policy{Kind: EpsilonGreedy, Epsilon: eps}
+	return Explorer{Kind: EpsilonGreedy, Epsilon: eps}
 }
 
 func (r *Result) reset() {

@@ -18,10 +18,10 @@ import (
 
 var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-func retailEngine(t testing.TB, pol decide.Policy, sc decide.Scorer) (*decide.Engine, *features.Spec) {
+func retailEngine(t testing.TB, pol decide.Explorer, sc decide.Scorer) (*decide.Engine, *features.Spec) {
 	t.Helper()
 	spec, cat := journaltest.Retail(t)
-	e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Policy: pol, Seed: 42}, sc)
+	e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Explorer: pol, Seed: 42}, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func knownProfile(spec *features.Spec) *features.Profile {
 }
 
 func TestFunnelExplains(t *testing.T) {
-	e, spec := retailEngine(t, decide.Policy{}, nil)
+	e, spec := retailEngine(t, decide.Explorer{}, nil)
 	p := knownProfile(spec)
 	// frequency cap: free-shipping allows 3 per 24h
 	p.Contacts = map[string]*features.Contact{
@@ -124,7 +124,7 @@ func TestFunnelExplains(t *testing.T) {
 }
 
 func TestConsentBlocksChannel(t *testing.T) {
-	e, spec := retailEngine(t, decide.Policy{}, nil)
+	e, spec := retailEngine(t, decide.Explorer{}, nil)
 	p := knownProfile(spec)
 	p.Consents = map[string]bool{"email": false}
 	var res decide.Result
@@ -140,7 +140,7 @@ func TestConsentBlocksChannel(t *testing.T) {
 }
 
 func TestColdStartProfileIsServed(t *testing.T) {
-	e, spec := retailEngine(t, decide.Policy{Alpha: 1}, trainedRidge(t, 64, 3))
+	e, spec := retailEngine(t, decide.Explorer{Alpha: 1}, trainedRidge(t, 64, 3))
 	var res decide.Result
 	req := &decide.Request{CustomerID: "new", Channel: "app", Limit: 2, Now: now}
 	if err := e.Decide(context.Background(), req, spec.NewProfile("new", now), &res); err != nil {
@@ -152,7 +152,7 @@ func TestColdStartProfileIsServed(t *testing.T) {
 }
 
 func TestRequestErrors(t *testing.T) {
-	e, spec := retailEngine(t, decide.Policy{}, nil)
+	e, spec := retailEngine(t, decide.Explorer{}, nil)
 	p := spec.NewProfile("c", now)
 	cases := []struct {
 		name          string
@@ -192,7 +192,7 @@ func TestRequestErrors(t *testing.T) {
 }
 
 func TestCandidatesRestrict(t *testing.T) {
-	e, spec := retailEngine(t, decide.Policy{}, trainedRidge(t, 64, 5))
+	e, spec := retailEngine(t, decide.Explorer{}, trainedRidge(t, 64, 5))
 	var res decide.Result
 	req := &decide.Request{CustomerID: "c", Channel: "web", Limit: 5, Candidates: []string{"style-guide", "new-arrivals"}, Now: now}
 	if err := e.Decide(context.Background(), req, spec.NewProfile("c", now), &res); err != nil {
@@ -213,7 +213,7 @@ func TestCandidatesRestrict(t *testing.T) {
 }
 
 func TestSetScorerChecksDim(t *testing.T) {
-	e, _ := retailEngine(t, decide.Policy{}, nil)
+	e, _ := retailEngine(t, decide.Explorer{}, nil)
 	if err := e.SetScorer(trainedRidge(t, 10, 1)); err == nil || !strings.Contains(err.Error(), "dimension") {
 		t.Fatalf("want a dimension error, got %v", err)
 	}
@@ -225,7 +225,7 @@ func TestSetScorerChecksDim(t *testing.T) {
 // With N draws the frequency of an event of probability p has standard
 // error sqrt(p(1-p)/N); the tolerance is 5 of them.
 func TestLoggedPropensitiesAreExact(t *testing.T) {
-	pols := []decide.Policy{
+	pols := []decide.Explorer{
 		{Kind: decide.EpsilonGreedy, Epsilon: 0.3, Alpha: 1},
 		{Kind: decide.Softmax, Temperature: 1, Alpha: 0.5},
 		{Kind: decide.Thompson, V: 1},
@@ -305,7 +305,7 @@ func checkFreq(t *testing.T, what string, count, n int, p float64) {
 // TestFirstSlotProbabilitiesMatchEngine checks the exported probability
 // function gives exactly the slot-0 probabilities the engine explains.
 func TestFirstSlotProbabilitiesMatchEngine(t *testing.T) {
-	for _, pol := range []decide.Policy{{Kind: decide.EpsilonGreedy, Epsilon: 0.2, Alpha: 1}, {Kind: decide.Softmax, Alpha: 0.5}, {Kind: decide.Thompson}} {
+	for _, pol := range []decide.Explorer{{Kind: decide.EpsilonGreedy, Epsilon: 0.2, Alpha: 1}, {Kind: decide.Softmax, Alpha: 0.5}, {Kind: decide.Thompson}} {
 		sc := trainedRidge(t, 64, 4)
 		e, spec := retailEngine(t, pol, sc)
 		p := knownProfile(spec)
@@ -319,7 +319,7 @@ func TestFirstSlotProbabilitiesMatchEngine(t *testing.T) {
 		for i, s := range res.Explain.Scored {
 			mean[i], std[i], c[i] = s.Mean, s.Std, s.Value*s.Weight
 		}
-		full, err := decide.NewPolicy(pol)
+		full, err := decide.NewExplorer(pol)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +333,7 @@ func TestFirstSlotProbabilitiesMatchEngine(t *testing.T) {
 }
 
 func TestDeadlineFallsBack(t *testing.T) {
-	e, spec := retailEngine(t, decide.Policy{Alpha: 1}, trainedRidge(t, 64, 3))
+	e, spec := retailEngine(t, decide.Explorer{Alpha: 1}, trainedRidge(t, 64, 3))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the deadline has passed before the decision starts
 	var res decide.Result
@@ -360,7 +360,7 @@ func TestDecideAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector (make test runs this without it)")
 	}
-	e, spec := retailEngine(t, decide.Policy{Alpha: 1}, trainedRidge(t, 64, 3))
+	e, spec := retailEngine(t, decide.Explorer{Alpha: 1}, trainedRidge(t, 64, 3))
 	p := knownProfile(spec)
 	p.Contacts = map[string]*features.Contact{"free-shipping": {Impressions: []time.Time{now.Add(-3 * time.Hour), now.Add(-2 * time.Hour), now.Add(-time.Hour)}}}
 	req := &decide.Request{CustomerID: "c-1", Channel: "web", Context: map[string]any{"page": "cart", "cart_value": 80.0}, Limit: 3, Now: now}

@@ -29,7 +29,7 @@ func ExampleEngine_Decide() {
 	}
 	eng, err := decide.New(decide.Config{
 		Catalog: cat, Spec: spec, Seed: 1,
-		Policy: decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.1},
+		Explorer: decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.1},
 	}, nil)
 	if err != nil {
 		fmt.Println(err)

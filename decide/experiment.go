@@ -55,8 +55,8 @@ type Arm struct {
 	Policy string `yaml:"policy" json:"policy"`
 	// Share of the experiment's customers (shares are normalised).
 	Share float64 `yaml:"share" json:"share"`
-	// Explorer optionally overrides the service's exploration policy.
-	Explorer *Policy `yaml:"explorer" json:"explorer,omitempty"`
+	// Explorer optionally overrides the service's explorer for the arm.
+	Explorer *Explorer `yaml:"explorer" json:"explorer,omitempty"`
 }
 
 // Metric names of Experiment.PrimaryMetric and Guardrails.

@@ -31,8 +31,11 @@ const (
 	Thompson ExplorerKind = "thompson"
 )
 
-// Policy configures how scores are formed and explored.
-type Policy struct {
+// Explorer configures how scores are formed and explored: the kind of
+// exploration and its parameters. It is one part of what serves a
+// decision (the model is the other): the "policy" of Result.Policy and of
+// an experiment arm names the whole.
+type Explorer struct {
 	Kind ExplorerKind `json:"kind" yaml:"kind"`
 	// Epsilon is the uniform-exploration share of EpsilonGreedy (0.1 when
 	// no Kind is given); it is also used by the fallback ranking.
@@ -47,14 +50,14 @@ type Policy struct {
 	V float64 `json:"v,omitempty" yaml:"v"`
 }
 
-// NewPolicy returns p with its defaults filled in, or an error naming what
+// NewExplorer returns p with its defaults filled in, or an error naming what
 // is out of range.
-func NewPolicy(p Policy) (Policy, error) {
+func NewExplorer(p Explorer) (Explorer, error) {
 	err := p.setDefaults()
 	return p, err
 }
 
-func (p *Policy) setDefaults() error {
+func (p *Explorer) setDefaults() error {
 	switch p.Kind {
 	case "":
 		// no explorer named: ε-greedy with 10% exploration. An explicit
@@ -89,7 +92,7 @@ func (p *Policy) setDefaults() error {
 }
 
 // String describes the explorer for the journal, e.g. "epsilon_greedy(0.1)".
-func (p Policy) String() string {
+func (p Explorer) String() string {
 	switch p.Kind {
 	case EpsilonGreedy:
 		return fmt.Sprintf("epsilon_greedy(eps=%g,alpha=%g)", p.Epsilon, p.Alpha)
@@ -105,7 +108,7 @@ func (p Policy) String() string {
 // n remaining) is put in the next slot. score holds the deterministic
 // scores; mean and std the posterior of c·reward for Thompson. scratch
 // must have room for models.ArgmaxProbs.
-func (p *Policy) slotProbs(probs, score, mean, std, scratch []float64) {
+func (p *Explorer) slotProbs(probs, score, mean, std, scratch []float64) {
 	n := len(probs)
 	if n == 1 {
 		probs[0] = 1
@@ -168,13 +171,13 @@ func Draw(r *rand.Rand, probs []float64) int {
 	return last
 }
 
-// FirstSlotProbabilities writes into dst the probability that policy p
+// FirstSlotProbabilities writes into dst the probability that explorer p
 // puts each candidate in the first slot, given the scorer's posterior
 // means and stds and c = value × weight per candidate: the same numbers
 // the engine logs as slot-0 propensities. Off-policy evaluation uses it to
 // ask what a candidate policy would have done on logged decisions. p must
-// have its defaults filled in (NewPolicy).
-func (p Policy) FirstSlotProbabilities(dst, mean, std, c []float64) {
+// have its defaults filled in (NewExplorer).
+func (p Explorer) FirstSlotProbabilities(dst, mean, std, c []float64) {
 	n := len(dst)
 	score := make([]float64, n)
 	m := make([]float64, n)

@@ -53,7 +53,7 @@ func TestNonFiniteEstimateFallsBack(t *testing.T) {
 			// every action on the app channel is broken in turn through
 			// candidates: the broken one is always among those scored
 			for _, a := range cat.Actions {
-				e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Policy: decide.Policy{Alpha: 1}, Seed: 1, Logger: log},
+				e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Explorer: decide.Explorer{Alpha: 1}, Seed: 1, Logger: log},
 					brokenScorer{dim: spec.Dim(), act: a.Index(), mean: tt.mean, std: tt.std})
 				if err != nil {
 					t.Fatal(err)

@@ -60,7 +60,7 @@
 // Rounds for a candidate policy, rebuilding each decision's vectors with
 // logs.RowBuilder and asking the candidate for its first-slot
 // probabilities through the same explorer code the engine logs with
-// (decide.FallbackPolicy for decisions the engine served with its
+// (decide.FallbackExplorer for decisions the engine served with its
 // fallback ranking). AnalyzeExperiment
 // sums the same joined decisions per arm, day, channel and stage
 // (experiment.Builder) and analyses the sums with experiment.Analyze —

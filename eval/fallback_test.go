@@ -37,7 +37,7 @@ func (s linearScorer) Predict(mean, std []float64, acts []int, xs []float64) {
 // evaluating the logging policy on a journal the engine wrote gives back
 // the engine's logged first-slot propensities on every decision, those it
 // served with the fallback ranking included (there the engine explores
-// with decide.FallbackPolicy, ε = 0.1 even when the serving policy is
+// with decide.FallbackExplorer, ε = 0.1 even when the serving policy is
 // greedy), and a target without a scorer (the fallback ranking) does the
 // same on the fallback decisions.
 func TestJournalRoundsFallbackPropensities(t *testing.T) {
@@ -47,17 +47,17 @@ func TestJournalRoundsFallbackPropensities(t *testing.T) {
 	for i := range sc.w {
 		sc.w[i] = r.NormFloat64()
 	}
-	for _, p := range []decide.Policy{
+	for _, p := range []decide.Explorer{
 		{Kind: decide.EpsilonGreedy, Epsilon: 0, Alpha: 1}, // greedy: its fallback is ε = 0.1
 		{Kind: decide.Softmax, Temperature: 0.5},
 		{Kind: decide.EpsilonGreedy, Epsilon: 0.3},
 	} {
-		pol, err := decide.NewPolicy(p)
+		pol, err := decide.NewExplorer(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Run(pol.String(), func(t *testing.T) {
-			eng, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Policy: pol, Seed: 11}, sc)
+			eng, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Explorer: pol, Seed: 11}, sc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,8 +100,8 @@ func TestJournalRoundsFallbackPropensities(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, target := range []eval.Target{
-				{Name: "logging policy", Scorer: sc, Policy: pol},
-				{Name: "fallback ranking", Policy: pol},
+				{Name: "logging policy", Scorer: sc, Explorer: pol},
+				{Name: "fallback ranking", Explorer: pol},
 			} {
 				rounds, st, err := eval.JournalRounds(joined, spec, cat, target, nil)
 				if err != nil {

@@ -16,9 +16,9 @@ import (
 // (a trained artifact, or nil for the fallback ranking by value × weight)
 // and the explorer it would serve with.
 type Target struct {
-	Name   string
-	Scorer decide.Scorer // nil: rank by value × weight
-	Policy decide.Policy // defaults filled in (decide.NewPolicy)
+	Name     string
+	Scorer   decide.Scorer   // nil: rank by value × weight
+	Explorer decide.Explorer // defaults filled in (decide.NewExplorer)
 }
 
 // JournalStats counts what JournalRounds used and left out.
@@ -43,7 +43,7 @@ type JournalStats struct {
 // A decision the engine served with its fallback ranking (logged with
 // Fallback) is evaluated as the engine would serve it again: every
 // eligible action scored value × weight, explored by
-// decide.FallbackPolicy(target.Policy), so the logging policy evaluated on
+// decide.FallbackExplorer(target.Explorer), so the logging policy evaluated on
 // its own journal gives back its logged propensities. A target without a
 // scorer is that fallback ranking on every decision.
 //
@@ -64,7 +64,7 @@ func JournalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 		rounds []Round
 		xs     []float64
 	)
-	fallback := decide.FallbackPolicy(target.Policy)
+	fallback := decide.FallbackExplorer(target.Explorer)
 	for ji := range joined {
 		j := &joined[ji]
 		d := &j.Decision
@@ -107,7 +107,7 @@ func JournalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 			act := cat.Actions[a]
 			c[i] = act.Value * act.Weight
 		}
-		pol := target.Policy
+		pol := target.Explorer
 		if target.Scorer == nil || d.Fallback {
 			// the fallback ranking: value × weight, the engine's explorer
 			for i := range mean {

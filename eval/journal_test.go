@@ -94,14 +94,14 @@ func TestJournalRoundsRecoverTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	greedy, _ := decide.NewPolicy(decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0})
-	uniform, _ := decide.NewPolicy(decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 1})
+	greedy, _ := decide.NewExplorer(decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0})
+	uniform, _ := decide.NewExplorer(decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1})
 	for _, tc := range []struct {
 		target eval.Target
 		truth  float64
 	}{
-		{eval.Target{Name: "greedy", Scorer: m, Policy: greedy}, 0.5},
-		{eval.Target{Name: "uniform", Policy: uniform}, 0.2},
+		{eval.Target{Name: "greedy", Scorer: m, Explorer: greedy}, 0.5},
+		{eval.Target{Name: "uniform", Explorer: uniform}, 0.2},
 	} {
 		rounds, st, err := eval.JournalRoundsCrossFit(joined, spec, cat, tc.target)
 		if err != nil {

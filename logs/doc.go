@@ -72,5 +72,5 @@
 // store. It does not validate outcome requests (ids, times: serve does),
 // train or score models (training, models), or compute target
 // probabilities (decide's explorers; eval asks them, with
-// decide.FallbackPolicy for decisions served by the fallback ranking).
+// decide.FallbackExplorer for decisions served by the fallback ranking).
 package logs

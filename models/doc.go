@@ -74,7 +74,7 @@
 //     policy's α or v carries the noise scale.
 //   - Not non-stationary: there is no forgetting or discounting; every
 //     observation counts forever.
-//   - Not the exploration policy: choosing, sampling and propensities for
+//   - Not the explorer (decide.Explorer): choosing, sampling and propensities for
 //     the slate live in package decide.
 //   - Not concurrent on the write side: Update, Publish, Refresh, Clone and
 //     WriteTo must be serialised by the caller; only Predict (and Name, Dim,

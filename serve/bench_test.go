@@ -55,7 +55,7 @@ func benchProfiles(n int) []byte {
 func benchService(b *testing.B, customers, conns int, journal serve.Config) (*fasthttp.HostClient, [][]byte) {
 	cfg := journal
 	cfg.DataDir, cfg.Catalog, cfg.FeatureSpec, cfg.Profiles = b.TempDir(), benchCatalog(), retail.FeatureSpec, benchProfiles(customers)
-	cfg.Policy, cfg.Logger = serveBenchPolicy, testLogger()
+	cfg.Explorer, cfg.Logger = serveBenchExplorer, testLogger()
 	svc, err := serve.Open(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -164,7 +164,7 @@ func runLoad(b *testing.B, hc *fasthttp.HostClient, path string, bodies [][]byte
 	}
 }
 
-var serveBenchPolicy = retailPolicy()
+var serveBenchExplorer = retailExplorer()
 
 // BenchmarkHTTPOverload offers decide far more concurrent requests
 // (overloadConns connections, each sending back to back) than the

@@ -420,7 +420,7 @@ func learnConfig(t *testing.T, dir string) serve.Config {
 	cfg := retailConfig(dir)
 	cfg.Catalog, cfg.FeatureSpec, cfg.Profiles = read("catalog.yaml"), read("features.yaml"), read("profiles.jsonl")
 	cfg.JournalNoSync = true // speed: durability is tested elsewhere
-	cfg.Policy.Epsilon = 0.1
-	cfg.Policy.Alpha = 0.5
+	cfg.Explorer.Epsilon = 0.1
+	cfg.Explorer.Alpha = 0.5
 	return cfg
 }

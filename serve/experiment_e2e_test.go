@@ -84,7 +84,7 @@ experiments:
 		t.Fatal(err)
 	}
 	cfg.Experiments, cfg.Registry, cfg.ExperimentsTTL = exps, regDir, -1
-	cfg.Policy = decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.1}
+	cfg.Explorer = decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.1}
 	inst := start(t, cfg)
 
 	// The conversions are drawn with a fixed seed. A 95% interval misses

@@ -12,10 +12,10 @@ import (
 // armRuntime is an experiment arm resolved to what serves it.
 type armRuntime struct {
 	arm      *decide.Arm
-	scorer   decide.Scorer  // nil: the engine's current model
-	fallback bool           // rank by value × weight
-	policy   *decide.Policy // nil: the service's explorer
-	name     string         // policy name to log, if not the scorer's
+	scorer   decide.Scorer    // nil: the engine's current model
+	fallback bool             // rank by value × weight
+	explorer *decide.Explorer // nil: the service's explorer
+	name     string           // policy name to log, if not the scorer's
 }
 
 type experimentRuntime struct {
@@ -32,7 +32,7 @@ func (s *Service) resolveExperiments() error {
 		rt := experimentRuntime{exp: e, arms: make([]armRuntime, len(e.Arms))}
 		for i := range e.Arms {
 			a := &e.Arms[i]
-			ar := armRuntime{arm: a, policy: a.Explorer}
+			ar := armRuntime{arm: a, explorer: a.Explorer}
 			switch a.Policy {
 			case "online":
 				ar.scorer = s.model
@@ -40,11 +40,11 @@ func (s *Service) resolveExperiments() error {
 			case "fallback":
 				ar.fallback = true
 			case "random":
-				p, err := decide.NewPolicy(decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 1})
+				p, err := decide.NewExplorer(decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1})
 				if err != nil {
 					return err
 				}
-				ar.policy, ar.name = &p, "random"
+				ar.explorer, ar.name = &p, "random"
 			default:
 				v := decide.ArmModelVersion(a.Policy)
 				if s.registry == nil {
@@ -76,7 +76,7 @@ func (s *Service) assign(req *decide.Request, now time.Time) (*journal.Experimen
 			continue
 		}
 		ar := &rt.arms[rt.exp.Assign(req.CustomerID)]
-		req.Scorer, req.Fallback, req.Policy = ar.scorer, ar.fallback, ar.policy
+		req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
 		return &journal.ExperimentArm{Name: rt.exp.Name, Arm: ar.arm.Name}, ar
 	}
 	return nil, nil

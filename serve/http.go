@@ -502,7 +502,7 @@ func (s *Service) handleModels(ctx *fasthttp.RequestCtx) {
 		"serving":          s.servingName(),
 		"promoted_version": v,
 		"online":           map[string]any{"name": s.model.Name(), "observations": s.model.Updates(), "dim": s.model.Dim()},
-		"explorer":         s.engine.Policy().String(),
+		"explorer":         s.engine.Explorer().String(),
 		"feature_spec":     s.spec.Hash(),
 	}
 	if s.registry != nil {

@@ -38,8 +38,9 @@ type Config struct {
 	// Profiles, if set, are JSON-lines customer profiles loaded into the
 	// store at first start (the demo set, or a CRM import).
 	Profiles []byte
-	// Policy is the exploration policy (default ε-greedy, ε=0.1).
-	Policy decide.Policy
+	// Explorer is how decisions explore the model's scores (default
+	// DefaultExplorer).
+	Explorer decide.Explorer
 	// Model configures the online model.
 	Model ModelConfig
 	// DefaultReward is the reward of a shown action without an outcome in
@@ -111,11 +112,11 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DefaultPolicy is the exploration policy when none is configured: LinUCB
+// DefaultExplorer is the explorer when none is configured: LinUCB
 // scores (posterior mean + 1 std) with 10% uniform exploration, so every
 // eligible action keeps a logged propensity of at least 0.1/n.
-func DefaultPolicy() decide.Policy {
-	return decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.1, Alpha: 1}
+func DefaultExplorer() decide.Explorer {
+	return decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.1, Alpha: 1}
 }
 
 // ModelConfig configures the online bandit model.
@@ -164,8 +165,8 @@ func (c *Config) setDefaults() error {
 	if c.PublishEvery == 0 {
 		c.PublishEvery = 10 * time.Millisecond
 	}
-	if c.Policy == (decide.Policy{}) {
-		c.Policy = DefaultPolicy()
+	if c.Explorer == (decide.Explorer{}) {
+		c.Explorer = DefaultExplorer()
 	}
 	if c.ExperimentsTTL == 0 {
 		c.ExperimentsTTL = 10 * time.Second
@@ -365,7 +366,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}
 	s.model.Publish()
 
-	s.engine, err = decide.New(decide.Config{Catalog: s.cat, Spec: s.spec, Policy: cfg.Policy, Seed: cfg.Seed, Logger: s.log}, s.model)
+	s.engine, err = decide.New(decide.Config{Catalog: s.cat, Spec: s.spec, Explorer: cfg.Explorer, Seed: cfg.Seed, Logger: s.log}, s.model)
 	if err != nil {
 		return nil, err
 	}

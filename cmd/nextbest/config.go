@@ -26,12 +26,17 @@ import (
 // eval journal, report, models) read the same file with --config, so
 // that they featurize, join and reward as the service does.
 type fileConfig struct {
-	Addr              string            `yaml:"addr"`
-	DataDir           string            `yaml:"data_dir"`
-	Catalog           string            `yaml:"catalog"`
-	FeatureSpec       string            `yaml:"feature_spec"`
-	Profiles          string            `yaml:"profiles"`
-	Policy            decide.Policy     `yaml:"policy"`
+	Addr        string `yaml:"addr"`
+	DataDir     string `yaml:"data_dir"`
+	Catalog     string `yaml:"catalog"`
+	FeatureSpec string `yaml:"feature_spec"`
+	Profiles    string `yaml:"profiles"`
+	// Explorer is how the service explores its model's scores
+	// (decide.Explorer: kind, epsilon, alpha, temperature, v).
+	Explorer decide.Explorer `yaml:"explorer"`
+	// PolicyAlias is explorer's former key, policy, still read; giving
+	// both is an error.
+	PolicyAlias       decide.Explorer   `yaml:"policy"`
 	Model             serve.ModelConfig `yaml:"model"`
 	DefaultReward     float64           `yaml:"default_reward"`
 	AttributionWindow decide.Duration   `yaml:"attribution_window"`
@@ -152,6 +157,12 @@ func (c *configFlags) load() (*config, error) {
 		// an empty file (or only comments) is an empty config
 		if err := dec.Decode(&cfg.fileConfig); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("config %s: %w", c.path, err)
+		}
+		if cfg.PolicyAlias != (decide.Explorer{}) {
+			if cfg.Explorer != (decide.Explorer{}) {
+				return nil, fmt.Errorf("config %s: explorer and policy (its former name) are both given", c.path)
+			}
+			cfg.Explorer, cfg.PolicyAlias = cfg.PolicyAlias, decide.Explorer{}
 		}
 	}
 	given := map[string]bool{}

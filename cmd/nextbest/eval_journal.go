@@ -57,11 +57,11 @@ Flags:`)
 	if err != nil {
 		return err
 	}
-	pol, err := decide.NewPolicy(decide.Policy{Kind: decide.ExplorerKind(*kind), Epsilon: *epsilon, Alpha: *alpha})
+	pol, err := decide.NewExplorer(decide.Explorer{Kind: decide.ExplorerKind(*kind), Epsilon: *epsilon, Alpha: *alpha})
 	if err != nil {
 		return err
 	}
-	target := eval.Target{Policy: pol}
+	target := eval.Target{Explorer: pol}
 	var art *models.Artifact
 	switch {
 	case *modelPath != "":
@@ -73,10 +73,10 @@ Flags:`)
 		}
 	case *rule == "uniform":
 		target.Name = "uniform"
-		target.Policy, err = decide.NewPolicy(decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 1})
+		target.Explorer, err = decide.NewExplorer(decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1})
 	case *rule == "value":
 		target.Name = "value"
-		target.Policy, err = decide.NewPolicy(decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: *epsilon})
+		target.Explorer, err = decide.NewExplorer(decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: *epsilon})
 	default:
 		return usageErrorf(fs, "name a candidate: --model, --registry with --version, or --rule uniform|value")
 	}
@@ -111,9 +111,9 @@ Flags:`)
 		return err
 	}
 	if asJSON {
-		return writeJSON(w, map[string]any{"target": target.Name, "explorer": target.Policy.String(), "join": jst, "rounds": st, "estimates": ests})
+		return writeJSON(w, map[string]any{"target": target.Name, "explorer": target.Explorer.String(), "join": jst, "rounds": st, "estimates": ests})
 	}
-	fmt.Fprintf(w, "candidate %s, explorer %s\n", target.Name, target.Policy.String())
+	fmt.Fprintf(w, "candidate %s, explorer %s\n", target.Name, target.Explorer.String())
 	fmt.Fprintf(w, "%d decisions joined (%d late, %d duplicate outcomes ignored); %d rounds used, %d left out (%d other feature spec, %d unknown actions, %d without actions)\n\n",
 		jst.Decisions, jst.Late, jst.Duplicate, st.Used, st.Decisions-st.Used, st.OtherSpec, st.Unknown, st.NoActions)
 	return estimateTable(w, ests, nil, nil)

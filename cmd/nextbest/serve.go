@@ -46,11 +46,11 @@ func runServe(args []string) error {
 	if err := level.UnmarshalText([]byte(fc.LogLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
 	}
-	// the policy and the model come from the config file only: check them
-	// here, by the rules serve.Open applies, so that the error names it
-	if fc.Policy != (decide.Policy{}) {
-		if _, err := decide.NewPolicy(fc.Policy); err != nil {
-			return fmt.Errorf("config %s: policy: %w", c.path, err)
+	// the explorer and the model come from the config file only: check
+	// them here, by the rules serve.Open applies, so that the error names it
+	if fc.Explorer != (decide.Explorer{}) {
+		if _, err := decide.NewExplorer(fc.Explorer); err != nil {
+			return fmt.Errorf("config %s: explorer: %w", c.path, err)
 		}
 	}
 	if _, err := models.NewRidge(models.RidgeConfig{Dim: 1, Lambda: fc.Model.Lambda, Name: fc.Model.Name}); err != nil {
@@ -59,7 +59,7 @@ func runServe(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg := serve.Config{
-		Addr: fc.Addr, DataDir: fc.DataDir, Policy: fc.Policy, Model: fc.Model,
+		Addr: fc.Addr, DataDir: fc.DataDir, Explorer: fc.Explorer, Model: fc.Model,
 		DefaultReward: fc.DefaultReward, AttributionWindow: fc.AttributionWindow.D(), DecisionRetention: fc.DecisionRetention.D(),
 		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes, MaxInFlight: fc.MaxInFlight,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,

@@ -29,7 +29,7 @@ const (
 	// ignores the customer and the context.
 	ContextFree PolicyKind = "context_free"
 	// Ridge is decide.Engine scoring with an online models.Ridge, explored
-	// by Policy (LinUCB with ε-greedy or UCB; linear Thompson sampling).
+	// by Explorer (LinUCB with ε-greedy or UCB; linear Thompson sampling).
 	Ridge PolicyKind = "ridge"
 	// Oracle picks the eligible action with the largest true expected
 	// reward.
@@ -40,8 +40,8 @@ const (
 type PolicySpec struct {
 	Name string
 	Kind PolicyKind
-	// Policy is the explorer of ContextFree and Ridge policies.
-	Policy decide.Policy
+	// Explorer is the explorer of ContextFree and Ridge policies.
+	Explorer decide.Explorer
 	// Disjoint keeps one ridge posterior per action (Ridge only).
 	Disjoint bool
 	// Lambda is the ridge prior precision (default 1).
@@ -56,11 +56,11 @@ type PolicySpec struct {
 func DefaultPolicies() []PolicySpec {
 	return []PolicySpec{
 		{Name: "random", Kind: Random},
-		{Name: "egreedy_context_free", Kind: ContextFree, Policy: decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.1}},
-		{Name: "linucb", Kind: Ridge, Policy: decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.05, Alpha: 0.5}},
-		{Name: "linucb_disjoint", Kind: Ridge, Disjoint: true, Policy: decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 0.05, Alpha: 0.5}},
-		{Name: "thompson", Kind: Ridge, Policy: decide.Policy{Kind: decide.Thompson, V: 0.3}},
-		{Name: "thompson_disjoint", Kind: Ridge, Disjoint: true, Policy: decide.Policy{Kind: decide.Thompson, V: 0.3}},
+		{Name: "egreedy_context_free", Kind: ContextFree, Explorer: decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.1}},
+		{Name: "linucb", Kind: Ridge, Explorer: decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.05, Alpha: 0.5}},
+		{Name: "linucb_disjoint", Kind: Ridge, Disjoint: true, Explorer: decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.05, Alpha: 0.5}},
+		{Name: "thompson", Kind: Ridge, Explorer: decide.Explorer{Kind: decide.Thompson, V: 0.3}},
+		{Name: "thompson_disjoint", Kind: Ridge, Disjoint: true, Explorer: decide.Explorer{Kind: decide.Thompson, V: 0.3}},
 		{Name: "oracle", Kind: Oracle},
 	}
 }
@@ -182,11 +182,11 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 		model  *models.Ridge
 		means  *actionMeans
 		scorer decide.Scorer
-		dpol   = pol.Policy
+		dpol   = pol.Explorer
 	)
 	switch pol.Kind {
 	case Random, Oracle:
-		dpol = decide.Policy{Kind: decide.EpsilonGreedy, Epsilon: 1}
+		dpol = decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1}
 	case ContextFree:
 		means = newActionMeans(len(cat.Actions), spec.Dim())
 		scorer = means
@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	default:
 		return nil, fmt.Errorf("sim: unknown policy kind %q", pol.Kind)
 	}
-	eng, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Policy: dpol, Seed: seed*7919 + 17}, scorer)
+	eng, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Explorer: dpol, Seed: seed*7919 + 17}, scorer)
 	if err != nil {
 		return nil, err
 	}
@@ -477,14 +477,14 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	// the slow policies first, so the pool finishes together
 	order := make([]job, 0, len(runs))
 	for pi, p := range cfg.Policies {
-		if p.Policy.Kind == decide.Thompson {
+		if p.Explorer.Kind == decide.Thompson {
 			for si := range cfg.Seeds {
 				order = append(order, job{pi, si})
 			}
 		}
 	}
 	for pi, p := range cfg.Policies {
-		if p.Policy.Kind != decide.Thompson {
+		if p.Explorer.Kind != decide.Thompson {
 			for si := range cfg.Seeds {
 				order = append(order, job{pi, si})
 			}
