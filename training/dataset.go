@@ -51,6 +51,18 @@ func (d *Dataset) add(x []float64, act int, reward, prop float64, group int) {
 	d.Group = append(d.Group, group)
 }
 
+// actionIndex returns the index of action id in d.ActionIDs, adding it if
+// new; ids maps the ids added so far to their index.
+func (d *Dataset) actionIndex(ids map[string]int, id string) int {
+	if i, ok := ids[id]; ok {
+		return i
+	}
+	i := len(d.ActionIDs)
+	ids[id] = i
+	d.ActionIDs = append(d.ActionIDs, id)
+	return i
+}
+
 // ActionCounts returns the number of rows per action index.
 func (d *Dataset) ActionCounts() []int {
 	n := make([]int, len(d.ActionIDs))

@@ -143,15 +143,7 @@ func NewExampleBuilder(f *Featurizer, source string) *ExampleBuilder {
 }
 
 // ActionIndex returns the index of action id, adding it if new.
-func (b *ExampleBuilder) ActionIndex(id string) int {
-	if i, ok := b.ids[id]; ok {
-		return i
-	}
-	i := len(b.DS.ActionIDs)
-	b.ids[id] = i
-	b.DS.ActionIDs = append(b.DS.ActionIDs, id)
-	return i
-}
+func (b *ExampleBuilder) ActionIndex(id string) int { return b.DS.actionIndex(b.ids, id) }
 
 // Add appends ex's labelled row. It does not retain ex.
 func (b *ExampleBuilder) Add(ex *CBExample) error {

@@ -118,15 +118,7 @@ func NewSpecBuilder(spec *features.Spec, cat *decide.Catalog, source string) *Sp
 	return b
 }
 
-func (b *SpecBuilder) actionIndex(id string) int {
-	if i, ok := b.ids[id]; ok {
-		return i
-	}
-	i := len(b.DS.ActionIDs)
-	b.ids[id] = i
-	b.DS.ActionIDs = append(b.DS.ActionIDs, id)
-	return i
-}
+func (b *SpecBuilder) actionIndex(id string) int { return b.DS.actionIndex(b.ids, id) }
 
 // Add appends the row of ex's logged action, or counts ex as Unlabeled or
 // Bad. It does not retain ex. It returns no error today; the signature is
