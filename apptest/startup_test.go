@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"nextbest/journal"
-
 	"nextbest/internal/tmpfs"
+	"nextbest/journal"
 )
 
 // TestStartupErrors runs "nextbest serve" with one bad setup per case and

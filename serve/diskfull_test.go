@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"nextbest/journal"
-
 	"nextbest/internal/tmpfs"
+	"nextbest/journal"
 )
 
 // TestDiskFull puts the journal on a small tmpfs and fills it: writes
