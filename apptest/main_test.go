@@ -90,20 +90,29 @@ func (s *server) kill() {
 	s.cmd.Wait()
 }
 
+// post sends body as JSON and decodes the answer. A 503 means "not
+// recorded, retry" (a shed request, or a decision whose journal commit
+// outlasted its budget on a loaded machine): post retries it a few times,
+// as a channel system does.
 func (s *server) post(path string, body any) (int, map[string]any, error) {
 	data, _ := json.Marshal(body)
-	resp, err := http.Post(s.base+path, "application/json", bytes.NewReader(data))
-	if err != nil {
-		return 0, nil, err
+	for try := 1; ; try++ {
+		resp, err := http.Post(s.base+path, "application/json", bytes.NewReader(data))
+		if err != nil {
+			return 0, nil, err
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return resp.StatusCode, nil, err
+		}
+		var out map[string]any
+		json.Unmarshal(raw, &out)
+		if resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
+			return resp.StatusCode, out, nil
+		}
+		time.Sleep(50 * time.Millisecond) // Retry-After, shortened for tests
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, err
-	}
-	var out map[string]any
-	json.Unmarshal(raw, &out)
-	return resp.StatusCode, out, nil
 }
 
 func (s *server) get(path string) (int, map[string]any) {

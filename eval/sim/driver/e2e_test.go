@@ -25,6 +25,9 @@ func TestDriveRealService(t *testing.T) {
 	svc, err := serve.Open(serve.Config{
 		DataDir: t.TempDir(), Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec, Profiles: retail.Profiles,
 		Seed: 7, JournalNoSync: true, Logger: slog.New(slog.DiscardHandler),
+		// a loaded machine must not turn a decision into a 503 whose
+		// record is journaled all the same: this test counts records
+		DecisionTimeout: 5 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
