@@ -14,6 +14,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"nextbest/features"
+	"nextbest/internal/logthrottle"
 	"nextbest/models"
 )
 
@@ -54,9 +55,8 @@ type Engine struct {
 	fallback Explorer
 	names    [2]string
 	log      *slog.Logger
-	// nonFinite throttles the log of non-finite estimates: the time of
-	// the last line (Unix ns) and the decisions since
-	nonFiniteAt, nonFiniteHeld atomic.Int64
+	// nonFiniteLog throttles the log of non-finite estimates
+	nonFiniteLog *logthrottle.Throttle
 }
 
 type scorerBox struct{ s Scorer }
@@ -81,7 +81,8 @@ func New(cfg Config, scorer Scorer) (*Engine, error) {
 			return nil, fmt.Errorf("decide: action %q has no compiled features: parse the catalog with the feature spec", a.ID)
 		}
 	}
-	e := &Engine{cat: cfg.Catalog, spec: cfg.Spec, explorer: cfg.Explorer, max: cfg.MaxLimit, seed: cfg.Seed, log: cfg.Logger}
+	e := &Engine{cat: cfg.Catalog, spec: cfg.Spec, explorer: cfg.Explorer, max: cfg.MaxLimit, seed: cfg.Seed, log: cfg.Logger,
+		nonFiniteLog: logthrottle.New(10 * time.Second)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -469,15 +470,13 @@ func nonFinite(mean, std, score []float64) int {
 // logNonFinite logs a model's non-finite estimate at ERROR, at most once
 // every 10 seconds, with the count of the decisions held back since.
 func (e *Engine) logNonFinite(model, action string, mean, std, score float64) {
-	now := time.Now().UnixNano()
-	last := e.nonFiniteAt.Load()
-	if now-last < int64(10*time.Second) || !e.nonFiniteAt.CompareAndSwap(last, now) {
-		e.nonFiniteHeld.Add(1)
+	ok, held := e.nonFiniteLog.Allow("non-finite")
+	if !ok {
 		return
 	}
 	e.log.Error("model answered a non-finite estimate; the decision used the fallback ranking",
 		"model", model, "action", action, "mean", mean, "std", std, "score", score,
-		"suppressed_since_last", e.nonFiniteHeld.Swap(0))
+		"suppressed_since_last", held)
 }
 
 // explorerName is pol.String(), without formatting it again for the

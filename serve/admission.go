@@ -5,10 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
@@ -111,37 +108,20 @@ func (s *Service) journalError(ctx *fasthttp.RequestCtx, err error) {
 		msg = "shutting down; retry on another instance"
 	case isNoSpace(err):
 		msg = "the journal is out of disk space; not recorded, retry later"
-		s.journalLog.log(s.log, "journal write failed: out of disk space", err)
+		s.logThrottled("journal-nospace", "journal write failed: out of disk space", err)
 	default:
 		msg = "the journal cannot write; not recorded, retry later"
-		s.journalLog.log(s.log, "journal write failed", err)
+		s.logThrottled("journal-failed", "journal write failed", err)
 	}
 	writeUnavailable(ctx, msg)
 }
 
-// throttle logs one line per interval for a repeating failure, with the
-// count of those it held back.
-type throttle struct {
-	mu       sync.Mutex
-	last     time.Time
-	held     int
-	interval time.Duration
-}
-
-func (t *throttle) log(l interface {
-	Error(string, ...any)
-}, msg string, err error) {
-	t.mu.Lock()
-	now := time.Now()
-	if now.Sub(t.last) < t.interval {
-		t.held++
-		t.mu.Unlock()
-		return
+// logThrottled logs err at ERROR under msg, at most once per key every
+// ten seconds, with the count of those held back.
+func (s *Service) logThrottled(key, msg string, err error) {
+	if ok, held := s.logLimit.Allow(key); ok {
+		s.log.Error(msg, "err", err, "suppressed_since_last", held)
 	}
-	held := t.held
-	t.last, t.held = now, 0
-	t.mu.Unlock()
-	l.Error(msg, "err", err, "suppressed_since_last", held)
 }
 
-func isNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) }
+func isNoSpace(err error) bool { return errors.Is(err, journal.ErrNoSpace) }

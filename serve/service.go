@@ -18,6 +18,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/features"
+	"nextbest/internal/logthrottle"
 	"nextbest/journal"
 	"nextbest/logs"
 	"nextbest/models"
@@ -233,7 +234,7 @@ type Service struct {
 	contacts     *contactLedger
 	reservations atomic.Uint64
 	*admission
-	journalLog throttle
+	logLimit *logthrottle.Throttle // repeating ERROR lines, one per key every 10s
 
 	ready     atomic.Bool
 	stopLearn context.CancelFunc
@@ -344,7 +345,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	s.admission = newAdmission(cfg.MaxInFlight, s.metrics.reg)
-	s.journalLog.interval = 10 * time.Second
+	s.logLimit = logthrottle.New(10 * time.Second)
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopLearn, s.learnDone = cancel, make(chan struct{})
 	go func() { defer close(s.learnDone); s.learner.Run(lctx) }()

@@ -2,11 +2,11 @@ package serve
 
 import (
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"nextbest/internal/logthrottle"
 	"nextbest/journal"
 	"nextbest/state"
 )
@@ -18,21 +18,16 @@ import (
 // It is the state applier's and the learner's state.Skips, safe for
 // concurrent use.
 type applyErrors struct {
-	count    *prometheus.CounterVec
-	log      *slog.Logger
-	interval time.Duration
-
-	mu   sync.Mutex
-	last map[string]time.Time
-	held map[string]int
+	count *prometheus.CounterVec
+	log   *slog.Logger
+	limit *logthrottle.Throttle
 }
 
 func newApplyErrors(count *prometheus.CounterVec, log *slog.Logger) *applyErrors {
 	for _, k := range state.Kinds {
 		count.WithLabelValues(k) // export every kind, at 0
 	}
-	return &applyErrors{count: count, log: log, interval: 10 * time.Second,
-		last: make(map[string]time.Time), held: make(map[string]int)}
+	return &applyErrors{count: count, log: log, limit: logthrottle.New(10 * time.Second)}
 }
 
 // Skip counts and logs a record skipped for err (a *state.ApplyError,
@@ -40,15 +35,9 @@ func newApplyErrors(count *prometheus.CounterVec, log *slog.Logger) *applyErrors
 func (e *applyErrors) Skip(lsn uint64, typ journal.Type, err error) {
 	kind := state.KindOf(err)
 	e.count.WithLabelValues(kind).Inc()
-	e.mu.Lock()
-	now := time.Now()
-	if now.Sub(e.last[kind]) < e.interval {
-		e.held[kind]++
-		e.mu.Unlock()
+	ok, held := e.limit.Allow(kind)
+	if !ok {
 		return
 	}
-	held := e.held[kind]
-	e.last[kind], e.held[kind] = now, 0
-	e.mu.Unlock()
 	e.log.Error("skipped a journal record that cannot be applied", "kind", kind, "lsn", lsn, "type", typ.String(), "err", err, "suppressed_since_last", held)
 }

@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"nextbest/features"
+	"nextbest/internal/logthrottle"
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -589,40 +591,26 @@ func (s *Service) decodeDecide(body []byte, r *decideRequest) error {
 	return nil
 }
 
-// undeclaredLog throttles the warning about dropped context keys to one a
-// minute, counting what it held back. The zero value is ready to use.
+// undeclaredLog counts the undeclared context keys dropped and warns about
+// them at most once a minute. The zero value is ready to use.
 type undeclaredLog struct {
-	mu       sync.Mutex
-	last     time.Time
-	requests int // since the last warning
-	keys     int
-	total    int64 // keys dropped since the start
+	once  sync.Once
+	limit *logthrottle.Throttle
+	total atomic.Int64 // keys dropped since the start
 }
 
 func (u *undeclaredLog) note(log *slog.Logger, key string, n int) {
-	u.mu.Lock()
-	u.requests++
-	u.keys += n
-	u.total += int64(n)
-	now := time.Now()
-	if !u.last.IsZero() && now.Sub(u.last) < time.Minute {
-		u.mu.Unlock()
-		return
+	total := u.total.Add(int64(n))
+	u.once.Do(func() { u.limit = logthrottle.New(time.Minute) })
+	if ok, held := u.limit.Allow("undeclared"); ok {
+		log.Warn("dropped context keys the feature spec does not declare (allow_undeclared_context is on)",
+			"example", key, "requests_since_last", held+1, "keys_total", total)
 	}
-	requests, keys, total := u.requests, u.keys, u.total
-	u.last, u.requests, u.keys = now, 0, 0
-	u.mu.Unlock()
-	log.Warn("dropped context keys the feature spec does not declare (allow_undeclared_context is on)",
-		"example", key, "requests", requests, "keys", keys, "keys_total", total)
 }
 
 // dropped is the number of undeclared context keys dropped since the
 // start.
-func (u *undeclaredLog) dropped() int64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.total
-}
+func (u *undeclaredLog) dropped() int64 { return u.total.Load() }
 
 // jsonMediaType reports whether ct, a Content-Type header value, is
 // application/json: the media type matched case-insensitively, any
