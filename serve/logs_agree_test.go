@@ -186,6 +186,14 @@ func TestOnlineEqualsBatch(t *testing.T) {
 		if jst, _ := checkOnlineEqualsBatch(t, spec, cat, []any{d, o}, window); jst.NotShown != 1 {
 			t.Errorf("the join counted %d outcomes not shown, want 1", jst.NotShown)
 		}
+		// nor may it take the outcome_id it carries: a later outcome of the
+		// shown action with that id counts
+		o.OutcomeID, o.Type = "order-1", "revenue"
+		later := o
+		later.ActionID, later.Time, later.Reward = shown, o.Time.Add(time.Minute), 2.5
+		if jst, _ := checkOnlineEqualsBatch(t, spec, cat, []any{d, o, later}, window); jst.NotShown != 1 {
+			t.Errorf("the join counted %d outcomes not shown, want 1", jst.NotShown)
+		}
 	})
 }
 

@@ -405,9 +405,8 @@ func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, wri
 		return nil
 	}
 	if write {
-		if err := b.Set([]byte(prefixDecision+d.DecisionID), r.Payload, nil); err != nil {
-			return err
-		}
+		// through set: an outcome later in the batch looks it up (shown)
+		a.set(b, prefixDecision+d.DecisionID, r.Payload)
 		if d.RequestID != "" {
 			if err := b.Set([]byte(prefixRequest+d.CustomerID+"/"+d.RequestID), []byte(d.DecisionID), nil); err != nil {
 				return err
@@ -461,6 +460,15 @@ func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, writ
 	}
 	if err := logs.CheckReward(o.Reward); err != nil {
 		return &ApplyError{KindReward, fmt.Errorf("outcome for decision %s, action %s: %w", o.DecisionID, o.ActionID, err)}
+	}
+	// An outcome for an action its decision did not return counts for
+	// nothing, as in logs.Join (NotShown): not the profile, not the sums,
+	// not the learner, and it takes no outcome_id. The handler refuses
+	// such outcomes; a replayed journal may hold them.
+	if shown, err := a.shown(o.DecisionID, o.ActionID); err != nil {
+		return err
+	} else if !shown {
+		return nil
 	}
 	k := keysOf(o.DecisionID, o.ActionID, o.Type, o.OutcomeID)
 	if k.id != "" {
@@ -582,6 +590,24 @@ func (a *Applier) get(key string) ([]byte, error) {
 	v = bytes.Clone(v)
 	closer.Close()
 	return v, nil
+}
+
+// shown reports whether decision id returned action, true when the
+// index does not hold the decision (an outcome for a decision the journal
+// lacks is ruled on elsewhere, as before this check).
+func (a *Applier) shown(id, action string) (bool, error) {
+	v, err := a.get(prefixDecision + id)
+	if err != nil {
+		return false, &ApplyError{KindState, err}
+	}
+	if v == nil {
+		return true, nil
+	}
+	var d journal.Decision
+	if err := journal.DecodeDecision(v, &d); err != nil {
+		return false, &ApplyError{KindDecode, fmt.Errorf("decision %s of an outcome: %w", id, err)}
+	}
+	return slices.ContainsFunc(d.Actions, func(x journal.LoggedAction) bool { return x.ActionID == action }), nil
 }
 
 // set writes key in the batch and remembers it for the rest of the batch
