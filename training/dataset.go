@@ -42,13 +42,21 @@ func (d *Dataset) Len() int { return len(d.Action) }
 // Row returns row i; it aliases d.X.
 func (d *Dataset) Row(i int) []float64 { return d.X[i*d.Dim : (i+1)*d.Dim : (i+1)*d.Dim] }
 
-// add appends one row.
+// add appends one row, a copy of x.
 func (d *Dataset) add(x []float64, act int, reward, prop float64, group int) {
-	d.X = append(d.X, x...)
+	copy(d.addRow(act, reward, prop, group), x)
+}
+
+// addRow appends one row of zeros and returns it (aliasing d.X) for the
+// caller to fill.
+func (d *Dataset) addRow(act int, reward, prop float64, group int) []float64 {
+	n := len(d.X)
+	d.X = append(d.X, make([]float64, d.Dim)...)
 	d.Action = append(d.Action, act)
 	d.Reward = append(d.Reward, reward)
 	d.Propensity = append(d.Propensity, prop)
 	d.Group = append(d.Group, group)
+	return d.X[n : n+d.Dim : n+d.Dim]
 }
 
 // actionIndex returns the index of action id in d.ActionIDs, adding it if

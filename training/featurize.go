@@ -125,16 +125,15 @@ func (f *Featurizer) Row(x []float64, shared, action []Feature) {
 // ExampleBuilder collects labelled CBExamples into a Dataset of a
 // Featurizer's layout (benchmark only: its FeatureSpec is the layout's
 // description, which models.NewArtifact refuses): one row per example, for
-// its logged action, with reward −cost and the logged probability. Action indices come from CBExample.ActionIDs when set (CSV,
-// Parquet: the action column) and are the action's position otherwise
-// (cb_adf, DSJSON: "0", "1", ...). Unlabelled examples are counted and
-// skipped.
+// its logged action, with reward −cost and the logged probability. Action
+// indices come from CBExample.ActionIDs when set (CSV, Parquet: the action
+// column) and are the action's position otherwise (cb_adf, DSJSON: "0",
+// "1", ...). Unlabelled examples are counted and skipped.
 type ExampleBuilder struct {
 	F         *Featurizer
 	DS        *Dataset
 	Unlabeled int
 	ids       map[string]int
-	groups    int
 }
 
 // NewExampleBuilder returns a builder writing rows of f's layout.
@@ -155,15 +154,8 @@ func (b *ExampleBuilder) Add(ex *CBExample) error {
 	if ex.ActionIDs != nil {
 		id = ex.ActionIDs[ex.Chosen]
 	}
-	a := b.ActionIndex(id)
-	d := b.DS.Dim
-	n := len(b.DS.X)
-	b.DS.X = append(b.DS.X, make([]float64, d)...)
-	b.F.Row(b.DS.X[n:n+d], ex.Shared, ex.Actions[ex.Chosen])
-	b.DS.Action = append(b.DS.Action, a)
-	b.DS.Reward = append(b.DS.Reward, -ex.Cost)
-	b.DS.Propensity = append(b.DS.Propensity, ex.Prob)
-	b.DS.Group = append(b.DS.Group, b.groups)
-	b.groups++
+	// one row per example: its group is its index
+	row := b.DS.addRow(b.ActionIndex(id), -ex.Cost, ex.Prob, b.DS.Len())
+	b.F.Row(row, ex.Shared, ex.Actions[ex.Chosen])
 	return nil
 }

@@ -230,15 +230,10 @@ func (b *SpecBuilder) Add(ex *CBExample) error {
 		}
 		return nil
 	}
-	d := b.DS.Dim
-	n := len(b.DS.X)
-	b.DS.X = append(b.DS.X, make([]float64, d)...)
+	// one row per example: its group is its index
+	row := b.DS.addRow(b.actionIndex(id), -ex.Cost, ex.Prob, b.DS.Len())
 	b.acts[0] = af
-	b.spec.Assemble(b.DS.X[n:n+d], &b.in, b.acts)
-	b.DS.Action = append(b.DS.Action, b.actionIndex(id))
-	b.DS.Reward = append(b.DS.Reward, -ex.Cost)
-	b.DS.Propensity = append(b.DS.Propensity, ex.Prob)
-	b.DS.Group = append(b.DS.Group, len(b.DS.Group))
+	b.spec.Assemble(row, &b.in, b.acts)
 	return nil
 }
 
