@@ -6,6 +6,7 @@ package journaltest
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -141,4 +142,17 @@ func Live(spec *features.Spec, cat *decide.Catalog, id string, ids ...string) (j
 	d := Decision(id, T0, spec.Hash(), ids...)
 	d.Profile, d.Context = in.ProfileMap(), ctx
 	return d, live
+}
+
+// MaxDiff returns the largest absolute difference of a and b (of equal
+// length), and their scale: 1 plus the largest magnitude in either, so
+// that a test can require diff ≤ tol·scale of sufficient statistics
+// computed two ways.
+func MaxDiff(a, b []float64) (diff, scale float64) {
+	scale = 1
+	for i := range a {
+		diff = max(diff, math.Abs(a[i]-b[i]))
+		scale = max(scale, math.Abs(a[i]), math.Abs(b[i]))
+	}
+	return diff, scale
 }

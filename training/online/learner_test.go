@@ -187,22 +187,13 @@ func checkStats(t testing.TB, cat *decide.Catalog, got, want []models.RidgeStats
 		if got[a].N != want[a].N {
 			t.Errorf("action %s: N = %d, want %d", cat.Actions[a].ID, got[a].N, want[a].N)
 		}
-		if d, scale := maxAbsDiff(got[a].XtX, want[a].XtX); d > 1e-12*scale {
+		if d, scale := journaltest.MaxDiff(got[a].XtX, want[a].XtX); d > 1e-12*scale {
 			t.Errorf("action %s: XtX differs by %g (scale %g)", cat.Actions[a].ID, d, scale)
 		}
-		if d, scale := maxAbsDiff(got[a].Xty, want[a].Xty); d > 1e-12*scale {
+		if d, scale := journaltest.MaxDiff(got[a].Xty, want[a].Xty); d > 1e-12*scale {
 			t.Errorf("action %s: Xty differs by %g (scale %g)\ngot  %v\nwant %v", cat.Actions[a].ID, d, scale, got[a].Xty, want[a].Xty)
 		}
 	}
-}
-
-func maxAbsDiff(a, b []float64) (diff, scale float64) {
-	scale = 1
-	for i := range a {
-		diff = max(diff, math.Abs(a[i]-b[i]))
-		scale = max(scale, math.Abs(a[i]), math.Abs(b[i]))
-	}
-	return diff, scale
 }
 
 // TestOnlineStatsByHand feeds impressions (with the handler's rows, and
