@@ -71,11 +71,7 @@ func Repair(dir, quarantine string) (*RepairReport, error) {
 	if quarantine == "" {
 		quarantine = filepath.Join(dir, QuarantineName)
 	}
-	segs, err := listSegments(dir)
-	if err != nil {
-		return nil, err
-	}
-	res, err := scanJournal(dir, segs, nil)
+	res, err := scanDir(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -401,6 +401,16 @@ func scanJournal(dir string, segs []segInfo, frame func(i int, raw []byte, rec R
 	return res, nil
 }
 
+// scanDir lists the segments of dir and scans them all, without a frame
+// callback: what Verify and Repair start from.
+func scanDir(dir string) (*scanResult, error) {
+	segs, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	return scanJournal(dir, segs, nil)
+}
+
 func mergeRun(runs []LSNRange, r LSNRange) []LSNRange {
 	if n := len(runs); n > 0 && runs[n-1].Last+1 == r.First {
 		runs[n-1].Last = r.Last

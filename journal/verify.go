@@ -56,11 +56,7 @@ func Verify(dir string) (*Report, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("journal: cannot verify %q: %w", dir, err)
 	}
-	segs, err := listSegments(dir)
-	if err != nil {
-		return nil, err
-	}
-	res, err := scanJournal(dir, segs, nil)
+	res, err := scanDir(dir)
 	if err != nil {
 		return nil, err
 	}
