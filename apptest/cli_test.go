@@ -35,14 +35,7 @@ func newCLIFixture(t *testing.T) *cliFixture {
 	f := &cliFixture{config: filepath.Join(dir, "nextbest.yaml"), journal: filepath.Join(dir, "data", "journal"),
 		registry: filepath.Join(dir, "registry")}
 	exps := filepath.Join(dir, "experiments.yaml")
-	write(t, exps, `experiments:
-  - name: cli-split
-    start: 2026-01-01T00:00:00Z
-    control: control
-    arms:
-      - {name: control, policy: random, share: 1}
-      - {name: bandit, policy: online, share: 1}
-`)
+	write(t, exps, cliSplitExperiments)
 	write(t, f.config, fmt.Sprintf(`registry: %s
 experiments: %s
 attribution_window: 2d
@@ -76,6 +69,18 @@ outcome_types:
 	return f
 }
 
+// cliSplitExperiments is an experiment of two arms, a random control and
+// the online bandit, that the analysts' commands report on.
+const cliSplitExperiments = `experiments:
+  - name: cli-split
+    start: 2026-01-01T00:00:00Z
+    control: control
+    arms:
+      - {name: control, policy: random, share: 1}
+      - {name: bandit, policy: online, share: 1}
+`
+
+// write writes content to the file path, failing t on error.
 func write(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {

@@ -2,7 +2,6 @@ package apptest
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -24,9 +23,7 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	data := t.TempDir()
 	// snapshot the online model often, so the kill lands between snapshots
 	conf := filepath.Join(data, "nextbest.yaml")
-	if err := os.WriteFile(conf, []byte("snapshot_every: 20ms\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	write(t, conf, "snapshot_every: 20ms\n")
 	srv := startServer(t, data, "--profiles", "none", "--config", conf)
 
 	const clients, customers = 16, 40

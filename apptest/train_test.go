@@ -79,16 +79,7 @@ func TestEvalAndReportCommands(t *testing.T) {
 	}
 	data := t.TempDir()
 	exps := filepath.Join(t.TempDir(), "experiments.yaml")
-	if err := os.WriteFile(exps, []byte(`experiments:
-  - name: cli-split
-    start: 2026-01-01T00:00:00Z
-    control: control
-    arms:
-      - {name: control, policy: random, share: 1}
-      - {name: bandit, policy: online, share: 1}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	write(t, exps, cliSplitExperiments)
 	srv := startServer(t, data, "--experiments", exps)
 	r := rand.New(rand.NewPCG(8, 9))
 	for i := range 400 {
