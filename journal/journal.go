@@ -551,10 +551,7 @@ func (j *Journal[L]) dispatch(b *batch[L]) {
 //     failed;
 //   - Append fails fast until a probe, RetryInterval later, succeeds.
 func (j *Journal[L]) fail(b *batch[L], cause error) {
-	err := fmt.Errorf("%w: %w", ErrFailed, cause)
-	if errors.Is(cause, syscall.ENOSPC) {
-		err = fmt.Errorf("%w: %w: %w", ErrFailed, ErrNoSpace, cause)
-	}
+	err := failedErr(cause)
 	if j.dirty {
 		if cerr := j.cut(); cerr != nil {
 			j.log.Error("journal: cannot cut off a failed write; will retry", "err", cerr)
@@ -611,12 +608,17 @@ func (j *Journal[L]) probe() {
 		j.setErr(nil)
 		return
 	}
-	ferr := fmt.Errorf("%w: %w", ErrFailed, err)
-	if errors.Is(err, syscall.ENOSPC) {
-		ferr = fmt.Errorf("%w: %w: %w", ErrFailed, ErrNoSpace, err)
-	}
-	j.setErr(ferr)
+	j.setErr(failedErr(err))
 	j.retryAt = time.Now().Add(j.cfg.RetryInterval)
+}
+
+// failedErr is the degraded error for a failed write, fsync or probe:
+// cause wrapped in ErrFailed, and in ErrNoSpace too when it is ENOSPC.
+func failedErr(cause error) error {
+	if errors.Is(cause, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %w: %w", ErrFailed, ErrNoSpace, cause)
+	}
+	return fmt.Errorf("%w: %w", ErrFailed, cause)
 }
 
 func (j *Journal[L]) writeProbe() error {
