@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -503,17 +502,13 @@ func (g *aggregates) stage(b *pebble.Batch) error {
 	return errors.Join(errs...)
 }
 
-// get reads key from the store; nil if there is none.
+// get reads key from the store; nil if there is none. Its error is a
+// KindState ApplyError.
 func (g *aggregates) get(key string) ([]byte, error) {
-	v, closer, err := g.st.db.Get([]byte(key))
-	if err == pebble.ErrNotFound {
-		return nil, nil
-	}
+	v, err := g.st.get(key)
 	if err != nil {
 		return nil, &ApplyError{KindState, fmt.Errorf("cannot read %s: %w", key, err)}
 	}
-	v = bytes.Clone(v)
-	closer.Close()
 	return v, nil
 }
 
@@ -623,21 +618,16 @@ func (g *aggregates) loadCount(k counterKey) error {
 		return nil
 	}
 	key := k.storeKey()
-	v, closer, err := g.st.db.Get([]byte(key))
+	v, err := g.get(key)
+	if err != nil {
+		return err
+	}
 	var n int64
-	switch {
-	case err == pebble.ErrNotFound:
-	case err != nil:
-		return &ApplyError{KindState, fmt.Errorf("cannot read %s: %w", key, err)}
-	default:
-		ok := len(v) == 8
-		if ok {
-			n = int64(binary.BigEndian.Uint64(v))
-		}
-		closer.Close()
-		if !ok {
+	if v != nil {
+		if len(v) != 8 {
 			return &ApplyError{KindState, fmt.Errorf("%s: %d bytes", key, len(v))}
 		}
+		n = int64(binary.BigEndian.Uint64(v))
 	}
 	k = counterKey{strings.Clone(k.name), strings.Clone(k.a), strings.Clone(k.b)}
 	g.knownCounts[k] = &storedCounter{k: k, key: []byte(key), n: n}

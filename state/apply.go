@@ -173,16 +173,12 @@ func NewApplier(st *Store, cfg ApplierConfig) (*Applier, error) {
 		seen:    make(map[string][]byte),
 		agg:     newAggregates(st),
 	}
-	v, closer, err := st.db.Get([]byte(keyApplied))
-	switch {
-	case err == pebble.ErrNotFound:
-	case err != nil:
+	v, err := st.get(keyApplied)
+	if err != nil {
 		return nil, fmt.Errorf("cannot read applied LSN: %w", err)
-	default:
-		if len(v) == 8 {
-			a.applied.Store(binary.BigEndian.Uint64(v))
-		}
-		closer.Close()
+	}
+	if len(v) == 8 {
+		a.applied.Store(binary.BigEndian.Uint64(v))
 	}
 	return a, nil
 }
@@ -580,16 +576,7 @@ func (a *Applier) get(key string) ([]byte, error) {
 	if v, ok := a.seen[key]; ok {
 		return v, nil
 	}
-	v, closer, err := a.st.db.Get([]byte(key))
-	if err == pebble.ErrNotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	v = bytes.Clone(v)
-	closer.Close()
-	return v, nil
+	return a.st.get(key)
 }
 
 // shown reports whether decision id returned action, true when the
