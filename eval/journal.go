@@ -91,10 +91,8 @@ func JournalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 		x, idx, err := rb.Rows(xs, d, d.Eligible)
 		xs = x
 		switch {
-		case errors.Is(err, logs.ErrOtherSpec):
-			st.OtherSpec++
-			continue
 		case err != nil:
+			// the spec was checked above: the logged inputs are bad
 			st.BadInputs++
 			continue
 		case slices.Contains(idx, -1):
