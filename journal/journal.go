@@ -552,10 +552,8 @@ func (j *Journal[L]) dispatch(b *batch[L]) {
 //   - Append fails fast until a probe, RetryInterval later, succeeds.
 func (j *Journal[L]) fail(b *batch[L], cause error) {
 	err := failedErr(cause)
-	if j.dirty {
-		if cerr := j.cut(); cerr != nil {
-			j.log.Error("journal: cannot cut off a failed write; will retry", "err", cerr)
-		}
+	if cerr := j.cut(); cerr != nil {
+		j.log.Error("journal: cannot cut off a failed write; will retry", "err", cerr)
 	}
 	j.mu.Lock()
 	queued := j.cur
@@ -622,10 +620,8 @@ func failedErr(cause error) error {
 }
 
 func (j *Journal[L]) writeProbe() error {
-	if j.dirty {
-		if err := j.cut(); err != nil {
-			return err
-		}
+	if err := j.cut(); err != nil {
+		return err
 	}
 	j.dirty = true
 	if _, err := j.f.WriteAt(zeroBlock[:probeBytes], j.segSize); err != nil {
@@ -642,8 +638,12 @@ func (j *Journal[L]) writeProbe() error {
 // cut truncates the current segment to segSize, its durable data,
 // dropping what a failed write or a probe left past it (in a preallocated
 // segment, the preallocation goes with it: the segment then grows as it is
-// written). See probe for why that makes a retry sound.
+// written). See probe for why that makes a retry sound. It does nothing
+// unless j.dirty: then nothing is past segSize.
 func (j *Journal[L]) cut() error {
+	if !j.dirty {
+		return nil
+	}
 	if err := j.f.Truncate(j.segSize); err != nil {
 		return fmt.Errorf("cannot truncate %s: %w", j.path, err)
 	}
@@ -756,10 +756,8 @@ func (j *Journal[L]) commit(b *batch[L]) error {
 			return err
 		}
 	}
-	if j.dirty {
-		if err := j.cut(); err != nil {
-			return err
-		}
+	if err := j.cut(); err != nil {
+		return err
 	}
 	if j.segSize >= j.cfg.SegmentBytes && j.segRecs > 0 {
 		if err := j.roll(first); err != nil {
