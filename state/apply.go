@@ -288,22 +288,22 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 		if write {
 			last = r.LSN
 		}
-		var l *Live
-		if live != nil {
-			l = live[i]
+		var l Live // none: the payload is decoded
+		if live != nil && live[i] != nil {
+			l = *live[i]
 		}
-		if l != nil && l.Reservation != nil && write {
+		if l.Reservation != nil && write {
 			a.resv = append(a.resv, *l.Reservation)
 		}
 		var err error
 		switch r.Type {
 		case journal.TypeDecision:
-			err = a.applyDecision(b, r, l, write)
+			err = a.applyDecision(b, r, &l, write)
 		case journal.TypeOutcome:
-			err = a.applyOutcome(b, r, l, write)
+			err = a.applyOutcome(b, r, &l, write)
 		case journal.TypeEvent:
 			if write {
-				err = a.applyEvent(r, l)
+				err = a.applyEvent(r, &l)
 			}
 		default:
 			a.log.Warn("skipping journal record of unknown type", "lsn", r.LSN, "type", r.Type)
@@ -383,15 +383,24 @@ func (a *Applier) profile(id string, at time.Time) (*features.Profile, error) {
 	return p, nil
 }
 
+// decoded returns a record's live value, or, where the appender had none
+// (live is nil), its payload decoded by decode; a payload that does not
+// decode is a KindDecode ApplyError.
+func decoded[T any](live *T, payload []byte, decode func([]byte, *T) error) (*T, error) {
+	if live != nil {
+		return live, nil
+	}
+	v := new(T)
+	if err := decode(payload, v); err != nil {
+		return nil, &ApplyError{KindDecode, err}
+	}
+	return v, nil
+}
+
 func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, write bool) error {
-	var d *journal.Decision
-	if l != nil && l.Decision != nil {
-		d = l.Decision
-	} else {
-		d = new(journal.Decision)
-		if err := journal.DecodeDecision(r.Payload, d); err != nil {
-			return &ApplyError{KindDecode, err}
-		}
+	d, err := decoded(l.Decision, r.Payload, journal.DecodeDecision)
+	if err != nil {
+		return err
 	}
 	if len(d.Actions) == 0 {
 		// nothing shown: no impression, no outcome possible
@@ -427,7 +436,7 @@ func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, wri
 		return nil
 	}
 	it := LearnItem{LSN: r.LSN, Kind: LearnImpression, Decision: d}
-	if l != nil && l.X != nil {
+	if l.X != nil {
 		// the handler's buffers are reused once Append returns: copy
 		it.X, it.Acts, it.Decision = slices.Clone(l.X), slices.Clone(l.Acts), nil
 	}
@@ -441,14 +450,9 @@ func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, wri
 // type) already taken by an earlier record: old journals hold such
 // repeats) changes nothing.
 func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, write bool) error {
-	var o *journal.Outcome
-	if l != nil && l.Outcome != nil {
-		o = l.Outcome
-	} else {
-		o = new(journal.Outcome)
-		if err := journal.DecodeOutcome(r.Payload, o); err != nil {
-			return &ApplyError{KindDecode, err}
-		}
+	o, err := decoded(l.Outcome, r.Payload, journal.DecodeOutcome)
+	if err != nil {
+		return err
 	}
 	t, ok := a.cfg.Outcomes.Lookup(o.Type)
 	if !ok {
@@ -605,14 +609,9 @@ func (a *Applier) set(b *pebble.Batch, key string, v []byte) {
 }
 
 func (a *Applier) applyEvent(r *journal.Record, l *Live) error {
-	var e *journal.Event
-	if l != nil && l.Event != nil {
-		e = l.Event
-	} else {
-		e = new(journal.Event)
-		if err := journal.DecodeEvent(r.Payload, e); err != nil {
-			return &ApplyError{KindDecode, err}
-		}
+	e, err := decoded(l.Event, r.Payload, journal.DecodeEvent)
+	if err != nil {
+		return err
 	}
 	p, err := a.profile(e.CustomerID, e.Time)
 	if err != nil {
