@@ -45,11 +45,11 @@ func zeroFill(f *os.File, off, size int64, noSync bool) error {
 // journal: if zero-filling fails (typically ENOSPC on a volume smaller
 // than a segment), preallocate cuts f back to off, logs a warning, and
 // turns spares off; the segment then grows as it is written, as without
-// Preallocate. It reports whether f is preallocated.
-func (j *Journal[L]) preallocate(f *os.File, path string, off int64) bool {
+// Preallocate.
+func (j *Journal[L]) preallocate(f *os.File, path string, off int64) {
 	err := zeroFill(f, off, j.cfg.SegmentBytes, j.cfg.NoSync)
 	if err == nil {
-		return true
+		return
 	}
 	j.spareOff.Store(true)
 	terr := f.Truncate(off)
@@ -59,7 +59,6 @@ func (j *Journal[L]) preallocate(f *os.File, path string, off int64) bool {
 	// If even the cut fails, the zeros left past off are a legal tail.
 	j.log.Warn("journal: cannot preallocate segment; continuing without preallocation",
 		"file", path, "err", err, "cut_err", terr)
-	return false
 }
 
 // allZeros reports whether f, of the given size, holds only zero bytes
