@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -217,17 +218,7 @@ func TestOpenRefusesDamageBeforeValidFrames(t *testing.T) {
 	}
 }
 
-func mapsEqual(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
-			return false
-		}
-	}
-	return true
-}
+func mapsEqual(a, b map[string][]byte) bool { return maps.EqualFunc(a, b, bytes.Equal) }
 
 // TestOpenRefusesDamageInOlderSegment: damage in a finished segment, of
 // three kinds. Open refuses and changes nothing; Repair keeps every valid
