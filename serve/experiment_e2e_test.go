@@ -69,7 +69,7 @@ func TestExperimentVerdictMatchesTruth(t *testing.T) {
 	if _, err := reg.Save(art); err != nil {
 		t.Fatal(err)
 	}
-	exps, err := decide.ParseExperiments([]byte(`
+	exps := parseExperiments(t, `
 experiments:
   - name: segments-vs-random
     description: does the segment model beat random offers?
@@ -79,10 +79,7 @@ experiments:
     arms:
       - {name: control, policy: random, share: 1}
       - {name: treatment, policy: "model:1", share: 1}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	cfg.Experiments, cfg.Registry, cfg.ExperimentsTTL = exps, regDir, -1
 	cfg.Explorer = decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.1}
 	inst := start(t, cfg)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"nextbest/decide"
 	"nextbest/eval"
 	"nextbest/logs"
 )
@@ -29,7 +28,7 @@ import (
 func TestExperimentsAgreeWithReport(t *testing.T) {
 	dir := t.TempDir()
 	const window = 2 * 24 * time.Hour
-	exps, err := decide.ParseExperiments([]byte(`
+	exps := parseExperiments(t, `
 experiments:
   - name: agree
     start: 2026-11-01T00:00:00Z
@@ -40,10 +39,7 @@ experiments:
       - {name: champion, policy: online, share: 2}
       - {name: random, policy: random, share: 1}
       - {name: fallback, policy: fallback, share: 1}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	var clock atomic.Int64
 	clock.Store(testNow.UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }

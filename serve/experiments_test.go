@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"math"
 	"testing"
-
-	"nextbest/decide"
 )
 
 func TestExperimentAssignment(t *testing.T) {
-	exps, err := decide.ParseExperiments([]byte(`
+	exps := parseExperiments(t, `
 experiments:
   - name: q4-offers
     start: 2026-11-01T00:00:00Z
@@ -20,10 +18,7 @@ experiments:
     arms:
       - {name: control, policy: random, share: 1}
       - {name: bandit, policy: online, share: 3}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	cfg := retailConfig(t.TempDir())
 	cfg.Experiments = exps
 	cfg.JournalNoSync = true

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"nextbest/decide"
 	"nextbest/examples/retail"
 	"nextbest/serve"
 )
@@ -35,6 +36,16 @@ func retailConfig(dir string) serve.Config {
 		// commit past the default 50ms budget; tests of the budget set their own
 		DecisionTimeout: 5 * time.Second,
 	}
+}
+
+// parseExperiments parses an experiments document, failing t on error.
+func parseExperiments(t testing.TB, doc string) []*decide.Experiment {
+	t.Helper()
+	exps, err := decide.ParseExperiments([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exps
 }
 
 func testLogger() *slog.Logger {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"nextbest/decide"
 	"nextbest/serve"
 )
 
@@ -14,17 +13,14 @@ import (
 // afterwards. Each case fails at a different depth of Open, so that the
 // cleanup meets a different subset of opened parts.
 func TestOpenFailsCleanly(t *testing.T) {
-	exps, err := decide.ParseExperiments([]byte(`experiments:
+	exps := parseExperiments(t, `experiments:
   - name: champion
     start: 2024-01-01T00:00:00Z
     primary_metric: conversion
     arms:
       - {name: online, policy: online, share: 1}
       - {name: v7, policy: "model:7", share: 1}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	cases := []struct {
 		name  string
 		bad   func(*serve.Config)
