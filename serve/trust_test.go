@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -109,28 +110,6 @@ func (in *instance) serveEveryone() {
 	}
 }
 
-// appendToJournal appends recs to the journal of a stopped service, as
-// an old journal, written before the edge refused them, would hold them.
-func appendToJournal(t *testing.T, dataDir string, recs ...any) {
-	t.Helper()
-	j, err := journal.Open(journal.Config{Dir: filepath.Join(dataDir, "journal"), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		typ, payload, err := journal.Encode(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := j.Append(context.Background(), typ, testNow, payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPoisonInTheJournalIsSkipped writes what the issue posted into the
 // journal directly, past any edge check: an outcome with reward 1e308,
 // one of an undeclared type, two purchase events of 1e308 for one
@@ -154,7 +133,9 @@ func TestPoisonInTheJournalIsSkipped(t *testing.T) {
 		return journal.Outcome{DecisionID: id, ActionID: act, CustomerID: cust, Type: typ, Reward: reward, Time: testNow, DecisionTime: testNow}
 	}
 	purchase := journal.Event{CustomerID: "c-0003", Type: "purchase", Channel: "web", Time: testNow, Properties: map[string]any{"amount": 1e308}}
-	appendToJournal(t, dir,
+	// into the stopped service's journal, as an old journal, written
+	// before the edge refused them, would hold them
+	journaltest.WriteDir(t, filepath.Join(dir, "journal"),
 		outcome(poisoned, "c-0001", poisonedAct, "conversion", 1e308),
 		outcome(poisoned, "c-0001", poisonedAct, "convresion", 1),
 		purchase, purchase,
