@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -594,11 +595,27 @@ func (a *Applier) shown(id, action string) (bool, error) {
 	if v == nil {
 		return true, nil
 	}
-	var d journal.Decision
-	if err := journal.DecodeDecision(v, &d); err != nil {
-		return false, &ApplyError{KindDecode, fmt.Errorf("decision %s of an outcome: %w", id, err)}
+	var d decisionActions
+	if err := json.Unmarshal(v, &d); err != nil {
+		return false, &ApplyError{KindDecode, fmt.Errorf("decision %s of an outcome: %w: %w", id, journal.ErrBadPayload, err)}
 	}
-	return slices.ContainsFunc(d.Actions, func(x journal.LoggedAction) bool { return x.ActionID == action }), nil
+	for _, x := range d.Actions {
+		if x.ActionID == action {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// decisionActions is the part of a decision's payload (journal.Decision)
+// that shown reads: the returned actions' ids. Decoding only them spares
+// the apply goroutine the decision's context and profile maps, once per
+// outcome. (The payloads in the index are records the applier decoded
+// whole when it applied them.)
+type decisionActions struct {
+	Actions []struct {
+		ActionID string `json:"action_id"`
+	} `json:"actions"`
 }
 
 // set writes key in the batch and remembers it for the rest of the batch
