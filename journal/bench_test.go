@@ -47,22 +47,30 @@ func BenchmarkAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer j.Close()
-			ctx := context.Background()
-			b.SetBytes(int64(len(p)))
-			b.ReportAllocs()
-			b.SetParallelism(bc.par)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := j.Append(ctx, journal.TypeDecision, time.Time{}, p); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			benchParallel(b, j, p, bc.par, func() *journal.NoLive { return nil })
 		})
 	}
+}
+
+// benchParallel appends p to j b.N times from par×GOMAXPROCS goroutines,
+// each passing the live value live() gives it (nil: a plain Append), and
+// reports appends/s.
+func benchParallel[L any](b *testing.B, j *journal.Journal[L], p []byte, par int, live func() *L) {
+	ctx := context.Background()
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	b.SetParallelism(par)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		l := live()
+		for pb.Next() {
+			if _, err := j.AppendLive(ctx, journal.TypeDecision, time.Time{}, p, l); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
 }
 
 // BenchmarkAppendSerial is one appender at a time: the latency of one
@@ -133,21 +141,7 @@ func BenchmarkAppendSubscribed(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer j.Close()
-			ctx := context.Background()
-			b.SetBytes(int64(len(p)))
-			b.ReportAllocs()
-			b.SetParallelism(64)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				l := &live{n: 1}
-				for pb.Next() {
-					if _, err := j.AppendLive(ctx, journal.TypeDecision, time.Time{}, p, l); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			benchParallel(b, j, p, 64, func() *live { return &live{n: 1} })
 		})
 	}
 }
