@@ -16,18 +16,20 @@ import (
 	"nextbest/state"
 )
 
-type lockedBuffer struct {
+// LogBuffer is a log sink the service's goroutines may share. It is
+// exported (by a test file) for the package's external tests too.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (w *lockedBuffer) Write(p []byte) (int, error) {
+func (w *LogBuffer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
 }
 
-func (w *lockedBuffer) String() string {
+func (w *LogBuffer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
@@ -39,7 +41,7 @@ func (w *lockedBuffer) String() string {
 // whatever wrote it. The index is a stand-in that answers what the
 // embedded one answers for such an entry (state's TestCorruptDecision).
 func TestEvery500IsLoggedAtError(t *testing.T) {
-	var logs lockedBuffer
+	var logs LogBuffer
 	s, err := Open(Config{DataDir: t.TempDir(), Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec, JournalNoSync: true,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC) }})
 	if err != nil {

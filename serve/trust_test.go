@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,29 +15,12 @@ import (
 	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/logs"
+	"nextbest/serve"
 )
 
 // The tests of this file reproduce the faults of "Trust the core": one
 // poisoned outcome or event must not fail decisions (A), a re-sent
 // outcome must not count twice (B), and outcome types are declared (C).
-
-// syncBuffer is a log sink the service's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // metricValue returns the value of one series (name with its labels, as
 // /metrics writes it), 0 if absent.
@@ -120,7 +102,7 @@ func (in *instance) serveEveryone() {
 // poison again).
 func TestPoisonInTheJournalIsSkipped(t *testing.T) {
 	dir := t.TempDir()
-	var logBuf syncBuffer
+	var logBuf serve.LogBuffer
 	cfg := retailConfig(dir)
 	cfg.JournalNoSync = true
 	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
