@@ -227,15 +227,7 @@ func TestResentOutcomeCountedOnce(t *testing.T) {
 			t.Fatalf("re-send %d: lsn %v duplicate %v, want %v true", i, lsn, dup, firstLSN)
 		}
 	}
-	if after := in.lastLSN(); after != before+1 {
-		t.Errorf("50 sends journaled %v records, want 1", after-before)
-	}
-	if n := in.conversions("c-0005", act); n != 1 {
-		t.Errorf("conversions %v, want 1", n)
-	}
-	if n := in.metricValue(`nextbest_outcomes_total{type="conversion"}`); n != 1 {
-		t.Errorf("outcomes_total %v, want 1", n)
-	}
+	in.countedOnce("50 sends", before, "c-0005", act, "conversion")
 
 	// concurrent
 	id2, act2 := in.decideOne("c-0006", "app")
@@ -259,15 +251,7 @@ func TestResentOutcomeCountedOnce(t *testing.T) {
 	if fresh != 1 || len(lsns) != 1 {
 		t.Errorf("50 concurrent sends: %d accepted as new, LSNs %v; want 1 and one LSN", fresh, lsns)
 	}
-	if after := in.lastLSN(); after != before+1 {
-		t.Errorf("50 concurrent sends journaled %v records, want 1", after-before)
-	}
-	if n := in.conversions("c-0006", act2); n != 1 {
-		t.Errorf("conversions %v, want 1", n)
-	}
-	if n := in.metricValue(`nextbest_outcomes_total{type="purchase"}`); n != 1 {
-		t.Errorf("outcomes_total %v, want 1", n)
-	}
+	in.countedOnce("50 concurrent sends", before, "c-0006", act2, "purchase")
 
 	// the stored keys outlive the process
 	in.stop()
@@ -277,6 +261,22 @@ func TestResentOutcomeCountedOnce(t *testing.T) {
 	}
 	if n := in.conversions("c-0005", act); n != 1 {
 		t.Errorf("conversions after a restart %v, want 1", n)
+	}
+}
+
+// countedOnce checks that the outcome sent (what) since the journal's
+// last LSN was before is journaled once, and counted once in customer's
+// conversions of act and in nextbest_outcomes_total of type typ.
+func (in *instance) countedOnce(what string, before float64, customer, act, typ string) {
+	in.t.Helper()
+	if after := in.lastLSN(); after != before+1 {
+		in.t.Errorf("%s journaled %v records, want 1", what, after-before)
+	}
+	if n := in.conversions(customer, act); n != 1 {
+		in.t.Errorf("conversions %v, want 1", n)
+	}
+	if n := in.metricValue(`nextbest_outcomes_total{type="` + typ + `"}`); n != 1 {
+		in.t.Errorf("outcomes_total %v, want 1", n)
 	}
 }
 
