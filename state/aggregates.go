@@ -732,8 +732,6 @@ func prefixEnd(p string) []byte {
 // sumsSize is the length of an encoded Sums: 3 counts and 10 floats.
 const sumsSize = 13 * 8
 
-func encodeSums(s *experiment.Sums) []byte { return appendSums(make([]byte, 0, sumsSize), s) }
-
 func appendSums(b []byte, s *experiment.Sums) []byte {
 	for _, n := range []int64{s.Customers, s.Decisions, s.WithOutcomes} {
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
