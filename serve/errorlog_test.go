@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"nextbest/examples/retail"
 	"nextbest/journal"
 	"nextbest/state"
@@ -49,14 +47,9 @@ func TestEvery500IsLoggedAtError(t *testing.T) {
 	}
 	defer s.Close()
 	s.index = corruptIndex{s.index}
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.Header.SetContentType("application/json")
-	ctx.Request.SetRequestURI("/v1/outcomes")
-	ctx.Request.SetBodyString(`{"decision_id":"0123abcd","action_id":"free-shipping","reward":1}`)
-	s.Handler()(&ctx)
-	if ctx.Response.StatusCode() != 500 {
-		t.Fatalf("status %d, want 500: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	a := serveOne(s, "POST", "/v1/outcomes", "application/json", `{"decision_id":"0123abcd","action_id":"free-shipping","reward":1}`)
+	if a.status != 500 {
+		t.Fatalf("status %d, want 500: %s", a.status, a.body)
 	}
 	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "endpoint=outcomes") {
 		t.Errorf("the 500 was not logged at ERROR:\n%s", l)

@@ -9,8 +9,6 @@ import (
 
 	"nextbest/examples/retail"
 	"nextbest/state"
-
-	"github.com/valyala/fasthttp"
 )
 
 // TestSweepDropsOldDecisions: a decision past its retention no longer
@@ -53,16 +51,11 @@ func TestSweepDropsOldDecisions(t *testing.T) {
 
 func decideWithRequestID(t *testing.T, s *Service, cust, rid string) string {
 	t.Helper()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.Header.SetContentType("application/json")
-	ctx.Request.SetRequestURI("/v1/decide")
-	ctx.Request.SetBodyString(`{"customer_id":"` + cust + `","channel":"app","request_id":"` + rid + `"}`)
-	s.Handler()(&ctx)
+	a := serveOne(s, "POST", "/v1/decide", "application/json", `{"customer_id":"`+cust+`","channel":"app","request_id":"`+rid+`"}`)
 	var out struct {
 		DecisionID string `json:"decision_id"`
 	}
-	if err := json.Unmarshal(ctx.Response.Body(), &out); err != nil {
+	if err := json.Unmarshal(a.body, &out); err != nil {
 		t.Fatal(err)
 	}
 	return out.DecisionID
@@ -72,31 +65,20 @@ type decided struct{ id, action string }
 
 func decideOnce(t *testing.T, s *Service, cust string) decided {
 	t.Helper()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.Header.SetContentType("application/json")
-	ctx.Request.SetRequestURI("/v1/decide")
-	ctx.Request.SetBodyString(`{"customer_id":"` + cust + `","channel":"app"}`)
-	s.Handler()(&ctx)
+	a := serveOne(s, "POST", "/v1/decide", "application/json", `{"customer_id":"`+cust+`","channel":"app"}`)
 	var out struct {
 		DecisionID string `json:"decision_id"`
 		Actions    []struct {
 			ActionID string `json:"action_id"`
 		} `json:"actions"`
 	}
-	if err := json.Unmarshal(ctx.Response.Body(), &out); err != nil || len(out.Actions) == 0 {
-		t.Fatalf("decide: %s (%v)", ctx.Response.Body(), err)
+	if err := json.Unmarshal(a.body, &out); err != nil || len(out.Actions) == 0 {
+		t.Fatalf("decide: %s (%v)", a.body, err)
 	}
 	return decided{out.DecisionID, out.Actions[0].ActionID}
 }
 
 func outcomeOnce(t *testing.T, s *Service, d decided) int {
 	t.Helper()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.Header.SetContentType("application/json")
-	ctx.Request.SetRequestURI("/v1/outcomes")
-	ctx.Request.SetBodyString(`{"decision_id":"` + d.id + `","action_id":"` + d.action + `","reward":1}`)
-	s.Handler()(&ctx)
-	return ctx.Response.StatusCode()
+	return serveOne(s, "POST", "/v1/outcomes", "application/json", `{"decision_id":"`+d.id+`","action_id":"`+d.action+`","reward":1}`).status
 }
