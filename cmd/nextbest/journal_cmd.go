@@ -93,7 +93,7 @@ Flags:
 // printJournalReport writes a Verify report in plain words.
 func printJournalReport(w io.Writer, rep *journal.Report) {
 	fmt.Fprintf(w, "journal %s: %d segment%s, %d valid record%s",
-		rep.Dir, len(rep.Segments), journalPlural(len(rep.Segments)), rep.Frames, journalPlural(int(rep.Frames)))
+		rep.Dir, len(rep.Segments), journalPlural(len(rep.Segments)), rep.Frames, journalPlural(rep.Frames))
 	if n := lsnCount(rep.Tombstones); n > 0 {
 		fmt.Fprintf(w, " (%d of them tombstones: LSNs whose records a repair could not recover)", n)
 	}
@@ -146,7 +146,7 @@ func describeDamage(d journal.Damage) string {
 		b.WriteString(", nothing valid after it")
 	}
 	if n := d.Lost.Len(); n > 0 {
-		fmt.Fprintf(&b, "; lost: %d record%s, LSN %s", n, journalPlural(int(n)), d.Lost)
+		fmt.Fprintf(&b, "; lost: %d record%s, LSN %s", n, journalPlural(n), d.Lost)
 	}
 	return b.String()
 }
@@ -159,14 +159,14 @@ func printJournalRepair(w io.Writer, rr *journal.RepairReport) {
 		return
 	}
 	fmt.Fprintf(w, "repaired journal %s\n", rr.Dir)
-	fmt.Fprintf(w, "  kept:        all %d valid record%s, with their LSNs: %s\n", rr.Kept, journalPlural(int(rr.Kept)), lsnRanges(rr.Valid))
+	fmt.Fprintf(w, "  kept:        all %d valid record%s, with their LSNs: %s\n", rr.Kept, journalPlural(rr.Kept), lsnRanges(rr.Valid))
 	if n := lsnCount(rr.Tombstoned); n > 0 {
-		fmt.Fprintf(w, "  tombstoned:  %d lost LSN%s: %s\n", n, journalPlural(int(n)), lsnRanges(rr.Tombstoned))
+		fmt.Fprintf(w, "  tombstoned:  %d lost LSN%s: %s\n", n, journalPlural(n), lsnRanges(rr.Tombstoned))
 	} else {
 		fmt.Fprintln(w, "  tombstoned:  none")
 	}
 	if rr.Quarantine != "" {
-		fmt.Fprintf(w, "  quarantined: %d byte%s in %d region%s, appended to %s\n", rr.QuarantinedBytes, journalPlural(int(rr.QuarantinedBytes)),
+		fmt.Fprintf(w, "  quarantined: %d byte%s in %d region%s, appended to %s\n", rr.QuarantinedBytes, journalPlural(rr.QuarantinedBytes),
 			len(rr.Quarantined), journalPlural(len(rr.Quarantined)), rr.Quarantine)
 		for _, d := range rr.Quarantined {
 			fmt.Fprintf(w, "    %s\n", describeDamage(d))
@@ -208,7 +208,7 @@ func lsnCount(rs []journal.LSNRange) uint64 {
 	return n
 }
 
-func journalPlural[T ~int | ~uint64](n T) string {
+func journalPlural[T ~int | ~int64 | ~uint64](n T) string {
 	if n == 1 {
 		return ""
 	}
