@@ -45,8 +45,9 @@ type RepairReport struct {
 // LSN order, every valid frame of the old one byte for byte, plus a
 // TypeLost tombstone for each LSN lost inside the journal (between two
 // valid frames, or missing between segments), so LSNs stay contiguous
-// and are never reused. Every damaged byte it does not keep (zero bytes
-// at the end of a region excepted) is first appended to the quarantine
+// and are never reused. Every damaged byte it does not keep (the zero
+// bytes a region that runs to the end of its file ends in excepted) is
+// first appended to the quarantine
 // file (quarantine, or QuarantineName in dir if empty; format in
 // FORMAT.md); a torn tail, which Open would simply cut, is quarantined
 // too. LSNs lost in a torn tail are unknown and get no tombstone.

@@ -47,8 +47,8 @@ type Damage struct {
 	File string
 	// Offset and Length locate the bytes. Length is 0 for LSNs missing
 	// between two segments (Offset is then where the earlier one ends).
-	// Zero bytes at the end of the region are not counted: they hold no
-	// data (preallocated or never written).
+	// A region that runs to the end of its file does not count the zero
+	// bytes it ends in: they hold no data (preallocated or never written).
 	Offset, Length int64
 	// Reason says what is wrong, e.g. "frame checksum mismatch".
 	Reason string
