@@ -307,12 +307,6 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, err)
 		return
 	}
-	if r.OutcomeID != "" {
-		if err := checkID("outcome_id", r.OutcomeID); err != nil {
-			writeErr(ctx, err)
-			return
-		}
-	}
 	t, ok := s.outcomes.Lookup(r.Type)
 	if !ok {
 		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "type",

@@ -45,8 +45,7 @@ type outcomeRequest struct {
 	Reward     *float64 `json:"reward"`
 	Type       string   `json:"type"`
 	TS         string   `json:"ts"`
-	// OutcomeID, optional, identifies the outcome for de-duplication
-	// (validated by handleOutcome).
+	// OutcomeID, optional, identifies the outcome for de-duplication.
 	OutcomeID string `json:"outcome_id"`
 }
 
@@ -442,9 +441,8 @@ func parseOutcome(body []byte, r *outcomeRequest, now time.Time) (time.Time, err
 	if r.Reward == nil {
 		return time.Time{}, badField("reward", "is required (a number, e.g. 1 for a conversion)")
 	}
-	if math.IsNaN(*r.Reward) || math.IsInf(*r.Reward, 0) {
-		return time.Time{}, badField("reward", "must be a finite number")
-	}
+	// JSON has no NaN or infinity, and decodeJSON refuses a number a
+	// float64 cannot hold: the bound is what is left to check
 	if logs.CheckReward(*r.Reward) != nil {
 		return time.Time{}, badField("reward", "must be a finite number between -%g and %g", float64(logs.MaxReward), float64(logs.MaxReward))
 	}
@@ -454,7 +452,16 @@ func parseOutcome(body []byte, r *outcomeRequest, now time.Time) (time.Time, err
 	if len(r.Type) > maxTypeLen || !typePattern.MatchString(r.Type) {
 		return time.Time{}, badField("type", "must be a lower-case name like \"click\" or \"conversion\"")
 	}
-	return parseTS("ts", r.TS, now)
+	ts, err := parseTS("ts", r.TS, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if r.OutcomeID != "" {
+		if err := checkID("outcome_id", r.OutcomeID); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return ts, nil
 }
 
 // parseEvent decodes and validates a journey event.
