@@ -106,7 +106,7 @@ func (s *Service) journalError(ctx *fasthttp.RequestCtx, err error) {
 		msg = "decision deadline exceeded while journaling; not recorded, retry"
 	case errors.Is(err, journal.ErrClosed):
 		msg = "shutting down; retry on another instance"
-	case isNoSpace(err):
+	case errors.Is(err, journal.ErrNoSpace):
 		msg = "the journal is out of disk space; not recorded, retry later"
 		s.logThrottled("journal-nospace", "journal write failed: out of disk space", err)
 	default:
@@ -123,5 +123,3 @@ func (s *Service) logThrottled(key, msg string, err error) {
 		s.log.Error(msg, "err", err, "suppressed_since_last", held)
 	}
 }
-
-func isNoSpace(err error) bool { return errors.Is(err, journal.ErrNoSpace) }

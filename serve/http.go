@@ -122,7 +122,7 @@ func (s *Service) handleReady(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if err := s.journal.Health(); err != nil {
-		if isNoSpace(err) {
+		if errors.Is(err, journal.ErrNoSpace) {
 			writeUnavailable(ctx, "the journal is out of disk space")
 		} else {
 			writeUnavailable(ctx, "the journal cannot write")
