@@ -38,7 +38,7 @@ type OffPolicyArm struct {
 	Arm    string `json:"arm"`
 	Policy string `json:"policy,omitempty"`
 	Rounds int    `json:"rounds"`
-	// OnPolicy is the observed mean slot-0 reward with a t interval.
+	// OnPolicy is the observed mean slot-0 reward with a normal (z) interval.
 	OnPolicy experiment.Interval `json:"on_policy"`
 	// Self estimates the arm's own logging policy (target probability of
 	// the logged action = its logged propensity): every weight is 1, so
