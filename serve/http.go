@@ -97,6 +97,10 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	if r.admin && !s.admin(ctx) {
 		return
 	}
+	if len(ctx.Request.Body()) > s.cfg.MaxBodyBytes {
+		s.bodyTooLarge(ctx)
+		return
+	}
 	if r.method == fasthttp.MethodPost && !jsonMediaType(ctx.Request.Header.ContentType()) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", "", "Content-Type must be application/json")
 		return
@@ -516,12 +520,27 @@ func (s *Service) servingName() string {
 
 var errUnavailable = errors.New("service unavailable")
 
+// bodyTooLarge answers a request whose body is over MaxBodyBytes.
+//
+// The server reads bodies up to readLimit (a multiple of MaxBodyBytes)
+// whole and refuses them here, keeping the connection: a client that is
+// still writing when the answer comes would otherwise see its connection
+// reset, not the 413. Only a body over readLimit is refused by fasthttp
+// unread, with the connection closed.
+func (s *Service) bodyTooLarge(ctx *fasthttp.RequestCtx) {
+	writeError(ctx, 413, "payload_too_large", "", fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+}
+
+// readLimit is the largest body the HTTP server reads before the handler
+// refuses it (see bodyTooLarge).
+func readLimit(maxBody int) int { return max(4*maxBody, 1<<20) }
+
 // serverError answers errors fasthttp meets before our handler runs, such
-// as a body over MaxBodyBytes.
+// as a body over readLimit.
 func (s *Service) serverError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		writeError(ctx, 413, "payload_too_large", "", fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+		s.bodyTooLarge(ctx)
 	default:
 		writeError(ctx, 400, "invalid_argument", "", "malformed HTTP request: "+err.Error())
 	}

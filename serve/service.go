@@ -402,7 +402,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.server = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		Name:                          "nextbest",
-		MaxRequestBodySize:            cfg.MaxBodyBytes,
+		MaxRequestBodySize:            readLimit(cfg.MaxBodyBytes),
 		ReadTimeout:                   10 * time.Second,
 		WriteTimeout:                  10 * time.Second,
 		IdleTimeout:                   60 * time.Second,
