@@ -14,19 +14,26 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/dgraph-io/ristretto/v2"
+
+	"nextbest/kv"
 )
 
 // StoreConfig configures a Store.
 type StoreConfig struct {
-	// DB is the open Pebble instance the profiles live in; the Store does
-	// not close it. Required.
-	DB *pebble.DB
-	// Prefix is prepended to the customer id to make the Pebble key.
+	// KV is the store the profiles live in (kv.Pebble embedded,
+	// cluster/rstore in cluster mode); the Store does not close it.
+	// Required.
+	KV kv.KV
+	// Prefix is prepended to the customer id to make the key.
 	// Default "p/".
 	Prefix string
 	// CacheMaxCost bounds the cache, in approximate bytes of encoded
 	// profiles. Default 64 MiB.
 	CacheMaxCost int64
+	// NoCache turns the Store's own cache off: for a KV that other
+	// processes write (the cluster path), whose engine keeps reads fresh
+	// itself.
+	NoCache bool
 	// Logger receives warnings. Default: discard.
 	Logger *slog.Logger
 }
@@ -59,7 +66,7 @@ type stripe struct {
 // Profiles returned by Get are shared with the cache: treat them as
 // immutable and Clone before changing one.
 type Store struct {
-	db      *pebble.DB
+	db      kv.KV
 	prefix  string
 	cache   *ristretto.Cache[string, *Profile]
 	log     *slog.Logger
@@ -71,10 +78,10 @@ type Store struct {
 	misses  atomic.Uint64
 }
 
-// NewStore returns a Store over cfg.DB.
+// NewStore returns a Store over cfg.KV.
 func NewStore(cfg StoreConfig) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("features: StoreConfig.DB is required")
+	if cfg.KV == nil {
+		return nil, errors.New("features: StoreConfig.KV is required")
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "p/"
@@ -89,28 +96,27 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	// About one counter per 100 bytes of profile, ten per expected item.
-	counters := max(cfg.CacheMaxCost/100, 1000)
-	cache, err := ristretto.NewCache(&ristretto.Config[string, *Profile]{
-		NumCounters: counters,
-		MaxCost:     cfg.CacheMaxCost,
-		BufferItems: 64,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot create profile cache: %w", err)
+	// (A nil cache is a valid ristretto cache that holds nothing.)
+	var cache *ristretto.Cache[string, *Profile]
+	if !cfg.NoCache {
+		var err error
+		cache, err = ristretto.NewCache(&ristretto.Config[string, *Profile]{
+			NumCounters: max(cfg.CacheMaxCost/100, 1000),
+			MaxCost:     cfg.CacheMaxCost,
+			BufferItems: 64,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot create profile cache: %w", err)
+		}
 	}
 	return &Store{
-		db:     cfg.DB,
+		db:     cfg.KV,
 		prefix: cfg.Prefix,
 		cache:  cache,
 		log:    cfg.Logger,
 		seed:   maphash.MakeSeed(),
 		bufs:   sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }},
 	}, nil
-}
-
-func (s *Store) key(id string) []byte {
-	k := make([]byte, 0, len(s.prefix)+len(id))
-	return append(append(k, s.prefix...), id...)
 }
 
 func (s *Store) stripe(id string) *stripe {
@@ -145,15 +151,14 @@ func (s *Store) Get(id string) (*Profile, error) {
 	gen, busy := st.gen, st.busy
 	st.mu.Unlock()
 
-	v, closer, err := s.db.Get(s.key(id))
-	if errors.Is(err, pebble.ErrNotFound) {
+	v, err := s.db.Get(s.prefix + id)
+	if v == nil && err == nil {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read profile %q: %w", id, err)
 	}
 	p, err := decodeProfile(v)
-	closer.Close()
 	if err != nil {
 		return nil, fmt.Errorf("cannot decode profile %q: %w", id, err)
 	}
@@ -170,7 +175,7 @@ func (s *Store) Get(id string) (*Profile, error) {
 // Stage encodes p into b under its customer id, for a later Commit of b.
 // It copies what it needs: p may change after Stage returns (but see
 // Commit).
-func (s *Store) Stage(b *pebble.Batch, p *Profile) error {
+func (s *Store) Stage(b kv.Batch, p *Profile) error {
 	if p.CustomerID == "" {
 		return fieldErr("customer_id", "required")
 	}
@@ -181,9 +186,7 @@ func (s *Store) Stage(b *pebble.Batch, p *Profile) error {
 	if err != nil {
 		return fmt.Errorf("cannot encode profile %q: %w", p.CustomerID, err)
 	}
-	if err := b.Set(s.key(p.CustomerID), enc, nil); err != nil {
-		return fmt.Errorf("cannot stage profile %q: %w", p.CustomerID, err)
-	}
+	b.Set(s.prefix+p.CustomerID, enc)
 	return nil
 }
 
@@ -192,7 +195,7 @@ func (s *Store) Stage(b *pebble.Batch, p *Profile) error {
 // profiles, which must be exactly those staged in b. The cache keeps the
 // pointers: the caller must not change those profiles afterwards. Commit
 // serialises concurrent callers; see Store for the guarantee it gives.
-func (s *Store) Commit(b *pebble.Batch, changed []*Profile) error {
+func (s *Store) Commit(b kv.Batch, changed []*Profile) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	for _, p := range changed {
@@ -204,7 +207,7 @@ func (s *Store) Commit(b *pebble.Batch, changed []*Profile) error {
 	}
 	// Apply (and so remove) every insert queued before the writes began.
 	s.cache.Wait()
-	err := b.Commit(pebble.NoSync)
+	err := b.Commit()
 	for _, p := range changed {
 		st := s.stripe(p.CustomerID)
 		st.mu.Lock()
@@ -323,4 +326,13 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.l.Error(msg, "component", "pebble")
 	panic("pebble: " + msg)
+}
+
+// Purge empties the cache: for a KV that another process may have
+// written while this Store was not its writer (the cluster path's applier
+// on taking over the lease).
+func (s *Store) Purge() {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.cache.Clear()
 }

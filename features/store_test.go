@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"nextbest/features"
+	"nextbest/kv"
 )
 
 // openPebble opens a Pebble DB in dir with Pebble's logging sent to a
@@ -28,7 +29,7 @@ func openPebble(t testing.TB, dir string) *pebble.DB {
 
 func newStore(t testing.TB, db *pebble.DB) *features.Store {
 	t.Helper()
-	st, err := features.NewStore(features.StoreConfig{DB: db})
+	st, err := features.NewStore(features.StoreConfig{KV: kv.NewPebble(db)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func newStore(t testing.TB, db *pebble.DB) *features.Store {
 
 func put(t testing.TB, db *pebble.DB, st *features.Store, ps ...*features.Profile) {
 	t.Helper()
-	b := db.NewBatch()
+	b := kv.NewPebble(db).NewBatch()
 	defer b.Close()
 	for _, p := range ps {
 		if err := st.Stage(b, p); err != nil {
@@ -159,7 +160,7 @@ func TestStoreLoad(t *testing.T) {
 func TestStoreMonotonicReads(t *testing.T) {
 	db := openPebble(t, t.TempDir())
 	defer db.Close()
-	st, err := features.NewStore(features.StoreConfig{DB: db, CacheMaxCost: 1 << 20})
+	st, err := features.NewStore(features.StoreConfig{KV: kv.NewPebble(db), CacheMaxCost: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,13 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"nextbest/experiment"
 	"nextbest/journal"
+	"nextbest/kv"
 	"nextbest/logs"
 )
 
@@ -68,48 +68,57 @@ type Volume struct {
 // ErrCorrupt.
 func (s *Store) Experiment(name string) (*experiment.Aggregates, error) {
 	prefix := prefixExperiment + esc(name) + "/"
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefix), UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("%w: experiment %q: %w", ErrUnavailable, name, err)
-	}
-	defer it.Close()
 	agg := &experiment.Aggregates{}
-	for it.First(); it.Valid(); it.Next() {
-		k := string(it.Key())
+	err := s.kv.Scan(prefix, func(key, value []byte) error {
+		k := string(key)
 		parts := strings.Split(k[len(prefix):], "/")
 		if len(parts) == 2 && parts[1] == "span" {
-			from, to, err := decodeSpan(it.Value())
+			from, to, err := decodeSpan(value)
 			arm, uerr := url.PathUnescape(parts[0])
 			if err = errors.Join(err, uerr); err != nil {
-				return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+				return corrupt(k, err)
 			}
 			agg.Seen(arm, from, to)
-			continue
+			return nil
 		}
 		g, err := parseGroup(parts)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+			return corrupt(k, err)
 		}
-		sums, err := decodeSums(it.Value())
+		sums, err := decodeSums(value)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+			return corrupt(k, err)
 		}
 		agg.Add(g, &sums)
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("%w: experiment %q: %w", ErrUnavailable, name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, scanError("experiment "+strconv.Quote(name), err)
 	}
 	return agg, nil
+}
+
+// corrupt is the error of a store entry k that does not decode.
+func corrupt(k string, err error) error {
+	return &corruptEntry{fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)}
+}
+
+type corruptEntry struct{ error }
+
+func (c *corruptEntry) Unwrap() error { return c.error }
+
+// scanError is the error of a Scan of what: a corrupt entry as it is, a
+// failure of the store as ErrUnavailable.
+func scanError(what string, err error) error {
+	if _, ok := err.(*corruptEntry); ok {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
 }
 
 // Volume returns the volume counters as of the last applied batch. Errors
 // wrap ErrUnavailable or ErrCorrupt.
 func (s *Store) Volume() (*Volume, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixVolume), UpperBound: prefixEnd(prefixVolume)})
-	if err != nil {
-		return nil, fmt.Errorf("%w: volume: %w", ErrUnavailable, err)
-	}
-	defer it.Close()
 	v := &Volume{Decisions: map[string]int64{}, Actions: map[string]map[string]int64{},
 		Experiments: map[string]map[string]int64{}, Outcomes: map[string]int64{}}
 	nested := func(m map[string]map[string]int64, a, b string, n int64) {
@@ -118,21 +127,21 @@ func (s *Store) Volume() (*Volume, error) {
 		}
 		m[a][b] = n
 	}
-	for it.First(); it.Valid(); it.Next() {
-		k := string(it.Key())
-		val := it.Value()
+	err := s.kv.Scan(prefixVolume, func(key, val []byte) error {
+		k := string(key)
 		if len(val) != 8 {
-			return nil, fmt.Errorf("%w: %s: %d bytes", ErrCorrupt, k, len(val))
+			return corrupt(k, fmt.Errorf("%d bytes", len(val)))
 		}
 		n := int64(binary.BigEndian.Uint64(val))
 		if k == keySince {
 			v.Since = time.Unix(0, n).UTC()
-			continue
+			return nil
 		}
 		parts := strings.Split(k[len(prefixVolume):], "/")
 		for i := range parts {
+			var err error
 			if parts[i], err = url.PathUnescape(parts[i]); err != nil {
-				return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
+				return corrupt(k, err)
 			}
 		}
 		switch {
@@ -147,11 +156,12 @@ func (s *Store) Volume() (*Volume, error) {
 		case parts[0] == volumeEvents && len(parts) == 1:
 			v.Events = n
 		default:
-			return nil, fmt.Errorf("%w: unknown volume key %s", ErrCorrupt, k)
+			return corrupt(k, errors.New("unknown volume key"))
 		}
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("%w: volume: %w", ErrUnavailable, err)
+		return nil
+	})
+	if err != nil {
+		return nil, scanError("volume", err)
 	}
 	return v, nil
 }
@@ -470,9 +480,9 @@ func (g *aggregates) count(at time.Time) {
 }
 
 // stage writes the batch's changes into b.
-func (g *aggregates) stage(b *pebble.Batch) error {
+func (g *aggregates) stage(b kv.Batch) error {
 	var errs []error
-	set := func(k, v []byte) { errs = append(errs, b.Set(k, v, nil)) } // Set copies
+	set := func(k, v []byte) { b.Set(string(k), v) } // Set copies
 	var buf [sumsSize]byte
 	for r, bs := range g.sums {
 		if bs.dirty {

@@ -12,11 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/kv"
 	"nextbest/logs"
 )
 
@@ -184,6 +183,26 @@ func NewApplier(st *Store, cfg ApplierConfig) (*Applier, error) {
 	return a, nil
 }
 
+// Reload forgets what the applier holds in memory of the store (the
+// applied LSN, the aggregates' committed values, the profile cache) and
+// reads it again: for a store another applier may have written since (the
+// cluster path, on taking over the lease, or after Apply failed with
+// kv.ErrConflict). It must not run concurrently with Apply.
+func (a *Applier) Reload() error {
+	v, err := a.st.get(keyApplied)
+	if err != nil {
+		return fmt.Errorf("cannot read applied LSN: %w", err)
+	}
+	var applied uint64
+	if len(v) == 8 {
+		applied = binary.BigEndian.Uint64(v)
+	}
+	a.applied.Store(applied)
+	a.agg = newAggregates(a.st)
+	a.st.profiles.Purge()
+	return nil
+}
+
 // Applied returns the LSN of the last record applied to the store.
 func (a *Applier) Applied() uint64 { return a.applied.Load() }
 
@@ -264,7 +283,7 @@ func (a *Applier) learns(lsn uint64) bool { return a.learning && lsn > a.cfg.Lea
 // twice. The error is the store's failure to commit the batch; records
 // that cannot be applied are skipped (Skips), not errors.
 func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
-	b := a.st.db.NewBatch()
+	b := a.st.kv.NewBatch()
 	defer b.Close()
 	clear(a.changed)
 	clear(a.seen)
@@ -331,11 +350,15 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	if err := a.agg.stage(b); err != nil {
 		return fmt.Errorf("cannot stage the aggregates: %w", err)
 	}
-	var lsn [8]byte
-	binary.BigEndian.PutUint64(lsn[:], last)
-	if err := b.Set([]byte(keyApplied), lsn[:], nil); err != nil {
-		return err
+	// the applied LSN advances from the one this applier read, or not at
+	// all: a second applier on a shared store (the cluster path, across a
+	// lease handover) cannot apply a record twice
+	if applied == 0 {
+		b.Expect(keyApplied, nil)
+	} else {
+		b.Expect(keyApplied, binary.BigEndian.AppendUint64(nil, applied))
 	}
+	b.Set(keyApplied, binary.BigEndian.AppendUint64(nil, last))
 	// the batch's contact reservations turn into profile impressions here
 	commit := func() error { return a.st.profiles.Commit(b, a.order) }
 	var err error
@@ -398,7 +421,7 @@ func decoded[T any](live *T, payload []byte, decode func([]byte, *T) error) (*T,
 	return v, nil
 }
 
-func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, write bool) error {
+func (a *Applier) applyDecision(b kv.Batch, r *journal.Record, l *Live, write bool) error {
 	d, err := decoded(l.Decision, r.Payload, journal.DecodeDecision)
 	if err != nil {
 		return err
@@ -414,9 +437,7 @@ func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, wri
 		// through set: an outcome later in the batch looks it up (shown)
 		a.set(b, prefixDecision+d.DecisionID, r.Payload)
 		if d.RequestID != "" {
-			if err := b.Set([]byte(prefixRequest+d.CustomerID+"/"+d.RequestID), []byte(d.DecisionID), nil); err != nil {
-				return err
-			}
+			b.Set(prefixRequest+d.CustomerID+"/"+d.RequestID, []byte(d.DecisionID))
 		}
 		p, err := a.profile(d.CustomerID, d.Time)
 		if err != nil {
@@ -450,7 +471,7 @@ func (a *Applier) applyDecision(b *pebble.Batch, r *journal.Record, l *Live, wri
 // A duplicate (its outcome_id or, for a first type, its (decision, action,
 // type) already taken by an earlier record: old journals hold such
 // repeats) changes nothing.
-func (a *Applier) applyOutcome(b *pebble.Batch, r *journal.Record, l *Live, write bool) error {
+func (a *Applier) applyOutcome(b kv.Batch, r *journal.Record, l *Live, write bool) error {
 	o, err := decoded(l.Outcome, r.Payload, journal.DecodeOutcome)
 	if err != nil {
 		return err
@@ -620,9 +641,9 @@ type decisionActions struct {
 
 // set writes key in the batch and remembers it for the rest of the batch
 // (Pebble's reads do not see an uncommitted batch).
-func (a *Applier) set(b *pebble.Batch, key string, v []byte) {
+func (a *Applier) set(b kv.Batch, key string, v []byte) {
 	a.seen[key] = v
-	b.Set([]byte(key), v, nil) // a batch Set fails only on a closed batch
+	b.Set(key, v)
 }
 
 func (a *Applier) applyEvent(r *journal.Record, l *Live) error {

@@ -18,8 +18,12 @@ import (
 // Sweep deletes the index entries of decisions made before now minus
 // retention: their d/, o/ and x/ keys, and the r/ keys that name them.
 // Lookups then answer ErrNotFound for them. It is safe to run while the
-// Applier applies.
+// Applier applies. On a Store opened with OpenKV it does nothing: the
+// cluster engine gives these keys a time to live instead.
 func (s *Store) Sweep(now time.Time, retention time.Duration) error {
+	if s.db == nil {
+		return nil // a shared engine's keys expire by themselves (OpenKV)
+	}
 	cutoff := now.Add(-retention)
 	if cutoff.UnixMilli() <= 0 {
 		return nil

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/kv"
 )
 
 // The keyspace: every key of the store starts with one of these (see
@@ -53,7 +53,8 @@ type Config struct {
 // Its lookups are safe for concurrent use with each other and with the
 // Applier.
 type Store struct {
-	db       *pebble.DB
+	kv       kv.KV
+	db       *pebble.DB   // the embedded engine; nil on another KV (OpenKV)
 	lock     *pebble.Lock // held until after db closes
 	profiles *features.Store
 	log      *slog.Logger
@@ -92,11 +93,32 @@ func Open(cfg Config) (_ *Store, err error) {
 	if s.db, err = pebble.Open(cfg.Dir, opts); err != nil {
 		return nil, fmt.Errorf("cannot open state store %s: %w", cfg.Dir, err)
 	}
-	if s.profiles, err = features.NewStore(features.StoreConfig{DB: s.db, Prefix: prefixProfile, CacheMaxCost: cfg.CacheMaxCost, Logger: log}); err != nil {
+	s.kv = kv.NewPebble(s.db)
+	if s.profiles, err = features.NewStore(features.StoreConfig{KV: s.kv, Prefix: prefixProfile, CacheMaxCost: cfg.CacheMaxCost, Logger: log}); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// OpenKV returns a Store over a KV that other processes share (the
+// cluster path's Redis, cluster/rstore): the same keyspace, written by the
+// same Applier. Its profile store keeps no cache of its own (the engine
+// keeps reads fresh). Flush and MarkSeeded's flush do nothing on it, and
+// Sweep is the engine's (keys expire).
+func OpenKV(store kv.KV, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{kv: store, log: log}
+	var err error
+	if s.profiles, err = features.NewStore(features.StoreConfig{KV: store, Prefix: prefixProfile, NoCache: true, Logger: log}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// KV returns the store's engine.
+func (s *Store) KV() kv.KV { return s.kv }
 
 // pebbleOptions configures the store. Pebble's own write-ahead log is
 // off: every write to this store is derived from the journal, which is
@@ -119,7 +141,12 @@ func (s *Store) Profiles() *features.Store { return s.profiles }
 // Flush writes the memtable to disk: what a restart then finds needs no
 // replay. Without a WAL it is also what makes writes outside the journal
 // (the seed) durable.
-func (s *Store) Flush() error { return s.db.Flush() }
+func (s *Store) Flush() error {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.Flush()
+}
 
 // Close closes the profile cache, the database and the lock; it does not
 // flush (see Flush). It is safe on a partly opened Store, and a second
@@ -143,32 +170,20 @@ func (s *Store) Close() error {
 }
 
 // get returns a copy of the value of key; nil if there is none.
-func (s *Store) get(key string) ([]byte, error) {
-	v, closer, err := s.db.Get([]byte(key))
-	if err == pebble.ErrNotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	v = bytes.Clone(v)
-	closer.Close()
-	return v, nil
-}
+func (s *Store) get(key string) ([]byte, error) { return s.kv.Get(key) }
 
 // Decision returns the indexed decision id: its journal record, decoded.
 // It is ErrNotFound for a decision the index does not hold (unknown, or
 // swept), ErrCorrupt for an entry that does not decode, ErrUnavailable
 // when the store cannot be read.
 func (s *Store) Decision(id string) (*journal.Decision, error) {
-	v, closer, err := s.db.Get([]byte(prefixDecision + id))
-	if err == pebble.ErrNotFound {
-		return nil, fmt.Errorf("%w: decision %q", ErrNotFound, id)
-	}
+	v, err := s.kv.Get(prefixDecision + id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: decision %q: %w", ErrUnavailable, id, err)
 	}
-	defer closer.Close()
+	if v == nil {
+		return nil, fmt.Errorf("%w: decision %q", ErrNotFound, id)
+	}
 	d := new(journal.Decision)
 	if err := journal.DecodeDecision(v, d); err != nil {
 		return nil, fmt.Errorf("%w: decision %q: %w", ErrCorrupt, id, err)
@@ -179,53 +194,46 @@ func (s *Store) Decision(id string) (*journal.Decision, error) {
 // DecisionForRequest returns the decision made for customer's request
 // requestID (the request-id index, r/…), with Decision's errors.
 func (s *Store) DecisionForRequest(customer, requestID string) (*journal.Decision, error) {
-	v, closer, err := s.db.Get([]byte(prefixRequest + customer + "/" + requestID))
-	if err == pebble.ErrNotFound {
-		return nil, fmt.Errorf("%w: request %q of customer %q", ErrNotFound, requestID, customer)
-	}
+	v, err := s.kv.Get(prefixRequest + customer + "/" + requestID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: request %q of customer %q: %w", ErrUnavailable, requestID, customer, err)
 	}
-	id := string(v)
-	closer.Close()
-	return s.Decision(id)
+	if v == nil {
+		return nil, fmt.Errorf("%w: request %q of customer %q", ErrNotFound, requestID, customer)
+	}
+	return s.Decision(string(v))
 }
 
 // OutcomeFirstLSN returns the LSN of the first outcome recorded under a
 // de-duplication key (DedupeKeys), 0 if there is none: an outcome whose
 // key has an LSN is a duplicate of that one.
 func (s *Store) OutcomeFirstLSN(key string) (uint64, error) {
-	v, closer, err := s.db.Get([]byte(key))
-	if err == pebble.ErrNotFound {
-		return 0, nil
-	}
+	v, err := s.kv.Get(key)
 	if err != nil {
 		return 0, fmt.Errorf("%w: outcome key %q: %w", ErrUnavailable, key, err)
 	}
-	defer closer.Close()
+	if v == nil {
+		return 0, nil
+	}
 	return firstLSNOf(v), nil
 }
 
 // Seeded reports whether the seed profiles were loaded into this store
 // (MarkSeeded).
 func (s *Store) Seeded() (bool, error) {
-	_, closer, err := s.db.Get([]byte(keySeeded))
-	if err == pebble.ErrNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	closer.Close()
-	return true, nil
+	v, err := s.kv.Get(keySeeded)
+	return v != nil, err
 }
 
 // MarkSeeded records that the seed profiles were loaded, durably (it
 // flushes: the profiles and the marker are not in the journal), so that a
 // restart does not load them over what the journal has applied since.
 func (s *Store) MarkSeeded() error {
-	if err := s.db.Set([]byte(keySeeded), []byte("1"), pebble.NoSync); err != nil {
+	b := s.kv.NewBatch()
+	defer b.Close()
+	b.Set(keySeeded, []byte("1"))
+	if err := b.Commit(); err != nil {
 		return err
 	}
-	return s.db.Flush() // without a WAL, a flush is what makes the import durable
+	return s.Flush() // without a WAL, a flush is what makes the import durable
 }
