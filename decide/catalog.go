@@ -62,6 +62,20 @@ type Limit struct {
 	Window Duration `json:"window" yaml:"window"`
 }
 
+// Seen counts c's impressions within the limit's window before now:
+// those after now minus the window. (c's impressions are sorted.)
+func (l Limit) Seen(c *features.Contact, now time.Time) int {
+	if c == nil {
+		return 0
+	}
+	from := now.Add(-l.Window.D())
+	seen := 0
+	for k := len(c.Impressions) - 1; k >= 0 && c.Impressions[k].After(from); k-- {
+		seen++
+	}
+	return seen
+}
+
 // Duration is a time.Duration that reads and writes as a string such as
 // "90s", "24h" or "7d" (days are 24h).
 type Duration time.Duration

@@ -551,12 +551,7 @@ func contactBlock(a *Action, p *features.Profile, now time.Time, explain bool) (
 		return true, fmt.Sprintf("suppressed for %s after conversion at %s", a.SuppressAfterConversion.String(), c.LastConversion.UTC().Format(time.RFC3339))
 	}
 	for _, l := range a.Limits {
-		from := now.Add(-l.Window.D())
-		seen := 0
-		for k := len(c.Impressions) - 1; k >= 0 && c.Impressions[k].After(from); k-- {
-			seen++
-		}
-		if seen >= l.Max {
+		if seen := l.Seen(c, now); seen >= l.Max {
 			if !explain {
 				return true, ""
 			}

@@ -180,6 +180,11 @@ func (d *decoder) time() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// DecodeProfile decodes a profile as a Store keeps it (any known codec
+// version): for a reader of the raw stored bytes (the cluster path's
+// contact check).
+func DecodeProfile(b []byte) (*Profile, error) { return decodeProfile(b) }
+
 // decodeProfile decodes a stored profile of any known codec version.
 func decodeProfile(b []byte) (*Profile, error) {
 	if len(b) == 0 {

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"nextbest/features"
@@ -26,8 +27,11 @@ import (
 // The cluster path implements the same contract in Redis: the reservation
 // is the impression itself, added by a script that checks the cap.
 type contactLedger struct {
-	seed    maphash.Seed
-	stripes [ledgerStripes]ledgerStripe
+	profiles Profiles
+	spec     *features.Spec
+	seed     maphash.Seed
+	ids      atomic.Uint64 // numbers the reservations
+	stripes  [ledgerStripes]ledgerStripe
 	// ttl bounds how long a reservation whose decision was never applied
 	// (its journal batch failed after the decision gave up waiting) keeps
 	// counting.
@@ -53,8 +57,8 @@ type reservedImpression struct {
 	expires time.Time
 }
 
-func newContactLedger(ttl time.Duration) *contactLedger {
-	l := &contactLedger{seed: maphash.MakeSeed(), ttl: ttl, now: time.Now}
+func newContactLedger(profiles Profiles, spec *features.Spec, ttl time.Duration) *contactLedger {
+	l := &contactLedger{profiles: profiles, spec: spec, seed: maphash.MakeSeed(), ttl: ttl, now: time.Now}
 	for i := range l.stripes {
 		l.stripes[i].pending = make(map[string][]reservedImpression)
 	}
@@ -63,6 +67,24 @@ func newContactLedger(ttl time.Duration) *contactLedger {
 
 func (l *contactLedger) stripe(customer string) int {
 	return int(maphash.String(l.seed, customer) % ledgerStripes)
+}
+
+// Decide implements Contacts: the profile is read, the policy checked
+// and the capped actions given reserved under the customer's stripe lock.
+func (l *contactLedger) Decide(customer, _ string, at time.Time, decide func(*features.Profile, error) ([]string, error)) (*state.Reservation, func(), error) {
+	stripe := l.lock(customer)
+	defer l.unlock(stripe)
+	p, err := l.profiles.Get(customer)
+	if p == nil {
+		p = l.spec.NewProfile(customer, at)
+	}
+	p = l.overlay(stripe, customer, p)
+	capped, err := decide(p, err)
+	if err != nil || len(capped) == 0 {
+		return nil, nil, err
+	}
+	r := l.reserve(stripe, customer, l.ids.Add(1), at, capped)
+	return &r, func() { l.release(r) }, nil
 }
 
 // lock locks customer's stripe and returns it; every other method that

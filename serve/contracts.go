@@ -45,6 +45,24 @@ type DecisionIndex interface {
 	OutcomeFirstLSN(key string) (uint64, error)
 }
 
+// Contacts makes a decision's contact-policy check and the impressions it
+// gives one atomic step, so that frequency caps hold under concurrency,
+// across instances too (embedded: contactLedger; cluster: a Redis script,
+// rstore.Contacts).
+type Contacts interface {
+	// Decide reads customer's profile (a fresh one when there is none, or
+	// when the store failed: then storeErr says why) with the customer's
+	// open reservations added as impressions, and calls decide with it.
+	// decide returns the ids of the capped actions it gives. Decide
+	// reserves them for decision id at time at, atomically with the check
+	// decide made: where a concurrent decision took what decide gives,
+	// decide is called again on the fresher state. It returns the
+	// reservation for the state applier (state.Live; nil where the engine
+	// keeps it itself) and release, to call for a decision that is not
+	// journaled (nil when nothing was reserved).
+	Decide(customer, id string, at time.Time, decide func(p *features.Profile, storeErr error) ([]string, error)) (resv *state.Reservation, release func(), err error)
+}
+
 // Journal is the durable log the handlers append to (embedded:
 // journal.Journal[state.Live], whose subscriber is the state applier).
 type Journal interface {
@@ -92,4 +110,5 @@ var (
 	_ Aggregates    = (*state.Store)(nil)
 	_ Journal       = (*journal.Journal[state.Live])(nil)
 	_ ModelSource   = (*models.Registry)(nil)
+	_ Contacts      = (*contactLedger)(nil)
 )

@@ -153,9 +153,8 @@ type decideWork struct {
 	jd   journal.Decision
 	lv   state.Live
 	acts []int
-	// capped and resv are the contact reservation's scratch
+	// capped is the contact reservation's scratch
 	capped []string
-	resv   state.Reservation
 	// pending: the decision's record was enqueued but not acknowledged in
 	// time; the journal may still hand lv to the applier
 	pending bool
@@ -197,44 +196,37 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	exp, arm := s.assign(&req, now)
 
 	// The profile is read, the contact policy checked and the capped
-	// actions given reserved under the customer's ledger lock: concurrent
-	// decisions for one customer never exceed a cap.
-	stripe := s.contacts.lock(w.req.CustomerID)
+	// actions given reserved in one step (Contacts): concurrent decisions
+	// for one customer never exceed a cap.
+	id := newDecisionID(now)
 	storeDown := false
-	p, err := s.profiles.Get(w.req.CustomerID)
+	resv, release, err := s.contacts.Decide(w.req.CustomerID, id, now, func(p *features.Profile, storeErr error) ([]string, error) {
+		storeDown = storeErr != nil
+		if storeDown {
+			s.log.Warn("profile store failed; deciding on a cold-start profile", "err", storeErr)
+		}
+		if err := s.engine.Decide(dctx, &req, p, &w.res); err != nil && !errors.Is(err, decide.ErrNoActions) {
+			return nil, err
+		}
+		w.capped = w.capped[:0]
+		for _, c := range w.res.Actions {
+			if len(c.Action.Limits) > 0 {
+				w.capped = append(w.capped, c.Action.ID)
+			}
+		}
+		return w.capped, nil
+	})
 	if err != nil {
-		s.log.Warn("profile store failed; deciding on a cold-start profile", "err", err)
-		storeDown = true
-	}
-	if p == nil {
-		p = s.spec.NewProfile(w.req.CustomerID, now)
-	}
-	p = s.contacts.overlay(stripe, w.req.CustomerID, p)
-	err = s.engine.Decide(dctx, &req, p, &w.res)
-	if err != nil && !errors.Is(err, decide.ErrNoActions) {
-		s.contacts.unlock(stripe)
 		writeErr(ctx, err)
 		return
 	}
 	res := &w.res
-	var resv *state.Reservation
-	w.capped = w.capped[:0]
-	for _, c := range res.Actions {
-		if len(c.Action.Limits) > 0 {
-			w.capped = append(w.capped, c.Action.ID)
-		}
-	}
-	if len(w.capped) > 0 {
-		w.resv = s.contacts.reserve(stripe, w.req.CustomerID, s.reservations.Add(1), now, w.capped)
-		resv = &w.resv
-	}
-	s.contacts.unlock(stripe)
 	d := &w.jd
 	// the record's slices are reused: the applier is done with them once
 	// AppendLive returns
 	eligible, actions := d.Eligible[:0], d.Actions[:0]
 	*d = journal.Decision{
-		V: journal.SchemaVersion, DecisionID: newDecisionID(now), RequestID: w.req.RequestID,
+		V: journal.SchemaVersion, DecisionID: id, RequestID: w.req.RequestID,
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
 		Profile: res.Inputs.ProfileMap(), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
 		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Experiment: exp,
@@ -253,8 +245,8 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	d.Eligible, d.Actions = eligible, actions
 	w.buf, err = journal.AppendDecision(w.buf[:0], d)
 	if err != nil {
-		if resv != nil {
-			s.contacts.release(*resv)
+		if release != nil {
+			release()
 		}
 		writeErr(ctx, err)
 		return
@@ -267,8 +259,8 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		// failed is released here (its reservation would otherwise expire).
 		if errors.Is(err, journal.ErrPending) {
 			w.pending = true
-		} else if resv != nil {
-			s.contacts.release(*resv)
+		} else if release != nil {
+			release()
 		}
 		s.journalError(ctx, err)
 		return

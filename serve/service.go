@@ -230,9 +230,8 @@ type Service struct {
 	work        sync.Pool
 
 	// contacts holds the contact reservations of decisions not yet
-	// applied; reservations numbers them
-	contacts     *contactLedger
-	reservations atomic.Uint64
+	// applied
+	contacts Contacts
 	*admission
 	logLimit *logthrottle.Throttle // repeating ERROR lines, one per key every 10s
 
@@ -336,11 +335,12 @@ func Open(cfg Config) (_ *Service, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	s.contacts = newContactLedger(max(time.Minute, 10*cfg.DecisionTimeout))
+	ledger := newContactLedger(s.profiles, s.spec, max(time.Minute, 10*cfg.DecisionTimeout))
+	s.contacts = ledger
 	if s.applier, err = state.NewApplier(s.state, state.ApplierConfig{
 		Spec: s.spec, Catalog: s.cat, Outcomes: s.outcomes,
 		Learner: s.learner, LearnFrom: from, Window: cfg.AttributionWindow, DefaultReward: cfg.DefaultReward,
-		Contacts: s.contacts, Skips: applyErrs, Logger: s.log,
+		Contacts: ledger, Skips: applyErrs, Logger: s.log,
 	}); err != nil {
 		return nil, err
 	}
