@@ -9,6 +9,12 @@ var (
 	// been called.
 	ErrClosed = errors.New("journal: closed")
 
+	// ErrDuplicate is returned, with the LSN of the record already held,
+	// by an appender that de-duplicates records by id (the cluster path's
+	// JetStream journal): the record was appended before (a retry), and
+	// this append added nothing. The embedded journal never returns it.
+	ErrDuplicate = errors.New("journal: duplicate record")
+
 	// ErrCorrupt is returned by Open, Replay and Reader.Next when a segment
 	// holds a frame or header that fails its checksum or format checks
 	// anywhere other than the torn tail (damage at the physical end of the

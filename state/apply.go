@@ -124,6 +124,10 @@ type ApplierConfig struct {
 	// Contacts, if set, holds the reservations that live decisions carry
 	// (Live.Reservation).
 	Contacts Contacts
+	// ReservationKeys: the store holds the contact reservations
+	// (ReservationKey), and a decision's is deleted in the batch that
+	// records its impressions.
+	ReservationKeys bool
 	// Skips, if set, is told of skipped records; they are logged at ERROR
 	// otherwise.
 	Skips  Skips
@@ -436,6 +440,9 @@ func (a *Applier) applyDecision(b kv.Batch, r *journal.Record, l *Live, write bo
 	if write {
 		// through set: an outcome later in the batch looks it up (shown)
 		a.set(b, prefixDecision+d.DecisionID, r.Payload)
+		if a.cfg.ReservationKeys {
+			b.Delete(ReservationKey(d.CustomerID, d.DecisionID))
+		}
 		if d.RequestID != "" {
 			b.Set(prefixRequest+d.CustomerID+"/"+d.RequestID, []byte(d.DecisionID))
 		}

@@ -23,6 +23,7 @@ const (
 	prefixDecision = "d/"        // d/<decision_id> → the decision's journal payload
 	prefixOutcome  = "o/"        // o/<decision_id>/… → outcome de-duplication and aggregates (outcomeKeys)
 	prefixRequest  = "r/"        // r/<customer_id>/<request_id> → decision_id
+	prefixReserved = "k/"        // k/<customer_id>/<decision_id> → a cluster contact reservation (ReservationKey)
 	keyApplied     = "m/applied" // LSN of the last journal record applied, 8 bytes big-endian
 	keySeeded      = "m/seeded"  // present once the seed profiles were loaded
 	// the aggregates (aggregates.go)
@@ -31,6 +32,21 @@ const (
 	prefixExpDecision = "x/" // x/<decision_id> → an experiment decision's record (expDecision)
 	prefixVolume      = "v/" // v/<counter>/… → a volume counter (Volume)
 )
+
+// KeyApplied is the key of the applied LSN (8 bytes, big-endian): what a
+// process sharing the store (the cluster path) reads to know how far the
+// Applier has come.
+const KeyApplied = keyApplied
+
+// ReservationKey is the key of the contact reservation of decision id
+// for customer in a shared store (the cluster path: a Redis script adds it
+// before the decision is journaled; the Applier deletes it in the batch
+// that records the decision's impressions, ApplierConfig.ReservationKeys).
+func ReservationKey(customer, id string) string { return prefixReserved + customer + "/" + id }
+
+// ReservationSet is the key of the set naming customer's reservation
+// keys.
+func ReservationSet(customer string) string { return "ks/" + customer }
 
 // Config configures a Store.
 type Config struct {

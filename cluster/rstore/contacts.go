@@ -1,0 +1,231 @@
+package rstore
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"nextbest/decide"
+	"nextbest/features"
+	"nextbest/state"
+)
+
+// Contacts is the cluster path's contact guard (serve.Contacts): the
+// reservation is a key in Redis (state.ReservationKey) that a script adds
+// only if the caps still hold, counting the impressions in the profile the
+// decision read (the script checks the profile is unchanged) and every
+// open reservation of the customer, whichever instance made it. The state
+// applier deletes a reservation in the batch that records its impressions
+// in the profile, so an impression counts exactly once: as a reservation
+// or in the profile.
+type Contacts struct {
+	s    *Store
+	spec *features.Spec
+	cat  *decide.Catalog
+	// TTL bounds how long the reservation of a decision that never
+	// reaches the stream (its instance died before publishing) counts.
+	ttl time.Duration
+	// Retries bounds how often a decision is made again after a
+	// concurrent change (default 20).
+	retries int
+}
+
+// NewContacts returns the contact guard over s.
+func NewContacts(s *Store, spec *features.Spec, cat *decide.Catalog, ttl time.Duration) *Contacts {
+	return &Contacts{s: s, spec: spec, cat: cat, ttl: ttl, retries: 20}
+}
+
+// ErrContended is Decide's error when concurrent decisions for one
+// customer kept changing its state through every retry.
+var ErrContended = errors.New("contact reservation contended: too many concurrent decisions for one customer")
+
+// pendingScript returns the open reservations of a customer (values
+// "<unix ms>|<action>,<action>"), dropping the set's members whose key
+// expired or was deleted by the applier. KEYS: the reservation set.
+var pendingScript = rueidis.NewLuaScript(`
+local out = {}
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local v = redis.call('GET', m)
+  if v then table.insert(out, v) else redis.call('SREM', KEYS[1], m) end
+end
+return out
+`)
+
+// reserveScript adds a reservation if the profile is the one the decision
+// read and every cap still holds. KEYS: the profile, the reservation set.
+// ARGV: the profile's SHA-1 ("" for none), now (unix ms), the reservation
+// key, its time to live (ms), its value, then per limit of a given action:
+// the action, the window (ms), the max and the impressions the profile
+// holds in the window.
+var reserveScript = rueidis.NewLuaScript(`
+local cur = redis.call('GET', KEYS[1])
+local sha = ''
+if cur then sha = redis.sha1hex(cur) end
+if sha ~= ARGV[1] then return 'STALE' end
+local now = tonumber(ARGV[2])
+local pend = {}
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local v = redis.call('GET', m)
+  if v then
+    local ts, acts = string.match(v, '^(%d+)|(.*)$')
+    table.insert(pend, {tonumber(ts), ',' .. acts .. ','})
+  else
+    redis.call('SREM', KEYS[2], m)
+  end
+end
+local a = 6
+while a <= #ARGV do
+  local act, win, mx, cnt = ARGV[a], tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3])
+  for _, p in ipairs(pend) do
+    if p[1] > now - win and string.find(p[2], ',' .. act .. ',', 1, true) then cnt = cnt + 1 end
+  end
+  if cnt + 1 > mx then return 'CAPPED ' .. act end
+  a = a + 4
+end
+redis.call('SET', ARGV[3], ARGV[5], 'PX', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 'OK'
+`)
+
+// Decide implements serve.Contacts.
+func (c *Contacts) Decide(customer, id string, at time.Time, decideFn func(*features.Profile, error) ([]string, error)) (*state.Reservation, func(), error) {
+	pkey := "p/" + customer
+	var kv interface{ Get(string) ([]byte, error) } = c.s.Cached()
+	for try := 0; ; try++ {
+		raw, err := kv.Get(pkey)
+		var p *features.Profile
+		if err == nil && raw != nil {
+			if p, err = features.DecodeProfile(raw); err != nil {
+				err = fmt.Errorf("cannot decode profile %q: %w", customer, err)
+			}
+		}
+		var pending []string
+		if err == nil {
+			pending, err = c.pending(customer)
+		}
+		if err != nil || p == nil {
+			p = c.spec.NewProfile(customer, at)
+		}
+		if err != nil {
+			// the store is down: decide on a cold-start profile and give
+			// nothing capped (no reservation can be made)
+			capped, derr := decideFn(p, err)
+			if derr != nil {
+				return nil, nil, derr
+			}
+			if len(capped) > 0 {
+				return nil, nil, fmt.Errorf("%w: cannot reserve capped actions: %w", ErrUnavailable, err)
+			}
+			return nil, nil, nil
+		}
+		if len(pending) > 0 {
+			p = p.Clone()
+			for _, v := range pending {
+				ts, acts, ok := strings.Cut(v, "|")
+				ms, perr := strconv.ParseInt(ts, 10, 64)
+				if !ok || perr != nil {
+					continue
+				}
+				for _, act := range strings.Split(acts, ",") {
+					features.RecordImpression(p, act, time.UnixMilli(ms))
+				}
+			}
+		}
+		capped, err := decideFn(p, nil)
+		if err != nil || len(capped) == 0 {
+			return nil, nil, err
+		}
+		verdict, err := c.reserve(customer, id, at, raw, p, len(pending) > 0, capped)
+		if err != nil {
+			return nil, nil, err
+		}
+		if verdict == "OK" {
+			key := state.ReservationKey(customer, id)
+			return nil, func() { c.release(customer, key) }, nil
+		}
+		if try >= c.retries {
+			return nil, nil, ErrContended
+		}
+		// a concurrent change: read the server, not the cache, again
+		kv = c.s
+	}
+}
+
+// pending returns customer's open reservations.
+func (c *Contacts) pending(customer string) ([]string, error) {
+	ctx, cancel := c.s.ctx()
+	defer cancel()
+	v, err := pendingScript.Exec(ctx, c.s.c, []string{state.ReservationSet(customer)}, nil).AsStrSlice()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return nil, unavailable(err)
+	}
+	return v, nil
+}
+
+// reserve runs the reservation script. p is the profile decided on, with
+// the pending reservations overlaid (overlaid): its impressions minus the
+// pending ones are what the stored profile holds.
+func (c *Contacts) reserve(customer, id string, at time.Time, raw []byte, p *features.Profile, overlaid bool, capped []string) (string, error) {
+	sha := ""
+	if raw != nil {
+		h := sha1.Sum(raw)
+		sha = hex.EncodeToString(h[:])
+	}
+	// the stored profile's impressions within each window: decode again
+	// rather than subtract the overlay
+	stored := p
+	if overlaid {
+		stored = nil
+		if raw != nil {
+			var err error
+			if stored, err = features.DecodeProfile(raw); err != nil {
+				return "", err
+			}
+		}
+	}
+	now := at.UnixMilli()
+	args := []string{sha, strconv.FormatInt(now, 10), state.ReservationKey(customer, id),
+		strconv.FormatInt(c.ttl.Milliseconds(), 10), strconv.FormatInt(now, 10) + "|" + strings.Join(capped, ",")}
+	for _, act := range capped {
+		a, ok := c.cat.Lookup(act)
+		if !ok {
+			continue
+		}
+		for _, l := range a.Limits {
+			n := 0
+			if stored != nil {
+				n = l.Seen(stored.Contacts[act], at)
+			}
+			args = append(args, act, strconv.FormatInt(l.Window.D().Milliseconds(), 10), strconv.Itoa(l.Max), strconv.Itoa(n))
+		}
+	}
+	ctx, cancel := c.s.ctx()
+	defer cancel()
+	v, err := reserveScript.Exec(ctx, c.s.c, []string{"p/" + customer, state.ReservationSet(customer)}, args).ToString()
+	if err != nil {
+		return "", unavailable(err)
+	}
+	return v, nil
+}
+
+// release deletes a reservation whose decision was not journaled.
+func (c *Contacts) release(customer, key string) {
+	ctx, cancel := c.s.ctx()
+	defer cancel()
+	cmds := rueidis.Commands{
+		c.s.c.B().Del().Key(key).Build(),
+		c.s.c.B().Srem().Key(state.ReservationSet(customer)).Member(key).Build(),
+	}
+	for _, r := range c.s.c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			c.s.log.Warn("cannot release a contact reservation; it expires by itself", "key", key, "err", err)
+		}
+	}
+}
