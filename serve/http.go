@@ -253,7 +253,22 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	}
 	w.lv = state.Live{Decision: d, X: res.X, Acts: w.acts, Reservation: resv}
 	computed := time.Now()
+	w.lv.ID = "d/" + id
+	if w.req.RequestID != "" {
+		// a retry of the request, on any instance, is the same record
+		w.lv.ID = "r/" + w.req.CustomerID + "/" + w.req.RequestID
+	}
 	if _, err := s.journal.AppendLive(dctx, journal.TypeDecision, now, w.buf, &w.lv); err != nil {
+		if errors.Is(err, journal.ErrDuplicate) {
+			// the journal holds this request's decision already (made by
+			// a try whose answer was lost): answer with it
+			if release != nil {
+				release()
+			}
+			if s.replayDecision(ctx, w.req.CustomerID, w.req.RequestID) {
+				return
+			}
+		}
 		// Not acknowledged. A record still pending may yet be applied and
 		// release its reservation then; one that was never enqueued or
 		// failed is released here (its reservation would otherwise expire).
@@ -368,8 +383,16 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	if !s.admitIngest(ctx) {
 		return
 	}
-	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeOutcome, ts, payload, &state.Live{Outcome: &o})
+	lv := &state.Live{Outcome: &o}
+	if len(dedupe) > 0 {
+		lv.ID = dedupe[0] // an identical outcome is the same record
+	}
+	lsn, err := s.journal.AppendLive(context.Background(), journal.TypeOutcome, ts, payload, lv)
 	s.ingest.done()
+	if errors.Is(err, journal.ErrDuplicate) {
+		writeJSON(ctx, 202, map[string]any{"status": "accepted", "lsn": lsn, "duplicate": true})
+		return
+	}
 	if err != nil {
 		s.journalError(ctx, err)
 		return

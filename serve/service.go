@@ -16,6 +16,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"nextbest/cluster"
+	"nextbest/cluster/rstore"
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/internal/logthrottle"
@@ -102,6 +104,11 @@ type Config struct {
 	ExperimentsTTL time.Duration
 	// Seed fixes exploration randomness (0: random).
 	Seed uint64
+	// Cluster, if set, runs the service on the cluster path (package
+	// cluster): the state in Redis, the journal on NATS JetStream, the
+	// model registry in JetStream's object store (Registry is then
+	// ignored). DataDir holds only this instance's model snapshot.
+	Cluster *cluster.Config
 	// JournalNoSync skips fsync: tests only.
 	JournalNoSync bool
 	// JournalPreallocate zero-fills journal segments ahead of use (see
@@ -156,6 +163,11 @@ func (c *Config) setDefaults() error {
 	}
 	if c.DecisionTimeout == 0 {
 		c.DecisionTimeout = 50 * time.Millisecond
+		if c.Cluster != nil {
+			// a decision waits for JetStream's ack and the applier's
+			// commit, and through a lease handover (cluster.Config.LeaseTTL)
+			c.DecisionTimeout = 3 * time.Second
+		}
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 64 << 10
@@ -196,7 +208,8 @@ type Service struct {
 	// feeds the applier (its subscriber), which feeds the learner
 	state   *state.Store
 	applier *state.Applier
-	jrnl    *journal.Journal[state.Live]
+	jrnl    *journal.Journal[state.Live] // embedded
+	node    *cluster.Node                // cluster
 	learner *online.Learner
 	// what the handlers use, through the contracts of contracts.go
 	profiles   Profiles
@@ -278,17 +291,13 @@ func Open(cfg Config) (_ *Service, err error) {
 	if s.cat, err = decide.ParseCatalog(cfg.Catalog, s.spec); err != nil {
 		return nil, &InputError{Input: InputCatalog, Err: err}
 	}
-	statePath := filepath.Join(cfg.DataDir, "state")
-	if err := os.MkdirAll(statePath, 0o755); err != nil {
-		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
-	}
-	if s.state, err = state.Open(state.Config{Dir: statePath, CacheMaxCost: cfg.CacheMaxCost, Logger: s.log}); err != nil {
-		if le := (*state.LockedError)(nil); errors.As(err, &le) {
-			return nil, fmt.Errorf("data dir %s is in use by another instance: %w", cfg.DataDir, err)
+	if cfg.Cluster != nil {
+		if err := s.openNode(); err != nil {
+			return nil, err
 		}
+	} else if err := s.openState(); err != nil {
 		return nil, err
 	}
-	s.profiles, s.index, s.aggregates = s.state.Profiles(), s.state, s.state
 	if err := s.seedProfiles(); err != nil {
 		return nil, err
 	}
@@ -335,13 +344,20 @@ func Open(cfg Config) (_ *Service, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	ledger := newContactLedger(s.profiles, s.spec, max(time.Minute, 10*cfg.DecisionTimeout))
-	s.contacts = ledger
-	if s.applier, err = state.NewApplier(s.state, state.ApplierConfig{
+	acfg := state.ApplierConfig{
 		Spec: s.spec, Catalog: s.cat, Outcomes: s.outcomes,
 		Learner: s.learner, LearnFrom: from, Window: cfg.AttributionWindow, DefaultReward: cfg.DefaultReward,
-		Contacts: ledger, Skips: applyErrs, Logger: s.log,
-	}); err != nil {
+		Skips: applyErrs, Logger: s.log,
+	}
+	reservationTTL := max(time.Minute, 10*cfg.DecisionTimeout)
+	if s.node != nil {
+		s.contacts = rstore.NewContacts(s.node.Redis(), s.spec, s.cat, reservationTTL)
+		acfg.ReservationKeys = true
+	} else {
+		ledger := newContactLedger(s.profiles, s.spec, reservationTTL)
+		s.contacts, acfg.Contacts = ledger, ledger
+	}
+	if s.applier, err = state.NewApplier(s.state, acfg); err != nil {
 		return nil, err
 	}
 	s.admission = newAdmission(cfg.MaxInFlight, s.metrics.reg)
@@ -350,20 +366,29 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.stopLearn, s.learnDone = cancel, make(chan struct{})
 	go func() { defer close(s.learnDone); s.learner.Run(lctx) }()
 
-	// journal → applier (its one subscriber) → learner (the applier's)
-	s.jrnl, err = journal.OpenWith[state.Live](journal.Config{
-		Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
-		// the state store and the model snapshot are derived from the
-		// journal: one that ends below them has lost records, and must
-		// not hand their LSNs out again
-		AppliedLSN: max(s.applier.Applied(), from),
-	}, s.applier)
-	if err != nil {
-		return nil, err
-	}
-	s.journal = s.jrnl
-	if err := s.recover(); err != nil {
-		return nil, err
+	if s.node != nil {
+		// stream → applier (as lease holder) → learner, from the snapshot
+		s.journal = s.node
+		s.node.Start(s.applier, from)
+		if err := s.learner.WaitFor(context.Background(), s.node.LastLSN()); err != nil {
+			return nil, err
+		}
+	} else {
+		// journal → applier (its one subscriber) → learner (the applier's)
+		s.jrnl, err = journal.OpenWith[state.Live](journal.Config{
+			Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
+			// the state store and the model snapshot are derived from the
+			// journal: one that ends below them has lost records, and must
+			// not hand their LSNs out again
+			AppliedLSN: max(s.applier.Applied(), from),
+		}, s.applier)
+		if err != nil {
+			return nil, err
+		}
+		s.journal = s.jrnl
+		if err := s.recover(); err != nil {
+			return nil, err
+		}
 	}
 	s.model.Publish()
 
@@ -371,7 +396,11 @@ func Open(cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Registry != "" {
+	if s.node != nil {
+		if err := s.watchRegistry(); err != nil {
+			return nil, err
+		}
+	} else if cfg.Registry != "" {
 		reg, err := models.OpenRegistry(cfg.Registry)
 		if err != nil {
 			return nil, err
@@ -531,6 +560,9 @@ func (s *Service) closeParts(persist bool) error {
 	}
 	if s.jrnl != nil {
 		errs = append(errs, s.jrnl.Close())
+	}
+	if s.node != nil {
+		errs = append(errs, s.node.Close())
 	}
 	if s.stopLearn != nil {
 		s.stopLearn()

@@ -38,6 +38,11 @@ type Live struct {
 	// Reservation is the contact reservation of the decision's capped
 	// actions, released (Contacts.Commit) when the decision is applied.
 	Reservation *Reservation
+	// ID identifies the record for an appender that de-duplicates records
+	// (the cluster path's JetStream journal: a record appended twice under
+	// one ID within its window is stored once); empty: the record has no
+	// identity beyond itself.
+	ID string
 }
 
 // Reservation names the contact impressions a decision reserved before

@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -14,6 +15,31 @@ import (
 // bits, hex: serve's newDecisionID), so everything older than the
 // retention is one key range per prefix. The journal keeps every record;
 // only these lookups go.
+
+// retainedByTime are the prefixes of the keys kept only for the
+// retention, swept by decision time; the request-id keys (prefixRequest)
+// go with them.
+var retainedByTime = []string{prefixDecision, prefixOutcome, prefixExpDecision}
+
+// TTL is the time to live of a key in a shared engine (OpenKV), where keys
+// expire instead of being swept: retention for the keys Sweep deletes,
+// none for the others. Zero retention: none.
+func TTL(retention time.Duration) func(key string) time.Duration {
+	return func(key string) time.Duration {
+		if retention <= 0 {
+			return 0
+		}
+		if strings.HasPrefix(key, prefixRequest) {
+			return retention
+		}
+		for _, p := range retainedByTime {
+			if strings.HasPrefix(key, p) {
+				return retention
+			}
+		}
+		return 0
+	}
+}
 
 // Sweep deletes the index entries of decisions made before now minus
 // retention: their d/, o/ and x/ keys, and the r/ keys that name them.
@@ -31,7 +57,7 @@ func (s *Store) Sweep(now time.Time, retention time.Duration) error {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(cutoff.UnixMilli())<<16)
 	bound := hex.EncodeToString(b[:6]) // the time part of an id
-	for _, prefix := range []string{prefixDecision, prefixOutcome, prefixExpDecision} {
+	for _, prefix := range retainedByTime {
 		if err := s.db.DeleteRange([]byte(prefix), []byte(prefix+bound), pebble.NoSync); err != nil {
 			return err
 		}

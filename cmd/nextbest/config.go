@@ -60,9 +60,45 @@ type fileConfig struct {
 	// none: logs.DefaultOutcomeTypes.
 	OutcomeTypes []logs.OutcomeType `yaml:"outcome_types"`
 
+	// Storage is "embedded" (the default: the journal and state under
+	// data_dir) or "cluster" (Cluster: Redis and NATS JetStream).
+	Storage string        `yaml:"storage"`
+	Cluster clusterConfig `yaml:"cluster"`
+
 	// AllowUndeclaredContext drops /v1/decide context keys the feature
 	// spec does not declare instead of refusing them (migration only).
 	AllowUndeclaredContext bool `yaml:"allow_undeclared_context"`
+}
+
+// clusterConfig is the cluster: block, for storage: cluster.
+type clusterConfig struct {
+	// Redis is the Redis address (host:port); RedisUser, RedisPassword
+	// authenticate; RedisTLS encrypts (with the system's CAs).
+	Redis         string `yaml:"redis"`
+	RedisUser     string `yaml:"redis_user"`
+	RedisPassword string `yaml:"redis_password"`
+	RedisTLS      bool   `yaml:"redis_tls"`
+	RedisDB       int    `yaml:"redis_db"`
+	// NATS is the NATS URL (nats://host:port, comma-separated for
+	// several); NATSCreds, NATSUser/NATSPassword, NATSToken authenticate;
+	// NATSTLSCA, NATSTLSCert/NATSTLSKey set TLS.
+	NATS         string `yaml:"nats"`
+	NATSCreds    string `yaml:"nats_creds"`
+	NATSUser     string `yaml:"nats_user"`
+	NATSPassword string `yaml:"nats_password"`
+	NATSToken    string `yaml:"nats_token"`
+	NATSTLSCA    string `yaml:"nats_tls_ca"`
+	NATSTLSCert  string `yaml:"nats_tls_cert"`
+	NATSTLSKey   string `yaml:"nats_tls_key"`
+	// Stream is the JetStream stream (default NEXTBEST); Replicas its
+	// replicas (default 1; 3 on a NATS cluster).
+	Stream   string `yaml:"stream"`
+	Replicas int    `yaml:"replicas"`
+	// Instance names this instance uniquely (default: host name and
+	// address).
+	Instance string `yaml:"instance"`
+	// LeaseTTL is how long the cluster waits for a dead applier (default 2s).
+	LeaseTTL decide.Duration `yaml:"lease_ttl"`
 }
 
 // A configField is a field of the configuration file that commands also

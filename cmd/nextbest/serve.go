@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"nextbest/cluster"
+	"nextbest/cluster/rstore"
+	"nextbest/cluster/stream"
 	"nextbest/decide"
 	"nextbest/examples/retail"
 	"nextbest/models"
@@ -68,6 +72,9 @@ func runServe(args []string) error {
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
 	cfg.AllowUndeclaredContext = fc.AllowUndeclaredContext
+	if cfg.Cluster, err = clusterOf(c.path, fc); err != nil {
+		return err
+	}
 	if cfg.Catalog, err = readOr(serve.InputCatalog, fc.Catalog, retail.Catalog); err != nil {
 		return err
 	}
@@ -127,4 +134,38 @@ func runServe(args []string) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// clusterOf returns the cluster configuration of storage: cluster, nil
+// for the embedded storage.
+func clusterOf(path string, fc fileConfig) (*cluster.Config, error) {
+	switch fc.Storage {
+	case "", "embedded":
+		if fc.Cluster != (clusterConfig{}) {
+			return nil, fmt.Errorf("config %s: cluster: is set but storage is not \"cluster\"", path)
+		}
+		return nil, nil
+	case "cluster":
+	default:
+		return nil, fmt.Errorf("config %s: storage: %q is neither \"embedded\" nor \"cluster\"", path, fc.Storage)
+	}
+	cc := fc.Cluster
+	if cc.Redis == "" || cc.NATS == "" {
+		return nil, fmt.Errorf("config %s: storage: cluster needs cluster.redis and cluster.nats", path)
+	}
+	if cc.Instance == "" {
+		host, _ := os.Hostname()
+		cc.Instance = host + "/" + fc.Addr
+	}
+	cfg := &cluster.Config{
+		Instance: cc.Instance, LeaseTTL: cc.LeaseTTL.D(),
+		Redis: rstore.Config{Addr: cc.Redis, Username: cc.RedisUser, Password: cc.RedisPassword, DB: cc.RedisDB},
+		NATS: stream.Config{URL: cc.NATS, Stream: cc.Stream, Replicas: cc.Replicas, CredsFile: cc.NATSCreds,
+			User: cc.NATSUser, Password: cc.NATSPassword, Token: cc.NATSToken,
+			TLSCA: cc.NATSTLSCA, TLSCert: cc.NATSTLSCert, TLSKey: cc.NATSTLSKey},
+	}
+	if cc.RedisTLS {
+		cfg.Redis.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return cfg, nil
 }
