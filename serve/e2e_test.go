@@ -16,9 +16,12 @@ import (
 // TestEndToEnd walks the whole loop over real HTTP: decide → outcome →
 // event → the profile changed → restart → profile, model state and
 // journal are all still there.
-func TestEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	in := start(t, retailConfig(dir))
+func TestEndToEnd(t *testing.T) { testEndToEnd(t, retailConfig(t.TempDir())) }
+
+// testEndToEnd is the API's walk-through on cfg's storage; it restarts
+// the instance on cfg.
+func testEndToEnd(t *testing.T, cfg serve.Config) {
+	in := start(t, cfg)
 
 	in.mustCall("GET", "/healthz", nil, 200)
 	in.mustCall("GET", "/readyz", nil, 200)
@@ -92,7 +95,7 @@ func TestEndToEnd(t *testing.T) {
 	in.stop()
 
 	// restart on the same data
-	in2 := start(t, retailConfig(dir))
+	in2 := start(t, cfg)
 	prof2 := in2.mustCall("GET", "/v1/profiles/c-0002", nil, 200)
 	if fmt.Sprint(prof2) != fmt.Sprint(prof) {
 		t.Errorf("profile changed across restart:\n%v\n%v", prof, prof2)
@@ -177,8 +180,10 @@ func TestRecoverFromJournal(t *testing.T) {
 
 // TestBadInput sends every kind of bad request and checks the status, the
 // error code, the field named, and that nothing was journaled.
-func TestBadInput(t *testing.T) {
-	in := start(t, retailConfig(t.TempDir()))
+func TestBadInput(t *testing.T) { testBadInput(t, retailConfig(t.TempDir())) }
+
+func testBadInput(t *testing.T, cfg serve.Config) {
+	in := start(t, cfg)
 	dec := in.mustCall("POST", "/v1/decide", map[string]any{"customer_id": "c-0001", "channel": "web"}, 200)
 	decisionID := dec["decision_id"].(string)
 	shown := actionsOf(t, dec)[0]["action_id"].(string)
@@ -272,8 +277,10 @@ func lastLSN(t *testing.T, in *instance) float64 {
 	return 0
 }
 
-func TestIdempotentRequestID(t *testing.T) {
-	in := start(t, retailConfig(t.TempDir()))
+func TestIdempotentRequestID(t *testing.T) { testIdempotentRequestID(t, retailConfig(t.TempDir())) }
+
+func testIdempotentRequestID(t *testing.T, cfg serve.Config) {
+	in := start(t, cfg)
 	body := map[string]any{"customer_id": "c-0003", "channel": "web", "limit": 2, "request_id": "req-1"}
 	a := in.mustCall("POST", "/v1/decide", body, 200)
 	b := in.mustCall("POST", "/v1/decide", body, 200)
@@ -287,8 +294,10 @@ func TestIdempotentRequestID(t *testing.T) {
 	}
 }
 
-func TestExplain(t *testing.T) {
-	in := start(t, retailConfig(t.TempDir()))
+func TestExplain(t *testing.T) { testExplain(t, retailConfig(t.TempDir())) }
+
+func testExplain(t *testing.T, cfg serve.Config) {
+	in := start(t, cfg)
 	out := in.mustCall("POST", "/v1/decide", map[string]any{"customer_id": "c-0004", "channel": "web", "limit": 2, "explain": true,
 		"context": map[string]any{"page": "home"}}, 200)
 	ex, ok := out["explain"].(map[string]any)

@@ -1,0 +1,135 @@
+package serve_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"nextbest/cluster"
+	"nextbest/cluster/rstore"
+	"nextbest/cluster/stream"
+	"nextbest/internal/engines"
+	"nextbest/serve"
+)
+
+// testCluster is a Redis and a NATS server for the cluster path's tests.
+type testCluster struct {
+	redis, nats *engines.Server
+	n           atomic.Int32
+}
+
+func newTestCluster(t *testing.T) *testCluster {
+	t.Helper()
+	return &testCluster{redis: engines.Redis(t), nats: engines.NATS(t)}
+}
+
+// config returns the retail config of one more instance of the cluster,
+// its snapshot under a fresh directory.
+func (c *testCluster) config(t *testing.T) serve.Config {
+	return c.configIn(t, t.TempDir())
+}
+
+func (c *testCluster) configIn(t *testing.T, dir string) serve.Config {
+	cfg := retailConfig(dir)
+	cfg.Cluster = &cluster.Config{
+		Instance: fmt.Sprintf("i%d", c.n.Add(1)),
+		Redis:    rstore.Config{Addr: c.redis.Addr},
+		NATS:     stream.Config{URL: c.nats.URL},
+		LeaseTTL: time.Second,
+	}
+	return cfg
+}
+
+// TestClusterAPI runs the API's tests on the cluster path: the same
+// tests as the embedded path's (e2e_test.go), on Redis and JetStream.
+func TestClusterAPI(t *testing.T) {
+	t.Parallel()
+	for name, test := range map[string]func(*testing.T, serve.Config){
+		"EndToEnd": testEndToEnd, "BadInput": testBadInput,
+		"IdempotentRequestID": testIdempotentRequestID, "Explain": testExplain,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newTestCluster(t)
+			test(t, c.configIn(t, t.TempDir()))
+		})
+	}
+}
+
+// TestClusterContactCap: fifty concurrent decisions for one customer,
+// spread over three instances, on an action capped at 3 a week give it at
+// most 3 times in all, not 3 per instance.
+func TestClusterContactCap(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	ins := []*instance{start(t, c.config(t)), start(t, c.config(t)), start(t, c.config(t))}
+	var given, answered atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out := ins[i%3].call("POST", "/v1/decide", map[string]any{
+				"customer_id": "cap-1", "channel": "web", "candidates": []string{"welcome-15"},
+			})
+			if code != 200 {
+				t.Errorf("decision %d: %d %v", i, code, out)
+				return
+			}
+			answered.Add(1)
+			for _, a := range actionsOf(t, out) {
+				if a["action_id"] == "welcome-15" {
+					given.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if g := given.Load(); g != 3 {
+		t.Errorf("welcome-15 (max 3 per 7d) given %d times by three instances to one customer, want 3 (%d answered)", g, answered.Load())
+	}
+	// and the profile holds exactly those impressions
+	prof := ins[1].mustCall("GET", "/v1/profiles/cap-1", nil, 200)
+	imps := prof["contacts"].(map[string]any)["welcome-15"].(map[string]any)["impressions"].([]any)
+	if len(imps) != 3 {
+		t.Errorf("profile holds %d impressions of welcome-15, want 3", len(imps))
+	}
+}
+
+// TestClusterFreshness measures how long after a 2xx on one instance the
+// other instances' profile reads reflect it: the bound is 100 ms.
+func TestClusterFreshness(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	a, b := start(t, c.config(t)), start(t, c.config(t))
+	const bound = 100 * time.Millisecond
+	var worst time.Duration
+	for i := range 20 {
+		// b reads (and caches) the profile first, so that what is measured
+		// is the invalidation, not a first read
+		id := fmt.Sprintf("fresh-%d", i%4)
+		b.call("GET", "/v1/profiles/"+id, nil)
+		a.mustCall("POST", "/v1/events", map[string]any{"customer_id": id, "type": "page_view"}, 202)
+		acked := time.Now()
+		want := float64(i/4 + 1)
+		for {
+			code, p := b.call("GET", "/v1/profiles/"+id, nil)
+			if code == 200 {
+				if v, _ := p["counters"].(map[string]any)["visits_7d"].(map[string]any)["value"].(float64); v >= want {
+					break
+				}
+			}
+			if time.Since(acked) > 5*time.Second {
+				t.Fatalf("instance b never saw event %d", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		worst = max(worst, time.Since(acked))
+	}
+	t.Logf("freshness: the slowest of 20 writes was visible on the other instance %v after its 2xx (bound %v)", worst, bound)
+	if worst > bound {
+		t.Errorf("a write was visible on another instance only %v after its 2xx; the bound is %v", worst, bound)
+	}
+}
