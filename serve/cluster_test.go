@@ -7,9 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"context"
+
 	"nextbest/cluster"
 	"nextbest/cluster/rstore"
 	"nextbest/cluster/stream"
+	"nextbest/examples/retail"
+	"nextbest/features"
 	"nextbest/internal/engines"
 	"nextbest/serve"
 )
@@ -131,5 +135,71 @@ func TestClusterFreshness(t *testing.T) {
 	t.Logf("freshness: the slowest of 20 writes was visible on the other instance %v after its 2xx (bound %v)", worst, bound)
 	if worst > bound {
 		t.Errorf("a write was visible on another instance only %v after its 2xx; the bound is %v", worst, bound)
+	}
+}
+
+// TestClusterPromotion promotes a model in the cluster's registry
+// (JetStream) while three instances decide under load: every instance
+// serves it within a second, and no decision fails.
+func TestClusterPromotion(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	ins := []*instance{start(t, c.config(t)), start(t, c.config(t)), start(t, c.config(t))}
+	spec, _ := features.ParseSpec(retail.FeatureSpec)
+	st, err := stream.Open(context.Background(), stream.Config{URL: c.nats.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg, err := st.Registry(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var failed, made atomic.Int32
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, out := ins[i].call("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c-%04d", k%200), "channel": "web"})
+				made.Add(1)
+				if code != 200 {
+					failed.Add(1)
+					t.Errorf("instance %d: %d %v", i, code, out)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	var worst time.Duration
+	for round := range 3 {
+		v := promote(t, reg, uint64(round+1), spec.Hash())
+		promoted := time.Now()
+		for i, in := range ins {
+			for {
+				out := in.mustCall("GET", "/v1/models", nil, 200)
+				if out["promoted_version"] == float64(v) && out["serving"] == fmt.Sprintf("offline@v%d", v) {
+					break
+				}
+				if time.Since(promoted) > 5*time.Second {
+					t.Fatalf("instance %d does not serve version %d: %v", i, v, out)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		worst = max(worst, time.Since(promoted))
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("promotion: every instance served the new version within %v (bound 1s); %d decisions, %d failed", worst, made.Load(), failed.Load())
+	if worst > time.Second {
+		t.Errorf("a promotion took %v to reach every instance; the bound is 1s", worst)
 	}
 }

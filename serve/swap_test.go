@@ -12,9 +12,16 @@ import (
 	"nextbest/models"
 )
 
+// registry is where promote saves: a models.Registry, or the cluster's
+// stream.Registry.
+type registry interface {
+	Save(*models.Artifact) (int, error)
+	Promote(int) error
+}
+
 // promote trains a small ridge model on random data, saves it in the
 // registry at dir and promotes it; it returns the version.
-func promote(t *testing.T, reg *models.Registry, seed uint64, specHash string) int {
+func promote(t *testing.T, reg registry, seed uint64, specHash string) int {
 	t.Helper()
 	spec, err := features.ParseSpec(retail.FeatureSpec)
 	if err != nil {
