@@ -28,6 +28,11 @@ var (
 	// retention other than limits).
 	ErrBadConfig = errors.New("stream: invalid config")
 
+	// ErrBadID is returned by Publish for an id longer than MaxIDLength
+	// bytes or holding control characters, which a message header cannot
+	// carry faithfully.
+	ErrBadID = errors.New("stream: bad record id")
+
 	// ErrBadRecord is returned by Records for a message of the journal's
 	// subject whose Nb-Type or Nb-Time header is missing or malformed:
 	// something other than Publish wrote to the subject. Records stops

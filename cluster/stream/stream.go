@@ -215,10 +215,13 @@ func Open(ctx context.Context, cfg Config) (*Stream, error) {
 		// an ack that a buffered message may get long after it gave up.
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if s.isClosed() {
+				return
+			}
 			if err != nil {
 				s.log.Warn("stream: disconnected from NATS; reconnecting", "url", s.url, "err", err)
 			} else {
-				s.log.Info("stream: disconnected from NATS", "url", s.url)
+				s.log.Warn("stream: disconnected from NATS; reconnecting", "url", s.url)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -337,8 +340,8 @@ func (s *Stream) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 //
 // The publish is asynchronous, with at most Config.MaxPending publishes
 // awaiting their acknowledgement; Publish waits for room, then for the
-// ack, within ctx. Errors: journal.ErrBadType, journal.ErrBadTime and
-// journal.ErrTooLarge for bad input; ErrUnavailable (wrapped with the
+// ack, within ctx. Errors: journal.ErrBadType, journal.ErrBadTime,
+// journal.ErrTooLarge and ErrBadID for bad input; ErrUnavailable (wrapped with the
 // cause, and with ctx.Err() when ctx ended) when the record was not
 // acknowledged: disconnected, no room or no ack before ctx ended,
 // JetStream unavailable. Then the record may or may not be stored: a
@@ -355,6 +358,9 @@ func (s *Stream) Publish(ctx context.Context, id string, typ journal.Type, ts ti
 		ts = time.Now()
 	}
 	if err := checkTime(ts); err != nil {
+		return 0, false, err
+	}
+	if err := checkID(id); err != nil {
 		return 0, false, err
 	}
 	if s.isClosed() {
@@ -405,6 +411,24 @@ func (s *Stream) Publish(ctx context.Context, id string, typ journal.Type, ts ti
 		}()
 		return 0, false, fmt.Errorf("%w: no ack from %s for record %q: %w", ErrUnavailable, s.url, id, ctx.Err())
 	}
+}
+
+// MaxIDLength is the longest id Publish takes, in bytes.
+const MaxIDLength = 1024
+
+// checkID refuses an id that the Nats-Msg-Id header would not carry as it
+// is (net/http's header writer turns CR and LF into spaces, so two ids
+// would collide).
+func checkID(id string) error {
+	if len(id) > MaxIDLength {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrBadID, len(id), MaxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c == 0x7f {
+			return fmt.Errorf("%w: %q holds a control character", ErrBadID, id)
+		}
+	}
+	return nil
 }
 
 // failed classifies a publish error and, unless it is the caller's (too

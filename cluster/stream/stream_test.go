@@ -313,20 +313,23 @@ func TestPublishBadInput(t *testing.T) {
 	ts := time.Now()
 	tests := []struct {
 		name    string
+		id      string // prefix of the name
 		typ     journal.Type
 		ts      time.Time
 		payload []byte
 		want    error
 	}{
-		{"type_zero", 0, ts, []byte("{}"), journal.ErrBadType},
-		{"type_lost", journal.TypeLost, ts, []byte("{}"), journal.ErrBadType},
-		{"time_year_3000", journal.TypeEvent, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), []byte("{}"), journal.ErrBadTime},
-		{"over_journal_limit", journal.TypeEvent, ts, make([]byte, journal.MaxPayload+1), journal.ErrTooLarge},
-		{"over_server_max_payload", journal.TypeEvent, ts, make([]byte, int(s.Conn().MaxPayload())+1), journal.ErrTooLarge},
+		{"id_newline", "a\n", journal.TypeEvent, ts, []byte("{}"), stream.ErrBadID},
+		{"id_too_long", strings.Repeat("i", stream.MaxIDLength), journal.TypeEvent, ts, []byte("{}"), stream.ErrBadID},
+		{"type_zero", "x-", 0, ts, []byte("{}"), journal.ErrBadType},
+		{"type_lost", "x-", journal.TypeLost, ts, []byte("{}"), journal.ErrBadType},
+		{"time_year_3000", "x-", journal.TypeEvent, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), []byte("{}"), journal.ErrBadTime},
+		{"over_journal_limit", "x-", journal.TypeEvent, ts, make([]byte, journal.MaxPayload+1), journal.ErrTooLarge},
+		{"over_server_max_payload", "x-", journal.TypeEvent, ts, make([]byte, int(s.Conn().MaxPayload())+1), journal.ErrTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := s.Publish(ctx, "x-"+tc.name, tc.typ, tc.ts, tc.payload)
+			_, _, err := s.Publish(ctx, tc.id+tc.name, tc.typ, tc.ts, tc.payload)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
