@@ -194,3 +194,39 @@ func TestKillRestart(t *testing.T) {
 		t.Fatalf("re-send of %s after restart: seq %d duplicate %v", first.id, seq, dup)
 	}
 }
+
+// TestRecordsStartsWhileDown starts Records while the server is down: it
+// waits for the server rather than fail, and reads once it is back.
+func TestRecordsStartsWhileDown(t *testing.T) {
+	srv := engines.NATS(t)
+	s := open(t, srv, nil)
+	r := makeRec(t, 0)
+	publish(t, s, r)
+	srv.Stop()
+	waitFor(t, "the disconnect", func() bool { return s.Health() != nil })
+
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	got := make(chan journal.Record, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Records(ctx, 1, func(recs []journal.Record) error {
+			got <- recs[0]
+			return errEnough
+		})
+	}()
+	srv.Start()
+	select {
+	case rec := <-got:
+		if rec.LSN != 1 || string(rec.Payload) != string(r.payload) {
+			t.Fatalf("record %+v", rec)
+		}
+	case err := <-done:
+		t.Fatalf("Records returned %v before reading", err)
+	case <-ctx.Done():
+		t.Fatal("Records did not read after the server came back")
+	}
+	if err := <-done; !errors.Is(err, errEnough) {
+		t.Fatalf("Records = %v", err)
+	}
+}

@@ -511,8 +511,12 @@ func (s *Stream) probe() {
 }
 
 // apiErr wraps err from a JetStream call with what failed and the URL,
-// adding ErrUnavailable when the cause is the server's availability.
+// adding ErrUnavailable when the cause is the server's availability, or
+// ErrClosed after Close.
 func (s *Stream) apiErr(what string, err error) error {
+	if errors.Is(err, nats.ErrConnectionClosed) && s.isClosed() {
+		return fmt.Errorf("%w: %s: %w", ErrClosed, what, err)
+	}
 	if isUnavailable(err) {
 		return fmt.Errorf("%w: %s at %s: %w", ErrUnavailable, what, s.url, err)
 	}
