@@ -16,16 +16,17 @@ run: build
 	$(BIN) serve --data $(DATA)
 
 # The race detector runs on the packages with concurrency (the server, the
-# journal, the stores, the models' snapshots, the binary-level tests); the
+# journal, the stores, the models' snapshots, the binary-level tests, the
+# cluster path on real redis-server and nats-server); the
 # numerical packages (training, evaluation, simulation) run without it,
 # where it would only multiply their time.
-RACE_PKGS = ./journal/... ./features/... ./state/... ./training/online/... ./models/... ./decide/... ./serve/... ./apptest/...
+RACE_PKGS = ./journal/... ./features/... ./state/... ./training/online/... ./models/... ./decide/... ./serve/... ./apptest/... ./kv/... ./cluster/... ./internal/engines/...
 
 ## test: vet, then every test, as CI runs it
 test: vet
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -run 'Alloc' ./decide/... ./features/... ./models/... ./journal/...
-	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /journal -e /features -e /state -e /training/online -e /models -e /decide -e /serve -e /apptest)
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /journal -e /features -e /state -e /training/online -e /models -e /decide -e /serve -e /apptest -e /kv -e /cluster -e /internal/engines)
 
 test-short:
 	$(GO) test -short -count=1 ./...
