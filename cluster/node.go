@@ -48,6 +48,8 @@ type Node struct {
 	applied appliedLSN
 	lastSeq atomic.Uint64
 	sub     *nats.Subscription
+	// redisErr is Redis's health, as the last ping found it (nil: up)
+	redisErr atomic.Pointer[error]
 
 	applier *state.Applier
 	cancel  context.CancelFunc
@@ -142,6 +144,7 @@ func (n *Node) Start(a *state.Applier, from uint64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel, n.done = cancel, make(chan struct{})
 	go n.keepLease(ctx)
+	go n.watchRedis(ctx)
 	go func() {
 		defer close(n.done)
 		for ctx.Err() == nil {
@@ -158,6 +161,33 @@ func (n *Node) Start(a *state.Applier, from uint64) {
 			}
 		}
 	}()
+}
+
+// watchRedis pings Redis every 250 ms: Health and AppendLive answer from
+// what it found, so that a write fails at once while Redis is down.
+func (n *Node) watchRedis(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if err := n.redis.Ping(); err != nil {
+			n.redisErr.Store(&err)
+		} else {
+			n.redisErr.Store(nil)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// redisDown returns why Redis is down, nil while it answers.
+func (n *Node) redisDown() error {
+	if p := n.redisErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // keepLease takes or renews the applier lease every TTL/4.
@@ -233,9 +263,21 @@ func (n *Node) apply(ctx context.Context, recs []journal.Record) error {
 // acknowledged it and the applier applied it. A record JetStream already
 // holds under the same id (a retry) returns its LSN with an error
 // wrapping journal.ErrDuplicate.
+//
+// While Redis is down nothing can be applied. An outcome or an event is
+// then refused before it is published (an error wrapping
+// rstore.ErrUnavailable: the client retries). A decision is published and
+// returned once durable, without waiting to be applied: it is in the
+// stream, the applier applies it when Redis is back, and until then an
+// outcome for it is answered 404. (The handler decided it on a cold-start
+// profile, marked fallback.)
 func (n *Node) AppendLive(ctx context.Context, typ journal.Type, ts time.Time, payload []byte, live *state.Live) (uint64, error) {
 	if n.closing.Load() {
 		return 0, journal.ErrClosed
+	}
+	down := n.redisDown()
+	if down != nil && typ != journal.TypeDecision {
+		return 0, fmt.Errorf("%w: cannot apply the record: %w", rstore.ErrUnavailable, down)
 	}
 	seq, dup, err := n.stream.Publish(ctx, recordID(live), typ, ts, payload)
 	if err != nil {
@@ -249,6 +291,9 @@ func (n *Node) AppendLive(ctx context.Context, typ journal.Type, ts time.Time, p
 	// the holder announces what it applied; a missed announcement is
 	// made up by reading Redis
 	for n.applied.get() < seq {
+		if typ == journal.TypeDecision && n.redisDown() != nil {
+			break // durable; applied when Redis is back
+		}
 		if err := n.applied.wait(ctx, seq, 50*time.Millisecond); err != nil {
 			return 0, fmt.Errorf("record %d is durable but not yet applied: %w", seq, err)
 		}
@@ -279,7 +324,7 @@ func (n *Node) Health() error {
 	if err := n.stream.Health(); err != nil {
 		return err
 	}
-	return n.redis.Ping()
+	return n.redisDown()
 }
 
 // LastLSN implements serve.Journal: the last sequence this node

@@ -135,6 +135,10 @@ type Request struct {
 	Limit      int
 	Explain    bool
 	Now        time.Time
+	// NoCapped drops every action with a frequency cap: for a decision
+	// whose contact history is out of reach (the profile store is down),
+	// which cannot tell whether a cap is reached.
+	NoCapped bool
 	// Scorer, if set, serves this decision instead of the engine's model
 	// (an experiment arm's model); it must have the spec's dimension.
 	Scorer Scorer
@@ -351,6 +355,10 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 				}
 				continue
 			}
+		}
+		if req.NoCapped && len(a.Limits) > 0 {
+			res.drop(a, "contact", "frequency cap: the contact history is unavailable")
+			continue
 		}
 		if blocked, why := contactBlock(a, p, req.Now, explain); blocked {
 			res.drop(a, "contact", why)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"nextbest/cluster"
+	"nextbest/cluster/rstore"
+	"nextbest/cluster/stream"
 	"nextbest/experiment"
 	"nextbest/features"
 	"nextbest/journal"
@@ -14,8 +17,9 @@ import (
 // The contracts the handlers and the learner depend on, declared where
 // they are used. Open wires in the embedded implementations (a
 // features.Store over Pebble, the state.Store, a journal.Journal of local
-// segments, a models.Registry directory); the cluster path's Redis and
-// JetStream implementations fill the same methods.
+// segments, a models.Registry directory, the in-memory contact ledger) or
+// the cluster path's (the same stores over Redis, the JetStream journal
+// of a cluster.Node, JetStream's object store, a Redis contact script).
 
 // Profiles reads customer profiles (embedded: features.Store, ristretto
 // over Pebble).
@@ -111,4 +115,13 @@ var (
 	_ Journal       = (*journal.Journal[state.Live])(nil)
 	_ ModelSource   = (*models.Registry)(nil)
 	_ Contacts      = (*contactLedger)(nil)
+)
+
+// The cluster path's implementations (package cluster and its engines).
+var (
+	_ Profiles      = (*features.Store)(nil) // over rstore's cached view
+	_ DecisionIndex = (*state.Store)(nil)    // over rstore
+	_ Journal       = (*cluster.Node)(nil)
+	_ ModelSource   = (*stream.Registry)(nil)
+	_ Contacts      = (*rstore.Contacts)(nil)
 )

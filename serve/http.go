@@ -203,8 +203,11 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	resv, release, err := s.contacts.Decide(w.req.CustomerID, id, now, func(p *features.Profile, storeErr error) ([]string, error) {
 		storeDown = storeErr != nil
 		if storeDown {
-			s.log.Warn("profile store failed; deciding on a cold-start profile", "err", storeErr)
+			// the contact history is out of reach: no capped action is
+			// given (req is the caller's: restore its candidates after)
+			s.logThrottled("profile-store", "profile store failed; deciding on a cold-start profile without capped actions", storeErr)
 		}
+		req.NoCapped = storeDown
 		if err := s.engine.Decide(dctx, &req, p, &w.res); err != nil && !errors.Is(err, decide.ErrNoActions) {
 			return nil, err
 		}
