@@ -16,6 +16,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"nextbest/cluster/rstore"
+	"nextbest/cluster/stream"
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
@@ -582,9 +584,13 @@ func writeErr(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &ve):
 		writeError(ctx, 400, "invalid_argument", ve.Field, ve.Error())
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(ctx, 503, "unavailable", "", "decision deadline exceeded")
+		writeUnavailable(ctx, "decision deadline exceeded")
 	case errors.Is(err, errUnavailable):
-		writeError(ctx, 503, "unavailable", "", err.Error())
+		writeUnavailable(ctx, err.Error())
+	case errors.Is(err, rstore.ErrUnavailable), errors.Is(err, stream.ErrUnavailable):
+		writeUnavailable(ctx, "a shared store of the cluster is unavailable; retry")
+	case errors.Is(err, rstore.ErrContended):
+		writeUnavailable(ctx, err.Error())
 	default:
 		writeError(ctx, 500, "internal", "", err.Error())
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,19 +12,31 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"nextbest/cluster/stream"
 	"nextbest/models"
 )
 
-// runModels implements "nextbest models list|show VERSION|promote VERSION
-// [--registry DIR | --config FILE]": the registry is --registry, else the
-// config's registry, else ./models.
+// modelRegistry is a registry the models commands work on: a directory
+// (models.Registry) or the cluster's (stream.Registry).
+type modelRegistry interface {
+	List() ([]models.Entry, error)
+	Get(int) (*models.Artifact, error)
+	Promote(int) error
+	Save(*models.Artifact) (int, error)
+}
+
+// runModels implements "nextbest models list|show VERSION|promote
+// VERSION|push VERSION [--registry DIR | --config FILE]": the registry is
+// the cluster's with a config of storage: cluster, else --registry, else
+// the config's registry, else ./models. push copies a version of the
+// directory registry (--registry, else ./models) into the cluster's.
 func runModels(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: nextbest models list|show VERSION|promote VERSION --registry DIR")
+		return errors.New("usage: nextbest models list|show VERSION|promote VERSION|push VERSION [--registry DIR] [--config FILE]")
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd != "list" && cmd != "show" && cmd != "promote" {
-		return fmt.Errorf("unknown models command %q (list, show, promote)", cmd)
+	if cmd != "list" && cmd != "show" && cmd != "promote" && cmd != "push" {
+		return fmt.Errorf("unknown models command %q (list, show, promote, push)", cmd)
 	}
 	fs := flag.NewFlagSet("models "+cmd, flag.ContinueOnError)
 	cf := addConfigFlags(fs, cfgRegistry)
@@ -54,9 +67,45 @@ func runModels(args []string) error {
 		}
 	}
 	dir := cmp.Or(cfg.Registry, "models")
-	reg, err := models.OpenRegistry(dir)
+	var reg modelRegistry
+	where := dir
+	cc, err := clusterOf(cfg.path, cfg.fileConfig)
 	if err != nil {
 		return err
+	}
+	if cmd == "push" && cc == nil {
+		return usageErrorf(fs, "push needs --config with storage: cluster")
+	}
+	if cc != nil {
+		st, err := stream.Open(context.Background(), cc.NATS)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		creg, err := st.Registry(context.Background())
+		if err != nil {
+			return err
+		}
+		reg, where = creg, "the cluster registry at "+cc.NATS.URL
+	}
+	if reg == nil || cmd == "push" {
+		dreg, err := models.OpenRegistry(dir)
+		if err != nil {
+			return err
+		}
+		if cmd == "push" {
+			a, err := dreg.Get(v)
+			if err != nil {
+				return err
+			}
+			nv, err := reg.Save(a)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("pushed version %d of %s as version %d of %s\n", v, dir, nv, where)
+			return nil
+		}
+		reg = dreg
 	}
 	switch cmd {
 	case "list":
@@ -95,7 +144,7 @@ func runModels(args []string) error {
 		if err := reg.Promote(v); err != nil {
 			return err
 		}
-		fmt.Printf("promoted version %d in %s\n", v, dir)
+		fmt.Printf("promoted version %d in %s\n", v, where)
 		return nil
 	}
 	panic("BUG: models command " + cmd + " checked but not run")
