@@ -107,6 +107,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.pollApplied(); err != nil {
 		return nil, err
 	}
+	last, err := n.stream.LastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.lastSeq.Store(last)
 	return n, nil
 }
 
@@ -134,13 +139,15 @@ func (n *Node) pollApplied() error {
 	return nil
 }
 
-// Start consumes the stream from the record after from (the LSN the
-// online model's snapshot reflects) with a, until Close: applying it to
-// Redis while this node holds the lease, handing the learning work to a's
-// learner in every case. a must be an Applier of State() with
-// ApplierConfig.ReservationKeys set.
+// Start consumes the stream with a, until Close, from the record after
+// the older of from (the LSN the online model's snapshot reflects) and
+// the LSN Redis has applied: applying it to Redis while this node holds
+// the lease, handing the learning work past from to a's learner in every
+// case (a's ApplierConfig.LearnFrom is from). a must be an Applier of
+// State() with ApplierConfig.ReservationKeys set.
 func (n *Node) Start(a *state.Applier, from uint64) {
 	n.applier = a
+	from = min(from, n.applied.get())
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel, n.done = cancel, make(chan struct{})
 	go n.keepLease(ctx)
@@ -305,6 +312,18 @@ func (n *Node) AppendLive(ctx context.Context, typ journal.Type, ts time.Time, p
 		return seq, fmt.Errorf("%w: record %d", journal.ErrDuplicate, seq)
 	}
 	return seq, nil
+}
+
+// WaitApplied waits until Redis has applied the stream up to lsn (by
+// whichever instance holds the lease), or ctx ends.
+func (n *Node) WaitApplied(ctx context.Context, lsn uint64) error {
+	for n.applied.get() < lsn {
+		if err := n.applied.wait(ctx, lsn, 100*time.Millisecond); err != nil {
+			return err
+		}
+		n.pollApplied()
+	}
+	return nil
 }
 
 // recordID is a record's Nats-Msg-Id: what makes a retried publish of

@@ -304,11 +304,20 @@ func Open(cfg Config) (_ *Service, err error) {
 
 	// the online model: last snapshot, or a fresh one
 	snapPath := filepath.Join(cfg.DataDir, "model", "online.state")
+	if s.node != nil {
+		// a cluster instance's snapshot is of the stream, not of a local journal
+		snapPath = filepath.Join(cfg.DataDir, "model", "online-cluster.state")
+	}
 	var from uint64
 	s.model, from, err = online.LoadSnapshot(snapPath, s.cat)
 	fresh := false
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		fresh = true
+	case err == nil && s.node != nil && from > s.node.LastLSN():
+		// the stream ends before the snapshot: it is not this stream's
+		s.log.Warn("the model snapshot is ahead of the stream (another stream's?); rebuilding the model from the stream",
+			"snapshot_lsn", from, "stream_last", s.node.LastLSN())
 		fresh = true
 	case errors.Is(err, online.ErrSnapshotCatalog):
 		s.log.Warn("the catalog changed since the model snapshot; rebuilding the model from the journal")
@@ -368,9 +377,16 @@ func Open(cfg Config) (_ *Service, err error) {
 
 	if s.node != nil {
 		// stream → applier (as lease holder) → learner, from the snapshot
+		// serve once Redis holds what the stream held at the start (the
+		// lease holder catches up, as the embedded path replays its
+		// journal) and the model has learned it
 		s.journal = s.node
+		last := s.node.LastLSN()
 		s.node.Start(s.applier, from)
-		if err := s.learner.WaitFor(context.Background(), s.node.LastLSN()); err != nil {
+		if err := s.node.WaitApplied(context.Background(), last); err != nil {
+			return nil, err
+		}
+		if err := s.learner.WaitFor(context.Background(), last); err != nil {
 			return nil, err
 		}
 	} else {
