@@ -20,7 +20,10 @@ func runJournal(args []string) error {
 }
 
 func journalCmd(args []string, w io.Writer) error {
-	const usage = "usage: nextbest journal verify|repair (--dir DIR | --data DATA) [--quarantine FILE]"
+	const usage = "usage: nextbest journal verify|repair (--dir DIR | --data DATA) [--quarantine FILE]\n       nextbest journal pull --config FILE --dir DIR"
+	if len(args) > 0 && args[0] == "pull" {
+		return journalPull(args[1:], w)
+	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "repair") {
 		return errors.New(usage)
 	}
