@@ -30,7 +30,10 @@ type Config struct {
 	// LeaseTTL is the applier lease's time to live (default 2 s): how long
 	// the cluster goes without an applier when its holder dies.
 	LeaseTTL time.Duration
-	Logger   *slog.Logger
+	// ApplyWait bounds how long a write waits for the applier (default
+	// 2 × LeaseTTL + 1 s: through a lease handover).
+	ApplyWait time.Duration
+	Logger    *slog.Logger
 }
 
 // Node is one instance's part of the cluster: its connections to Redis
@@ -48,8 +51,6 @@ type Node struct {
 	applied appliedLSN
 	lastSeq atomic.Uint64
 	sub     *nats.Subscription
-	// redisErr is Redis's health, as the last ping found it (nil: up)
-	redisErr atomic.Pointer[error]
 
 	applier *state.Applier
 	cancel  context.CancelFunc
@@ -68,6 +69,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 2 * time.Second
+	}
+	if cfg.ApplyWait == 0 {
+		cfg.ApplyWait = 2*cfg.LeaseTTL + time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -151,7 +155,7 @@ func (n *Node) Start(a *state.Applier, from uint64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel, n.done = cancel, make(chan struct{})
 	go n.keepLease(ctx)
-	go n.watchRedis(ctx)
+	go n.redis.Watch(ctx, 250*time.Millisecond)
 	go func() {
 		defer close(n.done)
 		for ctx.Err() == nil {
@@ -170,32 +174,9 @@ func (n *Node) Start(a *state.Applier, from uint64) {
 	}()
 }
 
-// watchRedis pings Redis every 250 ms: Health and AppendLive answer from
-// what it found, so that a write fails at once while Redis is down.
-func (n *Node) watchRedis(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if err := n.redis.Ping(); err != nil {
-			n.redisErr.Store(&err)
-		} else {
-			n.redisErr.Store(nil)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// redisDown returns why Redis is down, nil while it answers.
-func (n *Node) redisDown() error {
-	if p := n.redisErr.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+// redisDown returns why Redis is down, nil while it answers (pinged
+// every 250 ms).
+func (n *Node) redisDown() error { return n.redis.Down() }
 
 // keepLease takes or renews the applier lease every TTL/4.
 func (n *Node) keepLease(ctx context.Context) {
@@ -273,11 +254,14 @@ func (n *Node) apply(ctx context.Context, recs []journal.Record) error {
 //
 // While Redis is down nothing can be applied. An outcome or an event is
 // then refused before it is published (an error wrapping
-// rstore.ErrUnavailable: the client retries). A decision is published and
-// returned once durable, without waiting to be applied: it is in the
-// stream, the applier applies it when Redis is back, and until then an
-// outcome for it is answered 404. (The handler decided it on a cold-start
-// profile, marked fallback.)
+// rstore.ErrUnavailable: the client retries). A fallback decision (the
+// handler decided it on a cold-start profile, Redis being down) is
+// published and returned once durable, without waiting to be applied: it
+// is in the stream, and the applier applies it when Redis is back (an
+// outcome for it meanwhile is answered 503: see CaughtUp). Any other
+// record waits to be applied, for at most ApplyWait, and fails (wrapping
+// rstore.ErrUnavailable) if Redis goes down meanwhile: it is durable, and
+// will be applied, but is not acknowledged.
 func (n *Node) AppendLive(ctx context.Context, typ journal.Type, ts time.Time, payload []byte, live *state.Live) (uint64, error) {
 	if n.closing.Load() {
 		return 0, journal.ErrClosed
@@ -297,9 +281,17 @@ func (n *Node) AppendLive(ctx context.Context, typ journal.Type, ts time.Time, p
 	}
 	// the holder announces what it applied; a missed announcement is
 	// made up by reading Redis
+	fallback := typ == journal.TypeDecision && live != nil && live.Decision != nil && live.Decision.Fallback
+	deadline := time.Now().Add(n.cfg.ApplyWait)
 	for n.applied.get() < seq {
-		if typ == journal.TypeDecision && n.redisDown() != nil {
-			break // durable; applied when Redis is back
+		if err := n.redisDown(); err != nil {
+			if fallback {
+				break // durable; applied when Redis is back
+			}
+			return 0, fmt.Errorf("%w: record %d is durable but cannot be applied now: %w", rstore.ErrUnavailable, seq, err)
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%w: record %d is durable but not applied within %v", rstore.ErrUnavailable, seq, n.cfg.ApplyWait)
 		}
 		if err := n.applied.wait(ctx, seq, 50*time.Millisecond); err != nil {
 			return 0, fmt.Errorf("record %d is durable but not yet applied: %w", seq, err)
@@ -312,6 +304,23 @@ func (n *Node) AppendLive(ctx context.Context, typ journal.Type, ts time.Time, p
 		return seq, fmt.Errorf("%w: record %d", journal.ErrDuplicate, seq)
 	}
 	return seq, nil
+}
+
+// CaughtUp reports whether Redis has applied everything the stream
+// holds: when it has not, a lookup that finds nothing (an outcome's
+// decision) may find it once the applier catches up.
+func (n *Node) CaughtUp(ctx context.Context) (bool, error) {
+	last, err := n.stream.LastSeq(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n.applied.get() >= last {
+		return true, nil
+	}
+	if err := n.pollApplied(); err != nil {
+		return false, err
+	}
+	return n.applied.get() >= last, nil
 }
 
 // WaitApplied waits until Redis has applied the stream up to lsn (by

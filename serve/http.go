@@ -332,6 +332,16 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	d, err := s.index.Decision(r.DecisionID)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
+		if lagging, ok := s.journal.(interface {
+			CaughtUp(context.Context) (bool, error)
+		}); ok {
+			// the cluster path: the decision may be in the stream and not
+			// yet applied (a fallback decision made while Redis was down)
+			if done, err := lagging.CaughtUp(context.Background()); err != nil || !done {
+				writeUnavailable(ctx, "the decision index is catching up with the journal; retry")
+				return
+			}
+		}
 		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "decision_id", reason: fmt.Sprintf("no decision %q (unknown, or older than the retention)", r.DecisionID)})
 		return
 	case errors.Is(err, state.ErrCorrupt):

@@ -160,6 +160,9 @@ func (c *Contacts) Decide(customer, id string, at time.Time, decideFn func(*feat
 
 // pending returns customer's open reservations.
 func (c *Contacts) pending(customer string) ([]string, error) {
+	if err := c.s.Down(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := c.s.ctx()
 	defer cancel()
 	v, err := pendingScript.Exec(ctx, c.s.c, []string{state.ReservationSet(customer)}, nil).AsStrSlice()

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -68,6 +69,9 @@ type Store struct {
 	c   rueidis.Client
 	cfg Config
 	log *slog.Logger
+	// down is why the last ping failed (nil: Redis answered); while it is
+	// set, every command fails at once instead of waiting out its timeout
+	down atomic.Pointer[error]
 }
 
 // ErrUnavailable wraps the errors of a Redis that cannot be reached.
@@ -121,15 +125,49 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// Ping checks that Redis answers.
+// Ping checks that Redis answers, and records the answer for Down.
 func (s *Store) Ping() error {
-	ctx, cancel := s.ctx()
+	ctx, cancel := context.WithTimeout(context.Background(), min(s.cfg.Timeout, time.Second))
 	defer cancel()
-	return unavailable(s.c.Do(ctx, s.c.B().Ping().Build()).Error())
+	err := unavailable(s.c.Do(ctx, s.c.B().Ping().Build()).Error())
+	if err != nil {
+		s.down.Store(&err)
+	} else {
+		s.down.Store(nil)
+	}
+	return err
+}
+
+// Watch pings Redis every interval until ctx ends, so that Down follows
+// Redis's health.
+func (s *Store) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.Ping()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Down returns why Redis did not answer the last ping (Ping, Watch), nil
+// while it answers. While it is set, the Store's commands fail at once
+// with it.
+func (s *Store) Down() error {
+	if p := s.down.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Get implements kv.KV, reading the server.
 func (s *Store) Get(key string) ([]byte, error) {
+	if err := s.Down(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	return value(s.c.Do(ctx, s.c.B().Get().Key(key).Build()))
@@ -157,6 +195,9 @@ func (s *Store) Cached() kv.KV { return cached{s} }
 type cached struct{ *Store }
 
 func (c cached) Get(key string) ([]byte, error) {
+	if err := c.Down(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := c.ctx()
 	defer cancel()
 	return value(c.c.DoCache(ctx, c.c.B().Get().Key(key).Cache(), c.cfg.CacheTTL))
@@ -183,6 +224,9 @@ func (s *Store) Scan(prefix string, fn func(key, value []byte) error) error {
 	}
 	if idx == "" {
 		return fmt.Errorf("rstore: prefix %q is not indexed (indexed: %v)", prefix, s.cfg.Indexed)
+	}
+	if err := s.Down(); err != nil {
+		return err
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -289,6 +333,9 @@ return 'OK'
 func (b *batch) Commit() error {
 	if len(b.writes) == 0 && len(b.expect) == 0 {
 		return nil
+	}
+	if err := b.s.Down(); err != nil {
+		return err
 	}
 	keys := make([]string, 0, len(b.expect)+len(b.writes))
 	args := make([]string, 0, 1+2*len(b.expect)+4*len(b.writes))
