@@ -41,6 +41,14 @@ var targets = []struct {
 	{"512 connections: shed p99, client side (ms)", "BenchmarkHTTPOverload", "shed-p99-ms", 1, true},
 	{"journal group commit, fsynced (appends/s)", "BenchmarkAppend/fsync", "appends/s", 100000, false},
 	{"ridge batch training, linear (examples/s)", "BenchmarkRidgeBatch64/actions=0", "examples/s", 500000, false},
+	// decide over HTTP at an offered 1,000 decisions/s, open loop, latency
+	// from the scheduled send: one instance on Redis + JetStream, and one
+	// embedded (Pebble + journal) under the same bound for comparison
+	{"cluster: decide at 1,000/s, p99 (ms)", "BenchmarkClusterDecideAtRate/cluster", "p99-ms", 5, true},
+	{"embedded: decide at 1,000/s, p99 (ms)", "BenchmarkClusterDecideAtRate/embedded", "p99-ms", 5, true},
+	// 64 publishers each waiting for its ack, on a nats-server with
+	// sync_interval always (engines.NATS): an fsync per ack
+	{"JetStream publish, fsync per ack (records/s)", "BenchmarkJetStreamPublish", "records/s", 5000, false},
 }
 
 func main() {
@@ -78,8 +86,8 @@ func main() {
 	fmt.Println()
 	fmt.Println("nextbest performance (this machine, this run)")
 	fmt.Println()
-	fmt.Printf("%-10s %-44s %14s %10s %10s  %s\n", "package", "benchmark", "ns/op", "B/op", "allocs/op", "other")
-	fmt.Println(strings.Repeat("-", 120))
+	fmt.Printf("%-14s %-44s %14s %10s %10s  %s\n", "package", "benchmark", "ns/op", "B/op", "allocs/op", "other")
+	fmt.Println(strings.Repeat("-", 124))
 	for _, r := range results {
 		var other []string
 		for _, k := range r.order {
@@ -89,7 +97,7 @@ func main() {
 			}
 			other = append(other, fmt.Sprintf("%s %s", human(r.metrics[k]), k))
 		}
-		fmt.Printf("%-10s %-44s %14s %10s %10s  %s\n", r.pkg, r.name, human(r.metrics["ns/op"]),
+		fmt.Printf("%-14s %-44s %14s %10s %10s  %s\n", r.pkg, r.name, human(r.metrics["ns/op"]),
 			human(r.metrics["B/op"]), human(r.metrics["allocs/op"]), strings.Join(other, ", "))
 	}
 	byName := map[string]*result{}
