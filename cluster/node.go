@@ -53,6 +53,9 @@ type Node struct {
 	sub     *nats.Subscription
 
 	applier *state.Applier
+	// current: the applier's caches reflect Redis, as this node has been
+	// the only writer since it last reloaded them (consumer goroutine only)
+	current bool
 	cancel  context.CancelFunc
 	done    chan struct{}
 	closing atomic.Bool
@@ -197,20 +200,19 @@ func (n *Node) keepLease(ctx context.Context) {
 // batch is handled or ctx ends.
 func (n *Node) apply(ctx context.Context, recs []journal.Record) error {
 	last := recs[len(recs)-1].LSN
-	wasHolder := false
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if n.lease.Held() {
-			if !wasHolder {
+			if !n.current {
 				// another holder may have written since this node last did
 				if err := n.applier.Reload(); err != nil {
 					n.log.Warn("cannot reload the applied state", "err", err)
 					sleep(ctx, backoff)
 					continue
 				}
-				wasHolder = true
+				n.current = true
 			}
 			err := n.applier.Apply(recs, nil)
 			switch {
@@ -220,16 +222,16 @@ func (n *Node) apply(ctx context.Context, recs []journal.Record) error {
 				n.stream.Conn().Publish(appliedSubject, strconv.AppendUint(nil, applied, 10))
 				return nil
 			case errors.Is(err, kv.ErrConflict):
-				wasHolder = false // someone else applied: reload and retry
+				n.current = false // someone else applied: reload and retry
 				continue
 			default:
 				n.log.Warn("cannot apply to redis; retrying", "err", err, "lsn", last)
-				wasHolder = false
+				n.current = false
 				sleep(ctx, backoff)
 				continue
 			}
 		}
-		wasHolder = false
+		n.current = false
 		if n.applied.get() >= last {
 			// the holder applied the batch: reload (the applied LSN) and
 			// learn; nothing is written

@@ -10,7 +10,7 @@
 #
 # `up` starts, as background processes, with every file under one run
 # directory ($CLUSTER_DIR, default run/cluster):
-#   redis-server   127.0.0.1:6379  shared state (AOF, appendfsync always)     deploy/redis.conf
+#   redis-server   127.0.0.1:6379  shared state (AOF, appendfsync everysec)     deploy/redis.conf
 #   nats-server    127.0.0.1:4222  the journal on JetStream (sync always),   deploy/nats.conf
 #                                  monitoring on 127.0.0.1:8222
 #   nextbest serve 127.0.0.1:8081, 8082, 8083: instances a, b, c (storage: cluster)

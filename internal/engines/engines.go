@@ -69,7 +69,8 @@ type Server struct {
 }
 
 // Redis starts a redis-server on a free 127.0.0.1 port with its data in a
-// temporary directory: appendonly yes, appendfsync always, no RDB
+// temporary directory: appendonly yes, appendfsync everysec (as
+// deploy/redis.conf), no RDB
 // snapshots. t.Cleanup stops it.
 func Redis(t testing.TB) *Server {
 	t.Helper()
@@ -84,7 +85,7 @@ func Redis(t testing.TB) *Server {
 				"--port", strconv.Itoa(port),
 				"--dir", dir,
 				"--appendonly", "yes",
-				"--appendfsync", "always",
+				"--appendfsync", "everysec",
 				"--save", "",
 				"--daemonize", "no",
 				"--logfile", "",
