@@ -169,6 +169,27 @@ func TestCLIOffline(t *testing.T) {
 			t.Errorf("models list does not mark version 1 promoted:\n%s", list)
 		}
 
+		// a promotion validates what a serving instance validates: under
+		// another feature spec (a half-life changed) version 1 cannot
+		// serve, and the refusal changes nothing but is recorded
+		spec, err := os.ReadFile("../examples/retail/features.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherSpec := filepath.Join(t.TempDir(), "features.yaml")
+		write(t, otherSpec, strings.Replace(string(spec), "{name: visits_7d,         half_life: 7d,", "{name: visits_7d,         half_life: 6d,", 1))
+		if out, err := exec.Command(binary, "models", "promote", "1", "--registry", f.registry, "--features", otherSpec, "--reason", "try").CombinedOutput(); err == nil ||
+			!strings.Contains(string(out), "version 1 cannot serve") || !strings.Contains(string(out), "feature spec") {
+			t.Errorf("promoting under another feature spec: %v\n%s", err, out)
+		}
+		hist := runCLI(t, "models", "history", "--registry", f.registry)
+		if !regexp.MustCompile(`(?m)promoted\s+1\s+0\s+cli`).MatchString(hist) || !regexp.MustCompile(`(?m)refused\s+1\s+1\s+cli\s+.*feature spec`).MatchString(hist) {
+			t.Errorf("models history does not record the promotion and the refusal:\n%s", hist)
+		}
+		if out, err := exec.Command(binary, "models", "rollback", "--registry", f.registry).CombinedOutput(); err == nil || !strings.Contains(string(out), "no earlier promoted version") {
+			t.Errorf("rollback past the first promotion: %v\n%s", err, out)
+		}
+
 		ev := runCLI(t, "eval", "journal", "--config", f.config, "--journal", f.journal, "--version", "1")
 		for _, want := range []string{"candidate logistic", "IPS", "SNIPS", "DR", "rounds used"} {
 			if !strings.Contains(ev, want) {

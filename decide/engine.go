@@ -109,6 +109,25 @@ func (e *Engine) SetScorer(s Scorer) error {
 	return nil
 }
 
+// ServableModel loads art as a scorer for a service with spec and cat,
+// checking everything a serving instance checks before it serves a model
+// (models.LoadScorer's feature spec and actions, SetScorer's dimension):
+// a manual promotion validates exactly this.
+func ServableModel(art *models.Artifact, spec *features.Spec, cat *Catalog) (Scorer, error) {
+	ids := make([]string, len(cat.Actions))
+	for i, a := range cat.Actions {
+		ids[i] = a.ID
+	}
+	sc, err := models.LoadScorer(art, spec.Hash(), ids)
+	if err != nil {
+		return nil, err
+	}
+	if sc.Dim() != spec.Dim() {
+		return nil, fmt.Errorf("decide: scorer %s has dimension %d, the feature spec %d", sc.Name(), sc.Dim(), spec.Dim())
+	}
+	return sc, nil
+}
+
 // Scorer returns the serving model (nil when serving the fallback).
 func (e *Engine) Scorer() Scorer { return e.scorer.Load().s }
 

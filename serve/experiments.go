@@ -6,7 +6,6 @@ import (
 
 	"nextbest/decide"
 	"nextbest/journal"
-	"nextbest/models"
 )
 
 // armRuntime is an experiment arm resolved to what serves it.
@@ -54,7 +53,7 @@ func (s *Service) resolveExperiments() error {
 				if err != nil {
 					return fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
 				}
-				sc, err := models.LoadScorer(art, s.spec.Hash(), s.actionIDs())
+				sc, err := decide.ServableModel(art, s.spec, s.cat)
 				if err != nil {
 					return fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
 				}

@@ -21,6 +21,7 @@ import (
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/journal"
+	"nextbest/models"
 	"nextbest/state"
 )
 
@@ -536,6 +537,13 @@ func (s *Service) handleModels(ctx *fasthttp.RequestCtx) {
 	if s.registry != nil {
 		if list, err := s.registry.List(); err == nil {
 			out["registry"] = list
+		}
+		if h, ok := s.registry.(interface {
+			History() ([]models.Event, error)
+		}); ok {
+			if hist, err := h.History(); err == nil {
+				out["history"] = hist[max(0, len(hist)-50):] // the latest 50 steps
+			}
 		}
 	}
 	writeJSON(ctx, 200, out)

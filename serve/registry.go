@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"nextbest/decide"
 	"nextbest/models"
 )
 
@@ -47,7 +48,7 @@ func (s *Service) loadPromoted(force bool) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("cannot read promoted model v%d: %w", v, err)
 	}
-	sc, err := models.LoadScorer(art, s.spec.Hash(), s.actionIDs())
+	sc, err := decide.ServableModel(art, s.spec, s.cat)
 	if err == nil {
 		err = s.engine.SetScorer(sc)
 	}
@@ -59,12 +60,4 @@ func (s *Service) loadPromoted(force bool) (bool, error) {
 	s.metrics.modelSwaps.Inc()
 	s.log.Info("serving promoted model", "model", sc.Name(), "version", v)
 	return true, nil
-}
-
-func (s *Service) actionIDs() []string {
-	ids := make([]string, len(s.cat.Actions))
-	for i, a := range s.cat.Actions {
-		ids[i] = a.ID
-	}
-	return ids
 }

@@ -13,33 +13,40 @@ import (
 	"time"
 
 	"nextbest/cluster/stream"
+	"nextbest/decide"
 	"nextbest/models"
 )
 
 // modelRegistry is a registry the models commands work on: a directory
 // (models.Registry) or the cluster's (stream.Registry).
 type modelRegistry interface {
+	models.Promotable
 	List() ([]models.Entry, error)
-	Get(int) (*models.Artifact, error)
-	Promote(int) error
 	Save(*models.Artifact) (int, error)
 }
 
-// runModels implements "nextbest models list|show VERSION|promote
-// VERSION|push VERSION [--registry DIR | --config FILE]": the registry is
-// the cluster's with a config of storage: cluster, else --registry, else
-// the config's registry, else ./models. push copies a version of the
-// directory registry (--registry, else ./models) into the cluster's.
+// runModels implements "nextbest models list|history|show VERSION|promote
+// VERSION|rollback [VERSION]|push VERSION [--registry DIR | --config
+// FILE]": the registry is the cluster's with a config of storage: cluster,
+// else --registry, else the config's registry, else ./models. promote and
+// rollback validate the version as a serving instance would (the config's
+// feature spec and catalog) and record the step in the registry's history;
+// push copies a version of the directory registry (--registry, else
+// ./models) into the cluster's.
 func runModels(args []string) error {
+	const usage = "usage: nextbest models list|history|show VERSION|promote VERSION|rollback [VERSION]|push VERSION [--registry DIR] [--config FILE] [--reason TEXT]"
 	if len(args) == 0 {
-		return errors.New("usage: nextbest models list|show VERSION|promote VERSION|push VERSION [--registry DIR] [--config FILE]")
+		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd != "list" && cmd != "show" && cmd != "promote" && cmd != "push" {
-		return fmt.Errorf("unknown models command %q (list, show, promote, push)", cmd)
+	switch cmd {
+	case "list", "history", "show", "promote", "rollback", "push":
+	default:
+		return fmt.Errorf("unknown models command %q (list, history, show, promote, rollback, push)", cmd)
 	}
 	fs := flag.NewFlagSet("models "+cmd, flag.ContinueOnError)
-	cf := addConfigFlags(fs, cfgRegistry)
+	cf := addConfigFlags(fs, cfgRegistry|cfgCatalog|cfgFeatures)
+	reason := fs.String("reason", "", "why (promote, rollback): recorded in the registry's history")
 	// allow the version before or after the flags
 	var pos []string
 	for len(rest) > 0 {
@@ -57,11 +64,14 @@ func runModels(args []string) error {
 	}
 	var v int // show, promote
 	switch {
-	case cmd == "list" && len(pos) > 0:
+	case (cmd == "list" || cmd == "history") && len(pos) > 0:
 		return usageErrorf(fs, "unexpected argument %q", pos[0])
-	case cmd != "list" && len(pos) != 1:
+	case cmd == "rollback" && len(pos) > 1:
+		return usageErrorf(fs, "want at most one VERSION")
+	case cmd == "rollback" && len(pos) == 0:
+	case cmd != "list" && cmd != "history" && len(pos) != 1:
 		return usageErrorf(fs, "want one VERSION")
-	case cmd != "list":
+	case cmd != "list" && cmd != "history":
 		if v, err = strconv.Atoi(pos[0]); err != nil || v < 1 {
 			return usageErrorf(fs, "version %q is not a number ≥ 1", pos[0])
 		}
@@ -140,12 +150,37 @@ func runModels(args []string) error {
 			models.Metadata
 			PayloadBytes int `json:"payload_bytes"`
 		}{a.Meta, len(a.Payload)})
-	case "promote":
-		if err := reg.Promote(v); err != nil {
+	case "promote", "rollback":
+		spec, cat, err := cfg.specAndCatalog()
+		if err != nil {
 			return err
 		}
-		fmt.Printf("promoted version %d in %s\n", v, where)
+		check := func(a *models.Artifact) error { _, err := decide.ServableModel(a, spec, cat); return err }
+		if cmd == "promote" {
+			from, err := models.PromoteChecked(reg, v, check, "cli", *reason)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("promoted version %d in %s (was %d)\n", v, where, from)
+			return nil
+		}
+		to, err := models.Rollback(reg, v, check, "cli", *reason)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("rolled back to version %d in %s\n", to, where)
 		return nil
+	case "history":
+		hist, err := reg.History()
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tKIND\tVERSION\tFROM\tBY\tREASON")
+		for _, e := range hist {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Kind, e.Version, e.From, e.By, e.Reason)
+		}
+		return tw.Flush()
 	}
 	panic("BUG: models command " + cmd + " checked but not run")
 }
