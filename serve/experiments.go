@@ -24,10 +24,13 @@ type experimentRuntime struct {
 
 // resolveExperiments turns each arm's policy into a scorer and explorer.
 // A "model:N" arm needs the registry, and its artifact must fit the
-// feature spec and catalog: otherwise Open fails, because an experiment
-// that silently served something else would be worse than none.
-func (s *Service) resolveExperiments() error {
-	for _, e := range s.cfg.Experiments {
+// feature spec and catalog: otherwise the experiments are refused (Open
+// fails; a change through the admin API answers 422), because an
+// experiment that silently served something else would be worse than
+// none.
+func (s *Service) resolveExperiments(exps []*decide.Experiment) ([]experimentRuntime, error) {
+	var out []experimentRuntime
+	for _, e := range exps {
 		rt := experimentRuntime{exp: e, arms: make([]armRuntime, len(e.Arms))}
 		for i := range e.Arms {
 			a := &e.Arms[i]
@@ -41,27 +44,36 @@ func (s *Service) resolveExperiments() error {
 			case "random":
 				p, err := decide.NewExplorer(decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1})
 				if err != nil {
-					return err
+					return nil, err
 				}
 				ar.explorer, ar.name = &p, "random"
 			default:
 				v := decide.ArmModelVersion(a.Policy)
 				if s.registry == nil {
-					return fmt.Errorf("experiment %s arm %s: policy %s needs a model registry", e.Name, a.Name, a.Policy)
+					return nil, fmt.Errorf("experiment %s arm %s: policy %s needs a model registry", e.Name, a.Name, a.Policy)
 				}
 				art, err := s.registry.Get(v)
 				if err != nil {
-					return fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
+					return nil, fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
 				}
 				sc, err := decide.ServableModel(art, s.spec, s.cat)
 				if err != nil {
-					return fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
+					return nil, fmt.Errorf("experiment %s arm %s: %w", e.Name, a.Name, err)
 				}
 				ar.scorer = sc
 			}
 			rt.arms[i] = ar
 		}
-		s.experiments = append(s.experiments, rt)
+		out = append(out, rt)
+	}
+	return out, nil
+}
+
+// liveExperiments returns the experiments running now: the config's, or
+// the last set through the admin API (SetExperiments).
+func (s *Service) liveExperiments() []experimentRuntime {
+	if p := s.experiments.Load(); p != nil {
+		return *p
 	}
 	return nil
 }
@@ -69,8 +81,9 @@ func (s *Service) resolveExperiments() error {
 // assign puts the decision in the first experiment active on its channel
 // and returns the arm, or nil.
 func (s *Service) assign(req *decide.Request, now time.Time) (*journal.ExperimentArm, *armRuntime) {
-	for i := range s.experiments {
-		rt := &s.experiments[i]
+	live := s.liveExperiments()
+	for i := range live {
+		rt := &live[i]
 		if !rt.exp.Active(req.Channel, now) {
 			continue
 		}

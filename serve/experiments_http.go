@@ -29,7 +29,7 @@ func (s *Service) experimentResults() (*experimentsAnswer, error) {
 		return s.expCache, nil
 	}
 	ans := &experimentsAnswer{ComputedAt: s.cfg.Now().UTC(), Experiments: []*experiment.Result{}}
-	for _, rt := range s.experiments {
+	for _, rt := range s.liveExperiments() {
 		agg, err := s.aggregates.Experiment(rt.exp.Name)
 		if err != nil {
 			return nil, err

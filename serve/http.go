@@ -60,6 +60,7 @@ var (
 		route
 	}{
 		{"/v1/profiles/", route{"profiles", "GET", false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
+		{"/admin/experiments", route{"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
 		{"/ui", route{routeUI, "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
 	}
 )

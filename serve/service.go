@@ -230,7 +230,9 @@ type Service struct {
 	// undeclared counts the context keys AllowUndeclaredContext dropped
 	undeclared undeclaredLog
 
-	experiments    []experimentRuntime
+	experiments    atomic.Pointer[[]experimentRuntime] // liveExperiments
+	expStore       experimentStore
+	expAdminMu     sync.Mutex // one admin change of the experiments at a time
 	expMu          sync.Mutex
 	expCache       *experimentsAnswer
 	expCachedAt    time.Time
@@ -437,7 +439,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.bgTasks.Go(func() {
 		s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
 	})
-	if err := s.resolveExperiments(); err != nil {
+	if err := s.openExperiments(); err != nil {
 		return nil, &InputError{Input: InputExperiments, Err: err}
 	}
 	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {
