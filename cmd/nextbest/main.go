@@ -50,6 +50,8 @@ func main() {
 		err = runReport(os.Args[2:])
 	case "journal":
 		err = runJournal(os.Args[2:])
+	case "experiments":
+		err = runExperiments(os.Args[2:], os.Stdout)
 	case "version", "-v", "--version":
 		fmt.Println("nextbest", version)
 	case "help", "-h", "--help":
@@ -95,11 +97,12 @@ func usage() {
 Usage:
   nextbest serve [flags]      run the decision service (POST /v1/decide ...)
   nextbest train [flags]      train a model from the journal or a data file
-  nextbest models list|show|promote   manage the model registry
+  nextbest models list|history|show|promote|rollback|push   manage the model registry
+  nextbest experiments list|put|ramp|stop|archive   change a running service's experiments
   nextbest eval journal|obd|hillstrom|file   off-policy evaluation
   nextbest report [flags]     experiment report: HTML, JSON and CSV
   nextbest simulate [flags]   drive a running service with simulated customers
-  nextbest journal verify|repair --dir DIR   find and repair journal damage
+  nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's
   nextbest version            print the version
 
 Run "nextbest <command> -h" for a command's flags. serve, train, eval journal,
