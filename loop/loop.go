@@ -1,0 +1,424 @@
+// Package loop is the retraining loop: it trains candidate models on a
+// window of the journal, evaluates each off-policy against the serving
+// policy on a later window it never saw, lets through only a candidate
+// that beats the serving policy with confidence (the gate), serves it to
+// a share of customers as an experiment arm (the canary), and promotes it
+// when the canary is better on the primary metric with no guardrail
+// worse, or rolls it back when it is worse, a guardrail is breached or the
+// split cannot be trusted. Every step is recorded in the model registry's
+// history (models.Event), which is also the loop's state: a loop
+// restarted (or run by another instance that took its lease) continues
+// where the last one stopped.
+//
+// Step runs one turn; nextbest loop runs it every interval.
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"nextbest/decide"
+	"nextbest/experiment"
+	"nextbest/features"
+	"nextbest/logs"
+	"nextbest/models"
+	"nextbest/training"
+)
+
+// Kinds of the loop's events in the registry's history.
+const (
+	EventGatePassed   = "gate_passed"
+	EventGateRejected = "gate_rejected"
+	EventCanary       = "canary_started"
+	EventPromoted     = "canary_promoted"
+	EventRolledBack   = "canary_rolled_back"
+	EventExpired      = "canary_expired"
+	EventIdle         = "idle" // a turn that did nothing, with why (not recorded)
+)
+
+// Registry is where candidates are saved and promoted, and where the loop
+// keeps its history: a models.Registry directory or the cluster's.
+type Registry interface {
+	models.Promotable
+	Save(*models.Artifact) (int, error)
+}
+
+// Service is the running service the loop steers: its experiments (the
+// canary is one) and their analysis.
+type Service interface {
+	// PutExperiment creates or replaces an experiment on every instance.
+	PutExperiment(ctx context.Context, e *decide.Experiment) error
+	// ArchiveExperiment removes it (its analysis stays in the journal).
+	ArchiveExperiment(ctx context.Context, name string) error
+	// Experiment returns its analysis so far, nil when it has no data.
+	Experiment(ctx context.Context, name string) (*experiment.Result, error)
+}
+
+// Gate configures the off-policy gate.
+type Gate struct {
+	// MinRounds is the fewest evaluation rounds a verdict needs (default
+	// 500); MinESS the smallest effective sample size of the candidate's
+	// importance weights (default 100).
+	MinRounds int
+	MinESS    float64
+	// Level is the intervals' confidence (default 0.95).
+	Level float64
+}
+
+// Canary configures the online stage.
+type Canary struct {
+	// Share is the share of customers the candidate serves (default 0.1).
+	Share float64
+	// MaxDuration ends a canary that has not decided (default 7 days): it
+	// is archived, not promoted.
+	MaxDuration time.Duration
+	// PrimaryMetric and Guardrails are the experiment's (default "reward",
+	// guardrail "conversion").
+	PrimaryMetric string
+	Guardrails    []string
+}
+
+// Config configures the loop.
+type Config struct {
+	// Spec, Catalog, Join and Explorer are the service's: candidates are
+	// trained on its rows and rewards and evaluated as they would serve.
+	Spec     *features.Spec
+	Catalog  *decide.Catalog
+	Join     logs.JoinConfig
+	Explorer decide.Explorer
+	// Journal is a journal directory to read: the service's (embedded), or
+	// one nextbest journal pull keeps up to date (cluster).
+	Journal string
+	// Candidates are the models trained each turn (default: per-action
+	// ridge, "linucb").
+	Candidates []training.TrainConfig
+	// TrainWindow and EvalWindow: candidates train on decisions in
+	// [now − EvalWindow − TrainWindow, now − EvalWindow) and are evaluated
+	// on [now − EvalWindow, now) (defaults 7 days and 1 day).
+	TrainWindow, EvalWindow time.Duration
+	Gate                    Gate
+	Canary                  Canary
+	Registry                Registry
+	Service                 Service
+	Now                     func() time.Time
+	Logger                  *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.Spec == nil || c.Catalog == nil || c.Journal == "" || c.Registry == nil || c.Service == nil {
+		return errors.New("loop: Config.Spec, Catalog, Journal, Registry and Service are required")
+	}
+	if len(c.Candidates) == 0 {
+		c.Candidates = []training.TrainConfig{{Model: "linucb", PerAction: true, HoldOut: -1}}
+	}
+	if c.TrainWindow == 0 {
+		c.TrainWindow = 7 * 24 * time.Hour
+	}
+	if c.EvalWindow == 0 {
+		c.EvalWindow = 24 * time.Hour
+	}
+	if c.Gate.MinRounds == 0 {
+		c.Gate.MinRounds = 500
+	}
+	if c.Gate.MinESS == 0 {
+		c.Gate.MinESS = 100
+	}
+	if c.Gate.Level == 0 {
+		c.Gate.Level = 0.95
+	}
+	if c.Canary.Share == 0 {
+		c.Canary.Share = 0.1
+	}
+	if !(c.Canary.Share > 0 && c.Canary.Share < 1) {
+		return fmt.Errorf("loop: canary share %v is not in (0, 1)", c.Canary.Share)
+	}
+	if c.Canary.MaxDuration == 0 {
+		c.Canary.MaxDuration = 7 * 24 * time.Hour
+	}
+	if c.Canary.PrimaryMetric == "" {
+		c.Canary.PrimaryMetric = decide.MetricReward
+		if c.Canary.Guardrails == nil {
+			c.Canary.Guardrails = []string{decide.MetricConversion}
+		}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Verdict is the gate's judgement of one candidate.
+type Verdict struct {
+	Candidate string `json:"candidate"`
+	// Version is the candidate's registry version (0: not saved, it was
+	// rejected).
+	Version int `json:"version,omitempty"`
+	Figures
+	Passed bool   `json:"passed"`
+	Reason string `json:"reason"`
+}
+
+// Turn is what one Step did.
+type Turn struct {
+	// Kind is the event recorded (EventIdle when nothing was).
+	Kind     string    `json:"kind"`
+	Reason   string    `json:"reason"`
+	Version  int       `json:"version,omitempty"`
+	Verdicts []Verdict `json:"verdicts,omitempty"`
+}
+
+// canaryName is the experiment that canaries version v.
+func canaryName(v int) string { return "loop-canary-v" + strconv.Itoa(v) }
+
+// Step runs one turn of the loop: with a canary running, it judges it
+// (promote, roll back, let it run, or end it at MaxDuration); otherwise it
+// trains candidates, gates them and starts a canary of the best that
+// passes.
+func Step(ctx context.Context, cfg Config) (*Turn, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	hist, err := cfg.Registry.History()
+	if err != nil {
+		return nil, err
+	}
+	if c := runningCanary(hist); c != nil {
+		return judgeCanary(ctx, &cfg, c)
+	}
+	return trainAndGate(ctx, &cfg)
+}
+
+// runningCanary returns the event that started the running canary, nil
+// when none runs.
+func runningCanary(hist []models.Event) *models.Event {
+	for i := len(hist) - 1; i >= 0; i-- {
+		switch hist[i].Kind {
+		case EventCanary:
+			return &hist[i]
+		case EventPromoted, EventRolledBack, EventExpired:
+			return nil
+		}
+	}
+	return nil
+}
+
+// trainAndGate trains the candidates, gates each and starts the canary of
+// the best one that passes.
+func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
+	now := cfg.Now()
+	evalFrom := now.Add(-cfg.EvalWindow)
+	trainJoin := cfg.Join
+	trainJoin.From, trainJoin.To = evalFrom.Add(-cfg.TrainWindow), evalFrom
+	evalJoin := cfg.Join
+	evalJoin.From, evalJoin.To = evalFrom, now
+	evalJoined, _, err := logs.Join(ctx, cfg.Journal, evalJoin)
+	if err != nil {
+		return nil, err
+	}
+	turn := &Turn{Kind: EventIdle}
+	var best *Verdict
+	var bestArt *models.Artifact
+	for _, tc := range cfg.Candidates {
+		rep, err := training.Run(ctx, training.Job{Journal: cfg.Journal, Join: trainJoin, Spec: cfg.Spec, Catalog: cfg.Catalog, Train: tc})
+		if errors.Is(err, training.ErrNoData) {
+			turn.Reason = "no decisions to train on in " + window(trainJoin.From, trainJoin.To)
+			return turn, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("training %s: %w", tc.Model, err)
+		}
+		v := Verdict{Candidate: rep.Result.Name}
+		sc, err := decide.ServableModel(rep.Artifact, cfg.Spec, cfg.Catalog)
+		if err != nil {
+			return nil, fmt.Errorf("candidate %s cannot serve: %w", v.Candidate, err)
+		}
+		explorer, err := decide.NewExplorer(cfg.Explorer)
+		if err != nil {
+			return nil, err
+		}
+		fig, err := compare(evalJoined, cfg, sc, explorer)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating candidate %s: %w", v.Candidate, err)
+		}
+		v.Figures = fig
+		v.Passed, v.Reason = gate(fig, cfg.Gate)
+		turn.Verdicts = append(turn.Verdicts, v)
+		if v.Passed && (best == nil || v.Diff.Lo > best.Diff.Lo) {
+			best, bestArt = &turn.Verdicts[len(turn.Verdicts)-1], rep.Artifact
+		}
+	}
+	for i := range turn.Verdicts {
+		v := &turn.Verdicts[i]
+		if v == best {
+			continue
+		}
+		if err := cfg.Registry.Record(models.Event{Kind: EventGateRejected, By: "loop", Reason: v.Candidate + ": " + v.Reason, Figures: v.Figures.Map()}); err != nil {
+			return nil, err
+		}
+	}
+	if best == nil {
+		turn.Kind, turn.Reason = EventGateRejected, "no candidate passed the gate"
+		return turn, nil
+	}
+	if best.Version, err = cfg.Registry.Save(bestArt); err != nil {
+		return nil, err
+	}
+	if err := cfg.Registry.Record(models.Event{Kind: EventGatePassed, Version: best.Version, By: "loop", Reason: best.Candidate + ": " + best.Reason, Figures: best.Figures.Map()}); err != nil {
+		return nil, err
+	}
+	exp := &decide.Experiment{
+		Name:          canaryName(best.Version),
+		Description:   fmt.Sprintf("the retraining loop's canary of model v%d (%s)", best.Version, best.Candidate),
+		Start:         now.UTC().Truncate(time.Second),
+		PrimaryMetric: cfg.Canary.PrimaryMetric,
+		Guardrails:    cfg.Canary.Guardrails,
+		Control:       "serving",
+		Arms: []decide.Arm{
+			{Name: "serving", Policy: "promoted", Share: 1 - cfg.Canary.Share},
+			{Name: "canary", Policy: "model:" + strconv.Itoa(best.Version), Share: cfg.Canary.Share},
+		},
+	}
+	if cfg.Explorer != (decide.Explorer{}) {
+		// the canary explores as the candidate was evaluated
+		x := cfg.Explorer
+		exp.Arms[1].Explorer = &x
+	}
+	if err := cfg.Service.PutExperiment(ctx, exp); err != nil {
+		return nil, fmt.Errorf("cannot start the canary of v%d: %w", best.Version, err)
+	}
+	reason := fmt.Sprintf("experiment %s: %.0f%% of customers", exp.Name, 100*cfg.Canary.Share)
+	if err := cfg.Registry.Record(models.Event{Kind: EventCanary, Version: best.Version, By: "loop", Reason: reason}); err != nil {
+		return nil, err
+	}
+	turn.Kind, turn.Version, turn.Reason = EventCanary, best.Version, reason
+	return turn, nil
+}
+
+// gate applies the gate's rule to a candidate's figures: enough rounds
+// and effective sample size, a higher estimate than the serving policy's
+// realised value, and a lower bound above the serving policy's lower bound
+// (Personalizer's rule for adopting new settings). The reason is always
+// given.
+func gate(f Figures, g Gate) (bool, string) {
+	switch {
+	case f.Rounds < g.MinRounds:
+		return false, fmt.Sprintf("%d evaluation rounds, fewer than the %d the gate needs", f.Rounds, g.MinRounds)
+	case f.ESS < g.MinESS:
+		return false, fmt.Sprintf("effective sample size %.0f, below %.0f: the candidate is too far from what was logged to be judged", f.ESS, g.MinESS)
+	case !(f.Candidate.Value > f.Serving.Value):
+		return false, fmt.Sprintf("estimate %.4g is not above the serving policy's %.4g", f.Candidate.Value, f.Serving.Value)
+	case !(f.Candidate.Lo > f.Serving.Lo):
+		return false, fmt.Sprintf("lower bound %.4g is not above the serving policy's %.4g", f.Candidate.Lo, f.Serving.Lo)
+	}
+	return true, fmt.Sprintf("estimate %.4g [%.4g, %.4g] against the serving policy's %.4g [%.4g, %.4g]; difference %+.4g [%+.4g, %+.4g] over %d rounds, ESS %.0f",
+		f.Candidate.Value, f.Candidate.Lo, f.Candidate.Hi, f.Serving.Value, f.Serving.Lo, f.Serving.Hi, f.Diff.Value, f.Diff.Lo, f.Diff.Hi, f.Rounds, f.ESS)
+}
+
+// judgeCanary reads the canary's analysis and promotes, rolls back, ends
+// or lets it run.
+func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn, error) {
+	v := started.Version
+	name := canaryName(v)
+	res, err := cfg.Service.Experiment(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	turn := &Turn{Kind: EventIdle, Version: v}
+	end := func(kind, reason string) (*Turn, error) {
+		if err := cfg.Service.ArchiveExperiment(ctx, name); err != nil {
+			return nil, err
+		}
+		if err := cfg.Registry.Record(models.Event{Kind: kind, Version: v, By: "loop", Reason: reason}); err != nil {
+			return nil, err
+		}
+		turn.Kind, turn.Reason = kind, reason
+		return turn, nil
+	}
+	if res != nil {
+		if res.Verdict.Status == experiment.VerdictUntrustworthy {
+			return end(EventRolledBack, "the canary's split cannot be trusted: "+res.Verdict.Trust)
+		}
+		var primary *experiment.Comparison
+		for i := range res.Comparisons {
+			c := &res.Comparisons[i]
+			if c.Arm != "canary" {
+				continue
+			}
+			if c.Role == "guardrail" && c.Direction == "worse" {
+				return end(EventRolledBack, fmt.Sprintf("guardrail %s is worse on the canary: %.4g against %.4g (always-valid p %.3g)", c.Metric, c.ArmMean, c.ControlMean, c.AlwaysValidP))
+			}
+			if c.Role == "primary" {
+				primary = c
+			}
+		}
+		if primary != nil && primary.Direction == "worse" {
+			return end(EventRolledBack, fmt.Sprintf("the canary is worse on %s: %.4g against %.4g (always-valid p %.3g)", primary.Metric, primary.ArmMean, primary.ControlMean, primary.AlwaysValidP))
+		}
+		if primary != nil {
+			cfg.Logger.Info("canary analysed", "experiment", name, "direction", primary.Direction, "trusted", res.Verdict.Trusted,
+				"status", res.Verdict.Status, "always_valid_p", primary.AlwaysValidP, "trust", res.Verdict.Trust)
+		}
+		if primary != nil && primary.Direction == "better" && res.Verdict.Trusted {
+			check := func(a *models.Artifact) error { _, err := decide.ServableModel(a, cfg.Spec, cfg.Catalog); return err }
+			reason := fmt.Sprintf("the canary is better on %s: %.4g against %.4g, lift %+.4g [%+.4g, %+.4g] (always-valid p %.3g)",
+				primary.Metric, primary.ArmMean, primary.ControlMean, primary.AlwaysValidAbsolute.Estimate, primary.AlwaysValidAbsolute.Lo, primary.AlwaysValidAbsolute.Hi, primary.AlwaysValidP)
+			if _, err := models.PromoteChecked(cfg.Registry, v, check, "loop", reason); err != nil {
+				return end(EventRolledBack, "the promotion was refused: "+err.Error())
+			}
+			return end(EventPromoted, reason)
+		}
+	}
+	if cfg.Now().Sub(started.Time) > cfg.Canary.MaxDuration {
+		return end(EventExpired, fmt.Sprintf("no decision after %v: the canary ends without a promotion", cfg.Canary.MaxDuration))
+	}
+	turn.Reason = "the canary runs: no verdict yet"
+	return turn, nil
+}
+
+func window(from, to time.Time) string {
+	return "[" + from.UTC().Format(time.RFC3339) + ", " + to.UTC().Format(time.RFC3339) + ")"
+}
+
+// Interval is an estimate with its confidence interval.
+type Interval struct {
+	Value float64 `json:"value"`
+	Lo    float64 `json:"lo"`
+	Hi    float64 `json:"hi"`
+}
+
+// Figures are the off-policy comparison of a candidate with the serving
+// policy on the evaluation window.
+type Figures struct {
+	Rounds int     `json:"rounds"`
+	ESS    float64 `json:"ess"`
+	// Serving is the serving policy's realised value, Candidate the
+	// candidate's estimate, Diff the paired difference (candidate −
+	// serving), each with its interval.
+	Serving   Interval `json:"serving"`
+	Candidate Interval `json:"candidate"`
+	Diff      Interval `json:"diff"`
+	Estimator string   `json:"estimator"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+// Map flattens the figures for a models.Event.
+func (f Figures) Map() map[string]float64 {
+	m := map[string]float64{"rounds": float64(f.Rounds), "ess": f.ESS}
+	for name, iv := range map[string]Interval{"serving": f.Serving, "candidate": f.Candidate, "diff": f.Diff} {
+		m[name], m[name+"_lo"], m[name+"_hi"] = iv.Value, iv.Lo, iv.Hi
+	}
+	for k, v := range m {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(m, k)
+		}
+	}
+	return m
+}

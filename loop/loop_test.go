@@ -1,0 +1,302 @@
+package loop_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"nextbest/decide"
+	"nextbest/examples/retail"
+	"nextbest/features"
+	"nextbest/logs"
+	"nextbest/loop"
+	"nextbest/models"
+	"nextbest/serve"
+)
+
+// The loop's tests run a real service in process, on loopback HTTP, with
+// a catalog of four web actions without caps and a known truth: on each
+// page one action converts with probability 0.6, the others with 0.1. The
+// service serves uniformly at random (ε = 1), so a model trained on its
+// logs is truly better; the loop evaluates candidates as they would serve
+// (ε-greedy, ε = 0.1).
+const loopCatalog = `version: 1
+channels: [web]
+actions:
+  - {id: a-home,    name: A, channels: [web], value: 1, features: {category: content, discount: 0}}
+  - {id: a-product, name: B, channels: [web], value: 1, features: {category: content, discount: 0}}
+  - {id: a-cart,    name: C, channels: [web], value: 1, features: {category: content, discount: 0}}
+  - {id: a-none,    name: D, channels: [web], value: 1, features: {category: content, discount: 0}}
+`
+
+var pages = []string{"home", "product", "cart"}
+
+// truth is the probability that action converts on page.
+type truth func(page, action string) float64
+
+func best(page, action string) float64 {
+	if action == "a-"+page {
+		return 0.6
+	}
+	return 0.1
+}
+
+func flat(page, action string) float64 { return 0.25 }
+
+// worst inverts best: the action that was best is now the worst.
+func worst(page, action string) float64 {
+	if action == "a-"+page {
+		return 0.02
+	}
+	return 0.3
+}
+
+type service struct {
+	t    *testing.T
+	svc  *serve.Service
+	base string
+	reg  *models.Registry
+	dir  string
+	rnd  *rand.Rand
+}
+
+func startService(t *testing.T) *service {
+	t.Helper()
+	dir, regDir := t.TempDir(), t.TempDir()
+	reg, err := models.OpenRegistry(regDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := serve.Open(serve.Config{
+		DataDir: dir, Catalog: []byte(loopCatalog), FeatureSpec: retail.FeatureSpec,
+		Explorer:        decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1},
+		Registry:        regDir, RegistryPoll: 50 * time.Millisecond,
+		DecisionTimeout: 5 * time.Second, JournalNoSync: true, ExperimentsTTL: time.Nanosecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go svc.Serve(ln)
+	t.Cleanup(func() { svc.Close() })
+	return &service{t: t, svc: svc, base: "http://" + ln.Addr().String(), reg: reg, dir: dir, rnd: rand.New(rand.NewPCG(1, 2))}
+}
+
+func (s *service) post(path string, body any) map[string]any {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(s.base+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode/100 != 2 {
+		s.t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+	}
+	return out
+}
+
+// traffic makes n decisions on random pages and posts the outcomes the
+// truth draws; it returns the arms' mean rewards (by experiment arm, ""
+// outside experiments).
+func (s *service) traffic(n int, tr truth) map[string]float64 {
+	sum, cnt := map[string]float64{}, map[string]float64{}
+	for i := range n {
+		page := pages[s.rnd.IntN(len(pages))]
+		out := s.post("/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c-%04d", i%500), "channel": "web", "context": map[string]any{"page": page}})
+		arm := ""
+		if e, ok := out["experiment"].(map[string]any); ok {
+			arm = fmt.Sprint(e["arm"])
+		}
+		acts := out["actions"].([]any)
+		act := acts[0].(map[string]any)["action_id"].(string)
+		r := 0.0
+		if s.rnd.Float64() < tr(page, act) {
+			r = 1
+			s.post("/v1/outcomes", map[string]any{"decision_id": out["decision_id"], "action_id": act, "reward": 1, "type": "conversion"})
+		}
+		sum[arm] += r
+		cnt[arm]++
+	}
+	for k := range sum {
+		sum[k] /= cnt[k]
+	}
+	return sum
+}
+
+func (s *service) loopConfig(t *testing.T, evalFrom, now time.Time) loop.Config {
+	spec, err := features.ParseSpec(retail.FeatureSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := decide.ParseCatalog([]byte(loopCatalog), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loop.Config{
+		Spec: spec, Catalog: cat, Journal: s.dir + "/journal", Join: logs.JoinConfig{},
+		Explorer:    decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.1},
+		TrainWindow: time.Hour, EvalWindow: now.Sub(evalFrom),
+		Gate:        loop.Gate{MinRounds: 300, MinESS: 30},
+		Canary:      loop.Canary{Share: 0.5},
+		Registry:    s.reg, Service: &loop.HTTPService{Target: s.base},
+		Now:         func() time.Time { return now },
+	}
+}
+
+func kinds(t *testing.T, reg *models.Registry) string {
+	hist, err := reg.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ks []string
+	for _, e := range hist {
+		ks = append(ks, e.Kind)
+	}
+	return strings.Join(ks, ",")
+}
+
+// TestLoopPromotesABetterModel: a candidate trained on the logs of a
+// uniform policy passes the gate, wins its canary and is promoted; the
+// service then serves it.
+func TestLoopPromotesABetterModel(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.traffic(1500, best)
+	evalFrom := time.Now()
+	s.traffic(1000, best)
+	cfg := s.loopConfig(t, evalFrom, time.Now())
+	turn, err := loop.Step(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if turn.Kind != loop.EventCanary || len(turn.Verdicts) != 1 || !turn.Verdicts[0].Passed {
+		t.Fatalf("first turn: %+v", turn)
+	}
+	v := turn.Verdicts[0]
+	t.Logf("gate: %s", v.Reason)
+	// the truth: uniform serves 0.1 + 0.5/4 = 0.225; the candidate, if it
+	// learned, 0.6·0.925 + 0.1·0.075 ≈ 0.56
+	if !(v.Serving.Lo < 0.225 && 0.225 < v.Serving.Hi) || !(v.Diff.Lo > 0.15) {
+		t.Errorf("gate figures: %+v", v.Figures)
+	}
+	// enough for the experiment's trust rule: 1,000 decisions per arm
+	means := s.traffic(2400, best)
+	t.Logf("canary traffic, mean reward by arm: %v", means)
+	turn, err = loop.Step(context.Background(), s.loopConfig(t, evalFrom, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if turn.Kind != loop.EventPromoted {
+		t.Fatalf("second turn: %+v", turn)
+	}
+	if got := kinds(t, s.reg); got != "gate_passed,experiment_put,canary_started,promoted,experiment_archived,canary_promoted" {
+		t.Errorf("history: %s", got)
+	}
+	if v, _ := s.reg.PromotedVersion(); v != turn.Version {
+		t.Errorf("promoted version %d, want %d", v, turn.Version)
+	}
+	// the canary is archived, and the service serves the promoted model
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := s.post("/v1/decide", map[string]any{"customer_id": "c-x", "channel": "web", "context": map[string]any{"page": "cart"}})
+		if out["experiment"] != nil {
+			t.Fatalf("a decision after the promotion is still in the canary: %v", out)
+		}
+		if out["policy"] == fmt.Sprintf("linucb@v%d", turn.Version) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service does not serve the promoted model: %v", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoopRejectsAtTheGate: when no action is better than another, the
+// candidate's lower bound does not beat the serving policy's, and it is
+// rejected, with the figures, before it serves anyone; too few rounds are
+// rejected too.
+func TestLoopRejectsAtTheGate(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.traffic(1200, flat)
+	evalFrom := time.Now()
+	s.traffic(800, flat)
+	turn, err := loop.Step(context.Background(), s.loopConfig(t, evalFrom, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if turn.Kind != loop.EventGateRejected || turn.Verdicts[0].Passed {
+		t.Fatalf("turn: %+v", turn)
+	}
+	t.Logf("rejected: %s", turn.Verdicts[0].Reason)
+	cfg := s.loopConfig(t, evalFrom, time.Now())
+	cfg.Gate.MinRounds = 5000
+	turn, err = loop.Step(context.Background(), cfg)
+	if err != nil || turn.Kind != loop.EventGateRejected || !strings.Contains(turn.Verdicts[0].Reason, "fewer than the 5000") {
+		t.Fatalf("too few rounds: %+v, %v", turn, err)
+	}
+	if got := kinds(t, s.reg); got != "gate_rejected,gate_rejected" {
+		t.Errorf("history: %s", got)
+	}
+	if live := s.experiments(); len(live) != 0 {
+		t.Errorf("a rejected candidate serves: %v", live)
+	}
+}
+
+// TestLoopRollsBackAWorseCanary: the world changes after the gate (the
+// best action becomes the worst): the canary loses to the serving policy
+// and is rolled back; nothing is promoted.
+func TestLoopRollsBackAWorseCanary(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.traffic(1500, best)
+	evalFrom := time.Now()
+	s.traffic(1000, best)
+	turn, err := loop.Step(context.Background(), s.loopConfig(t, evalFrom, time.Now()))
+	if err != nil || turn.Kind != loop.EventCanary {
+		t.Fatalf("first turn: %+v, %v", turn, err)
+	}
+	means := s.traffic(2400, worst)
+	t.Logf("canary traffic after the change, mean reward by arm: %v", means)
+	turn, err = loop.Step(context.Background(), s.loopConfig(t, evalFrom, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if turn.Kind != loop.EventRolledBack {
+		t.Fatalf("second turn: %+v", turn)
+	}
+	t.Logf("rolled back: %s", turn.Reason)
+	if _, err := s.reg.PromotedVersion(); err == nil {
+		t.Error("a rolled-back canary was promoted")
+	}
+	if live := s.experiments(); len(live) != 0 {
+		t.Errorf("the canary still runs: %v", live)
+	}
+}
+
+func (s *service) experiments() []any {
+	resp, err := http.Get(s.base + "/admin/experiments")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Experiments []any `json:"experiments"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return out.Experiments
+}

@@ -1,0 +1,99 @@
+package loop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"nextbest/decide"
+	"nextbest/experiment"
+)
+
+// HTTPService is a running nextbest service (any instance of a cluster)
+// steered through its HTTP API: the experiments admin API and GET
+// /v1/experiments.
+type HTTPService struct {
+	// Target is the base URL; Token the admin token ("" for a loopback
+	// service without one).
+	Target, Token string
+	Client        *http.Client
+}
+
+func (h *HTTPService) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(h.Target, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if h.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.Token)
+	}
+	c := h.Client
+	if c == nil {
+		c = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		json.Unmarshal(b, &e)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error.Message)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// PutExperiment implements Service.
+func (h *HTTPService) PutExperiment(ctx context.Context, e *decide.Experiment) error {
+	return h.do(ctx, "PUT", "/admin/experiments/"+e.Name, e, nil)
+}
+
+// ArchiveExperiment implements Service.
+func (h *HTTPService) ArchiveExperiment(ctx context.Context, name string) error {
+	return h.do(ctx, "DELETE", "/admin/experiments/"+name, nil, nil)
+}
+
+// Experiment implements Service.
+func (h *HTTPService) Experiment(ctx context.Context, name string) (*experiment.Result, error) {
+	var ans struct {
+		Experiments []*experiment.Result `json:"experiments"`
+		Errors      map[string]string    `json:"errors"`
+	}
+	if err := h.do(ctx, "GET", "/v1/experiments", nil, &ans); err != nil {
+		return nil, err
+	}
+	for _, r := range ans.Experiments {
+		if r.Experiment == name {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+var _ Service = (*HTTPService)(nil)
