@@ -76,8 +76,8 @@ func startService(t *testing.T) *service {
 	}
 	svc, err := serve.Open(serve.Config{
 		DataDir: dir, Catalog: []byte(loopCatalog), FeatureSpec: retail.FeatureSpec,
-		Explorer:        decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1},
-		Registry:        regDir, RegistryPoll: 50 * time.Millisecond,
+		Explorer: decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1},
+		Registry: regDir, RegistryPoll: 50 * time.Millisecond,
 		DecisionTimeout: 5 * time.Second, JournalNoSync: true, ExperimentsTTL: time.Nanosecond,
 	})
 	if err != nil {
@@ -149,10 +149,10 @@ func (s *service) loopConfig(t *testing.T, evalFrom, now time.Time) loop.Config 
 		Spec: spec, Catalog: cat, Journal: s.dir + "/journal", Join: logs.JoinConfig{},
 		Explorer:    decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.1},
 		TrainWindow: time.Hour, EvalWindow: now.Sub(evalFrom),
-		Gate:        loop.Gate{MinRounds: 300, MinESS: 30},
-		Canary:      loop.Canary{Share: 0.5},
-		Registry:    s.reg, Service: &loop.HTTPService{Target: s.base},
-		Now:         func() time.Time { return now },
+		Gate:     loop.Gate{MinRounds: 300, MinESS: 30},
+		Canary:   loop.Canary{Share: 0.5},
+		Registry: s.reg, Service: &loop.HTTPService{Target: s.base},
+		Now: func() time.Time { return now },
 	}
 }
 
