@@ -52,6 +52,8 @@ func main() {
 		err = runJournal(os.Args[2:])
 	case "experiments":
 		err = runExperiments(os.Args[2:], os.Stdout)
+	case "loop":
+		err = runLoop(os.Args[2:], os.Stdout)
 	case "version", "-v", "--version":
 		fmt.Println("nextbest", version)
 	case "help", "-h", "--help":
@@ -99,6 +101,7 @@ Usage:
   nextbest train [flags]      train a model from the journal or a data file
   nextbest models list|history|show|promote|rollback|push   manage the model registry
   nextbest experiments list|put|ramp|stop|archive   change a running service's experiments
+  nextbest loop [flags]       the retraining loop: train, gate off-policy, canary, promote or roll back
   nextbest eval journal|obd|hillstrom|file   off-policy evaluation
   nextbest report [flags]     experiment report: HTML, JSON and CSV
   nextbest simulate [flags]   drive a running service with simulated customers

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"nextbest/cluster"
+	"nextbest/cluster/rstore"
+	"nextbest/cluster/stream"
+	"nextbest/decide"
+	"nextbest/loop"
+	"nextbest/models"
+	"nextbest/training"
+)
+
+// runLoop is "nextbest loop": the retraining loop next to a running
+// service. One runs at a time: a lock file in the registry directory
+// (embedded), the "loop" lease in Redis (cluster).
+func runLoop(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("loop", flag.ContinueOnError)
+	cf := addConfigFlags(fs, cfgCatalog|cfgFeatures|cfgWindow|cfgDefaultReward|cfgRegistry|cfgData)
+	target := fs.String("target", "http://127.0.0.1:8080", "base URL of the service (any instance of a cluster)")
+	token := fs.String("token", os.Getenv("NEXTBEST_ADMIN_TOKEN"), "admin token (default $NEXTBEST_ADMIN_TOKEN)")
+	journalDir := fs.String("journal", "", "journal directory (default DATA/journal; cluster: where the stream is pulled, default ./loop-journal)")
+	every := fs.Duration("every", time.Hour, "time between turns")
+	once := fs.Bool("once", false, "run one turn and exit")
+	candidates := fs.String("candidates", "linucb", "models trained each turn, comma-separated: linucb, lints (per-action ridge), logistic, mlp")
+	trainWindow := fs.Duration("train-window", 7*24*time.Hour, "candidates train on this much journal before the evaluation window")
+	evalWindow := fs.Duration("eval-window", 24*time.Hour, "candidates are evaluated on the last this much of the journal")
+	minRounds := fs.Int("min-rounds", 500, "the gate's fewest evaluation rounds")
+	minESS := fs.Float64("min-ess", 100, "the gate's smallest effective sample size")
+	share := fs.Float64("canary-share", 0.1, "share of customers the canary serves")
+	maxCanary := fs.Duration("canary-max", 7*24*time.Hour, "a canary without a verdict after this long ends without a promotion")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: nextbest loop --config FILE [--target URL] [flags]
+
+The retraining loop, beside a running service: every --every it trains the
+candidates on the journal, compares each off-policy with the serving
+policy on the latest --eval-window, lets through only one whose estimate
+and lower bound beat the serving policy's, serves it to --canary-share of
+customers as an experiment, and promotes it when the canary is better with
+no guardrail worse, or rolls it back. Every step is recorded in the model
+registry's history (nextbest models history).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	c, err := cf.load()
+	if err != nil {
+		return err
+	}
+	spec, cat, err := c.specAndCatalog()
+	if err != nil {
+		return err
+	}
+	jc, err := c.joinConfig()
+	if err != nil {
+		return err
+	}
+	cc, err := clusterOf(c.path, c.fileConfig)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg := loop.Config{
+		Spec: spec, Catalog: cat, Join: jc, Explorer: c.Explorer,
+		TrainWindow: *trainWindow, EvalWindow: *evalWindow,
+		Gate:    loop.Gate{MinRounds: *minRounds, MinESS: *minESS},
+		Canary:  loop.Canary{Share: *share, MaxDuration: *maxCanary},
+		Service: &loop.HTTPService{Target: *target, Token: *token},
+		Logger:  log,
+	}
+	for _, m := range strings.Split(*candidates, ",") {
+		m = strings.TrimSpace(m)
+		cfg.Candidates = append(cfg.Candidates, training.TrainConfig{Model: m, PerAction: m == "linucb" || m == "lints" || m == "logistic", HoldOut: -1})
+	}
+	var pull func() error
+	if cc != nil {
+		st, err := stream.Open(ctx, cc.NATS)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		reg, err := st.Registry(ctx)
+		if err != nil {
+			return err
+		}
+		cfg.Registry = reg
+		cfg.Journal = *journalDir
+		if cfg.Journal == "" {
+			cfg.Journal = "loop-journal"
+		}
+		pull = func() error { return journalPull([]string{"--config", c.path, "--dir", cfg.Journal}, io.Discard) }
+		// one loop in the cluster: the "loop" lease
+		rs, err := rstore.Open(cc.Redis)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		lease := cluster.NewLease(rs, "loop", cc.Instance+"/loop", time.Minute)
+		if ok, err := lease.Try(ctx); err != nil || !ok {
+			holder, _ := lease.Holder(ctx)
+			return errors.Join(fmt.Errorf("another loop runs (lease held by %q)", holder), err)
+		}
+		defer lease.Release()
+		go func() {
+			t := time.NewTicker(15 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if ok, _ := lease.Try(ctx); !ok {
+						log.Error("lost the loop lease; stopping")
+						stop()
+						return
+					}
+				}
+			}
+		}()
+	} else {
+		reg, err := models.OpenRegistry(cmpOr(c.Registry, "models"))
+		if err != nil {
+			return err
+		}
+		cfg.Registry = reg
+		cfg.Journal = cmpOr(*journalDir, filepath.Join(cmpOr(c.DataDir, "data"), "journal"))
+		unlock, err := lockFile(filepath.Join(reg.Dir(), "LOOP.lock"))
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	if _, err := decide.NewExplorer(cfg.Explorer); err != nil {
+		return fmt.Errorf("config %s: explorer: %w", c.path, err)
+	}
+	for {
+		if pull != nil {
+			if err := pull(); err != nil {
+				log.Error("cannot pull the stream", "err", err)
+			}
+		}
+		turn, err := loop.Step(ctx, cfg)
+		switch {
+		case err != nil && *once:
+			return err
+		case err != nil:
+			log.Error("loop turn failed", "err", err)
+		default:
+			b, _ := json.Marshal(turn)
+			fmt.Fprintln(w, string(b))
+		}
+		if *once {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*every):
+		}
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// lockFile takes an exclusive lock on path, failing at once if another
+// process holds it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another loop runs on this registry (%s is locked)", path)
+	}
+	return func() { f.Close() }, nil
+}
