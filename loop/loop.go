@@ -57,6 +57,9 @@ type Service interface {
 	ArchiveExperiment(ctx context.Context, name string) error
 	// Experiment returns its analysis so far, nil when it has no data.
 	Experiment(ctx context.Context, name string) (*experiment.Result, error)
+	// Fallbacks returns, per arm of experiment name, its decisions and
+	// those that fell back to the value ranking (the arm's model failed).
+	Fallbacks(ctx context.Context, name string) (decisions, fallbacks map[string]int64, err error)
 }
 
 // Gate configures the off-policy gate.
@@ -81,6 +84,13 @@ type Canary struct {
 	// guardrail "conversion").
 	PrimaryMetric string
 	Guardrails    []string
+	// MaxFallbackShare is how much more often than the serving arm's the
+	// canary's decisions may fall back to the value ranking (its model
+	// gave non-finite scores or ran out of time) before it is rolled back
+	// as misbehaving (default 0.01), once it has MinFallbackDecisions
+	// decisions (default 100).
+	MaxFallbackShare     float64
+	MinFallbackDecisions int64
 }
 
 // Config configures the loop.
@@ -136,6 +146,12 @@ func (c *Config) defaults() error {
 	}
 	if !(c.Canary.Share > 0 && c.Canary.Share < 1) {
 		return fmt.Errorf("loop: canary share %v is not in (0, 1)", c.Canary.Share)
+	}
+	if c.Canary.MaxFallbackShare == 0 {
+		c.Canary.MaxFallbackShare = 0.01
+	}
+	if c.Canary.MinFallbackDecisions == 0 {
+		c.Canary.MinFallbackDecisions = 100
 	}
 	if c.Canary.MaxDuration == 0 {
 		c.Canary.MaxDuration = 7 * 24 * time.Hour
@@ -341,6 +357,22 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 		}
 		turn.Kind, turn.Reason = kind, reason
 		return turn, nil
+	}
+	// a misbehaving model first: it needs no statistics
+	decisions, fallbacks, err := cfg.Service.Fallbacks(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if n := decisions["canary"]; n >= cfg.Canary.MinFallbackDecisions {
+		share := float64(fallbacks["canary"]) / float64(n)
+		base := 0.0
+		if m := decisions["serving"]; m > 0 {
+			base = float64(fallbacks["serving"]) / float64(m)
+		}
+		if share > base+cfg.Canary.MaxFallbackShare {
+			return end(EventRolledBack, fmt.Sprintf("the canary's model misbehaves: %d of its %d decisions fell back to the value ranking (non-finite scores or timeouts), %.1f%% against %.1f%% on the serving arm",
+				fallbacks["canary"], n, 100*share, 100*base))
+		}
 	}
 	if res != nil {
 		if res.Verdict.Status == experiment.VerdictUntrustworthy {

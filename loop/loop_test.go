@@ -78,7 +78,7 @@ func startService(t *testing.T) *service {
 		DataDir: dir, Catalog: []byte(loopCatalog), FeatureSpec: retail.FeatureSpec,
 		Explorer: decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1},
 		Registry: regDir, RegistryPoll: 50 * time.Millisecond,
-		DecisionTimeout: 5 * time.Second, JournalNoSync: true, ExperimentsTTL: time.Nanosecond,
+		DecisionTimeout: 5 * time.Second, JournalNoSync: true, ExperimentsTTL: time.Nanosecond, Seed: 3,
 	})
 	if err != nil {
 		t.Fatal(err)

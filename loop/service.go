@@ -96,4 +96,16 @@ func (h *HTTPService) Experiment(ctx context.Context, name string) (*experiment.
 	return nil, nil
 }
 
+// Fallbacks implements Service, from GET /v1/stats.
+func (h *HTTPService) Fallbacks(ctx context.Context, name string) (map[string]int64, map[string]int64, error) {
+	var st struct {
+		Decisions map[string]map[string]int64 `json:"experiment_decisions"`
+		Fallbacks map[string]map[string]int64 `json:"experiment_fallbacks"`
+	}
+	if err := h.do(ctx, "GET", "/v1/stats", nil, &st); err != nil {
+		return nil, nil, err
+	}
+	return st.Decisions[name], st.Fallbacks[name], nil
+}
+
 var _ Service = (*HTTPService)(nil)

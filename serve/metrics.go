@@ -159,7 +159,10 @@ type stats struct {
 	Outcomes   map[string]int64            `json:"outcomes_by_type"`
 	Events     int64                       `json:"events"`
 	Experiment map[string]map[string]int64 `json:"experiment_decisions"` // experiment → arm → count
-	LastLSN    uint64                      `json:"journal_last_lsn"`
+	// Fallbacks counts the experiment decisions that fell back to the
+	// value ranking (a failing model, a timeout, a store outage)
+	Fallbacks map[string]map[string]int64 `json:"experiment_fallbacks,omitempty"` // experiment → arm → count
+	LastLSN   uint64                      `json:"journal_last_lsn"`
 }
 
 func (s *Service) stats() (*stats, error) {
@@ -168,7 +171,7 @@ func (s *Service) stats() (*stats, error) {
 		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	return &stats{Since: v.Since, Decisions: v.Decisions, Actions: v.Actions, Outcomes: v.Outcomes,
-		Events: v.Events, Experiment: v.Experiments, LastLSN: s.journal.LastLSN()}, nil
+		Events: v.Events, Experiment: v.Experiments, Fallbacks: v.Fallbacks, LastLSN: s.journal.LastLSN()}, nil
 }
 
 func (m *metrics) write(ctx *fasthttp.RequestCtx) {

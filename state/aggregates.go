@@ -40,6 +40,7 @@ const (
 	volumeOutcomes    = "outcomes"    // v/outcomes/<type>
 	volumeEvents      = "events"      // v/events
 	volumeExperiments = "experiments" // v/experiments/<experiment>/<arm>
+	volumeFallbacks   = "fallbacks"   // v/fallbacks/<experiment>/<arm>
 	keySince          = prefixVolume + "since"
 )
 
@@ -55,6 +56,11 @@ type Volume struct {
 	Decisions   map[string]int64
 	Actions     map[string]map[string]int64
 	Experiments map[string]map[string]int64
+	// Fallbacks counts the experiment decisions that fell back to the
+	// value ranking (the arm's model failed: a non-finite score, a
+	// timeout; or the profile store was down), by experiment and arm: how
+	// the retraining loop tells a misbehaving canary.
+	Fallbacks map[string]map[string]int64
 	// Outcomes counts outcomes by type, duplicates not counted (late ones
 	// are: they reach the profile); Events the journey events.
 	Outcomes map[string]int64
@@ -120,7 +126,7 @@ func scanError(what string, err error) error {
 // wrap ErrUnavailable or ErrCorrupt.
 func (s *Store) Volume() (*Volume, error) {
 	v := &Volume{Decisions: map[string]int64{}, Actions: map[string]map[string]int64{},
-		Experiments: map[string]map[string]int64{}, Outcomes: map[string]int64{}}
+		Experiments: map[string]map[string]int64{}, Fallbacks: map[string]map[string]int64{}, Outcomes: map[string]int64{}}
 	nested := func(m map[string]map[string]int64, a, b string, n int64) {
 		if m[a] == nil {
 			m[a] = map[string]int64{}
@@ -151,6 +157,8 @@ func (s *Store) Volume() (*Volume, error) {
 			nested(v.Actions, parts[1], parts[2], n)
 		case parts[0] == volumeExperiments && len(parts) == 3:
 			nested(v.Experiments, parts[1], parts[2], n)
+		case parts[0] == volumeFallbacks && len(parts) == 3:
+			nested(v.Fallbacks, parts[1], parts[2], n)
 		case parts[0] == volumeOutcomes && len(parts) == 2:
 			v.Outcomes[parts[1]] = n
 		case parts[0] == volumeEvents && len(parts) == 1:
@@ -326,6 +334,9 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 	if e := d.Experiment; e != nil {
 		exp, arm = e.Name, e.Arm
 		keys = append(keys, counterKey{volumeExperiments, exp, arm})
+		if d.Fallback {
+			keys = append(keys, counterKey{volumeFallbacks, exp, arm})
+		}
 		ed = experiment.DecisionOf(d, time.UTC)
 		unitKey = unitKeyOf(exp, d.CustomerID)
 		u, err := g.unit(unitKey)
@@ -701,7 +712,7 @@ func (k counterKey) storeKey() string {
 		return key
 	}
 	key += "/" + esc(k.a)
-	if k.b != "" || k.name == volumeActions || k.name == volumeExperiments {
+	if k.b != "" || k.name == volumeActions || k.name == volumeExperiments || k.name == volumeFallbacks {
 		key += "/" + esc(k.b)
 	}
 	return key
