@@ -101,6 +101,21 @@ func AppendDecision(dst []byte, d *Decision) ([]byte, error) {
 	if d.Fallback {
 		e.b = append(e.b, `,"fallback":true`...)
 	}
+	if sh := d.Shadow; sh != nil {
+		e.key("shadow")
+		e.b = append(e.b, `{"policy":`...)
+		e.str(sh.Policy)
+		e.b = append(e.b, `,"action":`...)
+		e.str(sh.Action)
+		e.b = append(e.b, `,"probabilities":[`...)
+		for i, p := range sh.Probabilities {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.float(p)
+		}
+		e.b = append(e.b, ']', '}')
+	}
 	e.b = append(e.b, '}')
 	return e.b, e.err
 }

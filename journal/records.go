@@ -66,6 +66,19 @@ type Decision struct {
 	// Actions are the returned actions in slot order.
 	Actions  []LoggedAction `json:"actions"`
 	Fallback bool           `json:"fallback,omitempty"`
+	// Shadow is what a shadow policy would have done (it was not served):
+	// the retraining loop's candidate scoring every decision beside the
+	// serving policy, for a near-on-policy estimate of its value.
+	Shadow *Shadow `json:"shadow,omitempty"`
+}
+
+// Shadow is a shadow policy's would-be first slot of a decision: its
+// choice and its exact probability of each eligible action (in
+// Decision.Eligible's order).
+type Shadow struct {
+	Policy        string    `json:"policy"`
+	Action        string    `json:"action"`
+	Probabilities []float64 `json:"probabilities"`
 }
 
 // ExperimentArm records the experiment assignment of a decision.

@@ -29,6 +29,7 @@ func (f *fallbackService) ArchiveExperiment(_ context.Context, name string) erro
 func (f *fallbackService) Experiment(context.Context, string) (*experiment.Result, error) {
 	return nil, nil
 }
+func (f *fallbackService) SetShadow(context.Context, int, *decide.Explorer) error { return nil }
 func (f *fallbackService) Fallbacks(context.Context, string) (map[string]int64, map[string]int64, error) {
 	return f.decisions, f.fallbacks, nil
 }

@@ -34,6 +34,8 @@ import (
 const (
 	EventGatePassed   = "gate_passed"
 	EventGateRejected = "gate_rejected"
+	EventShadow       = "shadow_running"
+	EventShadowFailed = "shadow_rejected"
 	EventCanary       = "canary_started"
 	EventPromoted     = "canary_promoted"
 	EventRolledBack   = "canary_rolled_back"
@@ -60,6 +62,21 @@ type Service interface {
 	// Fallbacks returns, per arm of experiment name, its decisions and
 	// those that fell back to the value ranking (the arm's model failed).
 	Fallbacks(ctx context.Context, name string) (decisions, fallbacks map[string]int64, err error)
+	// SetShadow makes version score every decision beside the serving
+	// policy, exploring with explorer (nil: the service's); 0 stops it.
+	SetShadow(ctx context.Context, version int, explorer *decide.Explorer) error
+}
+
+// Shadow configures the shadow stage between the gate and the canary.
+type Shadow struct {
+	// Off skips the stage: a candidate that passes the gate goes to the
+	// canary at once.
+	Off bool
+	// MinRounds is the fewest shadowed decisions with their rewards joined
+	// before the shadow is judged (default Gate.MinRounds); MaxDuration
+	// ends a shadow that has not reached them (default 3 days).
+	MinRounds   int
+	MaxDuration time.Duration
 }
 
 // Gate configures the off-policy gate.
@@ -112,6 +129,7 @@ type Config struct {
 	// on [now − EvalWindow, now) (defaults 7 days and 1 day).
 	TrainWindow, EvalWindow time.Duration
 	Gate                    Gate
+	Shadow                  Shadow
 	Canary                  Canary
 	Registry                Registry
 	Service                 Service
@@ -140,6 +158,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Gate.Level == 0 {
 		c.Gate.Level = 0.95
+	}
+	if c.Shadow.MinRounds == 0 {
+		c.Shadow.MinRounds = c.Gate.MinRounds
+	}
+	if c.Shadow.MaxDuration == 0 {
+		c.Shadow.MaxDuration = 3 * 24 * time.Hour
 	}
 	if c.Canary.Share == 0 {
 		c.Canary.Share = 0.1
@@ -206,20 +230,23 @@ func Step(ctx context.Context, cfg Config) (*Turn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c := runningCanary(hist); c != nil {
-		return judgeCanary(ctx, &cfg, c)
+	switch e := running(hist); {
+	case e != nil && e.Kind == EventShadow:
+		return judgeShadow(ctx, &cfg, e)
+	case e != nil:
+		return judgeCanary(ctx, &cfg, e)
 	}
 	return trainAndGate(ctx, &cfg)
 }
 
-// runningCanary returns the event that started the running canary, nil
-// when none runs.
-func runningCanary(hist []models.Event) *models.Event {
+// running returns the event that started the running stage (a shadow or
+// a canary), nil when none runs.
+func running(hist []models.Event) *models.Event {
 	for i := len(hist) - 1; i >= 0; i-- {
 		switch hist[i].Kind {
-		case EventCanary:
+		case EventCanary, EventShadow:
 			return &hist[i]
-		case EventPromoted, EventRolledBack, EventExpired:
+		case EventPromoted, EventRolledBack, EventExpired, EventShadowFailed:
 			return nil
 		}
 	}
@@ -290,6 +317,34 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 	if err := cfg.Registry.Record(models.Event{Kind: EventGatePassed, Version: best.Version, By: "loop", Reason: best.Candidate + ": " + best.Reason, Figures: best.Figures.Map()}); err != nil {
 		return nil, err
 	}
+	if !cfg.Shadow.Off {
+		if err := cfg.Service.SetShadow(ctx, best.Version, cfg.explorer()); err != nil {
+			return nil, fmt.Errorf("cannot start the shadow of v%d: %w", best.Version, err)
+		}
+		reason := fmt.Sprintf("v%d scores every decision beside the serving policy, unserved", best.Version)
+		if err := cfg.Registry.Record(models.Event{Kind: EventShadow, Version: best.Version, By: "loop", Reason: reason}); err != nil {
+			return nil, err
+		}
+		turn.Kind, turn.Version, turn.Reason = EventShadow, best.Version, reason
+		return turn, nil
+	}
+	return startCanary(ctx, cfg, turn, best.Version, best.Candidate)
+}
+
+// explorer is the explorer candidates are evaluated, shadowed and
+// canaried with: nil for the service's own.
+func (c *Config) explorer() *decide.Explorer {
+	if c.Explorer == (decide.Explorer{}) {
+		return nil
+	}
+	x := c.Explorer
+	return &x
+}
+
+// startCanary serves version to the canary share as an experiment arm.
+func startCanary(ctx context.Context, cfg *Config, turn *Turn, version int, candidate string) (*Turn, error) {
+	now := cfg.Now()
+	best := &Verdict{Version: version, Candidate: candidate}
 	exp := &decide.Experiment{
 		Name:          canaryName(best.Version),
 		Description:   fmt.Sprintf("the retraining loop's canary of model v%d (%s)", best.Version, best.Candidate),
@@ -302,11 +357,8 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 			{Name: "canary", Policy: "model:" + strconv.Itoa(best.Version), Share: cfg.Canary.Share},
 		},
 	}
-	if cfg.Explorer != (decide.Explorer{}) {
-		// the canary explores as the candidate was evaluated
-		x := cfg.Explorer
-		exp.Arms[1].Explorer = &x
-	}
+	// the canary explores as the candidate was evaluated
+	exp.Arms[1].Explorer = cfg.explorer()
 	if err := cfg.Service.PutExperiment(ctx, exp); err != nil {
 		return nil, fmt.Errorf("cannot start the canary of v%d: %w", best.Version, err)
 	}

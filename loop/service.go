@@ -108,4 +108,12 @@ func (h *HTTPService) Fallbacks(ctx context.Context, name string) (map[string]in
 	return st.Decisions[name], st.Fallbacks[name], nil
 }
 
+// SetShadow implements Service, through PUT or DELETE /admin/shadow.
+func (h *HTTPService) SetShadow(ctx context.Context, version int, explorer *decide.Explorer) error {
+	if version == 0 {
+		return h.do(ctx, "DELETE", "/admin/shadow", nil, nil)
+	}
+	return h.do(ctx, "PUT", "/admin/shadow", map[string]any{"version": version, "explorer": explorer}, nil)
+}
+
 var _ Service = (*HTTPService)(nil)

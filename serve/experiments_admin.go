@@ -28,7 +28,7 @@ import (
 // resolved to what serves it) before it is saved, and recorded in the
 // model registry's history when there is one.
 
-// experimentStore keeps the live experiments document.
+// experimentStore keeps a live document (the experiments, the shadow).
 type experimentStore interface {
 	// Load returns the saved document, nil when none was saved (the
 	// config's experiments then run).
@@ -38,10 +38,6 @@ type experimentStore interface {
 	// ctx ends (nothing on the embedded path).
 	Watch(ctx context.Context, fn func([]byte))
 }
-
-// ExperimentsFile is the live experiments document of an embedded
-// instance, in its data directory.
-const ExperimentsFile = "experiments.yaml"
 
 type fileExperiments struct{ path string }
 
@@ -80,25 +76,32 @@ func (f fileExperiments) Save(doc []byte) error {
 
 func (fileExperiments) Watch(context.Context, func([]byte)) {}
 
-// clusterExperiments keeps the document in the registry bucket.
-type clusterExperiments struct{ reg *stream.Registry }
+// clusterExperiments keeps the document under key in the registry bucket.
+type clusterExperiments struct {
+	reg *stream.Registry
+	key string
+}
 
-const experimentsKey = "experiments"
-
-func (c clusterExperiments) Load() ([]byte, error) { return c.reg.Document(experimentsKey) }
-func (c clusterExperiments) Save(doc []byte) error { return c.reg.PutDocument(experimentsKey, doc) }
+func (c clusterExperiments) Load() ([]byte, error) { return c.reg.Document(c.key) }
+func (c clusterExperiments) Save(doc []byte) error { return c.reg.PutDocument(c.key, doc) }
 func (c clusterExperiments) Watch(ctx context.Context, fn func([]byte)) {
-	c.reg.WatchDocument(ctx, experimentsKey, fn)
+	c.reg.WatchDocument(ctx, c.key, fn)
+}
+
+// liveStore returns where the live document name (experiments, shadow)
+// is kept: a key of the cluster's registry bucket, or a file in the data
+// directory.
+func (s *Service) liveStore(name string) experimentStore {
+	if reg, ok := s.registry.(*stream.Registry); ok {
+		return clusterExperiments{reg, name}
+	}
+	return fileExperiments{filepath.Join(s.cfg.DataDir, name+".yaml")}
 }
 
 // openExperiments starts the live experiments: the saved document when
 // there is one (it supersedes the config's), else the config's.
 func (s *Service) openExperiments() error {
-	if reg, ok := s.registry.(*stream.Registry); ok {
-		s.expStore = clusterExperiments{reg}
-	} else {
-		s.expStore = fileExperiments{filepath.Join(s.cfg.DataDir, ExperimentsFile)}
-	}
+	s.expStore = s.liveStore("experiments")
 	exps := s.cfg.Experiments
 	doc, err := s.expStore.Load()
 	if err != nil {

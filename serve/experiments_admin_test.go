@@ -116,3 +116,23 @@ func TestClusterExperimentsAtRuntime(t *testing.T) {
 	}
 	t.Logf("an experiment created on one instance ran on another %v later", time.Since(put))
 }
+
+// TestShadowAdmin: a shadow must name a servable registry version (422
+// otherwise, naming the field); DELETE stops it.
+func TestShadowAdmin(t *testing.T) {
+	t.Parallel()
+	in := start(t, retailConfig(t.TempDir()))
+	code, out := in.call("PUT", "/admin/shadow", map[string]any{"version": 3})
+	if e, _ := out["error"].(map[string]any); code != 422 || e == nil || e["field"] != "version" {
+		t.Errorf("a shadow without a registry: %d %v", code, out)
+	}
+	if code, out := in.call("PUT", "/admin/shadow", map[string]any{"version": 0}); code != 422 {
+		t.Errorf("version 0: %d %v", code, out)
+	}
+	if out := in.mustCall("DELETE", "/admin/shadow", nil, 200); out["shadow"] != nil {
+		t.Errorf("after DELETE: %v", out)
+	}
+	if out := in.mustCall("POST", "/v1/decide", map[string]any{"customer_id": "c-0001", "channel": "web"}, 200); out["shadow"] != nil {
+		t.Errorf("the decision answer shows a shadow: %v", out)
+	}
+}

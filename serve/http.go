@@ -51,6 +51,7 @@ var (
 		"/v1/stats":            {"stats", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleStats(c) }},
 		"/v1/models":           {"models", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModels(c) }},
 		"/admin/models/reload": {"admin", "POST", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReload(c) }},
+		"/admin/shadow":        {"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
 		"/healthz":             {"healthz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
 		"/readyz":              {"readyz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
@@ -159,6 +160,8 @@ type decideWork struct {
 	acts []int
 	// capped is the contact reservation's scratch
 	capped []string
+	// shadowRes is the shadow model's scratch result
+	shadowRes decide.Result
 	// pending: the decision's record was enqueued but not acknowledged in
 	// time; the journal may still hand lv to the applier
 	pending bool
@@ -204,6 +207,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	// for one customer never exceed a cap.
 	id := newDecisionID(now)
 	storeDown := false
+	var shadow *journal.Shadow
 	resv, release, err := s.contacts.Decide(w.req.CustomerID, id, now, func(p *features.Profile, storeErr error) ([]string, error) {
 		storeDown = storeErr != nil
 		if storeDown {
@@ -214,6 +218,10 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		req.NoCapped = storeDown
 		if err := s.engine.Decide(dctx, &req, p, &w.res); err != nil && !errors.Is(err, decide.ErrNoActions) {
 			return nil, err
+		}
+		shadow = nil
+		if rt := s.shadow.Load(); rt != nil && !storeDown && len(w.res.Actions) > 0 {
+			shadow = s.shadowScore(dctx, rt, req, p, w.res.Eligible, &w.shadowRes)
 		}
 		w.capped = w.capped[:0]
 		for _, c := range w.res.Actions {
@@ -236,7 +244,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		V: journal.SchemaVersion, DecisionID: id, RequestID: w.req.RequestID,
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
 		Profile: res.Inputs.ProfileMap(), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
-		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Experiment: exp,
+		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Experiment: exp, Shadow: shadow,
 	}
 	if arm != nil && arm.name != "" {
 		d.Policy = arm.name

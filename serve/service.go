@@ -232,6 +232,8 @@ type Service struct {
 
 	experiments    atomic.Pointer[[]experimentRuntime] // liveExperiments
 	expStore       experimentStore
+	shadow         atomic.Pointer[shadowRuntime] // nil: no shadow
+	shadowStore    experimentStore
 	expAdminMu     sync.Mutex // one admin change of the experiments at a time
 	expMu          sync.Mutex
 	expCache       *experimentsAnswer
@@ -441,6 +443,9 @@ func Open(cfg Config) (_ *Service, err error) {
 	})
 	if err := s.openExperiments(); err != nil {
 		return nil, &InputError{Input: InputExperiments, Err: err}
+	}
+	if err := s.openShadow(); err != nil {
+		return nil, err
 	}
 	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {
 		return nil, err
