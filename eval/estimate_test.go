@@ -3,6 +3,7 @@ package eval_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,8 +143,12 @@ func TestValidation(t *testing.T) {
 		t.Errorf("no model: %v, want ErrNoRewardModel", err)
 	}
 	all, err := eval.EvaluateAll(rs, eval.Options{})
-	if err != nil || len(all) != 2 {
-		t.Errorf("EvaluateAll without a full model: %d estimates, %v; want IPS and SNIPS", len(all), err)
+	var names []string
+	for _, e := range all {
+		names = append(names, e.Estimator)
+	}
+	if err != nil || !slices.Equal(names, []string{"IPS", "SNIPS", "Clipped-IPS"}) {
+		t.Errorf("EvaluateAll without a full model: %q, %v; want the estimators without a model, IPS, SNIPS and Clipped-IPS", names, err)
 	}
 	zero := tiny()
 	for i := range zero {

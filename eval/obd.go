@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,13 +28,19 @@ type OBDRow struct {
 	Position   int // 0-based: the CSV's 1 (left), 2, 3 minus one
 	Click      float64
 	Propensity float64
+	// User holds the hashed user features user_feature_0.. as given, and
+	// Affinity the user-item affinities user-item_affinity_0.. (one per
+	// item); both nil when the log has no such columns.
+	User     []string
+	Affinity []float64
 }
 
 // ReadOBDLog parses an OBD log, {random,bts}/<campaign>/<campaign>.csv.
 // Columns are found by name: item_id, position (1-based), click and
-// propensity_score are required; the others (the unnamed index, timestamp,
-// user features, user-item affinities) are ignored, so a slimmed copy with
-// only the required columns reads the same.
+// propensity_score are required; user_feature_0.. and
+// user-item_affinity_0.. are read when present (consecutive from 0); the
+// others (the unnamed index, timestamp) are ignored, so a slimmed copy
+// with only the columns read reads the same.
 func ReadOBDLog(r io.Reader) ([]OBDRow, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -45,6 +52,8 @@ func ReadOBDLog(r io.Reader) ([]OBDRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: OBD log: %w", ErrFormat, err)
 	}
+	user, aff := numberedColumns(h, "user_feature_"), numberedColumns(h, "user-item_affinity_")
+	intern := map[string]string{}
 	var rows []OBDRow
 	for {
 		rec, err := cr.Read()
@@ -66,7 +75,44 @@ func ReadOBDLog(r io.Reader) ([]OBDRow, error) {
 			return nil, fmt.Errorf("%w: OBD log line %d: item %d, position %d, click %v, propensity %v out of range",
 				ErrFormat, line, item, pos, click, p)
 		}
-		rows = append(rows, OBDRow{Item: item, Position: pos - 1, Click: click, Propensity: p})
+		row := OBDRow{Item: item, Position: pos - 1, Click: click, Propensity: p}
+		if len(user) > 0 {
+			row.User = make([]string, len(user))
+			for k, j := range user {
+				v, ok := intern[rec[j]]
+				if !ok {
+					v = strings.Clone(rec[j])
+					intern[v] = v
+				}
+				row.User[k] = v
+			}
+		}
+		if len(aff) > 0 {
+			row.Affinity = make([]float64, len(aff))
+			for k, j := range aff {
+				if row.Affinity[k], err = strconv.ParseFloat(rec[j], 64); err != nil || row.Affinity[k] < 0 {
+					return nil, fmt.Errorf("%w: OBD log line %d: affinity %d: %q", ErrFormat, line, k, rec[j])
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+}
+
+// numberedColumns returns the positions of the columns prefix0, prefix1,
+// … in header, up to the first number missing.
+func numberedColumns(header []string, prefix string) []int {
+	col := make(map[string]int, len(header))
+	for j, name := range header {
+		col[strings.TrimSpace(name)] = j
+	}
+	var out []int
+	for k := 0; ; k++ {
+		j, ok := col[prefix+strconv.Itoa(k)]
+		if !ok {
+			return out
+		}
+		out = append(out, j)
 	}
 }
 
@@ -333,20 +379,41 @@ type OBDConfig struct {
 	// Draws is the number of Monte Carlo draws of the BTS replay; 0 means
 	// 1,000,000.
 	Draws int
-	// Seed seeds the replay (ReplayBTS) and the cross-fitting folds.
+	// Seed seeds the replay (ReplayBTS), the cross-fitting folds and the
+	// refitting bootstrap.
 	Seed uint64
 	// Folds is the number of cross-fitting folds of the reward model; 0
 	// means 2.
 	Folds int
-	// Smoothing is the reward model's prior strength m in pseudo-rows;
-	// 0 means 100 (about the Random rows per item×position cell).
+	// Model is the reward model of DM and the doubly robust estimators:
+	// OBDModelLogistic (the default) or OBDModelCells.
+	Model string
+	// L2 is the logistic model's penalty; 0 means 1.
+	L2 float64
+	// Smoothing is the cell model's prior strength m in pseudo-rows; 0
+	// means 100 (about the Random rows per item×position cell).
 	Smoothing float64
 	// Target is the BTS action distribution to evaluate: OBDTargetReplay
 	// (the default) or OBDTargetEmpirical.
 	Target string
-	// Options are passed to the estimators.
+	// Options are passed to the estimators; Options.Model, Folds and Seed
+	// are set from the fields above.
 	Options Options
 }
+
+// The reward models of EvaluateOBD.
+const (
+	// OBDModelLogistic is a logistic regression of the click on the
+	// item (one-hot), the position (one-hot), the four hashed user
+	// features (one-hot), the item's features (item_feature_0 and the
+	// one-hot of item_feature_1..3) and the user's affinity for the item,
+	// ln(1 + user-item_affinity), with L2 penalty OBDConfig.L2.
+	OBDModelLogistic = "logistic"
+	// OBDModelCells is the CTR of each item×position cell smoothed
+	// towards the position's CTR, (clicks + m·ctr_k)/(rows + m): it
+	// ignores the user and item features.
+	OBDModelCells = "cells"
+)
 
 // The targets of EvaluateOBD.
 const (
@@ -375,6 +442,9 @@ type OBDEstimate struct {
 	// Z is (Value − on-policy CTR) / √(SE² + SE_on²): the two samples are
 	// independent, so |Z| > 1.96 is a significant disagreement.
 	Z float64 `json:"z"`
+	// Covers says whether the interval [Lo, Hi] contains the on-policy
+	// CTR (itself an estimate: Z is the test that allows for its error).
+	Covers bool `json:"covers_on_policy"`
 }
 
 // OBDReport is the result of EvaluateOBD.
@@ -404,6 +474,13 @@ type OBDReport struct {
 	// a t interval.
 	OnPolicy  Estimate      `json:"on_policy"`
 	Estimates []OBDEstimate `json:"estimates"`
+	// Selection is SLOPE's choice among Estimates (Select).
+	Selection Selection `json:"selection"`
+	// Comparison is BTS (the candidate) against Random (the serving
+	// policy) on the Random log, with DR: the paired difference estimates
+	// CTR_BTS − CTR_Random, whose on-policy value is OnPolicy − the Random
+	// log's mean click.
+	Comparison Comparison `json:"comparison"`
 }
 
 // EvaluateOBD estimates the Bernoulli-TS policy's CTR from the Random
@@ -411,11 +488,11 @@ type OBDReport struct {
 //
 // Each Random row is a round ("position-wise" evaluation, as the Open
 // Bandit Pipeline does): the logged item, its exact propensity 1/n_items,
-// the click, and as target the replayed BTS distribution over items for
-// the row's position. The reward model for DM/DR/SNDR/Switch-DR is the CTR
-// of each item×position cell smoothed toward the position's CTR,
-// (clicks + m·ctr_k)/(rows + m), cross-fitted: the rows of each fold get
-// the model fitted on the other folds.
+// the click, and as target the BTS distribution over items for the row's
+// position. The reward model for DM and the doubly robust estimators is
+// OBDConfig.Model, fitted by the estimators themselves (Options.Model):
+// cross-fitted, and refitted on bootstrap resamples for DM's interval.
+// It runs the same on any campaign that LoadOBD reads.
 func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 	if cfg.Draws == 0 {
 		cfg.Draws = 1_000_000
@@ -426,8 +503,14 @@ func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 	if cfg.Smoothing == 0 {
 		cfg.Smoothing = 100
 	}
-	if cfg.Folds < 2 || cfg.Smoothing < 0 {
-		return nil, fmt.Errorf("%w: folds %d, smoothing %v", ErrInvalidOptions, cfg.Folds, cfg.Smoothing)
+	if cfg.Model == "" {
+		cfg.Model = OBDModelLogistic
+	}
+	if cfg.L2 == 0 {
+		cfg.L2 = 1
+	}
+	if cfg.Folds < 2 || cfg.Smoothing < 0 || cfg.L2 < 0 {
+		return nil, fmt.Errorf("%w: folds %d, smoothing %v, L2 %v", ErrInvalidOptions, cfg.Folds, cfg.Smoothing, cfg.L2)
 	}
 	n := len(d.Prior.Alpha)
 	if len(d.Items) != 0 && len(d.Items) != n {
@@ -490,18 +573,32 @@ func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 	rep.OnPolicy = meanCI(clicks, cfg.Options)
 	rep.OnPolicy.Estimator = "on-policy BTS CTR"
 
-	// Cross-fitted reward model.
-	fold := make([]int, len(d.Random))
-	perm := rand.New(rand.NewPCG(cfg.Seed, 0xF01D)).Perm(len(d.Random))
-	for j, i := range perm {
-		fold[i] = j % cfg.Folds
+	// The reward model.
+	var model RewardModel
+	switch cfg.Model {
+	case OBDModelLogistic:
+		sp := newOBDSpace(d, positions)
+		model = &LogisticModel{Dim: sp.dim, Features: sp.features, L2: cfg.L2}
+		rep.RewardModel = fmt.Sprintf("logistic regression of the click on %s (%d features), L2 %g", sp.describe(), sp.dim, cfg.L2)
+	case OBDModelCells:
+		model = &CellModel{Cells: positions * n, Groups: positions, M: cfg.Smoothing,
+			Cell:  func(r *Round, a int) int { return r.Position*n + a },
+			Group: func(r *Round, a int) int { return r.Position }}
+		rep.RewardModel = fmt.Sprintf("item×position CTR smoothed toward the position CTR with m=%g pseudo-rows", cfg.Smoothing)
+	default:
+		return nil, fmt.Errorf("%w: OBD reward model %q (want %q or %q)", ErrInvalidOptions, cfg.Model, OBDModelLogistic, OBDModelCells)
 	}
-	qhat := make([][][]float64, cfg.Folds) // [fold][position][item]
-	for f := range qhat {
-		qhat[f] = cellCTR(d.Random, fold, f, positions, n, cfg.Smoothing)
+	o := cfg.Options
+	o.Model, o.Folds, o.Seed = model, cfg.Folds, cfg.Seed
+	if o, err := o.withDefaults(); err != nil {
+		return nil, err
+	} else {
+		rep.RewardModel += fmt.Sprintf(", %d-fold cross-fitted (seed %d); DM's interval from %d refits", o.Folds, o.Seed, o.Refits)
+		if o.Bootstrap > 0 {
+			rep.RewardModel = strings.Replace(rep.RewardModel, fmt.Sprintf("DM's interval from %d refits", o.Refits),
+				fmt.Sprintf("DM's and the DR estimators' intervals from %d refits", o.Bootstrap), 1)
+		}
 	}
-	rep.RewardModel = fmt.Sprintf("item×position CTR smoothed toward the position CTR with m=%g pseudo-rows, %d-fold cross-fitted (seed %d)",
-		cfg.Smoothing, cfg.Folds, cfg.Seed)
 
 	// The Random policy's full distribution, when the log is uniform.
 	var uniform []float64
@@ -516,42 +613,60 @@ func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 			uniform[i] = u
 		}
 	}
-	rounds := func(target [][]float64) []Round {
-		rs := make([]Round, len(d.Random))
-		for i, r := range d.Random {
-			rs[i] = Round{Logged: r.Item, Propensity: r.Propensity, Reward: r.Click, Target: target[r.Position],
-				Qhat: qhat[fold[i]][r.Position], Logging: uniform, Position: r.Position}
-		}
-		return rs
+	base := make([]Round, len(d.Random))
+	ctx := obdContexts(d)
+	for i, r := range d.Random {
+		base[i] = Round{Logged: r.Item, Propensity: r.Propensity, Reward: r.Click, Target: probs[r.Position],
+			Logging: uniform, Position: r.Position, Context: ctx[i]}
 	}
-	ests, err := EvaluateAll(rounds(probs), cfg.Options)
+	ests, err := EvaluateAll(base, o)
 	if err != nil {
 		return nil, err
 	}
+	// The cross-fitted model's predictions, the same the estimators used
+	// (same folds, same seed), for the target batches below.
+	fitted, err := CrossFit(base, model, o.Folds, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	rounds := func(target [][]float64) []Round {
+		rs := slices.Clone(fitted)
+		for i := range rs {
+			rs[i].Target = target[rs[i].Position]
+		}
+		return rs
+	}
 	// Target error: every estimate recomputed with each batch's
-	// probabilities (Switch-DR at the chosen τ); batch means.
+	// probabilities at the chosen tuning; batch means.
 	vals := make([][]float64, len(ests)) // [estimate][batch]
 	for _, probs := range batches {
-		bd, err := prepare(rounds(probs), cfg.Options)
+		bd, err := prepare(rounds(probs), o)
 		if err != nil {
 			return nil, err
 		}
 		for j, e := range ests {
 			est, _ := ParseEstimator(e.Estimator)
-			v, _, err := bd.analytic(est, e.Tau)
+			v, _, err := bd.analytic(est, e.hyper())
 			if err != nil {
 				return nil, err
 			}
 			vals[j] = append(vals[j], v)
 		}
 	}
+	on := rep.OnPolicy
 	for j, e := range ests {
 		oe := OBDEstimate{Estimate: e}
 		oe.TargetSE = stat.StdDev(vals[j], nil) / math.Sqrt(float64(len(vals[j])))
-		on := rep.OnPolicy
 		oe.RelError = math.Abs(e.Value-on.Value) / on.Value
 		oe.Z = (e.Value - on.Value) / math.Hypot(e.SE, on.SE)
+		oe.Covers = e.Lo <= on.Value && on.Value <= e.Hi
 		rep.Estimates = append(rep.Estimates, oe)
+	}
+	rep.Selection = selectFrom(ests)
+	oc := o
+	oc.Model = nil // DR's interval is analytic: the cross-fitted Qhat suffice
+	if rep.Comparison, err = Compare(fitted, DR, oc); err != nil {
+		return nil, err
 	}
 	return rep, nil
 }
@@ -584,32 +699,6 @@ func empiricalTarget(log []OBDRow, positions, n int) ([][]float64, [][][]float64
 		batches[b] = freq(func(i int) bool { return i%replayBatches == b })
 	}
 	return freq(func(int) bool { return true }), batches
-}
-
-// cellCTR fits the smoothed item×position CTR on the rows not in fold f.
-func cellCTR(rows []OBDRow, fold []int, f, positions, n int, m float64) [][]float64 {
-	clicks, shows := zeros(positions, n), zeros(positions, n)
-	pc, ps := make([]float64, positions), make([]float64, positions)
-	for i, r := range rows {
-		if fold[i] == f {
-			continue
-		}
-		clicks[r.Position][r.Item] += r.Click
-		shows[r.Position][r.Item]++
-		pc[r.Position] += r.Click
-		ps[r.Position]++
-	}
-	q := zeros(positions, n)
-	for k := range positions {
-		ctr := 0.0
-		if ps[k] > 0 {
-			ctr = pc[k] / ps[k]
-		}
-		for i := range n {
-			q[k][i] = (clicks[k][i] + m*ctr) / (shows[k][i] + m)
-		}
-	}
-	return q
 }
 
 // meanCI is the sample mean of x with its t(n−1) interval at o's level.

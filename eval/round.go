@@ -44,6 +44,11 @@ type Round struct {
 	// judged per action id. Nil means candidate i is the same action in
 	// every round with N candidates.
 	Actions []int
+	// Context optionally holds features of the round's context (the
+	// customer, the request), for a RewardModel to read through its
+	// featurizer (see LogisticModel and CellModel); the estimators ignore
+	// it. Rounds may share it.
+	Context []float64
 }
 
 // sumTol is how far a probability vector's sum may stray from 1: input
@@ -94,6 +99,11 @@ func (r *Round) Validate(i int) error {
 	}
 	if r.Position < 0 {
 		return bad("position", "%d is negative", r.Position)
+	}
+	for k, v := range r.Context {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return bad("context", "feature %d is %v", k, v)
+		}
 	}
 	return nil
 }
@@ -146,13 +156,26 @@ const (
 	// off-policy evaluation in contextual bandits"; the OBP form). τ is
 	// Options.Tau or, when that is 0, chosen by the rule in Options.Tau.
 	SwitchDR
+	// DRos is doubly robust with optimistic shrinkage of the weights,
+	// (1/n) Σ [q̂ᵢ(π) + ŵᵢ(rᵢ − q̂ᵢ)] with ŵ = λw/(w² + λ) (Su,
+	// Dimakopoulou, Krishnamurthy & Dudík 2020, "Doubly robust off-policy
+	// evaluation with shrinkage"). λ = ∞ is DR and λ → 0 is DM; λ is
+	// Options.Lambda or, when that is 0, chosen by SLOPE (Options.Lambda).
+	DRos
+	// ClippedIPS is IPS with the weights clipped at λ, (1/n) Σ min(wᵢ, λ)
+	// rᵢ (Ionides 2008; the Open Bandit Pipeline's IPW with lambda_): less
+	// variance, biased towards 0 by E[(w − λ)₊ r]. λ is Options.Clip or,
+	// when that is 0, chosen by SLOPE.
+	ClippedIPS
 )
 
 // AllEstimators returns every estimator in report order.
-func AllEstimators() []Estimator { return []Estimator{IPS, SNIPS, DM, DR, SNDR, SwitchDR} }
+func AllEstimators() []Estimator {
+	return []Estimator{IPS, SNIPS, ClippedIPS, DM, DR, SNDR, SwitchDR, DRos}
+}
 
 // String returns the estimator's short name ("IPS", "SNIPS", "DM", "DR",
-// "SNDR", "Switch-DR").
+// "SNDR", "Switch-DR", "DRos", "Clipped-IPS").
 func (e Estimator) String() string {
 	switch e {
 	case IPS:
@@ -167,15 +190,21 @@ func (e Estimator) String() string {
 		return "SNDR"
 	case SwitchDR:
 		return "Switch-DR"
+	case DRos:
+		return "DRos"
+	case ClippedIPS:
+		return "Clipped-IPS"
 	}
 	return fmt.Sprintf("Estimator(%d)", int(e))
 }
 
 // NeedsModel reports whether the estimator needs Round.Qhat.
-func (e Estimator) NeedsModel() bool { return e == DM || e == DR || e == SNDR || e == SwitchDR }
+func (e Estimator) NeedsModel() bool {
+	return e == DM || e == DR || e == SNDR || e == SwitchDR || e == DRos
+}
 
-// ParseEstimator returns the estimator named s (case-insensitive; "switch"
-// and "switchdr" name Switch-DR).
+// ParseEstimator returns the estimator named s (case-insensitive, dashes
+// ignored; "switch" names Switch-DR, "clip" and "ipsclip" Clipped-IPS).
 func ParseEstimator(s string) (Estimator, error) {
 	switch strings.ToLower(strings.ReplaceAll(s, "-", "")) {
 	case "ips":
@@ -190,6 +219,10 @@ func ParseEstimator(s string) (Estimator, error) {
 		return SNDR, nil
 	case "switchdr", "switch":
 		return SwitchDR, nil
+	case "dros":
+		return DRos, nil
+	case "clippedips", "clip", "ipsclip":
+		return ClippedIPS, nil
 	}
 	return 0, fmt.Errorf("%w: unknown estimator %q", ErrInvalidOptions, s)
 }
