@@ -88,6 +88,10 @@ type Gate struct {
 	MinESS    float64
 	// Level is the intervals' confidence (default 0.95).
 	Level float64
+	// Off lets every trained candidate through to the next stage: for a
+	// team that trusts the canary alone (the simulator's "broken"
+	// scenario checks that the canary then guards by itself).
+	Off bool
 }
 
 // Canary configures the online stage.
@@ -293,6 +297,9 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 		}
 		v.Figures = fig
 		v.Passed, v.Reason = gate(fig, cfg.Gate)
+		if cfg.Gate.Off {
+			v.Passed, v.Reason = true, "the gate is off: "+v.Reason
+		}
 		turn.Verdicts = append(turn.Verdicts, v)
 		if v.Passed && (best == nil || v.Diff.Lo > best.Diff.Lo) {
 			best, bestArt = &turn.Verdicts[len(turn.Verdicts)-1], rep.Artifact
@@ -303,7 +310,7 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 		if v == best {
 			continue
 		}
-		if err := cfg.Registry.Record(models.Event{Kind: EventGateRejected, By: "loop", Reason: v.Candidate + ": " + v.Reason, Figures: v.Figures.Map()}); err != nil {
+		if err := cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: EventGateRejected, By: "loop", Reason: v.Candidate + ": " + v.Reason, Figures: v.Figures.Map()}); err != nil {
 			return nil, err
 		}
 	}
@@ -314,7 +321,7 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 	if best.Version, err = cfg.Registry.Save(bestArt); err != nil {
 		return nil, err
 	}
-	if err := cfg.Registry.Record(models.Event{Kind: EventGatePassed, Version: best.Version, By: "loop", Reason: best.Candidate + ": " + best.Reason, Figures: best.Figures.Map()}); err != nil {
+	if err := cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: EventGatePassed, Version: best.Version, By: "loop", Reason: best.Candidate + ": " + best.Reason, Figures: best.Figures.Map()}); err != nil {
 		return nil, err
 	}
 	if !cfg.Shadow.Off {
@@ -322,7 +329,7 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 			return nil, fmt.Errorf("cannot start the shadow of v%d: %w", best.Version, err)
 		}
 		reason := fmt.Sprintf("v%d scores every decision beside the serving policy, unserved", best.Version)
-		if err := cfg.Registry.Record(models.Event{Kind: EventShadow, Version: best.Version, By: "loop", Reason: reason}); err != nil {
+		if err := cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: EventShadow, Version: best.Version, By: "loop", Reason: reason}); err != nil {
 			return nil, err
 		}
 		turn.Kind, turn.Version, turn.Reason = EventShadow, best.Version, reason
@@ -363,7 +370,7 @@ func startCanary(ctx context.Context, cfg *Config, turn *Turn, version int, cand
 		return nil, fmt.Errorf("cannot start the canary of v%d: %w", best.Version, err)
 	}
 	reason := fmt.Sprintf("experiment %s: %.0f%% of customers", exp.Name, 100*cfg.Canary.Share)
-	if err := cfg.Registry.Record(models.Event{Kind: EventCanary, Version: best.Version, By: "loop", Reason: reason}); err != nil {
+	if err := cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: EventCanary, Version: best.Version, By: "loop", Reason: reason}); err != nil {
 		return nil, err
 	}
 	turn.Kind, turn.Version, turn.Reason = EventCanary, best.Version, reason
@@ -404,7 +411,7 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 		if err := cfg.Service.ArchiveExperiment(ctx, name); err != nil {
 			return nil, err
 		}
-		if err := cfg.Registry.Record(models.Event{Kind: kind, Version: v, By: "loop", Reason: reason}); err != nil {
+		if err := cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: kind, Version: v, By: "loop", Reason: reason}); err != nil {
 			return nil, err
 		}
 		turn.Kind, turn.Reason = kind, reason

@@ -34,7 +34,7 @@ func judgeShadow(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 			return nil
 		}
 		turn.Kind, turn.Reason = kind, reason
-		return cfg.Registry.Record(models.Event{Kind: kind, Version: v, By: "loop", Reason: reason, Figures: fig.Map()})
+		return cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: kind, Version: v, By: "loop", Reason: reason, Figures: fig.Map()})
 	}
 	if fig.Rounds < cfg.Shadow.MinRounds {
 		if cfg.Now().Sub(started.Time) > cfg.Shadow.MaxDuration {

@@ -16,6 +16,11 @@ import (
 // The online model keeps learning either way, so falling back to it (the
 // promoted artifact is removed or refused) loses nothing.
 
+// ReloadModel serves the registry's promoted model now, as POST
+// /admin/models/reload does, rather than at the next poll; it reports
+// whether the served model changed.
+func (s *Service) ReloadModel() (bool, error) { return s.loadPromoted(true) }
+
 // loadPromoted serves the registry's promoted model if it changed since
 // the last call (or, with force, if a refused one is promoted still). It
 // returns whether the served model changed. An artifact

@@ -26,6 +26,9 @@ func runSimulate(args []string) error {
 	if len(args) > 0 && args[0] == "learnbench" {
 		return runLearnBench(args[1:])
 	}
+	if len(args) > 0 && args[0] == "loop" {
+		return runSimulateLoop(args[1:], os.Stdout)
+	}
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: nextbest simulate [flags]

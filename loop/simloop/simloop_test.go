@@ -1,0 +1,50 @@
+package simloop_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+
+	"nextbest/loop/simloop"
+)
+
+// TestScenarioWorse: the service serves a model trained on a warm-up; the
+// loop's candidates are heavily shrunk ridges that know less. Every one is
+// rejected (at the gate, or its canary ends without a promotion): nothing
+// is promoted, and no version that is not promoted serves more than the
+// canary's share of a day's decisions.
+func TestScenarioWorse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulated days")
+	}
+	t.Parallel()
+	sum := run(t, simloop.Config{Scenario: "worse", Seed: 1, Days: 4, VisitsPerDay: 2500})
+	if sum.Promotions != 0 {
+		t.Errorf("a worse candidate was promoted: %+v", sum.Timeline)
+	}
+	if len(sum.Rejections)+len(sum.Rollbacks) == 0 {
+		t.Errorf("no candidate was judged: %+v", sum.Timeline)
+	}
+	if sum.CandidateShare > 0.5+0.05 {
+		t.Errorf("an unpromoted version served %.2f of a day's decisions (canary share 0.5)", sum.CandidateShare)
+	}
+	if sum.FailedCalls != 0 {
+		t.Errorf("%d requests failed", sum.FailedCalls)
+	}
+}
+
+func run(t *testing.T, cfg simloop.Config) *simloop.Summary {
+	t.Helper()
+	cfg.Dir = t.TempDir()
+	if os.Getenv("NEXTBEST_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	sum, err := simloop.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s seed %d: %d decisions, %d promotions, %d canaries, rejections %q, rollbacks %q, share of oracle %.3f → %.3f, daily %.3f, max unpromoted share %.3f, failed requests %d",
+		cfg.Scenario, cfg.Seed, sum.Decisions, sum.Promotions, sum.Canaries, sum.Rejections, sum.Rollbacks, sum.ShareOfOracleBefore, sum.ShareOfOracleAfter, sum.Daily, sum.CandidateShare, sum.FailedCalls)
+	return sum
+}
