@@ -1,67 +1,37 @@
 package loop
 
 import (
-	"math"
-
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"nextbest/decide"
 	"nextbest/eval"
 	"nextbest/logs"
 )
 
 // compare evaluates the candidate (scorer with explorer) on the joined
-// evaluation window against the serving policy: the serving policy's
-// realised value (the logged rewards' mean), the candidate's doubly robust
-// estimate with a cross-fitted reward model, and their paired difference
-// per round, each with a normal interval at cfg.Gate.Level.
+// evaluation window against the serving policy with eval.Compare: the
+// serving policy's realised value, the candidate's doubly robust estimate
+// (the per-action ridge reward model cross-fitted on the other half of
+// the rounds), and their paired difference, each with its interval at
+// cfg.Gate.Level, and the importance weights' ESS.
 func compare(joined []logs.Joined, cfg *Config, sc decide.Scorer, explorer decide.Explorer) (Figures, error) {
 	rounds, _, err := eval.JournalRoundsCrossFit(joined, cfg.Spec, cfg.Catalog, eval.Target{Name: sc.Name(), Scorer: sc, Explorer: explorer})
 	if err != nil {
 		return Figures{}, err
 	}
-	f := Figures{Rounds: len(rounds), Estimator: "DR (paired with the logged rewards)"}
+	return figures(rounds, eval.DR, cfg.Gate.Level)
+}
+
+// figures compares the rounds' target with the serving policy.
+func figures(rounds []eval.Round, e eval.Estimator, level float64) (Figures, error) {
+	f := Figures{Rounds: len(rounds), Estimator: e.String() + " (paired with the serving policy's realised value)"}
 	if len(rounds) < 2 {
 		return f, nil
 	}
-	n := float64(len(rounds))
-	var sw, sw2 float64
-	serving, cand, diff := make([]float64, len(rounds)), make([]float64, len(rounds)), make([]float64, len(rounds))
-	for i, r := range rounds {
-		w := r.Target[r.Logged] / r.Propensity
-		sw += w
-		sw2 += w * w
-		var dm, q float64
-		if r.Qhat != nil {
-			for a, p := range r.Target {
-				dm += p * r.Qhat[a]
-			}
-			q = r.Qhat[r.Logged]
-		}
-		serving[i] = r.Reward
-		cand[i] = dm + w*(r.Reward-q)
-		diff[i] = cand[i] - serving[i]
+	c, err := eval.Compare(rounds, e, eval.Options{Level: level})
+	if err != nil {
+		return f, err
 	}
-	if sw2 > 0 {
-		f.ESS = sw * sw / sw2
-	}
-	z := distuv.UnitNormal.Quantile(1 - (1-cfg.Gate.Level)/2)
-	f.Serving, f.Candidate, f.Diff = meanInterval(serving, z), meanInterval(cand, z), meanInterval(diff, z)
-	_ = n
+	iv := func(x eval.Estimate) Interval { return Interval{Value: x.Value, Lo: x.Lo, Hi: x.Hi} }
+	f.Serving, f.Candidate, f.Diff = iv(c.Serving), iv(c.Candidate), iv(c.Difference)
+	f.ESS, f.Warnings = c.Candidate.ESS, c.Warnings
 	return f, nil
-}
-
-func meanInterval(xs []float64, z float64) Interval {
-	n := float64(len(xs))
-	var m float64
-	for _, x := range xs {
-		m += x
-	}
-	m /= n
-	var ss float64
-	for _, x := range xs {
-		ss += (x - m) * (x - m)
-	}
-	se := math.Sqrt(ss / (n - 1) / n)
-	return Interval{Value: m, Lo: m - z*se, Hi: m + z*se}
 }

@@ -3,11 +3,10 @@ package loop
 import (
 	"context"
 	"fmt"
-	"math"
+	"slices"
 	"strings"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
+	"nextbest/eval"
 	"nextbest/logs"
 	"nextbest/models"
 )
@@ -24,7 +23,10 @@ func judgeShadow(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 	if err != nil {
 		return nil, err
 	}
-	fig := shadowFigures(joined, v, cfg.Gate.Level)
+	fig, err := shadowFigures(joined, v, cfg.Gate.Level)
+	if err != nil {
+		return nil, err
+	}
 	turn := &Turn{Kind: EventIdle, Version: v, Verdicts: []Verdict{{Candidate: fmt.Sprintf("v%d (shadow)", v), Version: v, Figures: fig}}}
 	stop := func(kind, reason string) error {
 		if err := cfg.Service.SetShadow(ctx, 0, nil); err != nil {
@@ -58,53 +60,27 @@ func judgeShadow(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 }
 
 // shadowFigures compares version v's shadow with the serving policy on
-// the decisions it shadowed: the serving policy's realised value, the
-// shadow's inverse-propensity estimate (its exact probability of the
-// logged first action over the logged propensity), and their paired
-// difference per decision.
-func shadowFigures(joined []logs.Joined, v int, level float64) Figures {
+// the decisions it shadowed, as rounds whose target is the shadow's exact
+// probabilities over the eligible actions (near-on-policy weights): the
+// serving policy's realised value, the shadow's IPS estimate and their
+// paired difference (eval.Compare).
+func shadowFigures(joined []logs.Joined, v int, level float64) (Figures, error) {
 	suffix := fmt.Sprintf("@v%d", v)
-	var serving, cand []float64
-	var sw, sw2 float64
+	var rounds []eval.Round
 	for i := range joined {
 		d := &joined[i].Decision
 		sh := d.Shadow
 		if sh == nil || !strings.HasSuffix(sh.Policy, suffix) || len(d.Actions) == 0 || len(sh.Probabilities) != len(d.Eligible) {
 			continue
 		}
-		logged := -1
-		for k, id := range d.Eligible {
-			if id == d.Actions[0].ActionID {
-				logged = k
-				break
-			}
-		}
+		logged := slices.Index(d.Eligible, d.Actions[0].ActionID)
 		p := d.Actions[0].Propensity
-		if logged < 0 || !(p > 0) {
+		if logged < 0 || !(p > 0 && p <= 1) {
 			continue
 		}
-		w := sh.Probabilities[logged] / p
-		r := joined[i].Rewards[0]
-		sw += w
-		sw2 += w * w
-		serving = append(serving, r)
-		cand = append(cand, w*r)
+		rounds = append(rounds, eval.Round{Logged: logged, Propensity: p, Reward: joined[i].Rewards[0], Target: sh.Probabilities})
 	}
-	f := Figures{Rounds: len(serving), Estimator: "IPS on the shadow's exact probabilities (paired with the logged rewards)"}
-	if len(serving) < 2 {
-		return f
-	}
-	diff := make([]float64, len(serving))
-	for i := range serving {
-		diff[i] = cand[i] - serving[i]
-	}
-	if sw2 > 0 {
-		f.ESS = sw * sw / sw2
-	}
-	z := distuv.UnitNormal.Quantile(1 - (1-level)/2)
-	f.Serving, f.Candidate, f.Diff = meanInterval(serving, z), meanInterval(cand, z), meanInterval(diff, z)
-	if math.IsNaN(f.Candidate.Value) {
-		f.Warnings = append(f.Warnings, "the estimate is not finite")
-	}
-	return f
+	f, err := figures(rounds, eval.IPS, level)
+	f.Estimator = "IPS on the shadow's exact probabilities (paired with the serving policy's realised value)"
+	return f, err
 }
