@@ -52,6 +52,29 @@ type JournalStats struct {
 // than these (see CrossFitRidge) or the doubly robust estimates lose their
 // protection against its errors.
 func JournalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, qhat decide.Scorer) ([]Round, JournalStats, error) {
+	return journalRounds(joined, spec, cat, target, qhat, 1)
+}
+
+// JournalSlotRounds is JournalRounds for every logged slot of each
+// decision, up to slots (0: all), for EvaluateSlots: each decision gives
+// consecutive rounds with Position 0, 1, …. The round of slot k holds the
+// action logged in it, its logged propensity (the engine's probability
+// given the actions in the earlier slots), the reward joined to it, and
+// the target's probabilities over the eligible actions not yet shown,
+// computed as the engine computes a later slot: the same explorer on the
+// remaining candidates. A decision's slots stop at the first whose action
+// is not eligible or repeats an earlier one. Slot 0's rounds are
+// JournalRounds'.
+func JournalSlotRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, qhat decide.Scorer, slots int) ([]Round, JournalStats, error) {
+	if slots < 0 {
+		return nil, JournalStats{}, fmt.Errorf("eval: %d slots", slots)
+	}
+	return journalRounds(joined, spec, cat, target, qhat, slots)
+}
+
+// journalRounds builds the rounds of up to slots slots (0: all) per
+// decision.
+func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, qhat decide.Scorer, slots int) ([]Round, JournalStats, error) {
 	var st JournalStats
 	if target.Scorer != nil && target.Scorer.Dim() != spec.Dim() {
 		return nil, st, fmt.Errorf("eval: target %s has dimension %d, the feature spec %d", target.Name, target.Scorer.Dim(), spec.Dim())
@@ -130,6 +153,43 @@ func JournalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 		}
 		rounds = append(rounds, r)
 		st.Used++
+		if slots == 1 {
+			continue
+		}
+		// Later slots: the same explorer on the candidates not yet shown.
+		rem := make([]int, 0, n) // indices into the eligible set
+		for i := range n {
+			if i != logged {
+				rem = append(rem, i)
+			}
+		}
+		dim := spec.Dim()
+		for k := 1; (slots == 0 || k < slots) && k < len(d.Actions) && k < len(j.Rewards) && len(rem) > 0; k++ {
+			li := slices.Index(d.Eligible, d.Actions[k].ActionID)
+			pos := slices.Index(rem, li)
+			if li < 0 || pos < 0 {
+				break
+			}
+			m := len(rem)
+			sm, ss, sc := make([]float64, m), make([]float64, m), make([]float64, m)
+			acts := make([]int, m)
+			for p, i := range rem {
+				sm[p], ss[p], sc[p], acts[p] = mean[i], std[i], c[i], idx[i]
+			}
+			rk := Round{Logged: pos, Propensity: d.Actions[k].Propensity, Reward: j.Rewards[k],
+				Target: make([]float64, m), Actions: acts, Position: k}
+			pol.FirstSlotProbabilities(rk.Target, sm, ss, sc)
+			if qhat != nil {
+				sx := make([]float64, 0, m*dim)
+				for _, i := range rem {
+					sx = append(sx, x[i*dim:(i+1)*dim]...)
+				}
+				rk.Qhat = make([]float64, m)
+				qhat.Predict(rk.Qhat, make([]float64, m), acts, sx)
+			}
+			rounds = append(rounds, rk)
+			rem = slices.Delete(rem, pos, pos+1)
+		}
 	}
 	if len(rounds) == 0 {
 		return nil, st, errors.New("eval: no usable decisions in the journal")

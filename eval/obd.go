@@ -662,7 +662,7 @@ func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 		oe.Covers = e.Lo <= on.Value && on.Value <= e.Hi
 		rep.Estimates = append(rep.Estimates, oe)
 	}
-	rep.Selection = selectFrom(ests)
+	rep.Selection = SelectFrom(ests)
 	oc := o
 	oc.Model = nil // DR's interval is analytic: the cross-fitted Qhat suffice
 	if rep.Comparison, err = Compare(fitted, DR, oc); err != nil {

@@ -46,11 +46,15 @@ func Select(rs []Round, o Options) (Selection, error) {
 	if err != nil {
 		return Selection{}, err
 	}
-	return selectFrom(ests), nil
+	return SelectFrom(ests), nil
 }
 
-// selectFrom is Select on estimates already computed.
-func selectFrom(ests []Estimate) Selection {
+// SelectFrom is Select on estimates already computed (EvaluateAll's),
+// which it does not modify. It needs at least one.
+func SelectFrom(ests []Estimate) Selection {
+	if len(ests) == 0 {
+		return Selection{Reason: "no estimates"}
+	}
 	n := ests[0].N
 	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Quantile(1 - tauDelta)
 	order := make([]int, len(ests))
