@@ -44,6 +44,9 @@ func runLoop(args []string, w io.Writer) error {
 	minESS := fs.Float64("min-ess", 100, "the gate's smallest effective sample size")
 	share := fs.Float64("canary-share", 0.1, "share of customers the canary serves")
 	maxCanary := fs.Duration("canary-max", 7*24*time.Hour, "a canary without a verdict after this long ends without a promotion")
+	noGate := fs.Bool("no-gate", false, "let every candidate through the off-policy gate (the canary alone guards)")
+	noShadow := fs.Bool("no-shadow", false, "skip the shadow stage: a candidate that passes the gate goes to the canary")
+	lambda := fs.Float64("lambda", 0, "ridge prior precision of the linucb/lints candidates (0: the default, 1)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: nextbest loop --config FILE [--target URL] [flags]
 
@@ -88,14 +91,15 @@ Flags:
 	cfg := loop.Config{
 		Spec: spec, Catalog: cat, Join: jc, Explorer: c.Explorer,
 		TrainWindow: *trainWindow, EvalWindow: *evalWindow,
-		Gate:    loop.Gate{MinRounds: *minRounds, MinESS: *minESS},
+		Gate:    loop.Gate{MinRounds: *minRounds, MinESS: *minESS, Off: *noGate},
+		Shadow:  loop.Shadow{Off: *noShadow},
 		Canary:  loop.Canary{Share: *share, MaxDuration: *maxCanary},
 		Service: &loop.HTTPService{Target: *target, Token: *token},
 		Logger:  log,
 	}
 	for _, m := range strings.Split(*candidates, ",") {
 		m = strings.TrimSpace(m)
-		cfg.Candidates = append(cfg.Candidates, training.TrainConfig{Model: m, PerAction: m == "linucb" || m == "lints" || m == "logistic", HoldOut: -1})
+		cfg.Candidates = append(cfg.Candidates, training.TrainConfig{Model: m, PerAction: m == "linucb" || m == "lints" || m == "logistic", Lambda: *lambda, HoldOut: -1})
 	}
 	var pull func() error
 	if cc != nil {
