@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"nextbest/features"
 	"nextbest/examples/retail"
+	"nextbest/features"
 	"nextbest/models"
 )
 
