@@ -111,6 +111,7 @@ func TestDashboard(t *testing.T) {
 			Promoted bool
 			Meta     struct{ Name string }
 		} `json:"registry"`
+		History []models.Event `json:"history"`
 	}
 	getInto(t, s.base+"/v1/models", &md)
 
@@ -154,6 +155,15 @@ func TestDashboard(t *testing.T) {
 		v := strconv.Itoa(e.Version)
 		want["registry."+v+".version"] = "v" + v
 		want["registry."+v+".name"] = e.Meta.Name
+	}
+	for i, e := range md.History {
+		want["history."+strconv.Itoa(i)+".kind"] = e.Kind
+		if e.Version > 0 {
+			want["history."+strconv.Itoa(i)+".version"] = "v" + strconv.Itoa(e.Version)
+		}
+	}
+	if len(md.History) != 1 || md.History[0].Kind != models.EventPromoted {
+		t.Errorf("history: %+v", md.History)
 	}
 	for arm, n := range st.Experiment["spring-offers"] {
 		want["exp.spring-offers."+arm+".live"] = count(n)
@@ -444,7 +454,8 @@ func saveModels(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 		if i == 1 {
-			if err := reg.Promote(v); err != nil {
+			// as nextbest models promote does: validated and recorded
+			if _, err := models.PromoteChecked(reg, v, nil, "apptest", "the dashboard's test model"); err != nil {
 				t.Fatal(err)
 			}
 		}

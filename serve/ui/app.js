@@ -274,6 +274,7 @@
       ["Feature spec", el("code", { "data-k": "models.feature_spec" }, m.feature_spec || "–")],
     ];
     set("model-facts", ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    renderTimeline(Array.isArray(m.history) ? m.history : []);
 
     if (!reg.length) {
       set("registry-body", el("p", { class: "empty" }, m.registry === undefined ?
@@ -299,6 +300,27 @@
       el("thead", {}, el("tr", {}, el("th", {}, "Version"), el("th", {}, "Model"), el("th", {}, "Type"),
         el("th", {}, "Trained"), el("th", {}, "Examples"), el("th", {}, "Held-out metrics"))),
       body));
+  }
+
+  // renderTimeline lists the registry's history (the latest steps GET
+  // /v1/models returns), latest first: what happened, to which version,
+  // by whom and why.
+  function renderTimeline(hist) {
+    if (!hist.length) {
+      set("timeline-body", el("p", { class: "empty" }, "No promotion, rollback or retraining step recorded yet."));
+      return;
+    }
+    const list = el("ol", { class: "timeline" });
+    for (let i = hist.length - 1; i >= 0; i--) {
+      const e = hist[i];
+      list.append(el("li", {},
+        el("span", { class: "muted" }, e.ts ? fmtDate(e.ts) : "–"), " ",
+        el("span", { class: "badge", "data-k": "history." + i + ".kind" }, e.kind || "–"),
+        e.version ? el("span", { "data-k": "history." + i + ".version" }, " v" + e.version) : null,
+        e.by ? " by " + e.by : "",
+        e.reason ? el("span", { class: "muted" }, " — " + e.reason) : null));
+    }
+    set("timeline-body", list);
   }
 
   // ---- experiments ----------------------------------------------------
