@@ -117,7 +117,9 @@ func forSeeds(t *testing.T, R int, f func(seed int) error) {
 //   - DM with the refitting bootstrap's interval (Refits resamples);
 //   - DR, SNDR, Switch-DR and DRos with the cross-fitted model and their
 //     analytic intervals, with both models;
-//   - Clipped-IPS at its chosen λ, and SLOPE's choice (SelectFrom);
+//   - Clipped-IPS at its chosen λ, and SLOPE's choice (Select, with the
+//     interval widened for the choice; SelectFrom's unwidened interval is
+//     reported, not checked: 0.929 in the large run);
 //   - Compare's paired difference, candidate − serving, with DR (tabular
 //     model) and IPS, against the true difference 0.73519 − 0.40926.
 //
@@ -160,15 +162,17 @@ func TestCoverage(t *testing.T) {
 			per[seed] = append(per[seed], rec{key, e.Value, e.SE, e.Lo <= want && want <= e.Hi})
 		}
 		tab := eval.Options{Model: b.tabular(0), Seed: uint64(seed), Refits: B}
-		ests, err := eval.EvaluateAll(rs, tab)
+		// Select runs every estimator (EvaluateAll's estimates are its
+		// Candidates) and the choice on the same refitting resamples
+		sel, err := eval.Select(rs, tab)
 		if err != nil {
 			return err
 		}
-		for _, e := range ests {
+		for _, e := range sel.Candidates {
 			add(e.Estimator+"/tabular", e, truth)
 		}
-		sel := eval.SelectFrom(ests)
-		add("SLOPE choice/tabular", sel.Chosen, truth)
+		add("Select/tabular", sel.Chosen, truth)
+		add("SelectFrom/tabular", eval.SelectFrom(sel.Candidates).Chosen, truth)
 		chosen[seed] = sel.Chosen.Estimator
 		blind := eval.Options{Model: b.blind(), Seed: uint64(seed)}
 		blindEsts := []eval.Estimator{eval.DR, eval.SNDR, eval.SwitchDR, eval.DRos}
@@ -232,11 +236,14 @@ func TestCoverage(t *testing.T) {
 		bias, sem := mean-want, sd/math.Sqrt(float64(R))
 		ratio, cov := stat.Mean(a.se, nil)/sd, stat.Mean(a.c, nil)
 		t.Logf("%-26s %+9.5f %+8.2f %8.5f %7.3f %8.3f", key, bias, bias/sem, sd, ratio, cov)
-		if key == "DM/blind" {
+		switch key {
+		case "DM/blind":
 			if cov > 0.5 {
 				t.Errorf("DM with the blind model covers %.3f: its bias should show", cov)
 			}
 			continue
+		case "SelectFrom/tabular":
+			continue // the choice's own interval, reported: see Select
 		}
 		if k := 4.0; math.Abs(bias) > k*sem && !(strings.HasPrefix(key, "DM/") && math.Abs(bias) < 5*sem) {
 			t.Errorf("%s: bias %.5f is %.1f standard errors of the mean", key, bias, bias/sem)

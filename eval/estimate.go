@@ -18,9 +18,10 @@ type Options struct {
 	// rounds; 0 (the default) gives analytic intervals instead: the
 	// estimate ± the Student t(n−1) quantile × the standard error, where
 	// the standard error is the sample standard deviation of the
-	// estimator's per-round terms over √n (CLT) for IPS, DM, DR and
-	// Switch-DR, and of its influence function (delta method) for SNIPS
-	// and SNDR.
+	// estimator's per-round terms over √n (CLT) for IPS, Clipped-IPS, DM,
+	// DR, Switch-DR and DRos, and of its influence function (delta
+	// method) for SNIPS and SNDR. With Model set, the estimators that use
+	// the model refit it on every resample instead (RefitInterval).
 	Bootstrap int
 	// Seed seeds the bootstrap's generator (PCG(Seed, Seed)).
 	Seed uint64

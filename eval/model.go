@@ -147,6 +147,34 @@ type estSpec struct {
 // does not depend on the number of goroutines. reps[k] holds spec k's
 // values, dropped[k] how many resamples left it undefined.
 func (ev *evaluation) refitBootstrap(specs []estSpec) (reps [][]float64, dropped []int, err error) {
+	vals, err := ev.refitValues(specs)
+	if err != nil {
+		return nil, nil, err
+	}
+	reps, dropped = splitReps(vals, len(specs))
+	return reps, dropped, nil
+}
+
+// splitReps turns values per resample and spec (NaN: undefined) into
+// the defined values per spec and the count of undefined ones.
+func splitReps(vals [][]float64, k int) (reps [][]float64, dropped []int) {
+	reps = make([][]float64, k)
+	dropped = make([]int, k)
+	for _, v := range vals {
+		for j, x := range v {
+			if math.IsNaN(x) {
+				dropped[j]++
+				continue
+			}
+			reps[j] = append(reps[j], x)
+		}
+	}
+	return reps, dropped
+}
+
+// refitValues is refitBootstrap's values per resample and spec, NaN
+// where undefined.
+func (ev *evaluation) refitValues(specs []estSpec) ([][]float64, error) {
 	B, n := ev.refits(), ev.d.n
 	vals := make([][]float64, B) // [resample][spec], NaN if undefined
 	var (
@@ -197,20 +225,32 @@ func (ev *evaluation) refitBootstrap(specs []estSpec) (reps [][]float64, dropped
 	close(next)
 	wg.Wait()
 	if first != nil {
-		return nil, nil, first
+		return nil, first
 	}
-	reps = make([][]float64, len(specs))
-	dropped = make([]int, len(specs))
-	for _, v := range vals {
-		for k, x := range v {
-			if math.IsNaN(x) {
-				dropped[k]++
-				continue
+	return vals, nil
+}
+
+// bootstrapValues recomputes each spec on B resamples of the rounds with
+// the model terms fixed, drawn from PCG(Seed, Seed): values per resample
+// and spec, NaN where undefined.
+func (d *prepared) bootstrapValues(specs []estSpec, o Options, B int) [][]float64 {
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed))
+	idx := make([]int, d.n)
+	vals := make([][]float64, B)
+	for b := range B {
+		for j := range idx {
+			idx[j] = rng.IntN(d.n)
+		}
+		vals[b] = make([]float64, len(specs))
+		for k, sp := range specs {
+			v, ok := sp.value(d.sums(idx, sp.hp))
+			if !ok {
+				v = math.NaN()
 			}
-			reps[k] = append(reps[k], x)
+			vals[b][k] = v
 		}
 	}
-	return reps, dropped, nil
+	return vals
 }
 
 func cmpErr(a, b error) error {

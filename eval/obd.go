@@ -474,7 +474,8 @@ type OBDReport struct {
 	// a t interval.
 	OnPolicy  Estimate      `json:"on_policy"`
 	Estimates []OBDEstimate `json:"estimates"`
-	// Selection is SLOPE's choice among Estimates (Select).
+	// Selection is SLOPE's choice among Estimates (Select), with the
+	// chosen interval widened for the choice.
 	Selection Selection `json:"selection"`
 	// Comparison is BTS (the candidate) against Random (the serving
 	// policy) on the Random log, with DR: the paired difference estimates
@@ -590,14 +591,14 @@ func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 	}
 	o := cfg.Options
 	o.Model, o.Folds, o.Seed = model, cfg.Folds, cfg.Seed
-	if o, err := o.withDefaults(); err != nil {
+	o, err := o.withDefaults()
+	if err != nil {
 		return nil, err
+	}
+	if o.Bootstrap > 0 {
+		rep.RewardModel += fmt.Sprintf(", %d-fold cross-fitted (seed %d); DM's and the DR estimators' intervals from %d refits", o.Folds, o.Seed, o.Bootstrap)
 	} else {
 		rep.RewardModel += fmt.Sprintf(", %d-fold cross-fitted (seed %d); DM's interval from %d refits", o.Folds, o.Seed, o.Refits)
-		if o.Bootstrap > 0 {
-			rep.RewardModel = strings.Replace(rep.RewardModel, fmt.Sprintf("DM's interval from %d refits", o.Refits),
-				fmt.Sprintf("DM's and the DR estimators' intervals from %d refits", o.Bootstrap), 1)
-		}
 	}
 
 	// The Random policy's full distribution, when the log is uniform.
@@ -619,9 +620,20 @@ func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 		base[i] = Round{Logged: r.Item, Propensity: r.Propensity, Reward: r.Click, Target: probs[r.Position],
 			Logging: uniform, Position: r.Position, Context: ctx[i]}
 	}
-	ests, err := EvaluateAll(base, o)
+	// Select runs every estimator, and SLOPE's choice on the same
+	// refitting resamples; the estimates in report order
+	sel, err := Select(base, o)
 	if err != nil {
 		return nil, err
+	}
+	rep.Selection = sel
+	var ests []Estimate
+	for _, e := range AllEstimators() {
+		for _, c := range sel.Candidates {
+			if c.Estimator == e.String() {
+				ests = append(ests, c)
+			}
+		}
 	}
 	// The cross-fitted model's predictions, the same the estimators used
 	// (same folds, same seed), for the target batches below.
@@ -662,7 +674,6 @@ func EvaluateOBD(d *OBDData, cfg OBDConfig) (*OBDReport, error) {
 		oe.Covers = e.Lo <= on.Value && on.Value <= e.Hi
 		rep.Estimates = append(rep.Estimates, oe)
 	}
-	rep.Selection = SelectFrom(ests)
 	oc := o
 	oc.Model = nil // DR's interval is analytic: the cross-fitted Qhat suffice
 	if rep.Comparison, err = Compare(fitted, DR, oc); err != nil {

@@ -3,9 +3,11 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -27,30 +29,95 @@ type Selection struct {
 // Open Bandit Pipeline.
 var slopeC = math.Sqrt(6) - 1
 
-// Select runs every estimator the rounds allow (EvaluateAll) and chooses
-// one by SLOPE (Su, Srinath & Krishnamurthy 2020, "Adaptive estimator
-// selection for off-policy evaluation", in the SLOPE++ form of Tucker &
-// Lee 2021 that the Open Bandit Pipeline uses). Lower variance usually
-// costs bias, so the estimates are walked from the widest confidence
-// width to the narrowest, cnf = t₀.₉₅(n−1) × SE, and each is kept while
-// it agrees with every wider one kept before it, |θᵢ − θⱼ| ≤ cnfᵢ +
-// (√6 − 1)·cnfⱼ; the walk stops at the first that does not, and the last
-// one kept is chosen. The widest are the unbiased ones (IPS, DR), so an
-// estimator is chosen over them only when its bias is not detectable
-// at their precision.
+// Select runs every estimator the rounds allow (as EvaluateAll) and
+// chooses one by SLOPE (Su, Srinath & Krishnamurthy 2020, "Adaptive
+// estimator selection for off-policy evaluation", in the SLOPE++ form of
+// Tucker & Lee 2021 that the Open Bandit Pipeline uses). Lower variance
+// usually costs bias, so the estimates are walked from the widest
+// confidence width to the narrowest, cnf = t₀.₉₅(n−1) × SE, and each is
+// kept while it agrees with every wider one kept before it, |θᵢ − θⱼ| ≤
+// cnfᵢ + (√6 − 1)·cnfⱼ; the walk stops at the first that does not, and
+// the last one kept is chosen. The widest are the unbiased ones (IPS,
+// DR), so an estimator is chosen over them only when its bias is not
+// detectable at their precision.
 //
-// The chosen interval is the estimator's own, conditional on the choice;
-// docs/evaluation.md gives its coverage in simulation.
+// Choosing the estimate whose SE came out small, and whose value agrees
+// with the others, makes its own interval too narrow (measured: 0.929
+// for 95%). So Select reruns the choice on bootstrap resamples of the
+// rounds (the same resamples, refitting Options.Model, that give DM its
+// interval; Options.Bootstrap of them, or Options.Refits), with the
+// widths fixed at the full sample's, and widens the chosen interval to
+// the spread of the chosen values when that is larger: Chosen.SE is then
+// the SE of the whole procedure, selection included.
 func Select(rs []Round, o Options) (Selection, error) {
-	ests, err := EvaluateAll(rs, o)
+	o, err := o.withDefaults()
 	if err != nil {
 		return Selection{}, err
 	}
-	return SelectFrom(ests), nil
+	ev, err := newEvaluation(rs, o)
+	if err != nil {
+		return Selection{}, err
+	}
+	es := ev.available()
+	ests := make([]Estimate, len(es))
+	specs := make([]estSpec, len(es))
+	for j, e := range es {
+		if ests[j], err = ev.d.estimate(e, o, !ev.refit(e)); err != nil {
+			return Selection{}, err
+		}
+		specs[j] = estSpec{e: e, hp: ests[j].hyper()}
+	}
+	var vals [][]float64 // [resample][estimator]
+	B := ev.refits()
+	if o.Model != nil {
+		if vals, err = ev.refitValues(specs); err != nil {
+			return Selection{}, err
+		}
+		reps, dropped := splitReps(vals, len(specs))
+		for j, e := range es {
+			if ev.refit(e) {
+				if err := ests[j].setRefitInterval(reps[j], dropped[j], B, o); err != nil {
+					return Selection{}, err
+				}
+			}
+		}
+	} else {
+		vals = ev.d.bootstrapValues(specs, o, B)
+	}
+	sel := SelectFrom(ests)
+	// the choice rerun on each resample, widths fixed
+	pos := make([]int, len(sel.Candidates)) // walk order → index in es
+	for k, c := range sel.Candidates {
+		pos[k] = slices.IndexFunc(ests, func(e Estimate) bool { return e.Estimator == c.Estimator })
+	}
+	var chosen []float64
+	walk := make([]Estimate, len(pos))
+	for _, v := range vals {
+		ok := true
+		for k, j := range pos {
+			walk[k] = Estimate{Value: v[j]}
+			ok = ok && !math.IsNaN(v[j])
+		}
+		if !ok {
+			continue
+		}
+		c, _, _ := slope(walk, sel.Width)
+		chosen = append(chosen, walk[c].Value)
+	}
+	if len(chosen) >= B/2 {
+		if sd := stat.StdDev(chosen, nil); sd > sel.Chosen.SE {
+			q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(sel.Chosen.N - 1)}.Quantile(1 - (1-o.Level)/2)
+			sel.Chosen.SE = sd
+			sel.Chosen.Lo, sel.Chosen.Hi = sel.Chosen.Value-q*sd, sel.Chosen.Value+q*sd
+			sel.Chosen.Interval += fmt.Sprintf("; SE widened to the spread of the choice on %d bootstrap resamples", len(chosen))
+		}
+	}
+	return sel, nil
 }
 
-// SelectFrom is Select on estimates already computed (EvaluateAll's),
-// which it does not modify. It needs at least one.
+// SelectFrom is Select's choice on estimates already computed
+// (EvaluateAll's), which it does not modify, without the bootstrap that
+// widens the chosen interval for the choice. It needs at least one.
 func SelectFrom(ests []Estimate) Selection {
 	if len(ests) == 0 {
 		return Selection{Reason: "no estimates"}
