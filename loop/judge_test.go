@@ -9,6 +9,7 @@ import (
 	"nextbest/decide"
 	"nextbest/experiment"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/models"
 )
 
@@ -67,5 +68,89 @@ func TestMisbehavingCanaryRolledBack(t *testing.T) {
 				t.Errorf("turn %+v, archived %v", turn, svc.archived)
 			}
 		})
+	}
+}
+
+// winningService reports a canary that is better on the primary metric,
+// with trusted data.
+type winningService struct{ fallbackService }
+
+func (w *winningService) Experiment(context.Context, string) (*experiment.Result, error) {
+	return &experiment.Result{
+		Verdict: experiment.Verdict{Status: experiment.VerdictWinner, Trusted: true},
+		Comparisons: []experiment.Comparison{{Arm: "canary", Control: "serving", Metric: "reward", Role: "primary",
+			Direction: "better", ArmMean: 0.5, ControlMean: 0.2, AlwaysValidP: 1e-6}},
+	}, nil
+}
+
+// TestApprovalAndPause: with Approve set, a winning canary waits for a
+// person's approval (asked once), then is promoted; a paused loop does
+// nothing until resumed.
+func TestApprovalAndPause(t *testing.T) {
+	spec, cat := journaltest.Retail(t)
+	reg, err := models.OpenRegistry(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.NewRidge(models.RidgeConfig{Dim: spec.Dim(), Name: "cand"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Publish()
+	art, err := models.NewArtifact(models.Metadata{Name: "cand", FeatureSpec: spec.Hash()}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := reg.Save(art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &winningService{}
+	cfg := Config{Spec: spec, Catalog: cat, Journal: "unused", Registry: reg, Service: svc, Canary: Canary{Approve: true}}
+	if err := reg.Record(models.Event{Kind: EventCanary, Version: v, By: "loop"}); err != nil {
+		t.Fatal(err)
+	}
+	step := func() *Turn {
+		t.Helper()
+		turn, err := Step(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return turn
+	}
+	if turn := step(); turn.Kind != EventAwaiting {
+		t.Fatalf("a won canary with approval configured: %+v", turn)
+	}
+	if turn := step(); turn.Kind != EventIdle || !strings.Contains(turn.Reason, "awaits approval") {
+		t.Fatalf("still waiting: %+v", turn)
+	}
+	if err := Pause(reg, "ops", "a holiday freeze"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Approve(reg, v, "ops", "looks good"); err != nil {
+		t.Fatal(err)
+	}
+	if turn := step(); turn.Kind != EventIdle || !strings.Contains(turn.Reason, "paused") {
+		t.Fatalf("a paused loop: %+v", turn)
+	}
+	if got, _ := reg.PromotedVersion(); got != 0 {
+		t.Fatal("a paused loop promoted")
+	}
+	if err := Resume(reg, "ops", ""); err != nil {
+		t.Fatal(err)
+	}
+	if turn := step(); turn.Kind != EventPromoted {
+		t.Fatalf("after approval and resume: %+v", turn)
+	}
+	if got, _ := reg.PromotedVersion(); got != v {
+		t.Errorf("promoted %d, want %d", got, v)
+	}
+	hist, _ := reg.History()
+	var kinds []string
+	for _, e := range hist {
+		kinds = append(kinds, e.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "canary_started,awaiting_approval,loop_paused,approved,loop_resumed,promoted,canary_promoted" {
+		t.Errorf("history: %s", got)
 	}
 }

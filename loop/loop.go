@@ -41,6 +41,11 @@ const (
 	EventRolledBack   = "canary_rolled_back"
 	EventExpired      = "canary_expired"
 	EventIdle         = "idle" // a turn that did nothing, with why (not recorded)
+	// A person's steps (nextbest loop pause|resume|approve).
+	EventPaused   = "loop_paused"
+	EventResumed  = "loop_resumed"
+	EventAwaiting = "awaiting_approval"
+	EventApproved = "approved"
 )
 
 // Registry is where candidates are saved and promoted, and where the loop
@@ -105,6 +110,11 @@ type Canary struct {
 	// guardrail "conversion").
 	PrimaryMetric string
 	Guardrails    []string
+	// Approve, when set, holds a canary that won until a person approves
+	// its promotion (nextbest loop approve VERSION): the turn records
+	// awaiting_approval once and then waits; a canary that turns worse
+	// meanwhile is still rolled back.
+	Approve bool
 	// MaxFallbackShare is how much more often than the serving arm's the
 	// canary's decisions may fall back to the value ranking (its model
 	// gave non-finite scores or ran out of time) before it is rolled back
@@ -234,6 +244,9 @@ func Step(ctx context.Context, cfg Config) (*Turn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if paused(hist) {
+		return &Turn{Kind: EventIdle, Reason: "the loop is paused (nextbest loop resume)"}, nil
+	}
 	switch e := running(hist); {
 	case e != nil && e.Kind == EventShadow:
 		return judgeShadow(ctx, &cfg, e)
@@ -241,6 +254,52 @@ func Step(ctx context.Context, cfg Config) (*Turn, error) {
 		return judgeCanary(ctx, &cfg, e)
 	}
 	return trainAndGate(ctx, &cfg)
+}
+
+// paused reports whether a person paused the loop and did not resume it.
+func paused(hist []models.Event) bool {
+	for i := len(hist) - 1; i >= 0; i-- {
+		switch hist[i].Kind {
+		case EventPaused:
+			return true
+		case EventResumed:
+			return false
+		}
+	}
+	return false
+}
+
+// approved reports whether version v's promotion was approved since its
+// canary started, and whether approval was already asked for.
+func approved(hist []models.Event, v int) (ok, asked bool) {
+	for i := len(hist) - 1; i >= 0; i-- {
+		e := hist[i]
+		switch {
+		case e.Kind == EventCanary && e.Version == v:
+			return ok, asked
+		case e.Kind == EventApproved && e.Version == v:
+			ok = true
+		case e.Kind == EventAwaiting && e.Version == v:
+			asked = true
+		}
+	}
+	return ok, asked
+}
+
+// Pause, Resume and Approve are a person's steps, recorded in reg's
+// history by who.
+func Pause(reg Registry, who, reason string) error {
+	return reg.Record(models.Event{Kind: EventPaused, By: who, Reason: reason})
+}
+
+// Resume lets a paused loop go on.
+func Resume(reg Registry, who, reason string) error {
+	return reg.Record(models.Event{Kind: EventResumed, By: who, Reason: reason})
+}
+
+// Approve approves the promotion of version v, held by Canary.Approve.
+func Approve(reg Registry, v int, who, reason string) error {
+	return reg.Record(models.Event{Kind: EventApproved, Version: v, By: who, Reason: reason})
 }
 
 // running returns the event that started the running stage (a shadow or
@@ -458,6 +517,23 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 				"status", res.Verdict.Status, "always_valid_p", primary.AlwaysValidP, "trust", res.Verdict.Trust)
 		}
 		if primary != nil && primary.Direction == "better" && res.Verdict.Trusted {
+			if cfg.Canary.Approve {
+				hist, err := cfg.Registry.History()
+				if err != nil {
+					return nil, err
+				}
+				ok, asked := approved(hist, v)
+				if !ok {
+					turn.Kind, turn.Reason = EventIdle, fmt.Sprintf("the canary of v%d won; its promotion awaits approval (nextbest loop approve %d)", v, v)
+					if !asked {
+						turn.Kind = EventAwaiting
+						if err := cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: EventAwaiting, Version: v, By: "loop", Reason: turn.Reason}); err != nil {
+							return nil, err
+						}
+					}
+					return turn, nil
+				}
+			}
 			check := func(a *models.Artifact) error { _, err := decide.ServableModel(a, cfg.Spec, cfg.Catalog); return err }
 			reason := fmt.Sprintf("the canary is better on %s: %.4g against %.4g, lift %+.4g [%+.4g, %+.4g] (always-valid p %.3g)",
 				primary.Metric, primary.ArmMean, primary.ControlMean, primary.AlwaysValidAbsolute.Estimate, primary.AlwaysValidAbsolute.Lo, primary.AlwaysValidAbsolute.Hi, primary.AlwaysValidP)

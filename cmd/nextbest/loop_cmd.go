@@ -30,6 +30,9 @@ import (
 // service. One runs at a time: a lock file in the registry directory
 // (embedded), the "loop" lease in Redis (cluster).
 func runLoop(args []string, w io.Writer) error {
+	if len(args) > 0 && (args[0] == "pause" || args[0] == "resume" || args[0] == "approve") {
+		return loopStep(args[0], args[1:], w)
+	}
 	fs := flag.NewFlagSet("loop", flag.ContinueOnError)
 	cf := addConfigFlags(fs, cfgCatalog|cfgFeatures|cfgWindow|cfgDefaultReward|cfgRegistry|cfgData)
 	target := fs.String("target", "http://127.0.0.1:8080", "base URL of the service (any instance of a cluster)")
@@ -47,6 +50,7 @@ func runLoop(args []string, w io.Writer) error {
 	noGate := fs.Bool("no-gate", false, "let every candidate through the off-policy gate (the canary alone guards)")
 	noShadow := fs.Bool("no-shadow", false, "skip the shadow stage: a candidate that passes the gate goes to the canary")
 	lambda := fs.Float64("lambda", 0, "ridge prior precision of the linucb/lints candidates (0: the default, 1)")
+	approve := fs.Bool("approve", false, "hold a winning canary's promotion until a person approves it (nextbest loop approve VERSION)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: nextbest loop --config FILE [--target URL] [flags]
 
@@ -57,6 +61,9 @@ and lower bound beat the serving policy's, serves it to --canary-share of
 customers as an experiment, and promotes it when the canary is better with
 no guardrail worse, or rolls it back. Every step is recorded in the model
 registry's history (nextbest models history).
+
+A person steers it with "nextbest loop pause", "nextbest loop resume" and
+"nextbest loop approve VERSION" (with --approve), recorded in the history.
 
 Flags:
 `)
@@ -93,7 +100,7 @@ Flags:
 		TrainWindow: *trainWindow, EvalWindow: *evalWindow,
 		Gate:    loop.Gate{MinRounds: *minRounds, MinESS: *minESS, Off: *noGate},
 		Shadow:  loop.Shadow{Off: *noShadow},
-		Canary:  loop.Canary{Share: *share, MaxDuration: *maxCanary},
+		Canary:  loop.Canary{Share: *share, MaxDuration: *maxCanary, Approve: *approve},
 		Service: &loop.HTTPService{Target: *target, Token: *token},
 		Logger:  log,
 	}
@@ -208,4 +215,79 @@ func lockFile(path string) (func(), error) {
 		return nil, fmt.Errorf("another loop runs on this registry (%s is locked)", path)
 	}
 	return func() { f.Close() }, nil
+}
+
+// loopStep records a person's step: pause, resume, or approve VERSION.
+func loopStep(cmd string, args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("loop "+cmd, flag.ContinueOnError)
+	cf := addConfigFlags(fs, cfgRegistry)
+	reason := fs.String("reason", "", "why: recorded in the registry's history")
+	var pos []string
+	for len(args) > 0 {
+		if help, err := parseFlags(fs, args); help || err != nil {
+			return err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+	}
+	v := 0
+	switch {
+	case cmd == "approve" && len(pos) == 1:
+		n, err := fmt.Sscan(pos[0], &v)
+		if err != nil || n != 1 || v < 1 {
+			return usageErrorf(fs, "version %q is not a number ≥ 1", pos[0])
+		}
+	case cmd == "approve":
+		return usageErrorf(fs, "want one VERSION")
+	case len(pos) > 0:
+		return usageErrorf(fs, "unexpected argument %q", pos[0])
+	}
+	c, err := cf.load()
+	if err != nil {
+		return err
+	}
+	reg, done, err := openLoopRegistry(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	who := "cli"
+	switch cmd {
+	case "pause":
+		err = loop.Pause(reg, who, *reason)
+	case "resume":
+		err = loop.Resume(reg, who, *reason)
+	default:
+		err = loop.Approve(reg, v, who, *reason)
+	}
+	if err == nil {
+		fmt.Fprintf(w, "loop %s recorded\n", cmd)
+	}
+	return err
+}
+
+// openLoopRegistry opens the registry the loop keeps its history in: the
+// cluster's with storage: cluster, else the config's directory (default
+// ./models).
+func openLoopRegistry(c *config) (loop.Registry, func(), error) {
+	cc, err := clusterOf(c.path, c.fileConfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cc == nil {
+		reg, err := models.OpenRegistry(cmpOr(c.Registry, "models"))
+		return reg, func() {}, err
+	}
+	st, err := stream.Open(context.Background(), cc.NATS)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := st.Registry(context.Background())
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return reg, func() { st.Close() }, nil
 }
