@@ -39,6 +39,14 @@ type Experiment struct {
 	// first arm).
 	Control string `yaml:"control" json:"control"`
 	Arms    []Arm  `yaml:"arms" json:"arms"`
+	// Holdout makes the experiment the programme's permanent holdout: it
+	// is assigned before every other experiment, on every channel it
+	// names. Its control arm is the programme: a customer assigned to it
+	// goes on to the other experiments, and a decision none of them takes
+	// is logged in the control arm. Its other arm is the holdout (policy
+	// "none", "fallback" or "random"), which measures the whole
+	// programme's lift over time.
+	Holdout bool `yaml:"holdout" json:"holdout,omitempty"`
 
 	cum []float64 // cumulative shares
 }
@@ -153,6 +161,19 @@ func (e *Experiment) validate(f string) error {
 	} else if !seen[e.Control] {
 		return bad("control", fmt.Sprintf("no arm named %q", e.Control))
 	}
+	if e.Holdout {
+		if len(e.Arms) != 2 {
+			return bad("arms", "a holdout has two arms: the programme (the control) and the holdout")
+		}
+		for i, a := range e.Arms {
+			if a.Name == e.Control {
+				continue
+			}
+			if a.Policy != "none" && a.Policy != "fallback" && a.Policy != "random" {
+				return bad(fmt.Sprintf("arms[%d].policy", i), "a holdout arm serves none, fallback or random")
+			}
+		}
+	}
 	e.cum = make([]float64, len(e.Arms))
 	var c float64
 	for i, a := range e.Arms {
@@ -165,14 +186,14 @@ func (e *Experiment) validate(f string) error {
 
 func checkArmPolicy(p string) error {
 	switch p {
-	case "online", "promoted", "random", "fallback":
+	case "online", "promoted", "random", "fallback", "none":
 		return nil
 	}
 	var v int
 	if n, err := fmt.Sscanf(p, "model:%d", &v); err == nil && n == 1 && v > 0 && p == fmt.Sprintf("model:%d", v) {
 		return nil
 	}
-	return fmt.Errorf("unknown policy %q (online, promoted, random, fallback or model:N)", p)
+	return fmt.Errorf("unknown policy %q (online, promoted, random, fallback, none or model:N)", p)
 }
 
 // ArmModelVersion returns N for a "model:N" arm policy, else 0.

@@ -15,6 +15,7 @@ type armRuntime struct {
 	fallback bool             // rank by value × weight
 	explorer *decide.Explorer // nil: the service's explorer
 	name     string           // policy name to log, if not the scorer's
+	none     bool             // show nothing (a holdout arm)
 }
 
 type experimentRuntime struct {
@@ -41,6 +42,8 @@ func (s *Service) resolveExperiments(exps []*decide.Experiment) ([]experimentRun
 			case "promoted":
 			case "fallback":
 				ar.fallback = true
+			case "none":
+				ar.none, ar.name = true, "none"
 			case "random":
 				p, err := decide.NewExplorer(decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1})
 				if err != nil {
@@ -78,18 +81,41 @@ func (s *Service) liveExperiments() []experimentRuntime {
 	return nil
 }
 
-// assign puts the decision in the first experiment active on its channel
-// and returns the arm, or nil.
+// assign puts the decision in the experiments active on its channel: a
+// holdout first (a customer in its holdout arm goes no further), then the
+// first other experiment; a programme customer that no other experiment
+// takes is logged in the holdout's control arm. It sets req's overrides
+// for the arm and returns the arm, or nil.
 func (s *Service) assign(req *decide.Request, now time.Time) (*journal.ExperimentArm, *armRuntime) {
 	live := s.liveExperiments()
+	var programme *experimentRuntime
 	for i := range live {
 		rt := &live[i]
-		if !rt.exp.Active(req.Channel, now) {
+		if !rt.exp.Holdout || !rt.exp.Active(req.Channel, now) {
+			continue
+		}
+		ar := &rt.arms[rt.exp.Assign(req.CustomerID)]
+		if ar.arm.Name != rt.exp.Control {
+			req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
+			return &journal.ExperimentArm{Name: rt.exp.Name, Arm: ar.arm.Name}, ar
+		}
+		if programme == nil {
+			programme = rt
+		}
+	}
+	for i := range live {
+		rt := &live[i]
+		if rt.exp.Holdout || !rt.exp.Active(req.Channel, now) {
 			continue
 		}
 		ar := &rt.arms[rt.exp.Assign(req.CustomerID)]
 		req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
 		return &journal.ExperimentArm{Name: rt.exp.Name, Arm: ar.arm.Name}, ar
+	}
+	if programme != nil {
+		ar := &programme.arms[programme.exp.Assign(req.CustomerID)]
+		req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
+		return &journal.ExperimentArm{Name: programme.exp.Name, Arm: ar.arm.Name}, ar
 	}
 	return nil, nil
 }

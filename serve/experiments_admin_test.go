@@ -136,3 +136,42 @@ func TestShadowAdmin(t *testing.T) {
 		t.Errorf("the decision answer shows a shadow: %v", out)
 	}
 }
+
+// TestHoldout: a holdout experiment is assigned before the others; its
+// holdout arm ("none") is shown nothing, and a programme customer goes on
+// to the other experiment, or is logged in the programme arm when no
+// other experiment takes the decision.
+func TestHoldout(t *testing.T) {
+	t.Parallel()
+	in := start(t, retailConfig(t.TempDir()))
+	hold := map[string]any{"name": "holdout", "holdout": true, "start": "2026-11-01T00:00:00Z", "primary_metric": "conversion", "control": "programme",
+		"arms": []map[string]any{{"name": "programme", "policy": "promoted", "share": 0.8}, {"name": "held", "policy": "none", "share": 0.2}}}
+	in.mustCall("PUT", "/admin/experiments/holdout", hold, 200)
+	bad := map[string]any{"name": "h2", "holdout": true, "start": "2026-11-01T00:00:00Z", "primary_metric": "conversion",
+		"arms": []map[string]any{{"name": "programme", "policy": "promoted", "share": 0.8}, {"name": "held", "policy": "online", "share": 0.2}}}
+	if code, out := in.call("PUT", "/admin/experiments/h2", bad); code != 422 {
+		t.Errorf("a holdout arm serving a model: %d %v", code, out)
+	}
+	decideAll := func() map[string]int {
+		arms := map[string]int{}
+		for i := range 200 {
+			out := in.mustCall("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c-%04d", i+1), "channel": "web"}, 200)
+			a := armOf(out)
+			arms[a]++
+			if a == "holdout/held" && len(out["actions"].([]any)) != 0 {
+				t.Fatalf("a held-out customer was shown %v", out["actions"])
+			}
+		}
+		return arms
+	}
+	arms := decideAll()
+	if arms["holdout/held"] < 20 || arms["holdout/programme"] < 120 || arms["holdout/held"]+arms["holdout/programme"] != 200 {
+		t.Fatalf("holdout split: %v", arms)
+	}
+	held := arms["holdout/held"]
+	in.mustCall("PUT", "/admin/experiments/e1", experimentBody("e1", 0.5, 0.5), 200)
+	arms = decideAll()
+	if arms["holdout/held"] != held || arms["holdout/programme"] != 0 || arms["e1/control"]+arms["e1/explore"] != 200-held {
+		t.Errorf("with another experiment: %v (held out before: %d)", arms, held)
+	}
+}

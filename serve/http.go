@@ -219,6 +219,11 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		if err := s.engine.Decide(dctx, &req, p, &w.res); err != nil && !errors.Is(err, decide.ErrNoActions) {
 			return nil, err
 		}
+		if arm != nil && arm.none {
+			// a holdout arm shows nothing: the decision is logged with its
+			// eligible actions and no action
+			w.res.Actions = w.res.Actions[:0]
+		}
 		shadow = nil
 		if rt := s.shadow.Load(); rt != nil && !storeDown && len(w.res.Actions) > 0 {
 			shadow = s.shadowScore(dctx, rt, req, p, w.res.Eligible, &w.shadowRes)
