@@ -191,7 +191,7 @@ func TestCLIOffline(t *testing.T) {
 		}
 
 		ev := runCLI(t, "eval", "journal", "--config", f.config, "--journal", f.journal, "--version", "1")
-		for _, want := range []string{"candidate logistic", "IPS", "SNIPS", "DR", "rounds used"} {
+		for _, want := range []string{"candidate logistic", "IPS", "SNIPS", "DR", "rounds used", "serving policy (realised)", "difference, paired"} {
 			if !strings.Contains(ev, want) {
 				t.Errorf("eval journal of version 1 lacks %q:\n%s", want, ev)
 			}

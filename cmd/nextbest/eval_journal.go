@@ -110,11 +110,31 @@ Flags:`)
 	if err != nil {
 		return err
 	}
+	// the serving policy's realised value and the candidate's paired
+	// difference from it (DR, with the cross-fitted reward model)
+	cmp, cmpErr := eval.Compare(rounds, eval.DR, o)
 	if asJSON {
-		return writeJSON(w, map[string]any{"target": target.Name, "explorer": target.Explorer.String(), "join": jst, "rounds": st, "estimates": ests})
+		out := map[string]any{"target": target.Name, "explorer": target.Explorer.String(), "join": jst, "rounds": st, "estimates": ests}
+		if cmpErr == nil {
+			out["comparison"] = cmp
+		}
+		return writeJSON(w, out)
 	}
 	fmt.Fprintf(w, "candidate %s, explorer %s\n", target.Name, target.Explorer.String())
 	fmt.Fprintf(w, "%d decisions joined (%d late, %d duplicate outcomes ignored); %d rounds used, %d left out (%d other feature spec, %d unknown actions, %d without actions)\n\n",
 		jst.Decisions, jst.Late, jst.Duplicate, st.Used, st.Decisions-st.Used, st.OtherSpec, st.Unknown, st.NoActions)
-	return estimateTable(w, ests, nil, nil)
+	if err := estimateTable(w, ests, nil, nil); err != nil {
+		return err
+	}
+	if cmpErr != nil {
+		fmt.Fprintf(w, "\nno comparison with the serving policy: %v\n", cmpErr)
+		return nil
+	}
+	fmt.Fprintf(w, "\nserving policy (realised)   %.5g [%.5g, %.5g]\n", cmp.Serving.Value, cmp.Serving.Lo, cmp.Serving.Hi)
+	fmt.Fprintf(w, "candidate (DR)              %.5g [%.5g, %.5g]\n", cmp.Candidate.Value, cmp.Candidate.Lo, cmp.Candidate.Hi)
+	fmt.Fprintf(w, "difference, paired          %+.5g [%+.5g, %+.5g]\n", cmp.Difference.Value, cmp.Difference.Lo, cmp.Difference.Hi)
+	for _, warn := range cmp.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+	return nil
 }
