@@ -13,6 +13,7 @@ import (
 
 	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/models"
 )
 
@@ -22,14 +23,6 @@ import (
 // model the service then serves; then a forced bad model (a constant
 // ridge, through the canary with the gate off) is rolled back; no request
 // fails.
-const loopE2ECatalog = `version: 1
-channels: [web]
-actions:
-  - {id: a-home,    name: A, channels: [web], value: 1, features: {category: content, discount: 0}}
-  - {id: a-product, name: B, channels: [web], value: 1, features: {category: content, discount: 0}}
-  - {id: a-cart,    name: C, channels: [web], value: 1, features: {category: content, discount: 0}}
-  - {id: a-none,    name: D, channels: [web], value: 1, features: {category: content, discount: 0}}
-`
 
 func TestLoopEndToEnd(t *testing.T) {
 	if testing.Short() {
@@ -38,7 +31,7 @@ func TestLoopEndToEnd(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	data, reg := filepath.Join(dir, "data"), filepath.Join(dir, "models")
-	write(t, filepath.Join(dir, "catalog.yaml"), loopE2ECatalog)
+	write(t, filepath.Join(dir, "catalog.yaml"), journaltest.FourActions)
 	config := filepath.Join(dir, "config.yaml")
 	write(t, config, fmt.Sprintf("catalog: %s\nregistry: %s\nregistry_poll: 100ms\nseed: 5\nexplorer: {kind: epsilon_greedy, epsilon: 0.3}\n",
 		filepath.Join(dir, "catalog.yaml"), reg))

@@ -15,6 +15,7 @@ import (
 	"nextbest/decide"
 	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 	"nextbest/logs"
 	"nextbest/loop"
 	"nextbest/models"
@@ -27,14 +28,6 @@ import (
 // service serves uniformly at random (ε = 1), so a model trained on its
 // logs is truly better; the loop evaluates candidates as they would serve
 // (ε-greedy, ε = 0.1).
-const loopCatalog = `version: 1
-channels: [web]
-actions:
-  - {id: a-home,    name: A, channels: [web], value: 1, features: {category: content, discount: 0}}
-  - {id: a-product, name: B, channels: [web], value: 1, features: {category: content, discount: 0}}
-  - {id: a-cart,    name: C, channels: [web], value: 1, features: {category: content, discount: 0}}
-  - {id: a-none,    name: D, channels: [web], value: 1, features: {category: content, discount: 0}}
-`
 
 var pages = []string{"home", "product", "cart"}
 
@@ -75,7 +68,7 @@ func startService(t *testing.T) *service {
 		t.Fatal(err)
 	}
 	svc, err := serve.Open(serve.Config{
-		DataDir: dir, Catalog: []byte(loopCatalog), FeatureSpec: retail.FeatureSpec,
+		DataDir: dir, Catalog: []byte(journaltest.FourActions), FeatureSpec: retail.FeatureSpec,
 		Explorer: decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 1},
 		Registry: regDir, RegistryPoll: 50 * time.Millisecond,
 		DecisionTimeout: 5 * time.Second, JournalNoSync: true, ExperimentsTTL: time.Nanosecond, Seed: 3,
@@ -141,7 +134,7 @@ func (s *service) loopConfig(t *testing.T, evalFrom, now time.Time) loop.Config 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := decide.ParseCatalog([]byte(loopCatalog), spec)
+	cat, err := decide.ParseCatalog([]byte(journaltest.FourActions), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
