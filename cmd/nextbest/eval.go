@@ -107,7 +107,10 @@ func evalOBD(args []string, w io.Writer) error {
 	fs.IntVar(&cfg.Draws, "draws", 1_000_000, "Monte Carlo draws of the BTS replay")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the replay, the folds and the bootstrap")
 	fs.IntVar(&cfg.Folds, "folds", 2, "cross-fitting folds of the reward model")
-	fs.Float64Var(&cfg.Smoothing, "smoothing", 100, "reward model prior strength (pseudo-rows)")
+	fs.StringVar(&cfg.Model, "model", eval.OBDModelLogistic, "reward model of DM and the doubly robust estimators: "+eval.OBDModelLogistic+" (user, item and affinity features) or "+eval.OBDModelCells+" (a table of mean clicks)")
+	fs.Float64Var(&cfg.L2, "l2", 1, "the logistic reward model's penalty")
+	fs.IntVar(&cfg.Options.Refits, "refits", 0, "bootstrap refits of the reward model for DM's interval (0: the default, 200; at least 100)")
+	fs.Float64Var(&cfg.Smoothing, "smoothing", 100, "the cells reward model's prior strength (pseudo-rows)")
 	estimatorFlags(fs, &cfg.Options, &asJSON)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -159,7 +162,7 @@ func evalOBD(args []string, w io.Writer) error {
 		}
 	}
 	fmt.Fprintln(w, "\nrel. error = |estimate - on-policy CTR| / on-policy CTR; z = difference / sqrt(SE^2 + SE_on^2) (independent logs).")
-	fmt.Fprintln(w, "DM's interval takes the reward model as exact; target SE is the error from estimating the target's probabilities (batch means).")
+	fmt.Fprintln(w, "DM's interval comes from a bootstrap that refits the reward model (see the interval column); target SE is the error from estimating the target's probabilities (batch means).")
 	return nil
 }
 
