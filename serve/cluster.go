@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"nextbest/cluster"
 	"nextbest/features"
@@ -48,16 +49,63 @@ func (s *Service) openNode() error {
 		return err
 	}
 	s.profiles, s.index, s.aggregates = cached, s.state, s.state
+	if s.clusterReg, err = s.node.Stream().Registry(context.Background()); err != nil {
+		return err
+	}
 	return nil
+}
+
+// sharedSnapshot is the object of the cluster's model bucket that holds
+// the latest online-model snapshot, shared so that a new instance starts
+// from it rather than from the stream's first record.
+const sharedSnapshot = "online-cluster.state"
+
+// fetchSnapshot writes the cluster's shared snapshot to path when this
+// instance has none of its own (a new instance).
+func (s *Service) fetchSnapshot(path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	b, err := s.clusterReg.GetBlob(sharedSnapshot)
+	if err != nil || b == nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("cannot write the cluster's model snapshot to %s: %w", path, err)
+	}
+	s.log.Info("starting from the cluster's shared model snapshot", "bytes", len(b))
+	return nil
+}
+
+// shareSnapshots uploads this instance's snapshot file to the cluster's
+// model bucket each time the learner has written a new one, while this
+// instance holds the applier lease (one instance shares at a time).
+func (s *Service) shareSnapshots(path string) {
+	var last time.Time
+	s.every(s.cfg.SnapshotEvery, "cannot share the model snapshot", func() error {
+		if !s.node.Lease().Held() {
+			return nil
+		}
+		fi, err := os.Stat(path)
+		if err != nil || !fi.ModTime().After(last) {
+			return nil
+		}
+		b, err := os.ReadFile(path) // the learner replaces it whole (rename)
+		if err != nil {
+			return err
+		}
+		if err := s.clusterReg.PutBlob(sharedSnapshot, b); err != nil {
+			return err
+		}
+		last = fi.ModTime()
+		return nil
+	})
 }
 
 // watchRegistry serves the cluster's model registry (JetStream's object
 // store): the promoted model now, and each promotion as it is made.
 func (s *Service) watchRegistry() error {
-	reg, err := s.node.Stream().Registry(context.Background())
-	if err != nil {
-		return err
-	}
+	reg := s.clusterReg
 	s.registry = reg
 	if _, err := s.loadPromoted(false); err != nil {
 		s.log.Error("not serving the promoted model", "err", err)

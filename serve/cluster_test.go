@@ -1,21 +1,26 @@
 package serve_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"context"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"nextbest/cluster"
 	"nextbest/cluster/rstore"
 	"nextbest/cluster/stream"
+	"nextbest/decide"
 	"nextbest/examples/retail"
 	"nextbest/features"
 	"nextbest/internal/engines"
 	"nextbest/serve"
+	"nextbest/training/online"
 )
 
 // testCluster is a Redis and a NATS server for the cluster path's tests.
@@ -252,5 +257,90 @@ func TestClusterRebuildsRedisFromStream(t *testing.T) {
 	out := in2.mustCall("POST", "/v1/outcomes", map[string]any{"decision_id": id, "action_id": act, "reward": 1}, 202)
 	if out["duplicate"] != true {
 		t.Errorf("the re-sent outcome after the rebuild: %v, want a duplicate", out)
+	}
+}
+
+// TestClusterNewInstanceStartsFromSharedSnapshot: the lease holder shares
+// its model snapshot in JetStream; a new instance (an empty data
+// directory) starts from it, so it needs no record the stream no longer
+// holds: after the stream is purged below the snapshot, the new
+// instance's model equals the first's.
+func TestClusterNewInstanceStartsFromSharedSnapshot(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	cfgA := c.config(t)
+	cfgA.SnapshotEvery = 50 * time.Millisecond
+	a := start(t, cfgA)
+	for i := range 30 {
+		dec := a.mustCall("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c-%04d", i+1), "channel": "web"}, 200)
+		if i%3 == 0 {
+			a.mustCall("POST", "/v1/outcomes", map[string]any{"decision_id": dec["decision_id"], "action_id": actionsOf(t, dec)[0]["action_id"], "reward": 1}, 202)
+		}
+	}
+	if err := a.svc.WaitLearned(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	updates := a.svc.Model().Updates()
+	st, err := stream.Open(context.Background(), stream.Config{URL: c.nats.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg, err := st.Registry(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := st.LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// wait until a shared snapshot reflects part of the stream (the
+	// learner writes one as it learns)
+	spec, _ := features.ParseSpec(retail.FeatureSpec)
+	cat, err := decide.ParseCatalog(retail.Catalog, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var lastErr error
+	var snapLSN uint64
+	for {
+		b, err := reg.GetBlob("online-cluster.state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b != nil {
+			path := filepath.Join(t.TempDir(), "snap")
+			os.WriteFile(path, b, 0o644)
+			_, from, err := online.LoadSnapshot(path, cat)
+			if err == nil && from > 0 && from <= last {
+				snapLSN = from
+				break
+			}
+			lastErr = err
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no shared snapshot (%v)", lastErr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	js, err := st.JetStream().Stream(context.Background(), "NEXTBEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the stream forgets what the snapshot holds
+	if err := js.Purge(context.Background(), jetstream.WithPurgeSequence(snapLSN+1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("shared snapshot at LSN %d of %d; the stream purged below %d", snapLSN, last, snapLSN+1)
+	b := start(t, c.config(t))
+	if err := b.svc.WaitLearned(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.svc.Model().Updates(); got != updates {
+		t.Errorf("the new instance's model has %d updates, the first's %d: it did not start from the shared snapshot", got, updates)
+	}
+	if probe(t, a) != probe(t, b) {
+		t.Error("the new instance's model predicts differently")
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"nextbest/cluster"
 	"nextbest/cluster/rstore"
+	"nextbest/cluster/stream"
 	"nextbest/decide"
 	"nextbest/features"
 	"nextbest/internal/logthrottle"
@@ -210,7 +211,9 @@ type Service struct {
 	applier *state.Applier
 	jrnl    *journal.Journal[state.Live] // embedded
 	node    *cluster.Node                // cluster
-	learner *online.Learner
+	// clusterReg is the cluster's model registry (JetStream)
+	clusterReg *stream.Registry
+	learner    *online.Learner
 	// what the handlers use, through the contracts of contracts.go
 	profiles   Profiles
 	index      DecisionIndex
@@ -312,6 +315,11 @@ func Open(cfg Config) (_ *Service, err error) {
 		// a cluster instance's snapshot is of the stream, not of a local journal
 		snapPath = filepath.Join(cfg.DataDir, "model", "online-cluster.state")
 	}
+	if s.node != nil {
+		if err := s.fetchSnapshot(snapPath); err != nil {
+			s.log.Warn("cannot fetch the cluster's model snapshot; replaying the stream", "err", err)
+		}
+	}
 	var from uint64
 	s.model, from, err = online.LoadSnapshot(snapPath, s.cat)
 	fresh := false
@@ -387,6 +395,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		s.journal = s.node
 		last := s.node.LastLSN()
 		s.node.Start(s.applier, from)
+		s.bgTasks.Go(func() { s.shareSnapshots(snapPath) })
 		if err := s.node.WaitApplied(context.Background(), last); err != nil {
 			return nil, err
 		}

@@ -56,3 +56,29 @@ func (r *Registry) WatchDocument(ctx context.Context, key string, fn func([]byte
 		t.Stop()
 	}
 }
+
+// PutBlob stores data as object name of the model bucket (a shared
+// online-model snapshot, say), replacing what it held.
+func (r *Registry) PutBlob(name string, data []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+	defer cancel()
+	if _, err := r.obj.PutBytes(ctx, name, data); err != nil {
+		return r.s.apiErr("cannot store object "+name, err)
+	}
+	return nil
+}
+
+// GetBlob returns object name of the model bucket, nil when there is
+// none.
+func (r *Registry) GetBlob(name string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+	defer cancel()
+	b, err := r.obj.GetBytes(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, r.s.apiErr("cannot read object "+name, err)
+	}
+	return b, nil
+}
