@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,13 @@ import (
 // rolls back a canary whose decisions fall back is checked on its inputs.
 type fallbackService struct {
 	decisions, fallbacks map[string]int64
+	p99                  map[string]float64
+	counts               map[string]uint64
 	archived             []string
+}
+
+func (f *fallbackService) Latency(context.Context, string) (map[string]float64, map[string]uint64, error) {
+	return f.p99, f.counts, nil
 }
 
 func (f *fallbackService) PutExperiment(context.Context, *decide.Experiment) error { return nil }
@@ -152,5 +159,45 @@ func TestApprovalAndPause(t *testing.T) {
 	}
 	if got := strings.Join(kinds, ","); got != "canary_started,awaiting_approval,loop_paused,approved,loop_resumed,promoted,canary_promoted" {
 		t.Errorf("history: %s", got)
+	}
+}
+
+// TestSlowCanaryRolledBack: a canary whose decisions' compute time is
+// over the budget at the 99th percentile is rolled back (the rule on its
+// inputs; HTTPService.Latency reads them from a real service in
+// loop_test.go).
+func TestSlowCanaryRolledBack(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		p99        map[string]float64
+		counts     map[string]uint64
+		rolledBack bool
+	}{
+		{"over the budget", map[string]float64{"canary": 0.1, "serving": 0.0005}, map[string]uint64{"canary": 500, "serving": 500}, true},
+		{"past the last bucket", map[string]float64{"canary": math.Inf(1), "serving": 0.0005}, map[string]uint64{"canary": 500, "serving": 500}, true},
+		{"within the budget", map[string]float64{"canary": 0.025, "serving": 0.0005}, map[string]uint64{"canary": 500, "serving": 500}, false},
+		{"too few decisions", map[string]float64{"canary": 0.1}, map[string]uint64{"canary": 20}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, err := models.OpenRegistry(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := &fallbackService{p99: tc.p99, counts: tc.counts}
+			cfg := Config{Spec: &features.Spec{}, Catalog: &decide.Catalog{}, Journal: "unused", Registry: reg, Service: svc}
+			if err := cfg.defaults(); err != nil {
+				t.Fatal(err)
+			}
+			turn, err := judgeCanary(context.Background(), &cfg, &models.Event{Time: time.Now(), Kind: EventCanary, Version: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := turn.Kind == EventRolledBack; got != tc.rolledBack {
+				t.Fatalf("rolled back %v, want %v: %+v", got, tc.rolledBack, turn)
+			}
+			if tc.rolledBack && !strings.Contains(turn.Reason, "too slow") {
+				t.Errorf("reason: %s", turn.Reason)
+			}
+		})
 	}
 }

@@ -67,6 +67,9 @@ type Service interface {
 	// Fallbacks returns, per arm of experiment name, its decisions and
 	// those that fell back to the value ranking (the arm's model failed).
 	Fallbacks(ctx context.Context, name string) (decisions, fallbacks map[string]int64, err error)
+	// Latency returns, per arm of experiment name, the p99 of its
+	// decisions' compute time in seconds and how many decisions that is.
+	Latency(ctx context.Context, name string) (p99 map[string]float64, count map[string]uint64, err error)
 	// SetShadow makes version score every decision beside the serving
 	// policy, exploring with explorer (nil: the service's); 0 stops it.
 	SetShadow(ctx context.Context, version int, explorer *decide.Explorer) error
@@ -122,6 +125,11 @@ type Canary struct {
 	// decisions (default 100).
 	MaxFallbackShare     float64
 	MinFallbackDecisions int64
+	// MaxLatency is the budget of the canary's decisions' compute time at
+	// the 99th percentile (default 50 ms, the service's default decision
+	// budget): a canary over it, with MinFallbackDecisions decisions, is
+	// rolled back as slow.
+	MaxLatency time.Duration
 }
 
 // Config configures the loop.
@@ -190,6 +198,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Canary.MinFallbackDecisions == 0 {
 		c.Canary.MinFallbackDecisions = 100
+	}
+	if c.Canary.MaxLatency == 0 {
+		c.Canary.MaxLatency = 50 * time.Millisecond
 	}
 	if c.Canary.MaxDuration == 0 {
 		c.Canary.MaxDuration = 7 * 24 * time.Hour
@@ -492,6 +503,14 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 				fallbacks["canary"], n, 100*share, 100*base))
 		}
 	}
+	p99, count, err := cfg.Service.Latency(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if count["canary"] >= uint64(cfg.Canary.MinFallbackDecisions) && p99["canary"] > cfg.Canary.MaxLatency.Seconds() {
+		return end(EventRolledBack, fmt.Sprintf("the canary's model is too slow: the 99th percentile of its decisions' compute time is over %v (budget %v; the serving arm's: %v)",
+			seconds(p99["canary"]), cfg.Canary.MaxLatency, seconds(p99["serving"])))
+	}
 	if res != nil {
 		if res.Verdict.Status == experiment.VerdictUntrustworthy {
 			return end(EventRolledBack, "the canary's split cannot be trusted: "+res.Verdict.Trust)
@@ -548,6 +567,15 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 	}
 	turn.Reason = "the canary runs: no verdict yet"
 	return turn, nil
+}
+
+// seconds renders a latency in seconds as a duration ("+Inf" past the
+// histogram's last bucket).
+func seconds(s float64) string {
+	if math.IsInf(s, 1) {
+		return "the last bucket"
+	}
+	return time.Duration(s * float64(time.Second)).String()
 }
 
 func window(from, to time.Time) string {

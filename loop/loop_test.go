@@ -313,3 +313,32 @@ func (s *service) experiments() []any {
 	json.NewDecoder(resp.Body).Decode(&out)
 	return out.Experiments
 }
+
+// TestLatencyFromMetrics: HTTPService.Latency reads each arm's compute
+// time from a real service's /metrics.
+func TestLatencyFromMetrics(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	svc := &loop.HTTPService{Target: s.base}
+	exp := &decide.Experiment{Name: "e1", Start: time.Now().Add(-time.Minute).UTC().Truncate(time.Second), PrimaryMetric: decide.MetricReward,
+		Arms: []decide.Arm{{Name: "serving", Policy: "promoted", Share: 1}, {Name: "canary", Policy: "random", Share: 1}}}
+	if err := svc.PutExperiment(context.Background(), exp); err != nil {
+		t.Fatal(err)
+	}
+	s.traffic(200, best)
+	p99, counts, err := svc.Latency(context.Background(), "e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["serving"]+counts["canary"] != 200 || counts["serving"] == 0 || counts["canary"] == 0 {
+		t.Errorf("counts %v, want the 200 decisions split over both arms", counts)
+	}
+	for arm, v := range p99 {
+		if !(v > 0) {
+			t.Errorf("arm %s: p99 %v", arm, v)
+		}
+	}
+	if p99, _, _ := svc.Latency(context.Background(), "nope"); len(p99) != 0 {
+		t.Errorf("an unknown experiment: %v", p99)
+	}
+}

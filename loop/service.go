@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"nextbest/decide"
 	"nextbest/experiment"
@@ -114,6 +118,64 @@ func (h *HTTPService) SetShadow(ctx context.Context, version int, explorer *deci
 		return h.do(ctx, "DELETE", "/admin/shadow", nil, nil)
 	}
 	return h.do(ctx, "PUT", "/admin/shadow", map[string]any{"version": version, "explorer": explorer}, nil)
+}
+
+// Latency implements Service from GET /metrics: the p99 of each arm's
+// compute stage (nextbest_experiment_decide_compute_seconds), as the upper
+// bound of the histogram bucket that holds it, on the instance Target
+// reaches.
+func (h *HTTPService) Latency(ctx context.Context, name string) (map[string]float64, map[string]uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(h.Target, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := h.Client
+	if c == nil {
+		c = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET /metrics: %w", err)
+	}
+	p99, count := map[string]float64{}, map[string]uint64{}
+	fam := fams["nextbest_experiment_decide_compute_seconds"]
+	if fam == nil {
+		return p99, count, nil
+	}
+	for _, m := range fam.GetMetric() {
+		var exp, arm string
+		for _, l := range m.GetLabel() {
+			switch l.GetName() {
+			case "experiment":
+				exp = l.GetValue()
+			case "arm":
+				arm = l.GetValue()
+			}
+		}
+		hist := m.GetHistogram()
+		if exp != name || hist == nil || hist.GetSampleCount() == 0 {
+			continue
+		}
+		n := hist.GetSampleCount()
+		count[arm] = n
+		p99[arm] = math.Inf(1) // past the last bucket
+		for _, b := range hist.GetBucket() {
+			if float64(b.GetCumulativeCount()) >= 0.99*float64(n) {
+				p99[arm] = b.GetUpperBound()
+				break
+			}
+		}
+	}
+	return p99, count, nil
 }
 
 var _ Service = (*HTTPService)(nil)

@@ -301,6 +301,9 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.metrics.decideCompute.Observe(computed.Sub(start).Seconds())
+	if e := d.Experiment; e != nil {
+		s.metrics.armCompute.WithLabelValues(e.Name, e.Arm).Observe(computed.Sub(start).Seconds())
+	}
 	s.metrics.decideJournal.Observe(time.Since(computed).Seconds())
 	s.metrics.decided(d)
 	if res.Explain == nil {

@@ -30,6 +30,10 @@ type metrics struct {
 	modelSwaps   prometheus.Counter
 	experiment   *prometheus.CounterVec
 	decideStage  *prometheus.HistogramVec
+	// armCompute is the compute stage of experiment decisions by
+	// experiment and arm: how the retraining loop tells a canary whose
+	// model is slow
+	armCompute *prometheus.HistogramVec
 	// the two stages' observers, resolved once: the decide path observes
 	// them on every decision
 	decideCompute, decideJournal prometheus.Observer
@@ -75,6 +79,11 @@ func newMetrics(s *Service) *metrics {
 		Help:    "Where a decision's time goes: compute (decode, profile, funnel, scoring, exploration, encoding: the service's own time) and journal (waiting for the group commit's fsync and the state update).",
 		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3},
 	}, []string{"stage"})
+	m.armCompute = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "nextbest_experiment_decide_compute_seconds",
+		Help:    "The compute stage of decisions made inside an experiment (decode, profile, funnel, scoring, exploration, encoding), by experiment and arm.",
+		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3},
+	}, []string{"experiment", "arm"})
 	m.decideCompute = m.decideStage.WithLabelValues("compute")
 	m.decideJournal = m.decideStage.WithLabelValues("journal")
 	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -100,7 +109,7 @@ func newMetrics(s *Service) *metrics {
 		}
 		return float64(s.journal.LastLSN())
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.applyErrors, m.events, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage,
+	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.applyErrors, m.events, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage, m.armCompute,
 		cacheHits, cacheMisses, hitRatio, lastLSN,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
