@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/valyala/fasthttp"
 	"gopkg.in/yaml.v3"
@@ -171,12 +172,8 @@ func (s *Service) shadowScore(ctx context.Context, rt *shadowRuntime, req decide
 		return nil
 	}
 	sh := &journal.Shadow{Policy: rt.scorer.Name(), Action: res.Actions[0].Action.ID, Probabilities: make([]float64, len(serving))}
-	idx := make(map[string]int, len(serving))
-	for i, a := range serving {
-		idx[a.ID] = i
-	}
 	for _, sc := range res.Explain.Scored {
-		if i, ok := idx[sc.ActionID]; ok {
+		if i := slices.IndexFunc(serving, func(a *decide.Action) bool { return a.ID == sc.ActionID }); i >= 0 {
 			sh.Probabilities[i] = sc.SlotProb
 		}
 	}
