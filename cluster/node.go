@@ -338,10 +338,12 @@ func (n *Node) WaitApplied(ctx context.Context, lsn uint64) error {
 }
 
 // recordID is a record's Nats-Msg-Id: what makes a retried publish of
-// the same record a duplicate (state.Live.ID), or a unique id.
+// the same record a duplicate (state.Live.RecordID), or a unique id.
 func recordID(l *state.Live) string {
-	if l != nil && l.ID != "" {
-		return l.ID
+	if l != nil {
+		if id := l.RecordID(); id != "" {
+			return id
+		}
 	}
 	return nuid.Next()
 }

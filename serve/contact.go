@@ -71,7 +71,7 @@ func (l *contactLedger) stripe(customer string) int {
 
 // Decide implements Contacts: the profile is read, the policy checked
 // and the capped actions given reserved under the customer's stripe lock.
-func (l *contactLedger) Decide(customer, _ string, at time.Time, decide func(*features.Profile, error) ([]string, error)) (*state.Reservation, func(), error) {
+func (l *contactLedger) Decide(customer, id string, at time.Time, d state.Decider, resv *state.Reservation) (bool, error) {
 	stripe := l.lock(customer)
 	defer l.unlock(stripe)
 	p, err := l.profiles.Get(customer)
@@ -79,13 +79,17 @@ func (l *contactLedger) Decide(customer, _ string, at time.Time, decide func(*fe
 		p = l.spec.NewProfile(customer, at)
 	}
 	p = l.overlay(stripe, customer, p)
-	capped, err := decide(p, err)
+	capped, err := d.DecideOn(p, err)
 	if err != nil || len(capped) == 0 {
-		return nil, nil, err
+		return false, err
 	}
-	r := l.reserve(stripe, customer, l.ids.Add(1), at, capped)
-	return &r, func() { l.release(r) }, nil
+	*resv = l.reserve(stripe, customer, l.ids.Add(1), at, capped)
+	resv.Decision = id
+	return true, nil
 }
+
+// Release implements Contacts.
+func (l *contactLedger) Release(r *state.Reservation) { l.release(*r) }
 
 // lock locks customer's stripe and returns it; every other method that
 // takes a stripe must be called with it locked.

@@ -56,15 +56,15 @@ type DecisionIndex interface {
 type Contacts interface {
 	// Decide reads customer's profile (a fresh one when there is none, or
 	// when the store failed: then storeErr says why) with the customer's
-	// open reservations added as impressions, and calls decide with it.
-	// decide returns the ids of the capped actions it gives. Decide
-	// reserves them for decision id at time at, atomically with the check
-	// decide made: where a concurrent decision took what decide gives,
-	// decide is called again on the fresher state. It returns the
-	// reservation for the state applier (state.Live; nil where the engine
-	// keeps it itself) and release, to call for a decision that is not
-	// journaled (nil when nothing was reserved).
-	Decide(customer, id string, at time.Time, decide func(p *features.Profile, storeErr error) ([]string, error)) (resv *state.Reservation, release func(), err error)
+	// open reservations added as impressions, and has d decide on it. d
+	// returns the ids of the capped actions it gives. Decide reserves them
+	// for decision id at time at, atomically with the check d made: where
+	// a concurrent decision took what d gives, d decides again on the
+	// fresher state. It fills resv and reports whether it reserved
+	// anything.
+	Decide(customer, id string, at time.Time, d state.Decider, resv *state.Reservation) (reserved bool, err error)
+	// Release drops a reservation whose decision was not journaled.
+	Release(resv *state.Reservation)
 }
 
 // Journal is the durable log the handlers append to (embedded:

@@ -158,10 +158,19 @@ type decideWork struct {
 	jd   journal.Decision
 	lv   state.Live
 	acts []int
-	// capped is the contact reservation's scratch
+	// capped and resv are the contact reservation's scratch
 	capped []string
+	resv   state.Reservation
 	// shadowRes is the shadow model's scratch result
 	shadowRes decide.Result
+	// what DecideOn (the state.Decider the contact guard calls) decides
+	// with, and what it found
+	svc       *Service
+	dctx      context.Context
+	dreq      decide.Request
+	arm       *armRuntime
+	storeDown bool
+	shadow    *journal.Shadow
 	// pending: the decision's record was enqueued but not acknowledged in
 	// time; the journal may still hand lv to the applier
 	pending bool
@@ -196,50 +205,30 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	// the journal's group commit included
 	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.DecisionTimeout)
 	defer cancel()
-	req := decide.Request{
+	w.svc, w.dctx = s, dctx
+	defer func() { w.dctx = nil }() // w is pooled: do not keep the context
+	w.dreq = decide.Request{
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Context: w.req.Context,
 		Candidates: w.req.Candidates, Limit: w.req.limit(), Explain: w.req.Explain, Now: now,
 	}
-	exp, arm := s.assign(&req, now)
+	exp, arm := s.assign(&w.dreq, now)
+	w.arm = arm
 
 	// The profile is read, the contact policy checked and the capped
-	// actions given reserved in one step (Contacts): concurrent decisions
-	// for one customer never exceed a cap.
+	// actions given reserved in one step (Contacts, which calls
+	// w.DecideOn): concurrent decisions for one customer never exceed a
+	// cap.
 	id := newDecisionID(now)
-	storeDown := false
-	var shadow *journal.Shadow
-	resv, release, err := s.contacts.Decide(w.req.CustomerID, id, now, func(p *features.Profile, storeErr error) ([]string, error) {
-		storeDown = storeErr != nil
-		if storeDown {
-			// the contact history is out of reach: no capped action is
-			// given (req is the caller's: restore its candidates after)
-			s.logThrottled("profile-store", "profile store failed; deciding on a cold-start profile without capped actions", storeErr)
-		}
-		req.NoCapped = storeDown
-		if err := s.engine.Decide(dctx, &req, p, &w.res); err != nil && !errors.Is(err, decide.ErrNoActions) {
-			return nil, err
-		}
-		if arm != nil && arm.none {
-			// a holdout arm shows nothing: the decision is logged with its
-			// eligible actions and no action
-			w.res.Actions = w.res.Actions[:0]
-		}
-		shadow = nil
-		if rt := s.shadow.Load(); rt != nil && !storeDown && len(w.res.Actions) > 0 {
-			shadow = s.shadowScore(dctx, rt, req, p, w.res.Eligible, &w.shadowRes)
-		}
-		w.capped = w.capped[:0]
-		for _, c := range w.res.Actions {
-			if len(c.Action.Limits) > 0 {
-				w.capped = append(w.capped, c.Action.ID)
-			}
-		}
-		return w.capped, nil
-	})
+	reserved, err := s.contacts.Decide(w.req.CustomerID, id, now, w, &w.resv)
 	if err != nil {
 		writeErr(ctx, err)
 		return
 	}
+	var resv *state.Reservation
+	if reserved {
+		resv = &w.resv
+	}
+	storeDown, shadow := w.storeDown, w.shadow
 	res := &w.res
 	d := &w.jd
 	// the record's slices are reused: the applier is done with them once
@@ -265,25 +254,20 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	d.Eligible, d.Actions = eligible, actions
 	w.buf, err = journal.AppendDecision(w.buf[:0], d)
 	if err != nil {
-		if release != nil {
-			release()
+		if resv != nil {
+			s.contacts.Release(resv)
 		}
 		writeErr(ctx, err)
 		return
 	}
 	w.lv = state.Live{Decision: d, X: res.X, Acts: w.acts, Reservation: resv}
 	computed := time.Now()
-	w.lv.ID = "d/" + id
-	if w.req.RequestID != "" {
-		// a retry of the request, on any instance, is the same record
-		w.lv.ID = "r/" + w.req.CustomerID + "/" + w.req.RequestID
-	}
 	if _, err := s.journal.AppendLive(dctx, journal.TypeDecision, now, w.buf, &w.lv); err != nil {
 		if errors.Is(err, journal.ErrDuplicate) {
 			// the journal holds this request's decision already (made by
 			// a try whose answer was lost): answer with it
-			if release != nil {
-				release()
+			if resv != nil {
+				s.contacts.Release(resv)
 			}
 			if s.replayDecision(ctx, w.req.CustomerID, w.req.RequestID) {
 				return
@@ -294,8 +278,8 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		// failed is released here (its reservation would otherwise expire).
 		if errors.Is(err, journal.ErrPending) {
 			w.pending = true
-		} else if release != nil {
-			release()
+		} else if resv != nil {
+			s.contacts.Release(resv)
 		}
 		s.journalError(ctx, err)
 		return
@@ -314,6 +298,40 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	resp := newDecideResponse(d)
 	resp.Explain = &explanationWire{Eligible: d.Eligible, Dropped: res.Explain.Dropped, Scored: res.Explain.Scored, Explorer: res.Explorer}
 	writeJSON(ctx, 200, &resp)
+}
+
+// DecideOn is the decision the contact guard holds the customer for
+// (state.Decider): the engine's funnel on p, the holdout's empty answer,
+// the shadow's score; it returns the capped actions given. It may run
+// more than once for one request (a concurrent decision took what it
+// gave); the last run is the one logged.
+func (w *decideWork) DecideOn(p *features.Profile, storeErr error) ([]string, error) {
+	s := w.svc
+	w.storeDown = storeErr != nil
+	if w.storeDown {
+		// the contact history is out of reach: no capped action is given
+		s.logThrottled("profile-store", "profile store failed; deciding on a cold-start profile without capped actions", storeErr)
+	}
+	w.dreq.NoCapped = w.storeDown
+	if err := s.engine.Decide(w.dctx, &w.dreq, p, &w.res); err != nil && !errors.Is(err, decide.ErrNoActions) {
+		return nil, err
+	}
+	if w.arm != nil && w.arm.none {
+		// a holdout arm shows nothing: the decision is logged with its
+		// eligible actions and no action
+		w.res.Actions = w.res.Actions[:0]
+	}
+	w.shadow = nil
+	if rt := s.shadow.Load(); rt != nil && !w.storeDown && len(w.res.Actions) > 0 {
+		w.shadow = s.shadowScore(w.dctx, rt, w.dreq, p, w.res.Eligible, &w.shadowRes)
+	}
+	w.capped = w.capped[:0]
+	for _, c := range w.res.Actions {
+		if len(c.Action.Limits) > 0 {
+			w.capped = append(w.capped, c.Action.ID)
+		}
+	}
+	return w.capped, nil
 }
 
 // replayDecision answers a repeated request_id with the decision already

@@ -40,19 +40,46 @@ type Live struct {
 	Reservation *Reservation
 	// ID identifies the record for an appender that de-duplicates records
 	// (the cluster path's JetStream journal: a record appended twice under
-	// one ID within its window is stored once); empty: the record has no
-	// identity beyond itself.
+	// one ID within its window is stored once), where RecordID cannot
+	// derive it (an outcome's de-duplication key).
 	ID string
 }
 
+// RecordID is the record's identity for an appender that de-duplicates
+// records: ID when set; for a decision, its request (a retry of the
+// request, on any instance, is the same record) or else its id; "" when
+// the record has no identity beyond itself. It is computed only by such
+// an appender, off the embedded path.
+func (l *Live) RecordID() string {
+	switch d := l.Decision; {
+	case l.ID != "":
+		return l.ID
+	case d != nil && d.RequestID != "":
+		return "r/" + d.CustomerID + "/" + d.RequestID
+	case d != nil:
+		return "d/" + d.DecisionID
+	}
+	return ""
+}
+
 // Reservation names the contact impressions a decision reserved before
-// its record is applied (serve's contact ledger). Customer and ID identify
-// it; Shard is the ledger's own partition of the customer, opaque to the
+// its record is applied. Customer and Decision (the decision's id)
+// identify it; ID and Shard are the in-memory ledger's own numbering and
+// partition of the customer (serve's contact ledger), opaque to the
 // applier.
 type Reservation struct {
 	Customer string
+	Decision string
 	ID       uint64
 	Shard    int
+}
+
+// A Decider makes the decision that a contact guard (serve.Contacts) holds
+// the customer for: the decide handler's pooled scratch, so that guarding
+// a decision allocates nothing. It returns the ids of the capped actions
+// it gives.
+type Decider interface {
+	DecideOn(p *features.Profile, storeErr error) (capped []string, err error)
 }
 
 // Contacts holds the contact reservations of decisions not yet applied:

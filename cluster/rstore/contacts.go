@@ -13,6 +13,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/features"
+	"nextbest/kv"
 	"nextbest/state"
 )
 
@@ -95,11 +96,11 @@ return 'OK'
 `)
 
 // Decide implements serve.Contacts.
-func (c *Contacts) Decide(customer, id string, at time.Time, decideFn func(*features.Profile, error) ([]string, error)) (*state.Reservation, func(), error) {
+func (c *Contacts) Decide(customer, id string, at time.Time, d state.Decider, resv *state.Reservation) (bool, error) {
 	pkey := "p/" + customer
-	var kv interface{ Get(string) ([]byte, error) } = c.s.Cached()
+	var read kv.KV = c.s.Cached()
 	for try := 0; ; try++ {
-		raw, err := kv.Get(pkey)
+		raw, err := read.Get(pkey)
 		var p *features.Profile
 		if err == nil && raw != nil {
 			if p, err = features.DecodeProfile(raw); err != nil {
@@ -116,14 +117,14 @@ func (c *Contacts) Decide(customer, id string, at time.Time, decideFn func(*feat
 		if err != nil {
 			// the store is down: decide on a cold-start profile and give
 			// nothing capped (no reservation can be made)
-			capped, derr := decideFn(p, err)
+			capped, derr := d.DecideOn(p, err)
 			if derr != nil {
-				return nil, nil, derr
+				return false, derr
 			}
 			if len(capped) > 0 {
-				return nil, nil, fmt.Errorf("%w: cannot reserve capped actions: %w", ErrUnavailable, err)
+				return false, fmt.Errorf("%w: cannot reserve capped actions: %w", ErrUnavailable, err)
 			}
-			return nil, nil, nil
+			return false, nil
 		}
 		if len(pending) > 0 {
 			p = p.Clone()
@@ -138,23 +139,23 @@ func (c *Contacts) Decide(customer, id string, at time.Time, decideFn func(*feat
 				}
 			}
 		}
-		capped, err := decideFn(p, nil)
+		capped, err := d.DecideOn(p, nil)
 		if err != nil || len(capped) == 0 {
-			return nil, nil, err
+			return false, err
 		}
 		verdict, err := c.reserve(customer, id, at, raw, p, len(pending) > 0, capped)
 		if err != nil {
-			return nil, nil, err
+			return false, err
 		}
 		if verdict == "OK" {
-			key := state.ReservationKey(customer, id)
-			return nil, func() { c.release(customer, key) }, nil
+			*resv = state.Reservation{Customer: customer, Decision: id}
+			return true, nil
 		}
 		if try >= c.retries {
-			return nil, nil, ErrContended
+			return false, ErrContended
 		}
 		// a concurrent change: read the server, not the cache, again
-		kv = c.s
+		read = c.s
 	}
 }
 
@@ -218,13 +219,14 @@ func (c *Contacts) reserve(customer, id string, at time.Time, raw []byte, p *fea
 	return v, nil
 }
 
-// release deletes a reservation whose decision was not journaled.
-func (c *Contacts) release(customer, key string) {
+// Release deletes a reservation whose decision was not journaled.
+func (c *Contacts) Release(r *state.Reservation) {
 	ctx, cancel := c.s.ctx()
 	defer cancel()
+	key := state.ReservationKey(r.Customer, r.Decision)
 	cmds := rueidis.Commands{
 		c.s.c.B().Del().Key(key).Build(),
-		c.s.c.B().Srem().Key(state.ReservationSet(customer)).Member(key).Build(),
+		c.s.c.B().Srem().Key(state.ReservationSet(r.Customer)).Member(key).Build(),
 	}
 	for _, r := range c.s.c.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
