@@ -216,12 +216,7 @@ func (s *Store) index(key string) string {
 
 // Scan implements kv.KV for keys under an indexed prefix.
 func (s *Store) Scan(prefix string, fn func(key, value []byte) error) error {
-	idx := ""
-	for _, p := range s.cfg.Indexed {
-		if strings.HasPrefix(prefix, p) {
-			idx = "idx:" + p
-		}
-	}
+	idx := s.index(prefix) // a prefix under an indexed one: its keys are too
 	if idx == "" {
 		return fmt.Errorf("rstore: prefix %q is not indexed (indexed: %v)", prefix, s.cfg.Indexed)
 	}
