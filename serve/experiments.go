@@ -94,28 +94,33 @@ func (s *Service) assign(req *decide.Request, now time.Time) (*journal.Experimen
 		if !rt.exp.Holdout || !rt.exp.Active(req.Channel, now) {
 			continue
 		}
-		ar := &rt.arms[rt.exp.Assign(req.CustomerID)]
-		if ar.arm.Name != rt.exp.Control {
-			req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
-			return &journal.ExperimentArm{Name: rt.exp.Name, Arm: ar.arm.Name}, ar
+		if rt.arm(req.CustomerID).arm.Name != rt.exp.Control {
+			return rt.enter(req)
 		}
 		if programme == nil {
 			programme = rt
 		}
 	}
 	for i := range live {
-		rt := &live[i]
-		if rt.exp.Holdout || !rt.exp.Active(req.Channel, now) {
-			continue
+		if rt := &live[i]; !rt.exp.Holdout && rt.exp.Active(req.Channel, now) {
+			return rt.enter(req)
 		}
-		ar := &rt.arms[rt.exp.Assign(req.CustomerID)]
-		req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
-		return &journal.ExperimentArm{Name: rt.exp.Name, Arm: ar.arm.Name}, ar
 	}
 	if programme != nil {
-		ar := &programme.arms[programme.exp.Assign(req.CustomerID)]
-		req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
-		return &journal.ExperimentArm{Name: programme.exp.Name, Arm: ar.arm.Name}, ar
+		return programme.enter(req)
 	}
 	return nil, nil
+}
+
+// arm is customer's arm of the experiment.
+func (rt *experimentRuntime) arm(customer string) *armRuntime {
+	return &rt.arms[rt.exp.Assign(customer)]
+}
+
+// enter assigns req's customer to its arm: it sets req's overrides for
+// the arm and returns the arm as the journal logs it, and the arm.
+func (rt *experimentRuntime) enter(req *decide.Request) (*journal.ExperimentArm, *armRuntime) {
+	ar := rt.arm(req.CustomerID)
+	req.Scorer, req.Fallback, req.Explorer = ar.scorer, ar.fallback, ar.explorer
+	return &journal.ExperimentArm{Name: rt.exp.Name, Arm: ar.arm.Name}, ar
 }

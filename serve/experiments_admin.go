@@ -21,15 +21,15 @@ import (
 // Experiments at runtime: the admin API creates, replaces, ramps, stops
 // and archives experiments without a restart. The live set is one
 // document (the experiments file's YAML, `experiments: [...]`) kept in an
-// experimentStore: a file in the data directory on the embedded path, a
+// liveDocStore: a file in the data directory on the embedded path, a
 // key of the registry bucket in JetStream on the cluster path, which
 // every instance watches. A change is validated exactly as the config's
 // experiments are at start (decide.ParseExperiments, then every arm
 // resolved to what serves it) before it is saved, and recorded in the
 // model registry's history when there is one.
 
-// experimentStore keeps a live document (the experiments, the shadow).
-type experimentStore interface {
+// liveDocStore keeps a live document (the experiments, the shadow).
+type liveDocStore interface {
 	// Load returns the saved document, nil when none was saved (the
 	// config's experiments then run).
 	Load() ([]byte, error)
@@ -39,9 +39,9 @@ type experimentStore interface {
 	Watch(ctx context.Context, fn func([]byte))
 }
 
-type fileExperiments struct{ path string }
+type fileDoc struct{ path string }
 
-func (f fileExperiments) Load() ([]byte, error) {
+func (f fileDoc) Load() ([]byte, error) {
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -49,7 +49,7 @@ func (f fileExperiments) Load() ([]byte, error) {
 	return b, err
 }
 
-func (f fileExperiments) Save(doc []byte) error {
+func (f fileDoc) Save(doc []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".experiments-*")
 	if err != nil {
 		return err
@@ -74,28 +74,28 @@ func (f fileExperiments) Save(doc []byte) error {
 	return d.Sync()
 }
 
-func (fileExperiments) Watch(context.Context, func([]byte)) {}
+func (fileDoc) Watch(context.Context, func([]byte)) {}
 
-// clusterExperiments keeps the document under key in the registry bucket.
-type clusterExperiments struct {
+// clusterDoc keeps the document under key in the registry bucket.
+type clusterDoc struct {
 	reg *stream.Registry
 	key string
 }
 
-func (c clusterExperiments) Load() ([]byte, error) { return c.reg.Document(c.key) }
-func (c clusterExperiments) Save(doc []byte) error { return c.reg.PutDocument(c.key, doc) }
-func (c clusterExperiments) Watch(ctx context.Context, fn func([]byte)) {
+func (c clusterDoc) Load() ([]byte, error) { return c.reg.Document(c.key) }
+func (c clusterDoc) Save(doc []byte) error { return c.reg.PutDocument(c.key, doc) }
+func (c clusterDoc) Watch(ctx context.Context, fn func([]byte)) {
 	c.reg.WatchDocument(ctx, c.key, fn)
 }
 
 // liveStore returns where the live document name (experiments, shadow)
 // is kept: a key of the cluster's registry bucket, or a file in the data
 // directory.
-func (s *Service) liveStore(name string) experimentStore {
+func (s *Service) liveStore(name string) liveDocStore {
 	if reg, ok := s.registry.(*stream.Registry); ok {
-		return clusterExperiments{reg, name}
+		return clusterDoc{reg, name}
 	}
-	return fileExperiments{filepath.Join(s.cfg.DataDir, name+".yaml")}
+	return fileDoc{filepath.Join(s.cfg.DataDir, name+".yaml")}
 }
 
 // openExperiments starts the live experiments: the saved document when
@@ -130,19 +130,43 @@ func (s *Service) openExperiments() error {
 
 // applyExperiments validates, resolves and runs doc.
 func (s *Service) applyExperiments(doc []byte) error {
+	live, err := s.liveOf(doc)
+	if err != nil {
+		return err
+	}
+	s.runExperiments(live)
+	return nil
+}
+
+// liveOf validates doc and resolves every arm to what serves it, as Open
+// does with the config's experiments.
+func (s *Service) liveOf(doc []byte) ([]experimentRuntime, error) {
 	exps, err := decide.ParseExperiments(doc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	live, err := s.resolveExperiments(exps)
-	if err != nil {
-		return err
-	}
+	return s.resolveExperiments(exps)
+}
+
+// runExperiments makes live the experiments decisions are assigned to,
+// and drops the cached analysis.
+func (s *Service) runExperiments(live []experimentRuntime) {
 	s.experiments.Store(&live)
 	s.expMu.Lock()
 	s.expCache = nil
 	s.expMu.Unlock()
-	return nil
+}
+
+// record records e in the model registry's history, when the registry
+// keeps one; a failure is logged (the change it records is made).
+func (s *Service) record(e models.Event) {
+	rec, ok := s.registry.(interface{ Record(models.Event) error })
+	if !ok {
+		return
+	}
+	if err := rec.Record(e); err != nil {
+		s.log.Warn("cannot record in the model registry's history", "kind", e.Kind, "err", err)
+	}
 }
 
 // experimentsDoc renders experiments as the experiments file does.
@@ -170,11 +194,7 @@ func (s *Service) handleExperimentsAdmin(ctx *fasthttp.RequestCtx, rest string) 
 			writeError(ctx, 405, "method_not_allowed", "", "GET /admin/experiments lists them; change one under /admin/experiments/NAME")
 			return
 		}
-		var list []*decide.Experiment
-		for _, rt := range s.liveExperiments() {
-			list = append(list, rt.exp)
-		}
-		writeJSON(ctx, 200, map[string]any{"experiments": list})
+		writeJSON(ctx, 200, map[string]any{"experiments": s.liveList()})
 		return
 	}
 	var change func([]*decide.Experiment) ([]*decide.Experiment, error)
@@ -265,11 +285,16 @@ func (s *Service) handleExperimentsAdmin(ctx *fasthttp.RequestCtx, rest string) 
 		}
 		return
 	}
+	writeJSON(ctx, 200, map[string]any{"experiments": s.liveList()})
+}
+
+// liveList returns the live experiments' definitions.
+func (s *Service) liveList() []*decide.Experiment {
 	var list []*decide.Experiment
 	for _, rt := range s.liveExperiments() {
 		list = append(list, rt.exp)
 	}
-	writeJSON(ctx, 200, map[string]any{"experiments": list})
+	return list
 }
 
 var errNoExperiment = errors.New("no such experiment")
@@ -291,11 +316,7 @@ func (s *Service) changeExperiments(kind, name string, change func([]*decide.Exp
 	defer s.expAdminMu.Unlock()
 	// a deep copy through the document, so that the live set is never
 	// touched by a change that fails
-	var cur []*decide.Experiment
-	for _, rt := range s.liveExperiments() {
-		cur = append(cur, rt.exp)
-	}
-	doc, err := experimentsDoc(cur)
+	doc, err := experimentsDoc(s.liveList())
 	if err != nil {
 		return err
 	}
@@ -310,26 +331,15 @@ func (s *Service) changeExperiments(kind, name string, change func([]*decide.Exp
 	if doc, err = experimentsDoc(next); err != nil {
 		return err
 	}
-	exps, err := decide.ParseExperiments(doc)
-	if err != nil {
-		return err
-	}
-	live, err := s.resolveExperiments(exps)
+	live, err := s.liveOf(doc)
 	if err != nil {
 		return err
 	}
 	if err := s.expStore.Save(doc); err != nil {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	s.experiments.Store(&live)
-	s.expMu.Lock()
-	s.expCache = nil
-	s.expMu.Unlock()
+	s.runExperiments(live)
 	s.log.Info("experiments changed", "change", kind, "experiment", name)
-	if rec, ok := s.registry.(interface{ Record(models.Event) error }); ok {
-		if err := rec.Record(models.Event{Kind: kind, By: "admin", Reason: "experiment " + name}); err != nil {
-			s.log.Warn("cannot record the experiments change in the registry's history", "err", err)
-		}
-	}
+	s.record(models.Event{Kind: kind, By: "admin", Reason: "experiment " + name})
 	return nil
 }

@@ -234,9 +234,9 @@ type Service struct {
 	undeclared undeclaredLog
 
 	experiments    atomic.Pointer[[]experimentRuntime] // liveExperiments
-	expStore       experimentStore
+	expStore       liveDocStore
 	shadow         atomic.Pointer[shadowRuntime] // nil: no shadow
-	shadowStore    experimentStore
+	shadowStore    liveDocStore
 	expAdminMu     sync.Mutex // one admin change of the experiments at a time
 	expMu          sync.Mutex
 	expCache       *experimentsAnswer

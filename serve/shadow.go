@@ -151,11 +151,7 @@ func (s *Service) saveShadow(sp ShadowSpec, kind string) error {
 	if err := s.shadowStore.Save(doc); err != nil {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	if rec, ok := s.registry.(interface{ Record(models.Event) error }); ok {
-		if err := rec.Record(models.Event{Kind: kind, Version: sp.Version, By: "admin"}); err != nil {
-			s.log.Warn("cannot record the shadow change in the registry's history", "err", err)
-		}
-	}
+	s.record(models.Event{Kind: kind, Version: sp.Version, By: "admin"})
 	return nil
 }
 
