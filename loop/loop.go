@@ -487,29 +487,17 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 		turn.Kind, turn.Reason = kind, reason
 		return turn, nil
 	}
-	// a misbehaving model first: it needs no statistics
+	// a misbehaving or slow model first: it needs no statistics
 	decisions, fallbacks, err := cfg.Service.Fallbacks(ctx, name)
 	if err != nil {
 		return nil, err
-	}
-	if n := decisions["canary"]; n >= cfg.Canary.MinFallbackDecisions {
-		share := float64(fallbacks["canary"]) / float64(n)
-		base := 0.0
-		if m := decisions["serving"]; m > 0 {
-			base = float64(fallbacks["serving"]) / float64(m)
-		}
-		if share > base+cfg.Canary.MaxFallbackShare {
-			return end(EventRolledBack, fmt.Sprintf("the canary's model misbehaves: %d of its %d decisions fell back to the value ranking (non-finite scores or timeouts), %.1f%% against %.1f%% on the serving arm",
-				fallbacks["canary"], n, 100*share, 100*base))
-		}
 	}
 	p99, count, err := cfg.Service.Latency(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if count["canary"] >= uint64(cfg.Canary.MinFallbackDecisions) && p99["canary"] > cfg.Canary.MaxLatency.Seconds() {
-		return end(EventRolledBack, fmt.Sprintf("the canary's model is too slow: the 99th percentile of its decisions' compute time is over %v (budget %v; the serving arm's: %v)",
-			seconds(p99["canary"]), cfg.Canary.MaxLatency, seconds(p99["serving"])))
+	if bad, reason := cfg.Canary.unhealthy(decisions, fallbacks, p99, count); bad {
+		return end(EventRolledBack, reason)
 	}
 	if res != nil {
 		if res.Verdict.Status == experiment.VerdictUntrustworthy {
@@ -567,6 +555,30 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 	}
 	turn.Reason = "the canary runs: no verdict yet"
 	return turn, nil
+}
+
+// unhealthy applies the canary's health rules to its arms' figures: a
+// model whose decisions fall back to the value ranking (non-finite scores,
+// timeouts) more often than the serving arm's by MaxFallbackShare, or
+// whose compute time's 99th percentile is over MaxLatency, once it has
+// MinFallbackDecisions decisions. It says why.
+func (c Canary) unhealthy(decisions, fallbacks map[string]int64, p99 map[string]float64, count map[string]uint64) (bool, string) {
+	if n := decisions["canary"]; n >= c.MinFallbackDecisions {
+		share := float64(fallbacks["canary"]) / float64(n)
+		base := 0.0
+		if m := decisions["serving"]; m > 0 {
+			base = float64(fallbacks["serving"]) / float64(m)
+		}
+		if share > base+c.MaxFallbackShare {
+			return true, fmt.Sprintf("the canary's model misbehaves: %d of its %d decisions fell back to the value ranking (non-finite scores or timeouts), %.1f%% against %.1f%% on the serving arm",
+				fallbacks["canary"], n, 100*share, 100*base)
+		}
+	}
+	if count["canary"] >= uint64(c.MinFallbackDecisions) && p99["canary"] > c.MaxLatency.Seconds() {
+		return true, fmt.Sprintf("the canary's model is too slow: the 99th percentile of its decisions' compute time is over %v (budget %v; the serving arm's: %v)",
+			seconds(p99["canary"]), c.MaxLatency, seconds(p99["serving"]))
+	}
+	return false, ""
 }
 
 // seconds renders a latency in seconds as a duration ("+Inf" past the

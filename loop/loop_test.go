@@ -342,3 +342,86 @@ func TestLatencyFromMetrics(t *testing.T) {
 		t.Errorf("an unknown experiment: %v", p99)
 	}
 }
+
+// TestFallbacksFromStats: HTTPService.Fallbacks reads each arm's
+// decisions and fallbacks from a real service's /v1/stats.
+func TestFallbacksFromStats(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	svc := &loop.HTTPService{Target: s.base}
+	exp := &decide.Experiment{Name: "e1", Start: time.Now().Add(-time.Minute).UTC().Truncate(time.Second), PrimaryMetric: decide.MetricReward,
+		Arms: []decide.Arm{{Name: "serving", Policy: "promoted", Share: 1}, {Name: "canary", Policy: "fallback", Share: 1}}}
+	if err := svc.PutExperiment(context.Background(), exp); err != nil {
+		t.Fatal(err)
+	}
+	s.traffic(200, best)
+	decisions, fallbacks, err := svc.Fallbacks(context.Background(), "e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decisions["serving"]+decisions["canary"] != 200 || decisions["serving"] == 0 {
+		t.Errorf("decisions %v, want the 200 split over both arms", decisions)
+	}
+	// the fallback arm's every decision ranks by value: each is a fallback
+	if fallbacks["canary"] != decisions["canary"] || fallbacks["serving"] != 0 {
+		t.Errorf("fallbacks %v of decisions %v", fallbacks, decisions)
+	}
+}
+
+// TestApprovalAndPause: with approval configured, a canary that won
+// waits for a person's approval (asked once); a paused loop does nothing
+// until resumed; then the approved version is promoted.
+func TestApprovalAndPause(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.traffic(1500, best)
+	evalFrom := time.Now()
+	s.traffic(1000, best)
+	step := func() *loop.Turn {
+		t.Helper()
+		cfg := s.loopConfig(t, evalFrom, time.Now())
+		cfg.Shadow.Off = true
+		cfg.Canary.Approve = true
+		turn, err := loop.Step(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return turn
+	}
+	turn := step()
+	if turn.Kind != loop.EventCanary {
+		t.Fatalf("first turn: %+v", turn)
+	}
+	v := turn.Version
+	s.traffic(2400, best)
+	if turn := step(); turn.Kind != loop.EventAwaiting {
+		t.Fatalf("a won canary with approval configured: %+v", turn)
+	}
+	if turn := step(); turn.Kind != loop.EventIdle || !strings.Contains(turn.Reason, "awaits approval") {
+		t.Fatalf("still waiting: %+v", turn)
+	}
+	if err := loop.Pause(s.reg, "ops", "a holiday freeze"); err != nil {
+		t.Fatal(err)
+	}
+	if err := loop.Approve(s.reg, v, "ops", "looks good"); err != nil {
+		t.Fatal(err)
+	}
+	if turn := step(); turn.Kind != loop.EventIdle || !strings.Contains(turn.Reason, "paused") {
+		t.Fatalf("a paused loop: %+v", turn)
+	}
+	if _, err := s.reg.PromotedVersion(); err == nil {
+		t.Fatal("a paused loop promoted")
+	}
+	if err := loop.Resume(s.reg, "ops", ""); err != nil {
+		t.Fatal(err)
+	}
+	if turn := step(); turn.Kind != loop.EventPromoted {
+		t.Fatalf("after approval and resume: %+v", turn)
+	}
+	if got, _ := s.reg.PromotedVersion(); got != v {
+		t.Errorf("promoted %d, want %d", got, v)
+	}
+	if got := kinds(t, s.reg); got != "gate_passed,experiment_put,canary_started,awaiting_approval,loop_paused,approved,loop_resumed,promoted,experiment_archived,canary_promoted" {
+		t.Errorf("history: %s", got)
+	}
+}
