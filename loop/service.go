@@ -28,18 +28,20 @@ type HTTPService struct {
 	Client        *http.Client
 }
 
-func (h *HTTPService) do(ctx context.Context, method, path string, body any, out any) error {
+// send makes a request of the service; the caller closes the answer's
+// body.
+func (h *HTTPService) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(h.Target, "/")+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if h.Token != "" {
@@ -49,7 +51,14 @@ func (h *HTTPService) do(ctx context.Context, method, path string, body any, out
 	if c == nil {
 		c = &http.Client{Timeout: 30 * time.Second}
 	}
-	resp, err := c.Do(req)
+	return c.Do(req)
+}
+
+// Do calls the service's JSON API (the admin API with Token): body, if
+// not nil, is sent as JSON, and a 2xx answer is decoded into out, if not
+// nil. Another status is an error with the service's message.
+func (h *HTTPService) Do(ctx context.Context, method, path string, body any, out any) error {
+	resp, err := h.send(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -75,12 +84,12 @@ func (h *HTTPService) do(ctx context.Context, method, path string, body any, out
 
 // PutExperiment implements Service.
 func (h *HTTPService) PutExperiment(ctx context.Context, e *decide.Experiment) error {
-	return h.do(ctx, "PUT", "/admin/experiments/"+e.Name, e, nil)
+	return h.Do(ctx, "PUT", "/admin/experiments/"+e.Name, e, nil)
 }
 
 // ArchiveExperiment implements Service.
 func (h *HTTPService) ArchiveExperiment(ctx context.Context, name string) error {
-	return h.do(ctx, "DELETE", "/admin/experiments/"+name, nil, nil)
+	return h.Do(ctx, "DELETE", "/admin/experiments/"+name, nil, nil)
 }
 
 // Experiment implements Service.
@@ -89,7 +98,7 @@ func (h *HTTPService) Experiment(ctx context.Context, name string) (*experiment.
 		Experiments []*experiment.Result `json:"experiments"`
 		Errors      map[string]string    `json:"errors"`
 	}
-	if err := h.do(ctx, "GET", "/v1/experiments", nil, &ans); err != nil {
+	if err := h.Do(ctx, "GET", "/v1/experiments", nil, &ans); err != nil {
 		return nil, err
 	}
 	for _, r := range ans.Experiments {
@@ -106,7 +115,7 @@ func (h *HTTPService) Fallbacks(ctx context.Context, name string) (map[string]in
 		Decisions map[string]map[string]int64 `json:"experiment_decisions"`
 		Fallbacks map[string]map[string]int64 `json:"experiment_fallbacks"`
 	}
-	if err := h.do(ctx, "GET", "/v1/stats", nil, &st); err != nil {
+	if err := h.Do(ctx, "GET", "/v1/stats", nil, &st); err != nil {
 		return nil, nil, err
 	}
 	return st.Decisions[name], st.Fallbacks[name], nil
@@ -115,9 +124,9 @@ func (h *HTTPService) Fallbacks(ctx context.Context, name string) (map[string]in
 // SetShadow implements Service, through PUT or DELETE /admin/shadow.
 func (h *HTTPService) SetShadow(ctx context.Context, version int, explorer *decide.Explorer) error {
 	if version == 0 {
-		return h.do(ctx, "DELETE", "/admin/shadow", nil, nil)
+		return h.Do(ctx, "DELETE", "/admin/shadow", nil, nil)
 	}
-	return h.do(ctx, "PUT", "/admin/shadow", map[string]any{"version": version, "explorer": explorer}, nil)
+	return h.Do(ctx, "PUT", "/admin/shadow", map[string]any{"version": version, "explorer": explorer}, nil)
 }
 
 // Latency implements Service from GET /metrics: the p99 of each arm's
@@ -125,15 +134,7 @@ func (h *HTTPService) SetShadow(ctx context.Context, version int, explorer *deci
 // bound of the histogram bucket that holds it, on the instance Target
 // reaches.
 func (h *HTTPService) Latency(ctx context.Context, name string) (map[string]float64, map[string]uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(h.Target, "/")+"/metrics", nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	c := h.Client
-	if c == nil {
-		c = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := c.Do(req)
+	resp, err := h.send(ctx, "GET", "/metrics", nil)
 	if err != nil {
 		return nil, nil, err
 	}

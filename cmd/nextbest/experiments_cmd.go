@@ -1,19 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"nextbest/loop"
 )
 
 // runExperiments implements "nextbest experiments list|put FILE|ramp NAME
@@ -91,31 +91,6 @@ func runExperiments(args []string, w io.Writer) error {
 // experimentsCall calls the admin API and prints the live experiments it
 // answers with, or returns its error message.
 func experimentsCall(w io.Writer, target, token, method, path string, body any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, strings.TrimRight(target, "/")+"/admin/experiments"+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
 	var ans struct {
 		Experiments []struct {
 			Name  string    `json:"name"`
@@ -127,16 +102,10 @@ func experimentsCall(w io.Writer, target, token, method, path string, body any) 
 				Share  float64 `json:"share"`
 			} `json:"arms"`
 		} `json:"experiments"`
-		Error *struct {
-			Message string `json:"message"`
-			Field   string `json:"field"`
-		} `json:"error"`
 	}
-	if err := json.Unmarshal(out, &ans); err != nil {
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
-	if ans.Error != nil {
-		return fmt.Errorf("%s: %s", resp.Status, ans.Error.Message)
+	svc := &loop.HTTPService{Target: target, Token: token}
+	if err := svc.Do(context.Background(), method, "/admin/experiments"+path, body, &ans); err != nil {
+		return err
 	}
 	for _, e := range ans.Experiments {
 		end := "open-ended"
