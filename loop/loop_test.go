@@ -149,6 +149,21 @@ func (s *service) loopConfig(t *testing.T, evalFrom, now time.Time) loop.Config 
 	}
 }
 
+// step runs one turn of the loop as of now, on the journal since
+// evalFrom, with edit's changes to the config (nil: none).
+func (s *service) step(t *testing.T, evalFrom time.Time, edit func(*loop.Config)) *loop.Turn {
+	t.Helper()
+	cfg := s.loopConfig(t, evalFrom, time.Now())
+	if edit != nil {
+		edit(&cfg)
+	}
+	turn, err := loop.Step(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return turn
+}
+
 func kinds(t *testing.T, reg *models.Registry) string {
 	hist, err := reg.History()
 	if err != nil {
@@ -170,11 +185,7 @@ func TestLoopPromotesABetterModel(t *testing.T) {
 	s.traffic(1500, best)
 	evalFrom := time.Now()
 	s.traffic(1000, best)
-	cfg := s.loopConfig(t, evalFrom, time.Now())
-	turn, err := loop.Step(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	turn := s.step(t, evalFrom, nil)
 	if turn.Kind != loop.EventShadow || len(turn.Verdicts) != 1 || !turn.Verdicts[0].Passed {
 		t.Fatalf("first turn: %+v", turn)
 	}
@@ -188,10 +199,7 @@ func TestLoopPromotesABetterModel(t *testing.T) {
 	// the shadow scores the next decisions unserved; then the canary
 	shadowFrom := time.Now()
 	s.traffic(800, best)
-	turn, err = loop.Step(context.Background(), s.loopConfig(t, shadowFrom, time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	turn = s.step(t, shadowFrom, nil)
 	if turn.Kind != loop.EventCanary || !turn.Verdicts[0].Passed {
 		t.Fatalf("after the shadow: %+v", turn)
 	}
@@ -206,10 +214,7 @@ func TestLoopPromotesABetterModel(t *testing.T) {
 	// enough for the experiment's trust rule: 1,000 decisions per arm
 	means := s.traffic(2400, best)
 	t.Logf("canary traffic, mean reward by arm: %v", means)
-	turn, err = loop.Step(context.Background(), s.loopConfig(t, evalFrom, time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	turn = s.step(t, evalFrom, nil)
 	if turn.Kind != loop.EventPromoted {
 		t.Fatalf("second turn: %+v", turn)
 	}
@@ -246,19 +251,14 @@ func TestLoopRejectsAtTheGate(t *testing.T) {
 	s.traffic(1200, flat)
 	evalFrom := time.Now()
 	s.traffic(800, flat)
-	turn, err := loop.Step(context.Background(), s.loopConfig(t, evalFrom, time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	turn := s.step(t, evalFrom, nil)
 	if turn.Kind != loop.EventGateRejected || turn.Verdicts[0].Passed {
 		t.Fatalf("turn: %+v", turn)
 	}
 	t.Logf("rejected: %s", turn.Verdicts[0].Reason)
-	cfg := s.loopConfig(t, evalFrom, time.Now())
-	cfg.Gate.MinRounds = 5000
-	turn, err = loop.Step(context.Background(), cfg)
-	if err != nil || turn.Kind != loop.EventGateRejected || !strings.Contains(turn.Verdicts[0].Reason, "fewer than the 5000") {
-		t.Fatalf("too few rounds: %+v, %v", turn, err)
+	turn = s.step(t, evalFrom, func(c *loop.Config) { c.Gate.MinRounds = 5000 })
+	if turn.Kind != loop.EventGateRejected || !strings.Contains(turn.Verdicts[0].Reason, "fewer than the 5000") {
+		t.Fatalf("too few rounds: %+v", turn)
 	}
 	if got := kinds(t, s.reg); got != "gate_rejected,gate_rejected" {
 		t.Errorf("history: %s", got)
@@ -277,18 +277,13 @@ func TestLoopRollsBackAWorseCanary(t *testing.T) {
 	s.traffic(1500, best)
 	evalFrom := time.Now()
 	s.traffic(1000, best)
-	cfg := s.loopConfig(t, evalFrom, time.Now())
-	cfg.Shadow.Off = true // straight to the canary
-	turn, err := loop.Step(context.Background(), cfg)
-	if err != nil || turn.Kind != loop.EventCanary {
-		t.Fatalf("first turn: %+v, %v", turn, err)
+	turn := s.step(t, evalFrom, func(c *loop.Config) { c.Shadow.Off = true }) // straight to the canary
+	if turn.Kind != loop.EventCanary {
+		t.Fatalf("first turn: %+v", turn)
 	}
 	means := s.traffic(2400, worst)
 	t.Logf("canary traffic after the change, mean reward by arm: %v", means)
-	turn, err = loop.Step(context.Background(), s.loopConfig(t, evalFrom, time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	turn = s.step(t, evalFrom, nil)
 	if turn.Kind != loop.EventRolledBack {
 		t.Fatalf("second turn: %+v", turn)
 	}
@@ -379,14 +374,7 @@ func TestApprovalAndPause(t *testing.T) {
 	s.traffic(1000, best)
 	step := func() *loop.Turn {
 		t.Helper()
-		cfg := s.loopConfig(t, evalFrom, time.Now())
-		cfg.Shadow.Off = true
-		cfg.Canary.Approve = true
-		turn, err := loop.Step(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return turn
+		return s.step(t, evalFrom, func(c *loop.Config) { c.Shadow.Off, c.Canary.Approve = true, true })
 	}
 	turn := step()
 	if turn.Kind != loop.EventCanary {
