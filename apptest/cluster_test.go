@@ -579,14 +579,7 @@ func (l *clLoad) decideRequest(nd, other *clNode, customer string, n int) {
 	}
 	acked := false
 	if n%6 == 5 && other != nd {
-		var wg sync.WaitGroup
-		var oks [2]bool
-		for k, to := range []*clNode{nd, other} {
-			wg.Add(1)
-			go func() { defer wg.Done(); oks[k] = send(to) }()
-		}
-		wg.Wait()
-		acked = oks[0] || oks[1]
+		acked = sendBoth(send, nd, other)
 	} else {
 		acked = send(nd)
 		if acked && n%3 == 0 && other != nd {
@@ -639,14 +632,7 @@ func (l *clLoad) outcome(nd, other *clNode, d *clDecision, n int) {
 	}
 	acked := false
 	if n%6 == 5 && other != nd {
-		var wg sync.WaitGroup
-		var oks [2]bool
-		for k, to := range []*clNode{nd, other} {
-			wg.Add(1)
-			go func() { defer wg.Done(); oks[k] = send(to) }()
-		}
-		wg.Wait()
-		acked = oks[0] || oks[1]
+		acked = sendBoth(send, nd, other)
 	} else {
 		acked = send(nd)
 		if acked && n%3 == 0 && other != nd {
@@ -1435,4 +1421,17 @@ func TestClusterConvergedModels(t *testing.T) {
 		t.Errorf("instance %s: snapshot of %d bytes at LSN %d (stream %d), %d updates, observations per action %v, b[0] per action %v (the three snapshots differ)",
 			nd.name, len(snaps[i]), lsn, cs.last, m.Updates(), n, b0)
 	}
+}
+
+// sendBoth sends the same request to two instances at once (a client's
+// concurrent retry) and reports whether either acknowledged it.
+func sendBoth(send func(*clNode) bool, a, b *clNode) bool {
+	var wg sync.WaitGroup
+	var oks [2]bool
+	for k, to := range []*clNode{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); oks[k] = send(to) }()
+	}
+	wg.Wait()
+	return oks[0] || oks[1]
 }
