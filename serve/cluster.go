@@ -5,30 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"nextbest/cluster"
 	"nextbest/features"
 	"nextbest/state"
 )
-
-// openState opens the embedded state store under DataDir.
-func (s *Service) openState() error {
-	statePath := filepath.Join(s.cfg.DataDir, "state")
-	if err := os.MkdirAll(statePath, 0o755); err != nil {
-		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
-	}
-	var err error
-	if s.state, err = state.Open(state.Config{Dir: statePath, CacheMaxCost: s.cfg.CacheMaxCost, Logger: s.log}); err != nil {
-		if le := (*state.LockedError)(nil); errors.As(err, &le) {
-			return fmt.Errorf("data dir %s is in use by another instance: %w", s.cfg.DataDir, err)
-		}
-		return err
-	}
-	s.profiles, s.index, s.aggregates = s.state.Profiles(), s.state, s.state
-	return nil
-}
 
 // openNode connects the cluster path: the state in Redis, the journal on
 // JetStream. The handlers read profiles through the client-side cache

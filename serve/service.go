@@ -476,6 +476,23 @@ func Open(cfg Config) (_ *Service, err error) {
 	return s, nil
 }
 
+// openState opens the embedded state store under DataDir.
+func (s *Service) openState() error {
+	statePath := filepath.Join(s.cfg.DataDir, "state")
+	if err := os.MkdirAll(statePath, 0o755); err != nil {
+		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
+	}
+	var err error
+	if s.state, err = state.Open(state.Config{Dir: statePath, CacheMaxCost: s.cfg.CacheMaxCost, Logger: s.log}); err != nil {
+		if le := (*state.LockedError)(nil); errors.As(err, &le) {
+			return fmt.Errorf("data dir %s is in use by another instance: %w", s.cfg.DataDir, err)
+		}
+		return err
+	}
+	s.profiles, s.index, s.aggregates = s.state.Profiles(), s.state, s.state
+	return nil
+}
+
 // Inputs of Open, as InputError.Input names them.
 const (
 	InputFeatureSpec = "feature spec"
