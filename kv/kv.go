@@ -34,8 +34,6 @@ type Batch interface {
 	// at the moment it commits. The state applier fences its commits with
 	// it, so that two appliers never both advance the applied LSN.
 	Expect(key string, value []byte)
-	// Len is the number of writes.
-	Len() int
 	// Commit applies the writes. The batch cannot be reused after it.
 	Commit() error
 	// Close releases the batch, committed or not.

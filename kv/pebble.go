@@ -81,7 +81,6 @@ type expectation struct {
 
 func (b *pebbleBatch) Set(key string, value []byte) { b.b.Set([]byte(key), value, nil) }
 func (b *pebbleBatch) Delete(key string)            { b.b.Delete([]byte(key), nil) }
-func (b *pebbleBatch) Len() int                     { return int(b.b.Count()) }
 func (b *pebbleBatch) Close()                       { b.b.Close() }
 
 func (b *pebbleBatch) Expect(key string, value []byte) {

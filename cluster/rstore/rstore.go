@@ -292,8 +292,7 @@ func (b *batch) Expect(key string, value []byte) {
 	b.expect = append(b.expect, op{key: key, value: slices.Clone(value), absent: value == nil, expect: true})
 }
 
-func (b *batch) Len() int { return len(b.writes) }
-func (b *batch) Close()   { b.expect, b.writes = nil, nil }
+func (b *batch) Close() { b.expect, b.writes = nil, nil }
 
 // commitScript checks the expectations and applies the writes, all in one
 // atomic step. KEYS: the expected keys, then the written keys. ARGV: the
