@@ -47,6 +47,13 @@ type Experiment struct {
 	// "none", "fallback" or "random"), which measures the whole
 	// programme's lift over time.
 	Holdout bool `yaml:"holdout" json:"holdout,omitempty"`
+	// Covariate names a numeric profile input of the feature spec (as the
+	// journal logs it: "counters.purchases_30d", "attributes.age") whose
+	// value at a customer's first decision in the experiment is their
+	// pre-period behaviour: the analysis adjusts every comparison for it
+	// (CUPED, Deng et al. 2013), which narrows the intervals by the share
+	// of the metric's variance the covariate explains. Empty: none.
+	Covariate string `yaml:"covariate" json:"covariate,omitempty"`
 
 	cum []float64 // cumulative shares
 }

@@ -127,6 +127,13 @@ func WriteReportCSV(w io.Writer, r *ExperimentResult) error {
 		} {
 			row("comparison", c.Role, "", c.Arm, c.Metric, kv.k, num(kv.v))
 		}
+		if cu := c.CUPED; cu != nil {
+			row("comparison", c.Role, "", c.Arm, c.Metric, "cuped_lift", num(cu.Absolute.Estimate))
+			row("comparison", c.Role, "", c.Arm, c.Metric, "cuped_lo", num(cu.Absolute.Lo))
+			row("comparison", c.Role, "", c.Arm, c.Metric, "cuped_hi", num(cu.Absolute.Hi))
+			row("comparison", c.Role, "", c.Arm, c.Metric, "cuped_theta", num(cu.Theta))
+			row("comparison", c.Role, "", c.Arm, c.Metric, "cuped_variance_reduction", num(cu.VarianceReduction))
+		}
 		row("comparison", c.Role, "", c.Arm, c.Metric, "direction", c.Direction)
 	}
 	for i, a := range r.SRM.Arms {

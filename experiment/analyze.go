@@ -161,8 +161,13 @@ func Analyze(exp *decide.Experiment, agg *Aggregates, opts Options) (*Result, er
 					}
 					continue
 				}
-				d := t.Mean - c.Mean
-				p, lo, hi := abs[seqKey{a, m}].Look(d, c.SE*c.SE+t.SE*t.SE)
+				d, v := t.Mean-c.Mean, c.SE*c.SE+t.SE*t.SE
+				if exp.Covariate != "" {
+					if dc, vc, _, ok := cupedLift(&cum[ci], &cum[a], m); ok {
+						d, v = dc, vc
+					}
+				}
+				p, lo, hi := abs[seqKey{a, m}].Look(d, v)
 				if c.Mean != 0 {
 					se := relSE(c, t)
 					rel[seqKey{a, m}].Look(t.Mean/c.Mean-1, se*se)
@@ -189,9 +194,14 @@ func Analyze(exp *decide.Experiment, agg *Aggregates, opts Options) (*Result, er
 			cmp := compare(&total[ci], &total[a], m, o.Level)
 			cmp.Arm, cmp.Control, cmp.Role = exp.Arms[a].Name, control, role
 			cmp.Tau = tau[m]
+			cmp.CUPED = cupedOf(exp.Covariate, &total[ci], &total[a], m, o.Level)
 			s, r := abs[seqKey{a, m}], rel[seqKey{a, m}]
 			cmp.AlwaysValidP = 1
-			cmp.AlwaysValidAbsolute = Interval{Estimate: cmp.Absolute.Estimate, Lo: cmp.Absolute.Estimate, Hi: cmp.Absolute.Estimate, Level: o.Level,
+			est := cmp.Absolute.Estimate
+			if cmp.CUPED != nil {
+				est = cmp.CUPED.Absolute.Estimate
+			}
+			cmp.AlwaysValidAbsolute = Interval{Estimate: est, Lo: est, Hi: est, Level: o.Level,
 				Method: "mSPRT confidence sequence (no look yet)"}
 			cmp.AlwaysValidRelative = Interval{Estimate: cmp.Relative.Estimate, Lo: cmp.Relative.Estimate, Hi: cmp.Relative.Estimate, Level: o.Level,
 				Method: "mSPRT confidence sequence (no look yet)"}
@@ -199,6 +209,9 @@ func Analyze(exp *decide.Experiment, agg *Aggregates, opts Options) (*Result, er
 				cmp.AlwaysValidP = s.p
 				cmp.AlwaysValidAbsolute.Lo, cmp.AlwaysValidAbsolute.Hi = s.lo, s.hi
 				cmp.AlwaysValidAbsolute.Method = "mSPRT confidence sequence, running intersection over daily looks"
+				if cmp.CUPED != nil {
+					cmp.AlwaysValidAbsolute.Method = "mSPRT confidence sequence on the CUPED-adjusted lift, running intersection over daily looks"
+				}
 			}
 			if r.Looks() > 0 && !math.IsInf(r.lo, 0) {
 				cmp.AlwaysValidRelative.Lo, cmp.AlwaysValidRelative.Hi = r.lo, r.hi
@@ -208,9 +221,9 @@ func Analyze(exp *decide.Experiment, agg *Aggregates, opts Options) (*Result, er
 				cmp.AlwaysValidRelative.Method = "mSPRT confidence sequence on the delta-method relative lift, running intersection over daily looks"
 			}
 			switch {
-			case cmp.AlwaysValidP < alpha && cmp.Absolute.Estimate > 0:
+			case cmp.AlwaysValidP < alpha && est > 0:
 				cmp.Direction = "better"
-			case cmp.AlwaysValidP < alpha && cmp.Absolute.Estimate < 0:
+			case cmp.AlwaysValidP < alpha && est < 0:
 				cmp.Direction = "worse"
 			default:
 				cmp.Direction = "inconclusive"
@@ -227,6 +240,9 @@ func Analyze(exp *decide.Experiment, agg *Aggregates, opts Options) (*Result, er
 	res.SampleSize = sampleCheck(res, total, pi, o)
 	res.Segments = segments(exp, arms, ci, pi, o.Level)
 	res.Methods = methods(o, primary, tau, pi)
+	if exp.Covariate != "" {
+		res.Methods = append(res.Methods, fmt.Sprintf("CUPED (Deng et al. 2013): every comparison is also adjusted for the customers' %s at their first decision in the experiment (pre-period behaviour): Δ_cv = Δ − θ(X̄_arm − X̄_control) with θ pooled over the two arms, variance by the delta method on customer clusters; the always-valid test and the direction use the adjusted lift. variance_reduction is the share of the lift's variance removed.", exp.Covariate))
+	}
 	res.Verdict = verdict(res, allWorse)
 	return res, nil
 }

@@ -240,6 +240,10 @@ type Comparison struct {
 	AlwaysValidRelative Interval `json:"always_valid_relative"`
 	// Tau is the mSPRT mixing standard deviation in the metric's units.
 	Tau float64 `json:"tau"`
+	// CUPED is the lift adjusted for the experiment's covariate, when it
+	// names one and the covariate varies; the always-valid test and
+	// Direction then use the adjusted lift.
+	CUPED *CUPED `json:"cuped,omitempty"`
 	// ProbBeatControl is the posterior probability that the arm's true
 	// metric exceeds the control's.
 	ProbBeatControl float64 `json:"prob_beat_control"`

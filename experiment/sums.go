@@ -49,6 +49,13 @@ func compareGroups(a, b Group) int {
 //	NN = Σ N_c²   Y = Σ Y_c   YY = Σ Y_c²   YN = Σ Y_c N_c
 //
 // and WithOutcomes counts the decisions with at least one joined outcome.
+// With a pre-period covariate X_c per customer (the experiment's
+// covariate, Decision.X at the customer's first decision in it), the
+// cross-moments for CUPED are kept too:
+//
+//	X = Σ X_c   XX = Σ X_c²   XN = Σ X_c N_c   XY = Σ X_c Y_c
+//
+// (all 0 when the experiment has no covariate; see cuped.go).
 // A metric's mean per decision is Y/Decisions and its customer-clustered
 // variance (delta method for ratio metrics, Deng, Knoblich & Lu 2018)
 //
@@ -65,6 +72,10 @@ type Sums struct {
 	Y            Values  `json:"y"`
 	YY           Values  `json:"yy"`
 	YN           Values  `json:"yn"`
+	X            float64 `json:"x,omitempty"`
+	XX           float64 `json:"xx,omitempty"`
+	XN           float64 `json:"xn,omitempty"`
+	XY           Values  `json:"xy,omitzero"`
 }
 
 // Add adds o to s.
@@ -73,10 +84,14 @@ func (s *Sums) Add(o *Sums) {
 	s.Decisions += o.Decisions
 	s.WithOutcomes += o.WithOutcomes
 	s.NN += o.NN
+	s.X += o.X
+	s.XX += o.XX
+	s.XN += o.XN
 	for m := range NumMetrics {
 		s.Y[m] += o.Y[m]
 		s.YY[m] += o.YY[m]
 		s.YN[m] += o.YN[m]
+		s.XY[m] += o.XY[m]
 	}
 }
 
@@ -86,36 +101,44 @@ func (s *Sums) sub(o *Sums) {
 	s.Decisions -= o.Decisions
 	s.WithOutcomes -= o.WithOutcomes
 	s.NN -= o.NN
+	s.X -= o.X
+	s.XX -= o.XX
+	s.XN -= o.XN
 	for m := range NumMetrics {
 		s.Y[m] -= o.Y[m]
 		s.YY[m] -= o.YY[m]
 		s.YN[m] -= o.YN[m]
+		s.XY[m] -= o.XY[m]
 	}
 }
 
 // IsZero reports whether every field of s is 0.
 func (s *Sums) IsZero() bool { return *s == Sums{} }
 
-// clusterSums are the Sums of one customer with n decisions of summed
-// values y (no outcome count).
-func clusterSums(n int64, y *Values) Sums {
+// clusterSums are the Sums of one customer with covariate x and n
+// decisions of summed values y (no outcome count).
+func clusterSums(x float64, n int64, y *Values) Sums {
 	s := Sums{Decisions: n, NN: float64(n) * float64(n)}
 	if n > 0 {
 		s.Customers = 1
+		s.X, s.XX, s.XN = x, x*x, x*float64(n)
 	}
 	for m := range NumMetrics {
 		s.Y[m] = y[m]
 		s.YY[m] = y[m] * y[m]
 		s.YN[m] = y[m] * float64(n)
+		s.XY[m] = x * y[m]
 	}
 	return s
 }
 
 // Decision is one decision of an experiment as the sums see it: its arm,
 // the date it was made on (in the analysis' time zone), its channel and
-// the customer's journey stage (Unknown if empty).
+// the customer's journey stage (Unknown if empty), and the customer's
+// covariate at the decision (0 when the experiment has none).
 type Decision struct {
 	Arm, Date, Channel, Stage string
+	X                         float64
 }
 
 // DateOf returns the date of t in loc as a day Group's value.
@@ -133,8 +156,13 @@ type Cell struct {
 // (sorted by Group): what the clustered Sums of the groups need to absorb
 // a change to one of the customer's decisions. Its zero value is a
 // customer without decisions.
+//
+// X is the customer's covariate: the value its first decision in the
+// experiment carried, kept for every later one, so that it measures the
+// customer before the experiment touched them (CUPED's pre-period).
 type Unit struct {
 	Cells []Cell
+	X     float64
 }
 
 // cell returns the cell of g, inserted empty if need be.
@@ -169,7 +197,7 @@ func (u *Unit) days(dst []dayChange, arm, from string) []dayChange {
 		for m := range NumMetrics {
 			y[m] += c.Y[m]
 		}
-		cur := clusterSums(n, &y)
+		cur := clusterSums(u.X, n, &y)
 		if c.Group.Value >= from {
 			d := cur
 			d.sub(&prev)
@@ -191,6 +219,9 @@ func (u *Unit) days(dst []dayChange, arm, from string) []dayChange {
 // N_c², Y_c², Y_c N_c grew from a different base. Changes are emitted
 // only where they are not zero.
 func (u *Unit) Change(d *Decision, dn int64, dy *Values, dOut int64, emit func(Group, *Sums)) {
+	if dn > 0 && len(u.Cells) == 0 {
+		u.X = d.X // the customer's first decision in the experiment
+	}
 	var buf [8]dayChange
 	before := u.days(buf[:0], d.Arm, d.Date)
 	nb := len(before)
@@ -211,9 +242,9 @@ func (u *Unit) Change(d *Decision, dn int64, dy *Values, dOut int64, emit func(G
 	}
 	for _, g := range [2]Group{{d.Arm, DimChannel, d.Channel}, {d.Arm, DimStage, d.Stage}} {
 		c := u.cell(g)
-		prev := clusterSums(c.N, &c.Y)
+		prev := clusterSums(u.X, c.N, &c.Y)
 		u.add(g, dn, dy)
-		ch := clusterSums(c.N, &c.Y)
+		ch := clusterSums(u.X, c.N, &c.Y)
 		ch.sub(&prev)
 		ch.WithOutcomes += dOut
 		if !ch.IsZero() {

@@ -24,6 +24,7 @@ func TestChangeEqualsBuilder(t *testing.T) {
 		customer, arm, channel, stage string
 		at                            time.Time
 		y                             experiment.Values
+		x                             float64 // the covariate the decision logged
 		outcome                       bool
 	}
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -37,6 +38,7 @@ func TestChangeEqualsBuilder(t *testing.T) {
 				channel:  []string{"web", "app", ""}[r.IntN(3)],
 				stage:    []string{"new", "loyal", ""}[r.IntN(3)],
 				at:       start.Add(time.Duration(r.IntN(10*24)) * time.Hour),
+				x:        float64(r.IntN(5)),
 			}
 			decs = append(decs, d)
 		}
@@ -84,6 +86,7 @@ func TestChangeEqualsBuilder(t *testing.T) {
 				units[d.customer] = u
 			}
 			ed := experiment.NewDecision(d.arm, d.at, time.UTC, d.channel, d.stage)
+			ed.X = d.x
 			if !rc.outcome {
 				u.Change(&ed, 1, &experiment.Values{}, 0, inc.Add)
 				inc.Seen(d.arm, d.at, d.at)
@@ -100,6 +103,7 @@ func TestChangeEqualsBuilder(t *testing.T) {
 		for i := range decs {
 			d := &decs[i]
 			jd := journalDecision(d.customer, d.arm, d.at, d.channel, d.stage)
+			jd.Experiment.Covariate = d.x
 			b.Add(&jd, &d.y, d.outcome)
 		}
 		want := b.Aggregates()
@@ -148,9 +152,9 @@ func sameSums(g, w *experiment.Sums) error {
 		return fmt.Errorf("counts %d/%d/%d, want %d/%d/%d", g.Customers, g.Decisions, g.WithOutcomes, w.Customers, w.Decisions, w.WithOutcomes)
 	}
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*max(1, math.Abs(a), math.Abs(b)) }
-	ok := near(g.NN, w.NN)
+	ok := near(g.NN, w.NN) && near(g.X, w.X) && near(g.XX, w.XX) && near(g.XN, w.XN)
 	for m := range experiment.NumMetrics {
-		ok = ok && near(g.Y[m], w.Y[m]) && near(g.YY[m], w.YY[m]) && near(g.YN[m], w.YN[m])
+		ok = ok && near(g.Y[m], w.Y[m]) && near(g.YY[m], w.YY[m]) && near(g.YN[m], w.YN[m]) && near(g.XY[m], w.XY[m])
 	}
 	if !ok {
 		return fmt.Errorf("%+v, want %+v", *g, *w)

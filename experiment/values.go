@@ -55,9 +55,12 @@ func OutcomeChange(t *logs.OutcomeType, v, typeDelta float64, converted bool) (d
 
 // DecisionOf returns where an experiment decision falls in the sums: its
 // arm, its date in loc, its channel and the customer's journey stage (the
-// profile's "stage" at the decision), Unknown for none. d.Experiment must
-// not be nil.
+// profile's "stage" at the decision), Unknown for none, and the
+// customer's covariate as the decision logged it. d.Experiment must not be
+// nil.
 func DecisionOf(d *journal.Decision, loc *time.Location) Decision {
 	stage, _ := d.Profile["stage"].(string)
-	return NewDecision(d.Experiment.Arm, d.Time, loc, d.Channel, stage)
+	out := NewDecision(d.Experiment.Arm, d.Time, loc, d.Channel, stage)
+	out.X = d.Experiment.Covariate
+	return out
 }

@@ -20,9 +20,15 @@ func comparisonSentence(c *Comparison) string {
 			FormatSignedPct(c.AlwaysValidRelative.Lo), FormatSignedPct(c.AlwaysValidRelative.Hi))
 	}
 	verb := map[string]string{"better": "is better than", "worse": "is worse than", "inconclusive": "is not distinguishable yet from"}[c.Direction]
-	return fmt.Sprintf("%s %s %s on %s: %s vs %s%s; always-valid p %s, %s chance to beat %s.",
+	out := fmt.Sprintf("%s %s %s on %s: %s vs %s%s; always-valid p %s, %s chance to beat %s.",
 		c.Arm, verb, c.Control, c.Label, FormatMetric(c.Metric, c.ArmMean), FormatMetric(c.Metric, c.ControlMean), rel,
 		fmtPEq(c.AlwaysValidP), FormatProb(c.ProbBeatControl), c.Control)
+	if cu := c.CUPED; cu != nil {
+		out += fmt.Sprintf(" Adjusted for the customers' %s before the experiment (CUPED), the lift is %s (%s to %s), with %s less variance.",
+			cu.Covariate, FormatMetric(c.Metric, cu.Absolute.Estimate), FormatMetric(c.Metric, cu.Absolute.Lo), FormatMetric(c.Metric, cu.Absolute.Hi),
+			FormatPct(cu.VarianceReduction, 0))
+	}
+	return out
 }
 
 func verdict(res *Result, allWorse bool) Verdict {

@@ -59,6 +59,10 @@ func AppendDecision(dst []byte, d *Decision) ([]byte, error) {
 		e.str(d.Experiment.Name)
 		e.b = append(e.b, `,"arm":`...)
 		e.str(d.Experiment.Arm)
+		if d.Experiment.Covariate != 0 {
+			e.b = append(e.b, `,"covariate":`...)
+			e.float(d.Experiment.Covariate)
+		}
 		e.b = append(e.b, '}')
 	}
 	e.key("eligible")

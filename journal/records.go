@@ -85,6 +85,11 @@ type Shadow struct {
 type ExperimentArm struct {
 	Name string `json:"name"`
 	Arm  string `json:"arm"`
+	// Covariate is the customer's value of the experiment's covariate
+	// (decide.Experiment.Covariate) at the decision: the pre-period
+	// behaviour CUPED adjusts for. 0 when the experiment names none or the
+	// profile has no value.
+	Covariate float64 `json:"covariate,omitempty"`
 }
 
 // LoggedAction is one returned action of a decision.

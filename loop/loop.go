@@ -113,6 +113,12 @@ type Canary struct {
 	// guardrail "conversion").
 	PrimaryMetric string
 	Guardrails    []string
+	// Covariate is the canary experiment's CUPED covariate: a numeric
+	// profile input of the feature spec ("counters.purchases_30d") that
+	// measures a customer's behaviour before the canary (see
+	// decide.Experiment.Covariate). Empty: the canary is analysed without
+	// adjustment.
+	Covariate string
 	// Approve, when set, holds a canary that won until a person approves
 	// its promotion (nextbest loop approve VERSION): the turn records
 	// awaiting_approval once and then waits; a canary that turns worse
@@ -428,6 +434,7 @@ func startCanary(ctx context.Context, cfg *Config, turn *Turn, version int, cand
 		Start:         now.UTC().Truncate(time.Second),
 		PrimaryMetric: cfg.Canary.PrimaryMetric,
 		Guardrails:    cfg.Canary.Guardrails,
+		Covariate:     cfg.Canary.Covariate,
 		Control:       "serving",
 		Arms: []decide.Arm{
 			{Name: "serving", Policy: "promoted", Share: 1 - cfg.Canary.Share},
@@ -544,6 +551,9 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 			check := func(a *models.Artifact) error { _, err := decide.ServableModel(a, cfg.Spec, cfg.Catalog); return err }
 			reason := fmt.Sprintf("the canary is better on %s: %.4g against %.4g, lift %+.4g [%+.4g, %+.4g] (always-valid p %.3g)",
 				primary.Metric, primary.ArmMean, primary.ControlMean, primary.AlwaysValidAbsolute.Estimate, primary.AlwaysValidAbsolute.Lo, primary.AlwaysValidAbsolute.Hi, primary.AlwaysValidP)
+			if cu := primary.CUPED; cu != nil {
+				reason += fmt.Sprintf("; CUPED on %s removed %.0f%% of the lift's variance", cu.Covariate, 100*cu.VarianceReduction)
+			}
 			if _, err := models.PromoteChecked(cfg.Registry, v, check, "loop", reason); err != nil {
 				return end(EventRolledBack, "the promotion was refused: "+err.Error())
 			}

@@ -2,9 +2,11 @@ package serve
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"nextbest/decide"
+	"nextbest/features"
 	"nextbest/journal"
 )
 
@@ -16,6 +18,9 @@ type armRuntime struct {
 	explorer *decide.Explorer // nil: the service's explorer
 	name     string           // policy name to log, if not the scorer's
 	none     bool             // show nothing (a holdout arm)
+	// covariate is the experiment's CUPED covariate (a profile input
+	// name), logged with each decision; empty: none
+	covariate string
 }
 
 type experimentRuntime struct {
@@ -31,11 +36,15 @@ type experimentRuntime struct {
 // none.
 func (s *Service) resolveExperiments(exps []*decide.Experiment) ([]experimentRuntime, error) {
 	var out []experimentRuntime
-	for _, e := range exps {
+	for k, e := range exps {
 		rt := experimentRuntime{exp: e, arms: make([]armRuntime, len(e.Arms))}
+		if e.Covariate != "" && !slices.Contains(s.spec.Sources(), features.Source{Name: "profile." + e.Covariate, Type: "number"}) {
+			return nil, &decide.CatalogError{Field: fmt.Sprintf("experiments[%d].covariate", k),
+				Reason: fmt.Sprintf("%q is not a numeric profile input of the feature spec (e.g. counters.NAME that a feature reads)", e.Covariate)}
+		}
 		for i := range e.Arms {
 			a := &e.Arms[i]
-			ar := armRuntime{arm: a, explorer: a.Explorer}
+			ar := armRuntime{arm: a, explorer: a.Explorer, covariate: e.Covariate}
 			switch a.Policy {
 			case "online":
 				ar.scorer = s.model

@@ -12,6 +12,12 @@ func experimentBody(name string, shares ...float64) map[string]any {
 	return map[string]any{"name": name, "start": "2026-11-01T00:00:00Z", "primary_metric": "conversion", "arms": arms}
 }
 
+// withCovariate sets an experiment body's CUPED covariate.
+func withCovariate(e map[string]any, covariate string) map[string]any {
+	e["covariate"] = covariate
+	return e
+}
+
 // armOf returns the experiment arm of a decision answer, "" if none.
 func armOf(out map[string]any) string {
 	e, _ := out["experiment"].(map[string]any)
@@ -57,6 +63,8 @@ func TestExperimentsAtRuntime(t *testing.T) {
 		{"PUT", "/admin/experiments/e1", map[string]any{"name": "e1", "start": "2026-11-01T00:00:00Z", "primary_metric": "clicks",
 			"arms": []map[string]any{{"name": "a", "policy": "online", "share": 1}}}, 422, "experiments[0].primary_metric"},
 		{"PUT", "/admin/experiments/e2", experimentBody("other", 1, 1), 422, "name"},
+		{"PUT", "/admin/experiments/e1", withCovariate(experimentBody("e1", 1, 1), "counters.nope"), 422, "experiments[0].covariate"},
+		{"PUT", "/admin/experiments/e1", withCovariate(experimentBody("e1", 1, 1), "stage"), 422, "experiments[0].covariate"},
 		{"POST", "/admin/experiments/e1/ramp", map[string]any{"shares": map[string]any{"nope": 0.1}}, 422, "shares.nope"},
 		{"POST", "/admin/experiments/e1/ramp", map[string]any{"shares": map[string]any{"explore": -1}}, 422, "experiments[0].arms[1].share"},
 		{"POST", "/admin/experiments/e9/stop", nil, 404, "name"},

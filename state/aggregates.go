@@ -679,7 +679,7 @@ func (g *aggregates) loadSince() error {
 }
 
 func cloneUnit(u *experiment.Unit) *experiment.Unit {
-	return &experiment.Unit{Cells: slices.Clone(u.Cells)}
+	return &experiment.Unit{Cells: slices.Clone(u.Cells), X: u.X}
 }
 
 // unitKeyOf is the key of customer's Unit in experiment exp.
@@ -750,8 +750,12 @@ func prefixEnd(p string) []byte {
 // The encodings: big-endian integers and float64 bits, strings as a
 // uvarint length and the bytes.
 
-// sumsSize is the length of an encoded Sums: 3 counts and 10 floats.
-const sumsSize = 13 * 8
+// sumsSize is the length of an encoded Sums: 3 counts and 16 floats (the
+// CUPED cross-moments last); sumsSizeV1, without them, is still read.
+const (
+	sumsSize   = 19 * 8
+	sumsSizeV1 = 13 * 8
+)
 
 func appendSums(b []byte, s *experiment.Sums) []byte {
 	for _, n := range []int64{s.Customers, s.Decisions, s.WithOutcomes} {
@@ -763,12 +767,15 @@ func appendSums(b []byte, s *experiment.Sums) []byte {
 			b = binary.BigEndian.AppendUint64(b, math.Float64bits(x))
 		}
 	}
+	for _, x := range [...]float64{s.X, s.XX, s.XN, s.XY[0], s.XY[1], s.XY[2]} {
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(x))
+	}
 	return b
 }
 
 func decodeSums(b []byte) (experiment.Sums, error) {
 	var s experiment.Sums
-	if len(b) != sumsSize {
+	if len(b) != sumsSize && len(b) != sumsSizeV1 {
 		return s, fmt.Errorf("sums of %d bytes, want %d", len(b), sumsSize)
 	}
 	u := func() uint64 { v := binary.BigEndian.Uint64(b); b = b[8:]; return v }
@@ -777,6 +784,12 @@ func decodeSums(b []byte) (experiment.Sums, error) {
 	for _, vs := range []*experiment.Values{&s.Y, &s.YY, &s.YN} {
 		for m := range vs {
 			vs[m] = math.Float64frombits(u())
+		}
+	}
+	if len(b) > 0 {
+		s.X, s.XX, s.XN = math.Float64frombits(u()), math.Float64frombits(u()), math.Float64frombits(u())
+		for m := range s.XY {
+			s.XY[m] = math.Float64frombits(u())
 		}
 	}
 	return s, nil
@@ -858,7 +871,8 @@ func (r *reader) done() error {
 }
 
 // encodeUnit writes the cells: their number, then each one's arm,
-// dimension, value, N and values.
+// dimension, value, N and values; then the covariate when it is not 0
+// (units written before covariates end after the cells, and read as 0).
 func encodeUnit(u *experiment.Unit) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(u.Cells)))
 	for _, c := range u.Cells {
@@ -869,6 +883,9 @@ func encodeUnit(u *experiment.Unit) []byte {
 		for _, x := range c.Y {
 			b = binary.BigEndian.AppendUint64(b, math.Float64bits(x))
 		}
+	}
+	if u.X != 0 {
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(u.X))
 	}
 	return b
 }
@@ -890,6 +907,9 @@ func decodeUnit(b []byte, intern func([]byte) string) (*experiment.Unit, error) 
 			c.Y[m] = r.float()
 		}
 		u.Cells = append(u.Cells, c)
+	}
+	if r.err == nil && len(r.b) == 8 {
+		u.X = r.float()
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("bad unit: %w", err)

@@ -50,6 +50,7 @@ func runLoop(args []string, w io.Writer) error {
 	noGate := fs.Bool("no-gate", false, "let every candidate through the off-policy gate (the canary alone guards)")
 	noShadow := fs.Bool("no-shadow", false, "skip the shadow stage: a candidate that passes the gate goes to the canary")
 	lambda := fs.Float64("lambda", 0, "ridge prior precision of the linucb/lints candidates (0: the default, 1)")
+	covariate := fs.String("covariate", "", `the canary's CUPED covariate: a numeric profile input of the feature spec, e.g. "counters.purchases_30d" (empty: no adjustment)`)
 	approve := fs.Bool("approve", false, "hold a winning canary's promotion until a person approves it (nextbest loop approve VERSION)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: nextbest loop --config FILE [--target URL] [flags]
@@ -100,7 +101,7 @@ Flags:
 		TrainWindow: *trainWindow, EvalWindow: *evalWindow,
 		Gate:    loop.Gate{MinRounds: *minRounds, MinESS: *minESS, Off: *noGate},
 		Shadow:  loop.Shadow{Off: *noShadow},
-		Canary:  loop.Canary{Share: *share, MaxDuration: *maxCanary, Approve: *approve},
+		Canary:  loop.Canary{Share: *share, MaxDuration: *maxCanary, Approve: *approve, Covariate: *covariate},
 		Service: &loop.HTTPService{Target: *target, Token: *token},
 		Logger:  log,
 	}

@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		TrainWindow: 3 * 24 * time.Hour, EvalWindow: 24 * time.Hour,
 		Gate:     loop.Gate{MinRounds: 500, MinESS: 50},
 		Shadow:   loop.Shadow{Off: true},
-		Canary:   loop.Canary{Share: cfg.CanaryShare, MaxDuration: 3 * 24 * time.Hour},
+		Canary:   loop.Canary{Share: cfg.CanaryShare, MaxDuration: 3 * 24 * time.Hour, Covariate: "counters.purchases_30d"},
 		Registry: reg, Service: &loop.HTTPService{Target: base},
 		Now: clk.Now, Logger: cfg.Logger,
 	}
