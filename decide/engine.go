@@ -143,6 +143,12 @@ func (e *Engine) Explorer() Explorer { return e.explorer }
 // MaxLimit is the largest limit a request may ask for.
 func (e *Engine) MaxLimit() int { return e.max }
 
+// Baselines of Request.Baseline.
+const (
+	BaselineFirst = "first"
+	BaselineValue = "value"
+)
+
 // Request is one decision request, already decoded.
 type Request struct {
 	CustomerID string
@@ -163,6 +169,15 @@ type Request struct {
 	Scorer Scorer
 	// Fallback forces the fallback ranking (value × weight).
 	Fallback bool
+	// Baseline, if set, serves the decision by a business rule instead of
+	// a model (apprentice mode): BaselineFirst ranks the candidates in the
+	// request's order (the catalog's without candidates), BaselineValue by
+	// value × weight. It explores ε-greedily (Explorer's or the engine's
+	// ε when that is ε-greedy, else FallbackExplorer's), so the logged
+	// propensities stay exact; the decision is
+	// logged with Policy "baseline:first" or "baseline:value", not as a
+	// fallback.
+	Baseline string
 	// Explorer, if set, overrides the engine's explorer (an
 	// experiment arm's explorer). Its defaults must be filled in: use
 	// NewExplorer.
@@ -298,11 +313,24 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	if req.Fallback {
 		sc = nil
 	}
+	switch req.Baseline {
+	case "":
+	case BaselineFirst, BaselineValue:
+		sc = nil
+	default:
+		return fmt.Errorf("decide: unknown baseline %q", req.Baseline)
+	}
 	pol := e.explorer
 	if req.Explorer != nil {
 		pol = *req.Explorer
 	}
-	if sc == nil {
+	if req.Baseline != "" {
+		// a rule has no posterior: it explores ε-greedily
+		res.Policy = "baseline:" + req.Baseline
+		if pol.Kind != EpsilonGreedy {
+			pol = FallbackExplorer(pol)
+		}
+	} else if sc == nil {
 		res.Fallback = true
 		res.Policy = "fallback"
 		pol = FallbackExplorer(pol)
@@ -422,6 +450,9 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 			est += pol.Alpha * std[i]
 		}
 		s.score[i] = est * s.c[i]
+		if req.Baseline == BaselineFirst {
+			s.score[i] = float64(n - i)
+		}
 	}
 	if sc != nil {
 		if i := nonFinite(mean, std, s.score[:n]); i >= 0 {

@@ -52,6 +52,7 @@ var (
 		"/v1/models":           {"models", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModels(c) }},
 		"/admin/models/reload": {"admin", "POST", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReload(c) }},
 		"/admin/shadow":        {"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
+		"/admin/mode":          {"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
 		"/healthz":             {"healthz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
 		"/readyz":              {"readyz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
@@ -213,6 +214,9 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	}
 	exp, arm := s.assign(&w.dreq, now)
 	w.arm = arm
+	if m := s.mode.Load(); m.apprentice() && (arm == nil || arm.arm.Policy == "promoted") {
+		w.dreq.Baseline, w.dreq.Explorer = m.spec.Baseline, m.explorer
+	}
 
 	// The profile is read, the contact policy checked and the capped
 	// actions given reserved in one step (Contacts, which calls
@@ -242,6 +246,9 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	}
 	if arm != nil && arm.name != "" {
 		d.Policy = arm.name
+	}
+	if arm != nil && arm.covariate != "" {
+		exp.Covariate, _ = d.Profile[arm.covariate].(float64)
 	}
 	for _, a := range res.Eligible {
 		eligible = append(eligible, a.ID)

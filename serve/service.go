@@ -100,6 +100,10 @@ type Config struct {
 	// Experiments split customers stickily across arms (see
 	// decide.Experiment); arms with "model:N" policies need Registry.
 	Experiments []*decide.Experiment
+	// LearningMode is the learning mode at the first start (default
+	// online; see LearningMode): one saved through PUT /admin/mode
+	// supersedes it.
+	LearningMode LearningMode
 	// ExperimentsTTL is how long GET /v1/experiments reuses its analysis
 	// (default 10s; negative: never cache).
 	ExperimentsTTL time.Duration
@@ -237,6 +241,8 @@ type Service struct {
 	expStore       liveDocStore
 	shadow         atomic.Pointer[shadowRuntime] // nil: no shadow
 	shadowStore    liveDocStore
+	mode           atomic.Pointer[modeRuntime]
+	modeStore      liveDocStore
 	expAdminMu     sync.Mutex // one admin change of the experiments at a time
 	expMu          sync.Mutex
 	expCache       *experimentsAnswer
@@ -454,6 +460,9 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, &InputError{Input: InputExperiments, Err: err}
 	}
 	if err := s.openShadow(); err != nil {
+		return nil, err
+	}
+	if err := s.openMode(); err != nil {
 		return nil, err
 	}
 	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {

@@ -1,0 +1,73 @@
+package decide_test
+
+import (
+	"context"
+	"testing"
+
+	"nextbest/decide"
+)
+
+// TestBaselineFirst: apprentice mode's baseline serves the first eligible
+// candidate in the request's order, whatever the model says, with exact
+// propensities: 1 without exploration; with ε-greedy, 1 − ε + ε/n for the
+// first and ε/n for each other, matched by the observed frequencies (5
+// standard errors, as TestLoggedPropensitiesAreExact).
+func TestBaselineFirst(t *testing.T) {
+	e, spec := retailEngine(t, decide.Explorer{Kind: decide.Thompson}, trainedRidge(t, 64, 3))
+	p := knownProfile(spec)
+	cands := []string{"style-guide", "new-arrivals", "home-collection"}
+	greedy := decide.Explorer{Kind: decide.EpsilonGreedy}
+	req := &decide.Request{CustomerID: "c-1", Channel: "web", Limit: 2, Candidates: cands, Now: now,
+		Baseline: decide.BaselineFirst, Explorer: &greedy}
+	var res decide.Result
+	if err := e.Decide(context.Background(), req, p, &res); err != nil {
+		t.Fatal(err)
+	}
+	first := res.Eligible[0].ID
+	if first != cands[0] {
+		t.Fatalf("eligible %v: the first candidate %s is not first", res.Eligible, cands[0])
+	}
+	if res.Policy != "baseline:first" || res.Fallback || res.Actions[0].Action.ID != first || res.Actions[0].Propensity != 1 {
+		t.Fatalf("ε = 0: policy %s, fallback %v, slot 0 %s (p %v), want %s with p 1", res.Policy, res.Fallback, res.Actions[0].Action.ID, res.Actions[0].Propensity, first)
+	}
+	if res.Actions[1].Action.ID != res.Eligible[1].ID {
+		t.Errorf("slot 1 is %s, want the second eligible candidate %s", res.Actions[1].Action.ID, res.Eligible[1].ID)
+	}
+
+	eps := decide.Explorer{Kind: decide.EpsilonGreedy, Epsilon: 0.3}
+	req.Explorer = &eps
+	const n = 30000
+	counts := map[string]int{}
+	props := map[string]float64{}
+	for range n {
+		if err := e.Decide(context.Background(), req, p, &res); err != nil {
+			t.Fatal(err)
+		}
+		a := res.Actions[0]
+		counts[a.Action.ID]++
+		props[a.Action.ID] = a.Propensity
+	}
+	k := float64(len(res.Eligible))
+	for i, a := range res.Eligible {
+		want := 0.3 / k
+		if i == 0 {
+			want += 0.7
+		}
+		if got := props[a.ID]; got != 0 && abs(got-want) > 1e-12 {
+			t.Errorf("%s: logged propensity %v, want %v", a.ID, got, want)
+		}
+		checkFreq(t, "slot 0 "+a.ID, counts[a.ID], n, want)
+	}
+
+	req.Baseline = "nope"
+	if err := e.Decide(context.Background(), req, p, &res); err == nil {
+		t.Error("an unknown baseline was accepted")
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
