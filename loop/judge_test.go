@@ -41,3 +41,28 @@ func TestCanaryHealth(t *testing.T) {
 		})
 	}
 }
+
+// TestApprenticeMatches: the apprentice's gate passes a candidate whose
+// paired difference with the baseline has a lower bound above −margin ×
+// the baseline's value, a worse one not, and keeps the gate's minimums.
+func TestApprenticeMatches(t *testing.T) {
+	g := Gate{MinRounds: 100, MinESS: 10}
+	base := Interval{Value: 0.20, Lo: 0.18, Hi: 0.22}
+	for _, tc := range []struct {
+		name string
+		f    Figures
+		want bool
+		word string
+	}{
+		{"better: passes as the online gate would", Figures{Rounds: 500, ESS: 80, Serving: base, Candidate: Interval{Value: 0.3, Lo: 0.25, Hi: 0.35}, Diff: Interval{Value: 0.1, Lo: 0.05, Hi: 0.15}}, true, "estimate"},
+		{"as good: lower bound −0.005 > −0.01", Figures{Rounds: 500, ESS: 80, Serving: base, Candidate: Interval{Value: 0.2, Lo: 0.17, Hi: 0.23}, Diff: Interval{Value: 0.002, Lo: -0.005, Hi: 0.009}}, true, "matches"},
+		{"worse: lower bound −0.03 < −0.01", Figures{Rounds: 500, ESS: 80, Serving: base, Candidate: Interval{Value: 0.19, Lo: 0.15, Hi: 0.23}, Diff: Interval{Value: -0.01, Lo: -0.03, Hi: 0.01}}, false, "does not match"},
+		{"too few rounds", Figures{Rounds: 50, ESS: 80, Serving: base, Diff: Interval{Lo: 0.01}}, false, "fewer than"},
+		{"too small an ESS", Figures{Rounds: 500, ESS: 5, Serving: base, Diff: Interval{Lo: 0.01}}, false, "effective sample size"},
+	} {
+		ok, reason := matches(tc.f, g, 0.05)
+		if ok != tc.want || !strings.Contains(reason, tc.word) {
+			t.Errorf("%s: %v %q, want %v with %q", tc.name, ok, reason, tc.want, tc.word)
+		}
+	}
+}

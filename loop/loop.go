@@ -73,6 +73,42 @@ type Service interface {
 	// SetShadow makes version score every decision beside the serving
 	// policy, exploring with explorer (nil: the service's); 0 stops it.
 	SetShadow(ctx context.Context, version int, explorer *decide.Explorer) error
+	// Mode returns the service's learning mode; SetMode sets it on every
+	// instance.
+	Mode(ctx context.Context) (Mode, error)
+	SetMode(ctx context.Context, m Mode) error
+}
+
+// Mode is a service's learning mode (GET /admin/mode): "online", or
+// "apprentice" with the baseline rule that serves and its exploration.
+type Mode struct {
+	Mode     string   `json:"mode"`
+	Baseline string   `json:"baseline,omitempty"`
+	Epsilon  *float64 `json:"epsilon,omitempty"`
+}
+
+// Apprentice reports whether a baseline rule serves.
+func (m Mode) Apprentice() bool { return m.Mode == "apprentice" }
+
+// blind reports an apprentice that does not explore: its logs show one
+// action per decision, and no other policy can be judged off-policy on
+// them.
+func (m Mode) blind() bool { return m.Apprentice() && m.Epsilon != nil && *m.Epsilon == 0 }
+
+// Apprentice configures how the loop ends the service's apprentice mode.
+// There the serving policy is a business rule (the baseline), and a
+// candidate need not beat it to go on: it must match it. The gate and the
+// shadow pass a candidate whose paired difference with the baseline has a
+// lower bound above −Margin × the baseline's value; the canary promotes
+// one whose always-valid lower bound of the lift is above −Margin × the
+// baseline arm's mean (a non-inferiority test), with trusted data and no
+// guardrail worse, and then switches the service to online. A baseline
+// that does not explore (ε = 0) leaves nothing to judge off-policy: the
+// gate and the shadow are skipped, and the canary alone decides.
+type Apprentice struct {
+	// Margin is the share of the baseline's value a candidate may fall
+	// short by and still match it (default 0.05).
+	Margin float64
 }
 
 // Shadow configures the shadow stage between the gate and the canary.
@@ -159,6 +195,7 @@ type Config struct {
 	Gate                    Gate
 	Shadow                  Shadow
 	Canary                  Canary
+	Apprentice              Apprentice
 	Registry                Registry
 	Service                 Service
 	Now                     func() time.Time
@@ -192,6 +229,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Shadow.MaxDuration == 0 {
 		c.Shadow.MaxDuration = 3 * 24 * time.Hour
+	}
+	if c.Apprentice.Margin == 0 {
+		c.Apprentice.Margin = 0.05
+	}
+	if !(c.Apprentice.Margin > 0 && c.Apprentice.Margin < 1) {
+		return fmt.Errorf("loop: apprentice margin %v is not in (0, 1)", c.Apprentice.Margin)
 	}
 	if c.Canary.Share == 0 {
 		c.Canary.Share = 0.1
@@ -346,6 +389,10 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 	if err != nil {
 		return nil, err
 	}
+	mode, err := cfg.Service.Mode(ctx)
+	if err != nil {
+		return nil, err
+	}
 	turn := &Turn{Kind: EventIdle}
 	var best *Verdict
 	var bestArt *models.Artifact
@@ -372,12 +419,15 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 			return nil, fmt.Errorf("evaluating candidate %s: %w", v.Candidate, err)
 		}
 		v.Figures = fig
-		v.Passed, v.Reason = gate(fig, cfg.Gate)
-		if cfg.Gate.Off {
+		v.Passed, v.Reason = cfg.judge(fig, cfg.Gate, mode)
+		switch {
+		case cfg.Gate.Off:
 			v.Passed, v.Reason = true, "the gate is off: "+v.Reason
+		case mode.blind():
+			v.Passed, v.Reason = true, "the apprentice's baseline does not explore (ε = 0): no log can judge another policy off-policy, so the canary judges; "+v.Reason
 		}
 		turn.Verdicts = append(turn.Verdicts, v)
-		if v.Passed && (best == nil || v.Diff.Lo > best.Diff.Lo) {
+		if v.Passed && (best == nil || v.Diff.Lo > best.Diff.Lo || math.IsNaN(best.Diff.Lo)) {
 			best, bestArt = &turn.Verdicts[len(turn.Verdicts)-1], rep.Artifact
 		}
 	}
@@ -400,7 +450,7 @@ func trainAndGate(ctx context.Context, cfg *Config) (*Turn, error) {
 	if err := cfg.Registry.Record(models.Event{Time: cfg.Now().UTC(), Kind: EventGatePassed, Version: best.Version, By: "loop", Reason: best.Candidate + ": " + best.Reason, Figures: best.Figures.Map()}); err != nil {
 		return nil, err
 	}
-	if !cfg.Shadow.Off {
+	if !cfg.Shadow.Off && !mode.blind() {
 		if err := cfg.Service.SetShadow(ctx, best.Version, cfg.explorer()); err != nil {
 			return nil, fmt.Errorf("cannot start the shadow of v%d: %w", best.Version, err)
 		}
@@ -452,6 +502,31 @@ func startCanary(ctx context.Context, cfg *Config, turn *Turn, version int, cand
 	}
 	turn.Kind, turn.Version, turn.Reason = EventCanary, best.Version, reason
 	return turn, nil
+}
+
+// judge applies the gate's rule for the service's mode: gate online,
+// matches in apprentice mode.
+func (c *Config) judge(f Figures, g Gate, m Mode) (bool, string) {
+	if m.Apprentice() {
+		return matches(f, g, c.Apprentice.Margin)
+	}
+	return gate(f, g)
+}
+
+// matches is the apprentice's gate: enough rounds and effective sample
+// size, and a paired difference with the baseline whose lower bound is
+// above −margin × the baseline's value (non-inferiority).
+func matches(f Figures, g Gate, margin float64) (bool, string) {
+	if ok, reason := gate(f, g); ok || f.Rounds < g.MinRounds || f.ESS < g.MinESS {
+		return ok, reason
+	}
+	m := margin * math.Abs(f.Serving.Value)
+	if !(f.Diff.Lo > -m) {
+		return false, fmt.Sprintf("it does not match the baseline: difference %+.4g [%+.4g, %+.4g], lower bound below −%.4g (%.0f%% of the baseline's %.4g)",
+			f.Diff.Value, f.Diff.Lo, f.Diff.Hi, m, 100*margin, f.Serving.Value)
+	}
+	return true, fmt.Sprintf("it matches the baseline: estimate %.4g [%.4g, %.4g] against the baseline's %.4g [%.4g, %.4g]; difference %+.4g [%+.4g, %+.4g], above −%.4g, over %d rounds, ESS %.0f",
+		f.Candidate.Value, f.Candidate.Lo, f.Candidate.Hi, f.Serving.Value, f.Serving.Lo, f.Serving.Hi, f.Diff.Value, f.Diff.Lo, f.Diff.Hi, m, f.Rounds, f.ESS)
 }
 
 // gate applies the gate's rule to a candidate's figures: enough rounds
@@ -530,7 +605,17 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 			cfg.Logger.Info("canary analysed", "experiment", name, "direction", primary.Direction, "trusted", res.Verdict.Trusted,
 				"status", res.Verdict.Status, "always_valid_p", primary.AlwaysValidP, "trust", res.Verdict.Trust)
 		}
-		if primary != nil && primary.Direction == "better" && res.Verdict.Trusted {
+		mode, err := cfg.Service.Mode(ctx)
+		if err != nil {
+			return nil, err
+		}
+		won := primary != nil && primary.Direction == "better"
+		if mode.Apprentice() && primary != nil {
+			// non-inferiority: the always-valid lower bound of the lift
+			// above −Margin × the baseline's mean
+			won = primary.AlwaysValidAbsolute.Lo > -cfg.Apprentice.Margin*math.Abs(primary.ControlMean)
+		}
+		if won && res.Verdict.Trusted {
 			if cfg.Canary.Approve {
 				hist, err := cfg.Registry.History()
 				if err != nil {
@@ -551,11 +636,23 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 			check := func(a *models.Artifact) error { _, err := decide.ServableModel(a, cfg.Spec, cfg.Catalog); return err }
 			reason := fmt.Sprintf("the canary is better on %s: %.4g against %.4g, lift %+.4g [%+.4g, %+.4g] (always-valid p %.3g)",
 				primary.Metric, primary.ArmMean, primary.ControlMean, primary.AlwaysValidAbsolute.Estimate, primary.AlwaysValidAbsolute.Lo, primary.AlwaysValidAbsolute.Hi, primary.AlwaysValidP)
+			if mode.Apprentice() {
+				reason = fmt.Sprintf("the canary matches the baseline (%s) on %s: %.4g against %.4g, lift %+.4g [%+.4g, %+.4g], lower bound above −%.4g (%.0f%% of the baseline's mean); the service leaves apprentice mode",
+					mode.Baseline, primary.Metric, primary.ArmMean, primary.ControlMean, primary.AlwaysValidAbsolute.Estimate, primary.AlwaysValidAbsolute.Lo, primary.AlwaysValidAbsolute.Hi,
+					cfg.Apprentice.Margin*math.Abs(primary.ControlMean), 100*cfg.Apprentice.Margin)
+			}
 			if cu := primary.CUPED; cu != nil {
 				reason += fmt.Sprintf("; CUPED on %s removed %.0f%% of the lift's variance", cu.Covariate, 100*cu.VarianceReduction)
 			}
 			if _, err := models.PromoteChecked(cfg.Registry, v, check, "loop", reason); err != nil {
 				return end(EventRolledBack, "the promotion was refused: "+err.Error())
+			}
+			if mode.Apprentice() {
+				// the promoted model is in the registry first, so that no
+				// instance goes online before it can serve it
+				if err := cfg.Service.SetMode(ctx, Mode{Mode: "online"}); err != nil {
+					return nil, fmt.Errorf("v%d is promoted, but the service stays in apprentice mode: %w", v, err)
+				}
 			}
 			return end(EventPromoted, reason)
 		}

@@ -413,3 +413,76 @@ func TestApprovalAndPause(t *testing.T) {
 		t.Errorf("history: %s", got)
 	}
 }
+
+// TestLoopEndsTheApprenticeMode: the service starts in apprentice mode
+// (the first action, "a-home", serves, exploring 30% of the time: it is
+// right only on the home page). A candidate trained on its logs matches
+// (here beats) the baseline at the gate, in the shadow and in the canary
+// against the baseline arm; the loop promotes it and switches the
+// service to online, which then serves the model.
+func TestLoopEndsTheApprenticeMode(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.put("/admin/mode", map[string]any{"mode": "apprentice", "baseline": "first", "epsilon": 0.3})
+	s.traffic(1500, best)
+	evalFrom := time.Now()
+	s.traffic(1000, best)
+	turn := s.step(t, evalFrom, nil)
+	if turn.Kind != loop.EventShadow || !turn.Verdicts[0].Passed {
+		t.Fatalf("first turn: %+v", turn)
+	}
+	t.Logf("gate: %s", turn.Verdicts[0].Reason)
+	shadowFrom := time.Now()
+	s.traffic(800, best)
+	if turn = s.step(t, shadowFrom, nil); turn.Kind != loop.EventCanary {
+		t.Fatalf("after the shadow: %+v", turn)
+	}
+	means := s.traffic(2400, best)
+	t.Logf("canary traffic, mean reward by arm: %v", means)
+	turn = s.step(t, evalFrom, nil)
+	if turn.Kind != loop.EventPromoted || !strings.Contains(turn.Reason, "leaves apprentice mode") {
+		t.Fatalf("third turn: %+v", turn)
+	}
+	var m loop.Mode
+	if err := (&loop.HTTPService{Target: s.base}).Do(context.Background(), "GET", "/admin/mode", nil, &m); err != nil || m.Apprentice() {
+		t.Fatalf("after the promotion the mode is %+v (%v)", m, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := s.post("/v1/decide", map[string]any{"customer_id": "c-x", "channel": "web", "context": map[string]any{"page": "cart"}})
+		if out["policy"] == fmt.Sprintf("linucb@v%d", turn.Version) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service does not serve the promoted model: %v", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBlindApprenticeGoesToTheCanary: a baseline that does not explore
+// (ε = 0) leaves nothing to judge off-policy: the gate lets the candidate
+// through with that reason, the shadow is skipped, and the canary judges.
+func TestBlindApprenticeGoesToTheCanary(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.put("/admin/mode", map[string]any{"mode": "apprentice", "epsilon": 0})
+	s.traffic(1500, best)
+	evalFrom := time.Now()
+	s.traffic(600, best)
+	turn := s.step(t, evalFrom, nil)
+	if turn.Kind != loop.EventCanary || !strings.Contains(turn.Verdicts[0].Reason, "does not explore") {
+		t.Fatalf("first turn: %+v", turn)
+	}
+	if got := kinds(t, s.reg); got != "mode_set,gate_passed,experiment_put,canary_started" {
+		t.Errorf("history: %s", got)
+	}
+}
+
+// put sends a PUT to the admin API and fails the test on an error.
+func (s *service) put(path string, body any) {
+	s.t.Helper()
+	if err := (&loop.HTTPService{Target: s.base}).Do(context.Background(), "PUT", path, body, nil); err != nil {
+		s.t.Fatal(err)
+	}
+}

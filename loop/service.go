@@ -180,3 +180,15 @@ func (h *HTTPService) Latency(ctx context.Context, name string) (map[string]floa
 }
 
 var _ Service = (*HTTPService)(nil)
+
+// Mode implements Service, from GET /admin/mode.
+func (h *HTTPService) Mode(ctx context.Context) (Mode, error) {
+	var m Mode
+	err := h.Do(ctx, "GET", "/admin/mode", nil, &m)
+	return m, err
+}
+
+// SetMode implements Service, by PUT /admin/mode.
+func (h *HTTPService) SetMode(ctx context.Context, m Mode) error {
+	return h.Do(ctx, "PUT", "/admin/mode", m, nil)
+}

@@ -48,7 +48,11 @@ func judgeShadow(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 	}
 	g := cfg.Gate
 	g.MinRounds = cfg.Shadow.MinRounds
-	ok, reason := gate(fig, g)
+	mode, err := cfg.Service.Mode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok, reason := cfg.judge(fig, g, mode)
 	turn.Verdicts[0].Passed, turn.Verdicts[0].Reason = ok, reason
 	if !ok {
 		return turn, stop(EventShadowFailed, "in the shadow: "+reason)

@@ -48,6 +48,10 @@ type fileConfig struct {
 	SnapshotEvery     decide.Duration   `yaml:"snapshot_every"`
 	Registry          string            `yaml:"registry"`
 	Experiments       string            `yaml:"experiments"`
+	// LearningMode starts the service in apprentice mode (a baseline rule
+	// serves while the models learn; see serve.LearningMode) until the
+	// retraining loop ends it; a mode set through PUT /admin/mode wins.
+	LearningMode serve.LearningMode `yaml:"learning_mode"`
 	RegistryPoll      decide.Duration   `yaml:"registry_poll"`
 	AdminToken        string            `yaml:"admin_token"`
 	Seed              uint64            `yaml:"seed"`

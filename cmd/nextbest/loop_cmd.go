@@ -51,6 +51,7 @@ func runLoop(args []string, w io.Writer) error {
 	noShadow := fs.Bool("no-shadow", false, "skip the shadow stage: a candidate that passes the gate goes to the canary")
 	lambda := fs.Float64("lambda", 0, "ridge prior precision of the linucb/lints candidates (0: the default, 1)")
 	covariate := fs.String("covariate", "", `the canary's CUPED covariate: a numeric profile input of the feature spec, e.g. "counters.purchases_30d" (empty: no adjustment)`)
+	margin := fs.Float64("apprentice-margin", 0.05, "in apprentice mode, how far below the baseline's value (a share of it) a candidate may be and still match it")
 	approve := fs.Bool("approve", false, "hold a winning canary's promotion until a person approves it (nextbest loop approve VERSION)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: nextbest loop --config FILE [--target URL] [flags]
@@ -99,11 +100,12 @@ Flags:
 	cfg := loop.Config{
 		Spec: spec, Catalog: cat, Join: jc, Explorer: c.Explorer,
 		TrainWindow: *trainWindow, EvalWindow: *evalWindow,
-		Gate:    loop.Gate{MinRounds: *minRounds, MinESS: *minESS, Off: *noGate},
-		Shadow:  loop.Shadow{Off: *noShadow},
-		Canary:  loop.Canary{Share: *share, MaxDuration: *maxCanary, Approve: *approve, Covariate: *covariate},
-		Service: &loop.HTTPService{Target: *target, Token: *token},
-		Logger:  log,
+		Gate:       loop.Gate{MinRounds: *minRounds, MinESS: *minESS, Off: *noGate},
+		Shadow:     loop.Shadow{Off: *noShadow},
+		Canary:     loop.Canary{Share: *share, MaxDuration: *maxCanary, Approve: *approve, Covariate: *covariate},
+		Apprentice: loop.Apprentice{Margin: *margin},
+		Service:    &loop.HTTPService{Target: *target, Token: *token},
+		Logger:     log,
 	}
 	for _, m := range strings.Split(*candidates, ",") {
 		m = strings.TrimSpace(m)

@@ -67,7 +67,7 @@ func runServe(args []string) error {
 		DefaultReward: fc.DefaultReward, AttributionWindow: fc.AttributionWindow.D(), DecisionRetention: fc.DecisionRetention.D(),
 		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes, MaxInFlight: fc.MaxInFlight,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
-		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken,
+		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken, LearningMode: fc.LearningMode,
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
