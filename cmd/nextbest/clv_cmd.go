@@ -261,7 +261,11 @@ func clvReport(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&opt.StepWeeks, "step", 52.0/12, "CLV step in weeks (purchases of step k are discounted k times)")
 	fs.Float64Var(&opt.AnnualDiscount, "discount", 0.10, "discount rate a year (0.10 = 10%)")
 	fs.IntVar(&opt.Top, "top", 20, "customers listed on the page")
-	fs.Usage = func() { fmt.Fprint(stderr, clvUsage+"\nFlags of clv report:\n"); fs.SetOutput(stderr); fs.PrintDefaults() }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, clvUsage+"\nFlags of clv report:\n")
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+	}
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
