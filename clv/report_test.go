@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -49,6 +50,11 @@ func TestReport(t *testing.T) {
 	// (on the cents-rounded zbar; ours are exact)
 	if r.SpendFrequencyCorr < 0.11 || r.SpendFrequencyCorr > 0.12 {
 		t.Errorf("spend–frequency correlation %.4f, lifetimes 0.1139", r.SpendFrequencyCorr)
+	}
+	// FHL 2005 §7 (secondary summary in SOURCE.md): individual conditional
+	// expectations correlate 0.626 with the actual holdout counts
+	if math.Round(1000*r.HoldoutCorr) != 626 {
+		t.Errorf("holdout correlation %.4f, FHL 2005 0.626", r.HoldoutCorr)
 	}
 	head := r.Headline()
 	if len(head) != 4 || !strings.HasPrefix(head[0], "Expected value of the customer base: ") || !strings.Contains(head[3], "they made 1,882") {
