@@ -6,6 +6,7 @@
 //	nextbest eval     ...      off-policy evaluation (journal, OBD, Hillstrom, files)
 //	nextbest report   [flags]  experiment report (HTML, JSON, CSV)
 //	nextbest simulate [flags]  drive a running service with simulated customers
+//	nextbest clv fit|report    customer lifetime value (BG/NBD, Gamma-Gamma)
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
 //	nextbest version           print the version
 //
@@ -54,6 +55,8 @@ func main() {
 		err = runExperiments(os.Args[2:], os.Stdout)
 	case "loop":
 		err = runLoop(os.Args[2:], os.Stdout)
+	case "clv":
+		err = runCLV(os.Args[2:], os.Stdout, os.Stderr)
 	case "version", "-v", "--version":
 		fmt.Println("nextbest", version)
 	case "help", "-h", "--help":
@@ -105,6 +108,7 @@ Usage:
   nextbest eval journal|obd|hillstrom|file   off-policy evaluation
   nextbest report [flags]     experiment report: HTML, JSON and CSV
   nextbest simulate [flags]   drive a running service with simulated customers
+  nextbest clv fit|report     customer lifetime value: fit BG/NBD and Gamma-Gamma, value each customer
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's
   nextbest version            print the version
 
