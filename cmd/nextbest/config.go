@@ -52,9 +52,9 @@ type fileConfig struct {
 	// serves while the models learn; see serve.LearningMode) until the
 	// retraining loop ends it; a mode set through PUT /admin/mode wins.
 	LearningMode serve.LearningMode `yaml:"learning_mode"`
-	RegistryPoll      decide.Duration   `yaml:"registry_poll"`
-	AdminToken        string            `yaml:"admin_token"`
-	Seed              uint64            `yaml:"seed"`
+	RegistryPoll decide.Duration    `yaml:"registry_poll"`
+	AdminToken   string             `yaml:"admin_token"`
+	Seed         uint64             `yaml:"seed"`
 	// JournalPreallocate defaults to true: zero-filled segments make each
 	// group commit's fsync a data write only.
 	JournalPreallocate *bool  `yaml:"journal_preallocate"`
