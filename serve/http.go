@@ -575,6 +575,10 @@ func (s *Service) handleModels(ctx *fasthttp.RequestCtx) {
 		"online":           map[string]any{"name": s.model.Name(), "observations": s.model.Updates(), "dim": s.model.Dim()},
 		"explorer":         s.engine.Explorer().String(),
 		"feature_spec":     s.spec.Hash(),
+		"learning_mode":    s.mode.Load().spec,
+	}
+	if m := s.mode.Load(); m.apprentice() {
+		out["serving"] = "baseline:" + m.spec.Baseline
 	}
 	if s.registry != nil {
 		if list, err := s.registry.List(); err == nil {

@@ -51,6 +51,9 @@ func TestApprenticeMode(t *testing.T) {
 	if m["mode"] != "apprentice" || m["baseline"] != "first" || m["epsilon"] != 0.2 {
 		t.Fatalf("PUT apprentice answered %v", m)
 	}
+	if ms := in.mustCall("GET", "/v1/models", nil, 200); ms["serving"] != "baseline:first" || ms["learning_mode"].(map[string]any)["mode"] != "apprentice" {
+		t.Errorf("GET /v1/models in apprentice mode: serving %v, mode %v", ms["serving"], ms["learning_mode"])
+	}
 	first, other := 0, 0
 	for i := range 300 {
 		d := decideOnce(fmt.Sprintf("a-%04d", i))
