@@ -234,6 +234,23 @@ func TestCLIOffline(t *testing.T) {
 		if out.Target != "uniform" || !names["IPS"] || !names["DR"] {
 			t.Errorf("eval journal --rule uniform: target %q, estimators %v", out.Target, names)
 		}
+		// the first two slots as a ranking: a total per estimator, a value
+		// per slot, and the paired comparison with the serving policy
+		var slots struct {
+			Slots map[string]struct {
+				Total map[string]any   `json:"total"`
+				Slots []map[string]any `json:"slots"`
+			} `json:"slots"`
+			Comparison map[string]any `json:"comparison"`
+		}
+		raw = runCLI(t, "eval", "journal", "--journal", f.journal, "--config", f.config, "--rule", "uniform", "--slots", "2", "--json")
+		if err := json.Unmarshal([]byte(raw), &slots); err != nil {
+			t.Fatalf("eval journal --slots 2 --json: %v\n%s", err, raw)
+		}
+		dr, ok := slots.Slots["DR"]
+		if !ok || len(dr.Slots) != 2 || dr.Total["value"] == nil || slots.Comparison == nil {
+			t.Errorf("eval journal --slots 2: %s", raw)
+		}
 	})
 
 	t.Run("report", func(t *testing.T) {

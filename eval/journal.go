@@ -226,6 +226,20 @@ func CrossFitRidge(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 // JournalRoundsCrossFit is JournalRounds with cross-fitted reward models:
 // decision i is corrected by the model fitted on the other half.
 func JournalRoundsCrossFit(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target) ([]Round, JournalStats, error) {
+	return journalRoundsCrossFit(joined, spec, cat, target, 1)
+}
+
+// JournalSlotRoundsCrossFit is JournalSlotRounds with cross-fitted reward
+// models, for EvaluateSlots and CompareSlots: a decision's slots stay
+// consecutive.
+func JournalSlotRoundsCrossFit(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, slots int) ([]Round, JournalStats, error) {
+	if slots < 0 {
+		return nil, JournalStats{}, fmt.Errorf("eval: %d slots", slots)
+	}
+	return journalRoundsCrossFit(joined, spec, cat, target, slots)
+}
+
+func journalRoundsCrossFit(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, slots int) ([]Round, JournalStats, error) {
 	q, err := CrossFitRidge(joined, spec, cat)
 	if err != nil {
 		return nil, JournalStats{}, err
@@ -237,7 +251,7 @@ func JournalRoundsCrossFit(joined []logs.Joined, spec *features.Spec, cat *decid
 	var all []Round
 	var total JournalStats
 	for h := range 2 {
-		rs, st, err := JournalRounds(halves[h], spec, cat, target, q[1-h])
+		rs, st, err := journalRounds(halves[h], spec, cat, target, q[1-h], slots)
 		if err != nil {
 			return nil, total, err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/eval"
+	"nextbest/features"
 	"nextbest/logs"
 	"nextbest/models"
 )
@@ -27,12 +28,13 @@ func evalJournal(args []string, w io.Writer) error {
 	epsilon := fs.Float64("epsilon", 0.1, "candidate's epsilon (epsilon_greedy); 0 = greedy")
 	alpha := fs.Float64("alpha", 1, "candidate's UCB weight")
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
+	slots := fs.Int("slots", 1, "evaluate the first N slots of each decision as a ranking (cumulative per-slot weights; IPS, SNIPS and DR); 0: every logged slot")
 	estimatorFlags(fs, &o, &asJSON)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: nextbest eval journal --journal DIR (--model FILE | --registry DIR --version N | --rule uniform|value) [flags]
 
-Estimates the candidate's value on the journal's decisions (first slot),
-with the logged propensities, a per-action ridge reward model cross-fitted
+Estimates the candidate's value on the journal's decisions (first slot;
+with --slots, the first N slots as a ranking), with the logged propensities, a per-action ridge reward model cross-fitted
 on the other half of the decisions for DM/DR, and the six estimators.
 Give the service's --config to join and reward as it does.
 
@@ -102,6 +104,9 @@ Flags:`)
 	if err != nil {
 		return err
 	}
+	if *slots != 1 {
+		return evalJournalSlots(w, joined, jst, spec, cat, target, *slots, o, asJSON)
+	}
 	rounds, st, err := eval.JournalRoundsCrossFit(joined, spec, cat, target)
 	if err != nil {
 		return err
@@ -133,6 +138,60 @@ Flags:`)
 	fmt.Fprintf(w, "\nserving policy (realised)   %.5g [%.5g, %.5g]\n", cmp.Serving.Value, cmp.Serving.Lo, cmp.Serving.Hi)
 	fmt.Fprintf(w, "candidate (DR)              %.5g [%.5g, %.5g]\n", cmp.Candidate.Value, cmp.Candidate.Lo, cmp.Candidate.Hi)
 	fmt.Fprintf(w, "difference, paired          %+.5g [%+.5g, %+.5g]\n", cmp.Difference.Value, cmp.Difference.Lo, cmp.Difference.Hi)
+	for _, warn := range cmp.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+	return nil
+}
+
+// evalJournalSlots is eval journal over the first slots of each decision:
+// the candidate's expected total reward per decision and per slot (IPS,
+// SNIPS, DR with cumulative per-slot weights) and DR's paired difference
+// from the serving policy's realised total.
+func evalJournalSlots(w io.Writer, joined []logs.Joined, jst logs.JoinStats, spec *features.Spec, cat *decide.Catalog, target eval.Target, slots int, o eval.Options, asJSON bool) error {
+	if slots < 0 {
+		return fmt.Errorf("--slots %d: want 0 (all) or more", slots)
+	}
+	rounds, st, err := eval.JournalSlotRoundsCrossFit(joined, spec, cat, target, slots)
+	if err != nil {
+		return err
+	}
+	ests := map[string]eval.SlotEstimate{}
+	var order []string
+	for _, e := range []eval.Estimator{eval.IPS, eval.SNIPS, eval.DR} {
+		se, err := eval.EvaluateSlots(rounds, e, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e, err)
+		}
+		ests[e.String()] = se
+		order = append(order, e.String())
+	}
+	cmp, cmpErr := eval.CompareSlots(rounds, eval.DR, o)
+	if asJSON {
+		out := map[string]any{"target": target.Name, "explorer": target.Explorer.String(), "join": jst, "rounds": st, "slots": ests}
+		if cmpErr == nil {
+			out["comparison"] = cmp
+		}
+		return writeJSON(w, out)
+	}
+	fmt.Fprintf(w, "candidate %s, explorer %s, slots as a ranking\n", target.Name, target.Explorer.String())
+	fmt.Fprintf(w, "%d decisions joined; %d used\n\n", jst.Decisions, st.Used)
+	fmt.Fprintf(w, "%-6s %-28s %s\n", "", "total per decision", "per slot")
+	for _, name := range order {
+		se := ests[name]
+		fmt.Fprintf(w, "%-6s %.5g [%.5g, %.5g]", name, se.Total.Value, se.Total.Lo, se.Total.Hi)
+		for k, s := range se.Slots {
+			fmt.Fprintf(w, "   slot %d %.4g (ESS %.0f)", k, s.Value, s.ESS)
+		}
+		fmt.Fprintln(w)
+	}
+	if cmpErr != nil {
+		fmt.Fprintf(w, "\nno comparison with the serving policy: %v\n", cmpErr)
+		return nil
+	}
+	fmt.Fprintf(w, "\nserving policy (realised total)  %.5g [%.5g, %.5g]\n", cmp.Serving.Value, cmp.Serving.Lo, cmp.Serving.Hi)
+	fmt.Fprintf(w, "candidate (DR)                   %.5g [%.5g, %.5g]\n", cmp.Candidate.Value, cmp.Candidate.Lo, cmp.Candidate.Hi)
+	fmt.Fprintf(w, "difference, paired               %+.5g [%+.5g, %+.5g]\n", cmp.Difference.Value, cmp.Difference.Lo, cmp.Difference.Hi)
 	for _, warn := range cmp.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
