@@ -1,7 +1,6 @@
 package training
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -29,7 +28,7 @@ import (
 type CachedCBADFReader struct {
 	src   *os.File
 	text  *CBADFReader // nil when reading the cache
-	cache *bufio.Reader
+	cache io.Reader     // the cache file, read a block at a time (no bufio: blocks are large)
 	dec   cacheDecoder
 	hdr   cacheHeader
 	rest  uint64 // body bytes not yet read
@@ -156,7 +155,7 @@ func (r *CachedCBADFReader) openCache(path string, fi os.FileInfo, want cacheHea
 	}
 	r.src.Close()
 	r.src = f
-	r.cache = bufio.NewReaderSize(f, 1<<20)
+	r.cache = f
 	r.dec = cacheDecoder{sdim: uint64(want.sharedDim), adim: uint64(want.actionDim)}
 	return ""
 }
