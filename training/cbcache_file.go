@@ -28,7 +28,7 @@ import (
 type CachedCBADFReader struct {
 	src   *os.File
 	text  *CBADFReader // nil when reading the cache
-	cache io.Reader     // the cache file, read a block at a time (no bufio: blocks are large)
+	cache io.Reader    // the cache file, read a block at a time (no bufio: blocks are large)
 	dec   cacheDecoder
 	hdr   cacheHeader
 	rest  uint64 // body bytes not yet read
