@@ -25,6 +25,10 @@ bench-vw: build bin/cb-$(CBN).txt
 	@GOMAXPROCS=1 $(BIN) train --cb-adf bin/cb-$(CBN).txt --progressive --model sgd --parse-only
 	@echo "== sgd --interactions sa (VW --cb_adf -q sa)"
 	@GOMAXPROCS=1 $(BIN) train --cb-adf bin/cb-$(CBN).txt --progressive --model sgd --interactions sa
+	@echo "== sgd --interactions sa, -c: the first run writes the binary cache, the second reads it (VW --cb_adf -q sa -c)"
+	@rm -f bin/cb-$(CBN).txt.cache
+	@GOMAXPROCS=1 $(BIN) train --cb-adf bin/cb-$(CBN).txt --progressive --model sgd --interactions sa -c
+	@GOMAXPROCS=1 $(BIN) train --cb-adf bin/cb-$(CBN).txt --progressive --model sgd --interactions sa -c
 	@echo "== sgd, no interactions (VW --cb_adf)"
 	@GOMAXPROCS=1 $(BIN) train --cb-adf bin/cb-$(CBN).txt --progressive --model sgd
 	@echo "== ridge, shared, no interactions"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"slices"
 	"testing"
@@ -92,7 +93,10 @@ func BenchmarkProgressiveCBADF(b *testing.B) {
 // comparison): "parse" reads it into SlotExamples ("parse-nocache"
 // without skipping repeated action lines), "learn" runs the SGD
 // learner with -q sa on examples already in memory, "progressive" does
-// both as ProgressiveSGD does. One op is one example; allocs/op must be 0
+// both as ProgressiveSGD does; "cache-read" reads the binary example
+// cache written from the file, "cache" is "file" from that cache
+// (ProgressiveSGDFile: reading and learning). One op is one example
+// ("file" and "cache": one pass over the file); allocs/op must be 0
 // (the parse and progressive runs read the file over and over: their few
 // allocations per pass are amortised to 0 per example).
 func BenchmarkFastCBProgressive(b *testing.B) {
@@ -157,6 +161,51 @@ func BenchmarkFastCBProgressive(b *testing.B) {
 			costs = m.Predict(costs, ex)
 			m.Learn(ex)
 		}, training.CBADFReaderConfig{})
+	})
+	// the binary cache: written once from the text (not timed), then read
+	dir := b.TempDir()
+	path, cache := dir+"/cb.txt", dir+"/cb.txt.cache"
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, rep, err := training.ProgressiveSGDFile(path, cache, q); err != nil || rep.Read {
+		b.Fatal("cannot write the cache:", err)
+	}
+	b.Run("cache-read", func(b *testing.B) { // the cache reader alone, as "parse" is the text's
+		open := func() *training.CachedCBADFReader {
+			rd, err := training.OpenCBADFCached(path, cache, training.CBADFReaderConfig{}, training.CacheOptions{})
+			if err != nil || !rd.FromCache() {
+				b.Fatal("cache not used:", err, rd.Reason())
+			}
+			return rd
+		}
+		rd := open()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			_, err := rd.Next()
+			if err == io.EOF {
+				rd.Close()
+				rd = open()
+				_, err = rd.Next()
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		rd.Close()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "examples/s")
+	})
+	b.Run("cache", func(b *testing.B) { // "file" from the cache: read the cache and learn, end to end
+		var res training.ProgressiveResult
+		for i := 0; i < b.N; i++ {
+			var rep training.CacheReport
+			if res, _, rep, err = training.ProgressiveSGDFile(path, cache, q); err != nil || !rep.Read {
+				b.Fatal("cache not used:", err, rep.Reason)
+			}
+		}
+		b.ReportMetric(res.Rate, "examples/s")
+		b.ReportMetric(res.Loss, "progressive-loss")
 	})
 	b.Run("file", func(b *testing.B) {
 		var res training.ProgressiveResult

@@ -15,6 +15,10 @@ var (
 	ErrParse = errors.New("training: cannot parse input")
 	// ErrNoData is returned when a dataset has no usable example.
 	ErrNoData = errors.New("training: no usable examples")
+	// ErrCacheCorrupt is returned by CachedCBADFReader.Next for a cache
+	// block that fails its checksum or does not decode; the caller starts
+	// over from the text (ProgressiveSGDFile does).
+	ErrCacheCorrupt = errors.New("training: example cache is corrupt")
 	// ErrFeatureMismatch is wrapped by the *FeatureMismatchError that
 	// SpecBuilder.Check returns for a data file whose feature names differ
 	// from the feature spec's inputs.

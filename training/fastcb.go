@@ -113,6 +113,46 @@ func parseFloatSlow(b []byte) (float64, bool) {
 	return v, true
 }
 
+// fieldByte is 0 for the bytes that can continue a feature name on the
+// fast path: not an ASCII space, not ':'.
+var fieldByte = [256]byte{'\t': 1, '\n': 1, '\v': 1, '\f': 1, '\r': 1, ' ': 1, ':': 2}
+
+// parseDecimalPrefix parses b[i:] as far as it is [+-]digits[.digits]
+// (digits on at least one side of the point) and returns the value, the
+// index just past it, and ok=false if there are no digits, more than 15,
+// or an exponent follows: the cases parseFloatBytes must decide. Where ok,
+// the value is parseFloatBytes' (the same exact fast path) for b[i:end].
+func parseDecimalPrefix(b []byte, i int) (float64, int, bool) {
+	neg := false
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
+	}
+	var mant uint64
+	st := i
+	for ; i < len(b) && b[i]-'0' < 10; i++ {
+		mant = mant*10 + uint64(b[i]-'0')
+	}
+	nd, frac := i-st, 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		fs := i
+		for ; i < len(b) && b[i]-'0' < 10; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+		}
+		frac = i - fs
+		nd += frac
+	}
+	if nd == 0 || nd > 15 || i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		return 0, i, false
+	}
+	f := float64(mant) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, i, true
+}
+
 // isASCII reports whether b has no byte ≥ 0x80.
 func isASCII(b []byte) bool {
 	for len(b) >= 8 {
@@ -212,8 +252,28 @@ func parseADFBytes(line []byte, dst []rawFeat) ([]rawFeat, cbLabel, error) {
 				i++
 				continue
 			}
-			// one pass over the field: its end and its last ':'
-			st, colon := i, -1
+			// The usual field, "name" or "name:decimal", in one pass: the
+			// name up to its first ':', then the value parsed as it is
+			// scanned. Anything else (a second ':', an exponent, more
+			// than 15 digits) takes the general path below.
+			st := i
+			for i < len(seg) && fieldByte[seg[i]] == 0 {
+				i++
+			}
+			if i == len(seg) || seg[i] != ':' {
+				dst = append(dst, rawFeat{ns: ns, s: off + int32(st), e: off + int32(i), val: 1})
+				continue
+			}
+			if i > st {
+				if v, j, ok := parseDecimalPrefix(seg, i+1); ok && (j == len(seg) || asciiSpace[seg[j]]) {
+					dst = append(dst, rawFeat{ns: ns, s: off + int32(st), e: off + int32(i), val: v})
+					i = j
+					continue
+				}
+			}
+			// general path: one pass over the field for its end and its last ':'
+			i = st
+			colon := -1
 			for ; i < len(seg) && !asciiSpace[seg[i]]; i++ {
 				if seg[i] == ':' {
 					colon = i

@@ -134,6 +134,36 @@ func TestParseFloatBytes(t *testing.T) {
 	}
 }
 
+// TestParseDecimalPrefix: where the one-pass decimal parser accepts a
+// prefix, the prefix is a number and its value is parseFloatBytes', bit
+// for bit.
+func TestParseDecimalPrefix(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	inputs := []string{"0", "-0", "+1", "1.5", ".5", "5.", "-.5", "+.", ".", "-", "", "1.2.3", "1e5", "12345678", "1234567",
+		"123456.7", "0.0000001", "9999999", "999999999999999", "1234567890123456", "00000000000000000001", "1:2", "1x"}
+	for i := 0; i < 20000; i++ {
+		f := r.NormFloat64() * math.Pow(10, float64(r.IntN(12)-6))
+		inputs = append(inputs, strconv.FormatFloat(f, 'g', -1, 64), strconv.FormatFloat(f, 'f', r.IntN(8), 64),
+			strconv.FormatFloat(math.Round(f*1000)/1000, 'g', -1, 64))
+	}
+	for _, in := range inputs {
+		for _, suffix := range []string{"", " ", "\t", ":", " s1:0.25 s2:1", "e-3 x", "|a b", "........"} {
+			b := []byte("x:" + in + suffix)
+			v, end, ok := parseDecimalPrefix(b, 2)
+			if !ok {
+				continue
+			}
+			want, wok := parseFloatBytes(b[2:end])
+			if !wok || math.Float64bits(v) != math.Float64bits(want) {
+				t.Fatalf("%q: prefix %q gives %v, parseFloatBytes %v %v", b, b[2:end], v, want, wok)
+			}
+			if end < len(b) && (b[end]-'0' < 10 || b[end] == 'e' || b[end] == 'E') {
+				t.Fatalf("%q: prefix %q stops before %q", b, b[2:end], b[end])
+			}
+		}
+	}
+}
+
 func TestCBADFReaderSlots(t *testing.T) {
 	data := "shared |s u:2 v:3\n|a p:5 |b q:7\n0:-1:0.5 |b q:1 |a p:2\n\nshared |s v:1 w:4 z:9\n0:0:1 |a r:1\n"
 	rd, err := NewCBADFReader(bytes.NewReader([]byte(data)), CBADFReaderConfig{SharedDim: 2, ActionDim: 8})

@@ -1,7 +1,9 @@
 package training
 
 import (
+	"errors"
 	"io"
+	"os"
 	"time"
 
 	"nextbest/models"
@@ -120,15 +122,72 @@ func Progressive(r io.Reader, f *Featurizer, cfg ProgressiveConfig, read func(io
 // the logged action, else 0), then learns from the logged action. It
 // allocates nothing per example in steady state.
 func ProgressiveSGD(r io.Reader, cfg SGDConfig) (ProgressiveResult, *SGD, error) {
-	var res ProgressiveResult
 	m, err := NewSGD(cfg)
 	if err != nil {
-		return res, nil, err
+		return ProgressiveResult{}, nil, err
 	}
 	rd, err := NewCBADFReader(r, CBADFReaderConfig{SharedDim: m.S, ActionDim: m.A})
 	if err != nil {
-		return res, nil, err
+		return ProgressiveResult{}, nil, err
 	}
+	res, err := progressiveSGD(rd, m)
+	return res, m, err
+}
+
+// CacheReport says how ProgressiveSGDFile used the example cache.
+type CacheReport struct {
+	Path string
+	// Read: the examples came from the cache; otherwise from the text,
+	// and the cache was written (Reason says why it was not read).
+	Read   bool
+	Reason string
+}
+
+// ProgressiveSGDFile is ProgressiveSGD on the cb_adf file at path, through
+// the binary example cache at cachePath when it is not "" (see
+// CachedCBADFReader): the first run parses the text and writes the cache,
+// later runs read it. A cache found corrupt part-way is discarded with
+// the model: the run starts over from the text, rewriting the cache, so
+// its result is always the text's.
+func ProgressiveSGDFile(path, cachePath string, cfg SGDConfig) (ProgressiveResult, *SGD, CacheReport, error) {
+	rep := CacheReport{Path: cachePath}
+	if cachePath == "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return ProgressiveResult{}, nil, rep, err
+		}
+		defer f.Close()
+		res, m, err := ProgressiveSGD(f, cfg)
+		return res, m, rep, err
+	}
+	var opt CacheOptions
+	for {
+		m, err := NewSGD(cfg)
+		if err != nil {
+			return ProgressiveResult{}, nil, rep, err
+		}
+		rd, err := OpenCBADFCached(path, cachePath, CBADFReaderConfig{SharedDim: m.S, ActionDim: m.A}, opt)
+		if err != nil {
+			return ProgressiveResult{}, nil, rep, err
+		}
+		rep.Read = rd.FromCache()
+		if !opt.Rebuild {
+			rep.Reason = rd.Reason()
+		}
+		res, err := progressiveSGD(rd, m)
+		rd.Close()
+		if errors.Is(err, ErrCacheCorrupt) && !opt.Rebuild {
+			opt.Rebuild = true
+			rep.Reason = err.Error()
+			continue
+		}
+		return res, m, rep, err
+	}
+}
+
+// progressiveSGD runs progressive validation of m over rd's examples.
+func progressiveSGD(rd interface{ Next() (*SlotExample, error) }, m *SGD) (ProgressiveResult, error) {
+	var res ProgressiveResult
 	var costs []float64
 	start := time.Now()
 	for {
@@ -138,7 +197,7 @@ func ProgressiveSGD(r io.Reader, cfg SGDConfig) (ProgressiveResult, *SGD, error)
 		}
 		if err != nil {
 			res.Duration = time.Since(start)
-			return res, m, err
+			return res, err
 		}
 		if ex.Chosen < 0 {
 			continue
@@ -157,7 +216,7 @@ func ProgressiveSGD(r io.Reader, cfg SGDConfig) (ProgressiveResult, *SGD, error)
 		res.Random /= float64(res.Examples)
 		res.Rate = float64(res.Examples) / res.Duration.Seconds()
 	}
-	return res, m, nil
+	return res, nil
 }
 
 // argmin returns the index of the smallest of xs, the first on ties.

@@ -71,6 +71,8 @@ func runTrain(args []string) error {
 		progressive = fs.Bool("progressive", false, "cb_adf/dsjson, the VW comparison (benchmark only, saves no model): stream once with progressive validation on the hashed layout (--model sgd: VW's cb_adf learner on the fast cb_adf reader; otherwise ridge)")
 		learnRate   = fs.Float64("learning-rate", 0.5, "--progressive --model sgd: learning rate (VW's -l)")
 		parseOnly   = fs.Bool("parse-only", false, "--progressive --model sgd: only read and parse the file (throughput of the reader)")
+		cacheFile   = fs.String("cache_file", "", "--progressive --model sgd --cb-adf: binary example cache (VW's --cache_file): written while the text is read, read instead of it on later runs while it matches the file")
+		cacheAuto   = fs.Bool("c", false, "--progressive --model sgd --cb-adf: use the cache FILE.cache beside the --cb-adf FILE (VW's -c)")
 		quiet       = fs.Bool("quiet", false, "print nothing but errors")
 	)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -96,8 +98,15 @@ func runTrain(args []string) error {
 		if cfg.Registry != "" || *out != "" {
 			return errors.New("--progressive is the VW comparison: its learners use the hashed layout, not the feature spec's vector, and cannot be served, so --registry (or the config's registry) and --out are refused; train without --progressive for a servable model")
 		}
+		cache := *cacheFile
+		if *cacheAuto && cache == "" && *adfPath != "" {
+			cache = *adfPath + ".cache"
+		}
+		if (cache != "" || *cacheAuto) && (*model != "sgd" || *adfPath == "") {
+			return usageErrorf(fs, "--cache_file and -c cache --cb-adf files for --model sgd")
+		}
 		return trainProgressive(stdout, vwRun{
-			adf: *adfPath, dsjson: *dsjsonPath, model: *model, perAction: *perAction, lambda: *lambda, parseOnly: *parseOnly,
+			adf: *adfPath, dsjson: *dsjsonPath, model: *model, perAction: *perAction, lambda: *lambda, parseOnly: *parseOnly, cache: cache,
 			sgd: training.SGDConfig{SharedDim: *sharedDim, ActionDim: *actionDim, Interactions: interactions, LearningRate: *learnRate},
 		})
 	}

@@ -20,6 +20,7 @@ type vwRun struct {
 	lambda      float64
 	sgd         training.SGDConfig
 	parseOnly   bool
+	cache       string // binary example cache of adf ("": none)
 }
 
 // trainProgressive streams the cb_adf or DSJSON file once with
@@ -36,17 +37,17 @@ func trainProgressive(w io.Writer, r vwRun) error {
 	if err != nil {
 		return err
 	}
+	if r.model == "sgd" {
+		if r.dsjson != "" {
+			return errors.New("--model sgd reads --cb-adf files")
+		}
+		return progressiveSGD(w, path, r.cache, r.sgd, r.parseOnly)
+	}
 	in, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if r.model == "sgd" {
-		if r.dsjson != "" {
-			return errors.New("--model sgd reads --cb-adf files")
-		}
-		return progressiveSGD(w, in, r.sgd, r.parseOnly)
-	}
 	res, err := training.Progressive(in, f, training.ProgressiveConfig{PerAction: r.perAction, Lambda: r.lambda}, read)
 	if err != nil {
 		return err
@@ -57,33 +58,71 @@ func trainProgressive(w io.Writer, r vwRun) error {
 }
 
 // progressiveSGD prints progressive validation of the SGD learner (or,
-// parseOnly, the reader's throughput alone) on a cb_adf stream.
-func progressiveSGD(w io.Writer, in io.Reader, cfg training.SGDConfig, parseOnly bool) error {
+// parseOnly, the reader's throughput alone) on a cb_adf file, through
+// the binary example cache when cache is not "".
+func progressiveSGD(w io.Writer, path, cache string, cfg training.SGDConfig, parseOnly bool) error {
 	if parseOnly {
-		rd, err := training.NewCBADFReader(in, training.CBADFReaderConfig{SharedDim: cfg.SharedDim, ActionDim: cfg.ActionDim})
-		if err != nil {
-			return err
-		}
-		start, n := time.Now(), 0
-		for {
-			_, err := rd.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			n++
-		}
-		el := time.Since(start)
-		fmt.Fprintf(w, "examples\t%d\ntime\t%v\nexamples/s\t%.0f (parse only)\n", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
-		return nil
+		return parseSGD(w, path, cache, cfg)
 	}
-	res, m, err := training.ProgressiveSGD(in, cfg)
+	res, m, rep, err := training.ProgressiveSGDFile(path, cache, cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "examples\t%d\nprogressive loss\t%.6f\nuniform random\t%.6f\ntime\t%v\nexamples/s\t%.0f\ndim\t%d\nmodel\t%s\n",
 		res.Examples, res.Loss, res.Random, res.Duration.Round(time.Millisecond), res.Rate, m.Dim(), m.Describe())
+	printCache(w, cache, rep.Read, rep.Reason)
+	return nil
+}
+
+// printCache says whether the cache was read or written, and why.
+func printCache(w io.Writer, cache string, read bool, reason string) {
+	switch {
+	case cache == "":
+	case read:
+		fmt.Fprintf(w, "cache\tread %s\n", cache)
+	default:
+		fmt.Fprintf(w, "cache\twritten %s (%s)\n", cache, reason)
+	}
+}
+
+// parseSGD reads the file (or its cache) to the end and prints the
+// reader's throughput.
+func parseSGD(w io.Writer, path, cache string, cfg training.SGDConfig) error {
+	rc := training.CBADFReaderConfig{SharedDim: cfg.SharedDim, ActionDim: cfg.ActionDim}
+	var next func() (*training.SlotExample, error)
+	read, reason := false, ""
+	if cache != "" {
+		rd, err := training.OpenCBADFCached(path, cache, rc, training.CacheOptions{})
+		if err != nil {
+			return err
+		}
+		defer rd.Close()
+		next, read, reason = rd.Next, rd.FromCache(), rd.Reason()
+	} else {
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		rd, err := training.NewCBADFReader(in, rc)
+		if err != nil {
+			return err
+		}
+		next = rd.Next
+	}
+	start, n := time.Now(), 0
+	for {
+		_, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		n++
+	}
+	el := time.Since(start)
+	fmt.Fprintf(w, "examples\t%d\ntime\t%v\nexamples/s\t%.0f (parse only)\n", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	printCache(w, cache, read, reason)
 	return nil
 }

@@ -41,6 +41,8 @@ var targets = []struct {
 	{"512 connections: shed p99, client side (ms)", "BenchmarkHTTPOverload", "shed-p99-ms", 1, true},
 	{"journal group commit, fsynced (appends/s)", "BenchmarkAppend/fsync", "appends/s", 100000, false},
 	{"ridge batch training, linear (examples/s)", "BenchmarkRidgeBatch64/actions=0", "examples/s", 500000, false},
+	{"cb_adf text reader (examples/s)", "BenchmarkFastCBProgressive/parse", "examples/s", 400000, false},
+	{"training from binary cache, -q sa (examples/s)", "BenchmarkFastCBProgressive/cache", "examples/s", 1000000, false},
 	// decide over HTTP at an offered 1,000 decisions/s, open loop, latency
 	// from the scheduled send: one instance on Redis + JetStream, and one
 	// embedded (Pebble + journal) under the same bound for comparison
