@@ -486,3 +486,42 @@ func (s *service) put(path string, body any) {
 		s.t.Fatal(err)
 	}
 }
+
+// TestWaitForOutcomes: a turn comes after N new outcomes, before its
+// interval, counted from a real service's /v1/stats; without them, after
+// the interval.
+func TestWaitForOutcomes(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	h := &loop.HTTPService{Target: s.base}
+	ctx := context.Background()
+	since, err := h.Outcomes(ctx)
+	if err != nil || since != 0 {
+		t.Fatalf("outcomes before any: %d %v", since, err)
+	}
+	done := make(chan int64)
+	go func() {
+		n, err := loop.Wait(ctx, time.Hour, 20, 10*time.Millisecond, h, since)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- n
+	}()
+	for {
+		s.traffic(100, best) // about 30 conversions per 100 decisions
+		select {
+		case n := <-done:
+			if n-since < 20 {
+				t.Fatalf("the turn came after %d outcomes, want at least 20", n-since)
+			}
+			// too few new outcomes: the interval decides, and the count
+			// at the turn is the service's
+			now, _ := h.Outcomes(ctx)
+			if n2, err := loop.Wait(ctx, 50*time.Millisecond, 1000, 10*time.Millisecond, h, n); err != nil || n2 != now {
+				t.Fatalf("after the interval: %d %v, want %d", n2, err, now)
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -192,3 +192,19 @@ func (h *HTTPService) Mode(ctx context.Context) (Mode, error) {
 func (h *HTTPService) SetMode(ctx context.Context, m Mode) error {
 	return h.Do(ctx, "PUT", "/admin/mode", m, nil)
 }
+
+// Outcomes implements Counter, from GET /v1/stats: the outcomes the
+// service has recorded, of every type.
+func (h *HTTPService) Outcomes(ctx context.Context) (int64, error) {
+	var st struct {
+		Outcomes map[string]int64 `json:"outcomes_by_type"`
+	}
+	if err := h.Do(ctx, "GET", "/v1/stats", nil, &st); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range st.Outcomes {
+		n += c
+	}
+	return n, nil
+}

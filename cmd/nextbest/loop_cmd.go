@@ -39,6 +39,7 @@ func runLoop(args []string, w io.Writer) error {
 	token := fs.String("token", os.Getenv("NEXTBEST_ADMIN_TOKEN"), "admin token (default $NEXTBEST_ADMIN_TOKEN)")
 	journalDir := fs.String("journal", "", "journal directory (default DATA/journal; cluster: where the stream is pulled, default ./loop-journal)")
 	every := fs.Duration("every", time.Hour, "time between turns")
+	afterOutcomes := fs.Int64("after-outcomes", 0, "also turn as soon as this many new outcomes are recorded since the last turn (0: only --every)")
 	once := fs.Bool("once", false, "run one turn and exit")
 	candidates := fs.String("candidates", "linucb", "models trained each turn, comma-separated: linucb, lints (per-action ridge), logistic, mlp")
 	trainWindow := fs.Duration("train-window", 7*24*time.Hour, "candidates train on this much journal before the evaluation window")
@@ -56,7 +57,8 @@ func runLoop(args []string, w io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: nextbest loop --config FILE [--target URL] [flags]
 
-The retraining loop, beside a running service: every --every it trains the
+The retraining loop, beside a running service: every --every (or after
+--after-outcomes new outcomes, whichever comes first) it trains the
 candidates on the journal, compares each off-policy with the serving
 policy on the latest --eval-window, lets through only one whose estimate
 and lower bound beat the serving policy's, serves it to --canary-share of
@@ -172,6 +174,13 @@ Flags:
 	if _, err := decide.NewExplorer(cfg.Explorer); err != nil {
 		return fmt.Errorf("config %s: explorer: %w", c.path, err)
 	}
+	svc := cfg.Service.(*loop.HTTPService)
+	var seen int64
+	if *afterOutcomes > 0 {
+		if seen, err = svc.Outcomes(ctx); err != nil {
+			log.Error("cannot count the service's outcomes", "err", err)
+		}
+	}
 	for {
 		if pull != nil {
 			if err := pull(); err != nil {
@@ -191,10 +200,8 @@ Flags:
 		if *once {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(*every):
+		if seen, err = loop.Wait(ctx, *every, *afterOutcomes, min(*every, 10*time.Second), svc, seen); err != nil {
+			return nil // stopped
 		}
 	}
 }
