@@ -50,8 +50,8 @@ func withV[T any](p *T, v *int) *T {
 	return p
 }
 
-// Decode parses rec's payload into a new *Decision, *Outcome, *Event or
-// *Lost according to rec.Type. Unknown fields are ignored (later schema versions
+// Decode parses rec's payload into a new *Decision, *Outcome, *Event,
+// *Audit or *Lost according to rec.Type. Unknown fields are ignored (later schema versions
 // only add fields).
 func Decode(rec Record) (any, error) {
 	var v any
@@ -64,6 +64,8 @@ func Decode(rec Record) (any, error) {
 		v = new(Event)
 	case TypeLost:
 		v = new(Lost)
+	case TypeAudit:
+		v = new(Audit)
 	default:
 		return nil, fmt.Errorf("%w: LSN %d: unknown type %d", ErrBadPayload, rec.LSN, rec.Type)
 	}

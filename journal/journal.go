@@ -392,7 +392,7 @@ func (j *Journal[L]) Append(ctx context.Context, typ Type, ts time.Time, payload
 // AppendLive returns, and, if it returns an error wrapping ErrPending,
 // not at all: the record may still reach the subscribers.
 func (j *Journal[L]) AppendLive(ctx context.Context, typ Type, ts time.Time, payload []byte, live *L) (uint64, error) {
-	if typ < TypeDecision || typ > TypeEvent {
+	if !Appendable(typ) {
 		return 0, fmt.Errorf("%w: %d", ErrBadType, typ)
 	}
 	if len(payload) > MaxPayload {

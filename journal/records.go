@@ -19,7 +19,16 @@ const (
 	// could not recover, so that LSNs stay contiguous. Append refuses it;
 	// Replay and Reader skip it (Verify counts it).
 	TypeLost Type = 4 // payload: Lost
+	// TypeAudit records an administrative change: who (the API key's
+	// name), what and when.
+	TypeAudit Type = 5 // payload: Audit
 )
+
+// Appendable reports whether records of type t may be appended (every
+// type but TypeLost, which only Repair writes).
+func Appendable(t Type) bool {
+	return t == TypeDecision || t == TypeOutcome || t == TypeEvent || t == TypeAudit
+}
 
 // String returns the lower-case name of t ("decision", "outcome", "event",
 // "lost").
@@ -33,6 +42,8 @@ func (t Type) String() string {
 		return "event"
 	case TypeLost:
 		return "lost"
+	case TypeAudit:
+		return "audit"
 	}
 	return "unknown"
 }
@@ -133,6 +144,22 @@ type Event struct {
 	Channel    string         `json:"channel,omitempty"`
 	Time       time.Time      `json:"ts"`
 	Properties map[string]any `json:"properties,omitempty"`
+}
+
+// Audit is the payload of a TypeAudit record: an administrative change
+// (keys, models, experiments, the learning mode, erasures), the audit
+// trail's entry.
+type Audit struct {
+	V    int       `json:"v"`
+	Time time.Time `json:"ts"`
+	// By names who made it: the API key's name, "admin" (development
+	// mode), "config" (a reload), "loop" or "cli".
+	By string `json:"by"`
+	// Kind says what changed, e.g. "key_added", "experiment_put",
+	// "mode_set", "promoted", "customer_erased".
+	Kind string `json:"kind"`
+	// Detail says it in words.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Lost is the payload of a TypeLost tombstone: why the record with this

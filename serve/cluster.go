@@ -18,7 +18,7 @@ import (
 func (s *Service) openNode() error {
 	cfg := *s.cfg.Cluster
 	cfg.Logger = s.log
-	cfg.Redis.Indexed = []string{"e/", "v/"}
+	cfg.Redis.Indexed = state.ScannedPrefixes
 	retention := s.cfg.DecisionRetention
 	cfg.Redis.TTL = state.TTL(retention)
 	var err error

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -15,6 +16,7 @@ import (
 
 	"nextbest/cluster/stream"
 	"nextbest/decide"
+	"nextbest/journal"
 	"nextbest/models"
 )
 
@@ -157,9 +159,15 @@ func (s *Service) runExperiments(live []experimentRuntime) {
 	s.expMu.Unlock()
 }
 
-// record records e in the model registry's history, when the registry
-// keeps one; a failure is logged (the change it records is made).
+// record records an administrative change in the audit trail and, when
+// the model registry keeps a history, there too; a failure is logged (the
+// change it records is made).
 func (s *Service) record(e models.Event) {
+	detail := e.Reason
+	if e.Version > 0 {
+		detail = strings.TrimSpace(fmt.Sprintf("v%d %s", e.Version, detail))
+	}
+	s.audit(e.By, e.Kind, detail)
 	rec, ok := s.registry.(interface{ Record(models.Event) error })
 	if !ok {
 		return
@@ -167,6 +175,42 @@ func (s *Service) record(e models.Event) {
 	if err := rec.Record(e); err != nil {
 		s.log.Warn("cannot record in the model registry's history", "kind", e.Kind, "err", err)
 	}
+}
+
+// audit journals an administrative change (the audit trail: GET
+// /v1/audit, nextbest audit); a failure is logged.
+func (s *Service) audit(by, kind, detail string) {
+	now := s.cfg.Now().UTC()
+	b, err := json.Marshal(journal.Audit{V: journal.SchemaVersion, Time: now, By: by, Kind: kind, Detail: detail})
+	if err == nil {
+		_, err = s.journal.AppendLive(context.Background(), journal.TypeAudit, now, b, nil)
+	}
+	if err != nil {
+		s.log.Error("cannot journal an audit record", "kind", kind, "by", by, "err", err)
+	}
+}
+
+// handleAudit answers GET /v1/audit[?limit=N]: the audit trail, oldest
+// first, the latest N (default 1,000).
+func (s *Service) handleAudit(ctx *fasthttp.RequestCtx) {
+	limit := 1000
+	if v := ctx.QueryArgs().Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 {
+			writeError(ctx, 400, "invalid_argument", "limit", "limit must be a positive integer")
+			return
+		}
+		limit = n
+	}
+	recs, err := s.state.Audit(limit)
+	if err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	if recs == nil {
+		recs = []journal.Audit{}
+	}
+	writeJSON(ctx, 200, map[string]any{"audit": recs})
 }
 
 // experimentsDoc renders experiments as the experiments file does.
@@ -268,7 +312,7 @@ func (s *Service) handleExperimentsAdmin(ctx *fasthttp.RequestCtx, rest string) 
 		writeError(ctx, 405, "method_not_allowed", "", "PUT or DELETE /admin/experiments/NAME, POST /admin/experiments/NAME/stop or /ramp")
 		return
 	}
-	if err := s.changeExperiments(kind, name, change); err != nil {
+	if err := s.changeExperiments(caller(ctx), kind, name, change); err != nil {
 		var ce *decide.CatalogError
 		switch {
 		case errors.Is(err, errNoExperiment):
@@ -311,7 +355,7 @@ func find(exps []*decide.Experiment, name string) *decide.Experiment {
 // changeExperiments applies change to a copy of the live experiments,
 // validates and resolves the result as Open would, saves it and runs it,
 // and records the change. Nothing changes if any step fails.
-func (s *Service) changeExperiments(kind, name string, change func([]*decide.Experiment) ([]*decide.Experiment, error)) error {
+func (s *Service) changeExperiments(by, kind, name string, change func([]*decide.Experiment) ([]*decide.Experiment, error)) error {
 	s.expAdminMu.Lock()
 	defer s.expAdminMu.Unlock()
 	// a deep copy through the document, so that the live set is never
@@ -340,6 +384,6 @@ func (s *Service) changeExperiments(kind, name string, change func([]*decide.Exp
 	}
 	s.runExperiments(live)
 	s.log.Info("experiments changed", "change", kind, "experiment", name)
-	s.record(models.Event{Kind: kind, By: "admin", Reason: "experiment " + name})
+	s.record(models.Event{Kind: kind, By: by, Reason: "experiment " + name})
 	return nil
 }

@@ -33,9 +33,11 @@ func (s *Service) Handler() fasthttp.RequestHandler {
 // route is one endpoint: its metrics label, its method ("" for any) and
 // its handler, which gets the path's remainder after a prefix route.
 type route struct {
-	name    string
-	method  string
-	admin   bool // needs the admin token (or a loopback caller)
+	name   string
+	method string
+	// scope is the API-key scope the route needs ("" none: the health
+	// probes, the dashboard's page); see authorize
+	scope   string
 	handler func(s *Service, ctx *fasthttp.RequestCtx, rest string)
 }
 
@@ -43,27 +45,29 @@ type route struct {
 // Their names label the request metrics, a fixed set.
 var (
 	routes = map[string]route{
-		"/v1/decide":           {"decide", "POST", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecide(c) }},
-		"/v1/outcomes":         {"outcomes", "POST", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleOutcome(c) }},
-		"/v1/events":           {"events", "POST", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleEvent(c) }},
-		"/v1/actions":          {"actions", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, s.actionsJSON) }},
-		"/v1/experiments":      {"experiments", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleExperiments(c) }},
-		"/v1/stats":            {"stats", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleStats(c) }},
-		"/v1/models":           {"models", "GET", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModels(c) }},
-		"/admin/models/reload": {"admin", "POST", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReload(c) }},
-		"/admin/shadow":        {"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
-		"/admin/mode":          {"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
-		"/healthz":             {"healthz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
-		"/readyz":              {"readyz", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
-		"/metrics":             {"metrics", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
+		"/v1/decide":           {"decide", "POST", ScopeDecide, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecide(c) }},
+		"/v1/outcomes":         {"outcomes", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleOutcome(c) }},
+		"/v1/events":           {"events", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleEvent(c) }},
+		"/v1/actions":          {"actions", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, s.actionsJSON) }},
+		"/v1/experiments":      {"experiments", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleExperiments(c) }},
+		"/v1/stats":            {"stats", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleStats(c) }},
+		"/v1/models":           {"models", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModels(c) }},
+		"/admin/models/reload": {"admin", "POST", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReload(c) }},
+		"/admin/shadow":        {"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
+		"/v1/audit":            {"audit", "GET", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleAudit(c) }},
+		"/admin/mode":          {"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
+		"/healthz":             {"healthz", "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
+		"/readyz":              {"readyz", "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
+		"/metrics":             {"metrics", "", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
 	}
 	prefixRoutes = []struct {
 		prefix string
 		route
 	}{
-		{"/v1/profiles/", route{"profiles", "GET", false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
-		{"/admin/experiments", route{"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
-		{"/ui", route{routeUI, "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+		{"/v1/profiles/", route{"profiles", "GET", ScopeProfilesRead, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
+		{"/admin/keys", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
+		{"/admin/experiments", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
+		{"/ui", route{routeUI, "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
 	}
 )
 
@@ -97,10 +101,10 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	name = r.name
-	if r.method != "" && !s.method(ctx, r.method) {
+	if !s.authorize(ctx, r.scope) {
 		return
 	}
-	if r.admin && !s.admin(ctx) {
+	if r.method != "" && !s.method(ctx, r.method) {
 		return
 	}
 	if len(ctx.Request.Body()) > s.cfg.MaxBodyBytes {

@@ -168,7 +168,7 @@ func (s *Service) handleModeAdmin(ctx *fasthttp.RequestCtx) {
 		if rt.apprentice() {
 			reason += fmt.Sprintf(" (baseline %s, ε %g)", rt.spec.Baseline, *rt.spec.Epsilon)
 		}
-		s.record(models.Event{Kind: "mode_set", By: "admin", Reason: reason})
+		s.record(models.Event{Kind: "mode_set", By: caller(ctx), Reason: reason})
 	default:
 		writeError(ctx, 405, "method_not_allowed", "", "GET or PUT /admin/mode")
 		return

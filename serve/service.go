@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +101,13 @@ type Config struct {
 	// Experiments split customers stickily across arms (see
 	// decide.Experiment); arms with "model:N" policies need Registry.
 	Experiments []*decide.Experiment
+	// TLSCert and TLSKey, both set, make Serve speak HTTPS with this
+	// certificate and key (PEM files).
+	TLSCert, TLSKey string
+	// Auth holds the API keys (see APIKey). Without keys the service is in
+	// development mode: every endpoint is open (run it on loopback only,
+	// CheckExposure).
+	Auth AuthConfig
 	// LearningMode is the learning mode at the first start (default
 	// online; see LearningMode): one saved through PUT /admin/mode
 	// supersedes it.
@@ -243,6 +251,11 @@ type Service struct {
 	shadowStore    liveDocStore
 	mode           atomic.Pointer[modeRuntime]
 	modeStore      liveDocStore
+	keys           atomic.Pointer[keyring]
+	keysStore      liveDocStore
+	keysMu         sync.Mutex // one change of the keys at a time; guards cfgKeys, apiKeys
+	cfgKeys        []APIKey   // the configuration's
+	apiKeys        []APIKey   // added through the admin API
 	expAdminMu     sync.Mutex // one admin change of the experiments at a time
 	expMu          sync.Mutex
 	expCache       *experimentsAnswer
@@ -465,6 +478,17 @@ func Open(cfg Config) (_ *Service, err error) {
 	if err := s.openMode(); err != nil {
 		return nil, err
 	}
+	if err := s.openKeys(); err != nil {
+		return nil, err
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("tls_cert and tls_key go together: set both or neither")
+	}
+	if cfg.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, fmt.Errorf("TLS: %w", err)
+		}
+	}
 	if s.actionsJSON, err = json.Marshal(map[string]any{"channels": s.cat.Channels, "actions": s.cat.Actions}); err != nil {
 		return nil, err
 	}
@@ -575,7 +599,10 @@ func (s *Service) ListenAndServe() error {
 
 // Serve serves HTTP on ln until Close.
 func (s *Service) Serve(ln net.Listener) error {
-	s.log.Info("serving", "addr", ln.Addr().String(), "actions", len(s.cat.Actions), "dim", s.spec.Dim())
+	s.log.Info("serving", "addr", ln.Addr().String(), "actions", len(s.cat.Actions), "dim", s.spec.Dim(), "tls", s.cfg.TLSCert != "")
+	if s.cfg.TLSCert != "" {
+		return s.server.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+	}
 	return s.server.Serve(ln)
 }
 

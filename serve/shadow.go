@@ -121,13 +121,13 @@ func (s *Service) handleShadowAdmin(ctx *fasthttp.RequestCtx) {
 			writeErr(ctx, err)
 			return
 		}
-		if err := s.saveShadow(sp, "shadow_started"); err != nil {
+		if err := s.saveShadow(caller(ctx), sp, "shadow_started"); err != nil {
 			writeErr(ctx, err)
 			return
 		}
 		s.shadow.Store(rt)
 	case fasthttp.MethodDelete:
-		if err := s.saveShadow(ShadowSpec{}, "shadow_stopped"); err != nil {
+		if err := s.saveShadow(caller(ctx), ShadowSpec{}, "shadow_stopped"); err != nil {
 			writeErr(ctx, err)
 			return
 		}
@@ -143,7 +143,7 @@ func (s *Service) handleShadowAdmin(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, map[string]any{"shadow": rt.spec, "policy": rt.scorer.Name()})
 }
 
-func (s *Service) saveShadow(sp ShadowSpec, kind string) error {
+func (s *Service) saveShadow(by string, sp ShadowSpec, kind string) error {
 	doc, err := yaml.Marshal(sp)
 	if err != nil {
 		return err
@@ -151,7 +151,7 @@ func (s *Service) saveShadow(sp ShadowSpec, kind string) error {
 	if err := s.shadowStore.Save(doc); err != nil {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	s.record(models.Event{Kind: kind, Version: sp.Version, By: "admin"})
+	s.record(models.Event{Kind: kind, Version: sp.Version, By: by})
 	return nil
 }
 

@@ -361,6 +361,10 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 			if write {
 				err = a.applyEvent(r, &l)
 			}
+		case journal.TypeAudit:
+			if write {
+				b.Set(fmt.Sprintf("%s%016x", prefixAudit, r.LSN), r.Payload)
+			}
 		default:
 			a.log.Warn("skipping journal record of unknown type", "lsn", r.LSN, "type", r.Type)
 		}

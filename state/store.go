@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,7 +32,13 @@ const (
 	prefixUnit        = "u/" // u/<experiment>/<customer> → the customer's experiment.Unit
 	prefixExpDecision = "x/" // x/<decision_id> → an experiment decision's record (expDecision)
 	prefixVolume      = "v/" // v/<counter>/… → a volume counter (Volume)
+	prefixAudit       = "a/" // a/<LSN, 16 hex digits> → an audit record's journal payload (Audit)
 )
+
+// ScannedPrefixes are the key prefixes the state reads by Scan (the
+// experiments' sums, the volume counters, the audit trail): an engine
+// without an ordered key scan indexes them (cluster/rstore).
+var ScannedPrefixes = []string{prefixExperiment, prefixVolume, prefixAudit}
 
 // KeyApplied is the key of the applied LSN (8 bytes, big-endian): what a
 // process sharing the store (the cluster path) reads to know how far the
@@ -252,4 +259,22 @@ func (s *Store) MarkSeeded() error {
 		return err
 	}
 	return s.Flush() // without a WAL, a flush is what makes the import durable
+}
+
+// Audit returns the audit trail's records, oldest first, at most limit
+// (0: all) of the latest.
+func (s *Store) Audit(limit int) ([]journal.Audit, error) {
+	var out []journal.Audit
+	err := s.kv.Scan(prefixAudit, func(_, v []byte) error {
+		var a journal.Audit
+		if err := json.Unmarshal(v, &a); err != nil {
+			return fmt.Errorf("bad audit record: %w", err)
+		}
+		out = append(out, a)
+		return nil
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out, err
 }

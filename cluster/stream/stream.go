@@ -348,7 +348,7 @@ func (s *Stream) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 // re-send with the same id within the window is stored at most once.
 // ErrClosed after Close.
 func (s *Stream) Publish(ctx context.Context, id string, typ journal.Type, ts time.Time, payload []byte) (seq uint64, duplicate bool, err error) {
-	if typ < journal.TypeDecision || typ > journal.TypeEvent {
+	if !journal.Appendable(typ) {
 		return 0, false, fmt.Errorf("%w: %d", journal.ErrBadType, typ)
 	}
 	if len(payload) > journal.MaxPayload {

@@ -52,9 +52,16 @@ type fileConfig struct {
 	// serves while the models learn; see serve.LearningMode) until the
 	// retraining loop ends it; a mode set through PUT /admin/mode wins.
 	LearningMode serve.LearningMode `yaml:"learning_mode"`
-	RegistryPoll decide.Duration    `yaml:"registry_poll"`
-	AdminToken   string             `yaml:"admin_token"`
-	Seed         uint64             `yaml:"seed"`
+	// Auth holds the API keys (auth.keys: name, sha256, scopes,
+	// rate_per_second); reloaded on SIGHUP. Without keys the service
+	// runs only on a loopback address (development mode).
+	Auth serve.AuthConfig `yaml:"auth"`
+	// TLSCert and TLSKey, both set, serve HTTPS (PEM files).
+	TLSCert      string          `yaml:"tls_cert"`
+	TLSKey       string          `yaml:"tls_key"`
+	RegistryPoll decide.Duration `yaml:"registry_poll"`
+	AdminToken   string          `yaml:"admin_token"`
+	Seed         uint64          `yaml:"seed"`
 	// JournalPreallocate defaults to true: zero-filled segments make each
 	// group commit's fsync a data write only.
 	JournalPreallocate *bool  `yaml:"journal_preallocate"`

@@ -57,6 +57,10 @@ func main() {
 		err = runLoop(os.Args[2:], os.Stdout)
 	case "clv":
 		err = runCLV(os.Args[2:], os.Stdout, os.Stderr)
+	case "keys":
+		err = runKeys(os.Args[2:], os.Stdout)
+	case "audit":
+		err = runAudit(os.Args[2:], os.Stdout)
 	case "version", "-v", "--version":
 		fmt.Println("nextbest", version)
 	case "help", "-h", "--help":
@@ -110,6 +114,8 @@ Usage:
   nextbest simulate [flags]   drive a running service with simulated customers
   nextbest clv fit|report     customer lifetime value: fit BG/NBD and Gamma-Gamma, value each customer
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's
+  nextbest keys new [flags]   make an API key: print it once, and its configuration entry
+  nextbest audit [flags]      the audit trail of administrative changes
   nextbest version            print the version
 
 Run "nextbest <command> -h" for a command's flags. serve, train, eval journal,

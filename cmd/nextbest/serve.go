@@ -68,6 +68,7 @@ func runServe(args []string) error {
 		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes, MaxInFlight: fc.MaxInFlight,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken, LearningMode: fc.LearningMode,
+		Auth: fc.Auth, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey,
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
@@ -100,6 +101,9 @@ func runServe(args []string) error {
 			return inputError(serve.InputExperiments, fc.Experiments, err)
 		}
 	}
+	if err := serve.CheckExposure(cfg.Addr, fc.Auth.Keys); err != nil {
+		return err
+	}
 	// listen before opening: a taken port fails at once, not after a replay
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -122,12 +126,30 @@ func runServe(args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- svc.Serve(ln) }()
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-	case err = <-errc:
-		log.Error("server stopped", "err", err)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				// reload the configuration's API keys, without a restart
+				nc, err := cf.load()
+				if err == nil {
+					err = svc.SetConfigKeys(nc.Auth.Keys, "config")
+				}
+				if err != nil {
+					log.Error("configuration not reloaded: the keys stay as they were", "err", err)
+				} else {
+					log.Info("API keys reloaded from the configuration", "keys", len(nc.Auth.Keys))
+				}
+				continue
+			}
+			log.Info("shutting down", "signal", s.String())
+			break wait
+		case err = <-errc:
+			log.Error("server stopped", "err", err)
+			break wait
+		}
 	}
 	if cerr := svc.Close(); cerr != nil {
 		return errors.Join(err, cerr)

@@ -97,8 +97,18 @@
 
   // ---- fetching -------------------------------------------------------
 
+  // The API key (a key with the "read" scope) lives in this tab's
+  // session storage only; without keys configured the service needs none.
+  const KEY = "nextbest.key";
+
+  class NeedKey extends Error {}
+
   async function getJSON(path) {
-    const r = await fetch(path, { cache: "no-store", headers: { Accept: "application/json" } });
+    const headers = { Accept: "application/json" };
+    const key = sessionStorage.getItem(KEY);
+    if (key) headers.Authorization = "Bearer " + key;
+    const r = await fetch(path, { cache: "no-store", headers });
+    if (r.status === 401 || r.status === 403) throw new NeedKey(r.status === 401 ? "an API key is needed" : "this key lacks the read scope");
     if (r.status === 404) return { missing: true };
     if (!r.ok) throw new Error(path + ": HTTP " + r.status);
     return { data: await r.json() };
@@ -112,6 +122,12 @@
       state.catalog ? Promise.resolve({ data: state.catalog }) : getJSON("/v1/actions"),
     ]);
     const failed = [stats, models].filter((r) => r.status === "rejected");
+    const denied = failed.find((r) => r.reason instanceof NeedKey);
+    if (denied) {
+      askKey(denied.reason.message);
+      return;
+    }
+    document.getElementById("login").hidden = true;
     if (acts.status === "fulfilled" && acts.value.data) state.catalog = acts.value.data;
     const dot = document.getElementById("live-dot");
     const err = document.getElementById("error");
@@ -133,6 +149,26 @@
       document.body.dataset.state = "ready";
       document.body.dataset.height = String(Math.ceil(document.documentElement.scrollHeight));
     }
+  }
+
+  // askKey shows the key prompt; the key is tried at the next refresh.
+  function askKey(why) {
+    const form = document.getElementById("login");
+    document.getElementById("login-why").textContent = "The service asks for an API key with the read scope: " + why + ".";
+    form.hidden = false;
+    document.body.dataset.state = "login";
+  }
+
+  function wireLogin() {
+    const form = document.getElementById("login");
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const v = document.getElementById("login-key").value.trim();
+      if (v) sessionStorage.setItem(KEY, v);
+      document.getElementById("login-key").value = "";
+      form.hidden = true;
+      load().catch(() => {});
+    });
   }
 
   async function loop() {
@@ -581,5 +617,8 @@
     return svg;
   }
 
-  document.addEventListener("DOMContentLoaded", loop);
+  document.addEventListener("DOMContentLoaded", () => {
+    wireLogin();
+    loop();
+  });
 })();
