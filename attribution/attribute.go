@@ -109,8 +109,11 @@ func (m *ModelCredits) Shares() map[string]float64 {
 // Result is every model's credits for a set of journeys.
 type Result struct {
 	By       Dimension     `json:"by"`
-	Lookback time.Duration `json:"lookback_ns"`
-	HalfLife time.Duration `json:"half_life_ns"`
+	Lookback time.Duration `json:"-"`
+	HalfLife time.Duration `json:"-"`
+	// LookbackDays and HalfLifeDays are Lookback and HalfLife in days.
+	LookbackDays float64 `json:"lookback_days"`
+	HalfLifeDays float64 `json:"half_life_days"`
 
 	Journeys int `json:"journeys"`
 	Touches  int `json:"touches"`
@@ -154,7 +157,8 @@ func Attribute(journeys []Journey, opt Options) (*Result, error) {
 	if err := opt.fill(); err != nil {
 		return nil, err
 	}
-	res := &Result{By: opt.By, Lookback: opt.Lookback, HalfLife: opt.HalfLife, Journeys: len(journeys)}
+	res := &Result{By: opt.By, Lookback: opt.Lookback, HalfLife: opt.HalfLife, Journeys: len(journeys),
+		LookbackDays: opt.Lookback.Hours() / 24, HalfLifeDays: opt.HalfLife.Hours() / 24}
 	rules := []Model{LastTouch, FirstTouch, Linear, TimeDecay, PositionBased}
 	credit := make([]map[string]*Credit, len(rules))
 	for i := range credit {
