@@ -94,7 +94,7 @@ type MarkovFit struct {
 func (c *Chain) RemovalEffects() (MarkovFit, error) {
 	n := len(c.keys) + 1
 	fit := MarkovFit{Paths: c.paths, Removal: make(map[string]float64, len(c.keys))}
-	if c.counts == nil || n == 1 {
+	if n == 1 {
 		return fit, fmt.Errorf("%w: the chain has no path", ErrNoConversions)
 	}
 	a := mat.NewDense(n, n, nil)
