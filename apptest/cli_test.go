@@ -321,6 +321,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"eval", "journal", "--bogus"}, []string{"eval journal: ", "-bogus"}},
 		{[]string{"report", "--journal", dir}, []string{"report: ", "--experiments"}},
 		{[]string{"report", "--default-reward", "x"}, []string{"-default-reward", `"x"`}},
+		{[]string{"report", "attribution"}, []string{"report attribution: --journal is required"}},
+		{[]string{"report", "attribution", "--journal", dir, "--by", "x"}, []string{"report attribution: ", `--by "x"`}},
 		{[]string{"serve", "--bogus"}, []string{"serve: ", "-bogus"}},
 	}
 	for _, c := range cases {
@@ -344,7 +346,7 @@ func TestCLIUsageErrors(t *testing.T) {
 			t.Errorf("nextbest %v: %v, want exit status 2 and the usage:\n%s", args, err, &stderr)
 		}
 	}
-	for _, args := range [][]string{{"train", "-h"}, {"report", "-h"}, {"eval", "journal", "-h"}, {"models", "list", "-h"}} {
+	for _, args := range [][]string{{"train", "-h"}, {"report", "-h"}, {"report", "attribution", "-h"}, {"eval", "journal", "-h"}, {"models", "list", "-h"}} {
 		cmd := exec.Command(binary, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

@@ -5,6 +5,7 @@
 //	nextbest models   ...      list, show and promote registry models
 //	nextbest eval     ...      off-policy evaluation (journal, OBD, Hillstrom, files)
 //	nextbest report   [flags]  experiment report (HTML, JSON, CSV)
+//	nextbest report attribution  multi-touch attribution report (HTML, JSON, CSV)
 //	nextbest simulate [flags]  drive a running service with simulated customers
 //	nextbest clv fit|report    customer lifetime value (BG/NBD, Gamma-Gamma)
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
@@ -111,6 +112,7 @@ Usage:
   nextbest loop [flags]       the retraining loop: train, gate off-policy, canary, promote or roll back
   nextbest eval journal|obd|hillstrom|file   off-policy evaluation
   nextbest report [flags]     experiment report: HTML, JSON and CSV
+  nextbest report attribution [flags]   multi-touch attribution by channel or action: HTML, JSON and CSV
   nextbest simulate [flags]   drive a running service with simulated customers
   nextbest clv fit|report     customer lifetime value: fit BG/NBD and Gamma-Gamma, value each customer
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's

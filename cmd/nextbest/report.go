@@ -16,6 +16,7 @@ import (
 
 const reportUsage = `Usage:
   nextbest report --journal DIR --experiments FILE [--experiment NAME] [--out DIR] [flags]
+  nextbest report attribution --journal DIR [flags]   multi-touch attribution (see nextbest report attribution -h)
 
 Joins the journal's outcomes to its decisions with the service's
 attribution window, default reward and outcome types (give its --config),
@@ -31,6 +32,9 @@ func runReport(args []string) error {
 }
 
 func report(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "attribution" {
+		return reportAttribution(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage); fs.PrintDefaults() }
 	cf := addConfigFlags(fs, cfgExperiments|cfgWindow|cfgDefaultReward)

@@ -1,0 +1,289 @@
+package attribution
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"nextbest/journal"
+	"nextbest/logs"
+)
+
+// Sources says which records are conversions.
+type Sources string
+
+// The conversion sources.
+const (
+	// FromBoth takes converting outcomes and conversion events, merging an
+	// outcome and an event of one customer that are close in time
+	// (BuildConfig.MergeWithin) into one conversion.
+	FromBoth Sources = "both"
+	// FromOutcomes takes converting outcomes only.
+	FromOutcomes Sources = "outcomes"
+	// FromEvents takes conversion events only.
+	FromEvents Sources = "events"
+)
+
+// DefaultMergeWithin is BuildConfig.MergeWithin's default.
+const DefaultMergeWithin = time.Hour
+
+// BuildConfig configures Build. The zero value reads both sources with
+// the default outcome types, "purchase" events and their "amount".
+type BuildConfig struct {
+	// Outcomes are the declared outcome types: an outcome is a conversion
+	// when its type converts (logs.OutcomeType.Converts). nil means
+	// logs.DefaultOutcomeTypes.
+	Outcomes *logs.Outcomes
+	// Events are the event types that are conversions; nil means
+	// ["purchase"].
+	Events []string
+	// AmountKey is the event property holding a conversion event's
+	// revenue ("" is "amount"); an event without a number there converts
+	// with revenue 0.
+	AmountKey string
+	// Sources picks the conversions; "" is FromBoth.
+	Sources Sources
+	// MergeWithin: with FromBoth, a conversion event and a converting
+	// outcome of the same customer at most this far apart are one
+	// conversion (a service often hears of one purchase twice: the
+	// outcome of the decision, and the purchase event that updates the
+	// profile). It takes the outcome's time and the larger revenue. 0 is
+	// DefaultMergeWithin; negative merges nothing.
+	MergeWithin time.Duration
+}
+
+// BuildStats counts what Build read and what it left out.
+type BuildStats struct {
+	Records   int `json:"records"`
+	Decisions int `json:"decisions"`
+	// Touches counts decisions that showed actions; NoActions those that
+	// showed none (not touches).
+	Touches   int `json:"touches"`
+	NoActions int `json:"no_actions"`
+	Outcomes  int `json:"outcomes"`
+	// OutcomeConversions counts converting outcomes taken; Duplicate
+	// repeats of one (an outcome_id seen before for the decision, or a
+	// repeat for the same decision, action and first-aggregated type).
+	OutcomeConversions int `json:"outcome_conversions"`
+	Duplicate          int `json:"duplicate_outcomes"`
+	Events             int `json:"events"`
+	EventConversions   int `json:"event_conversions"`
+	// Merged counts conversion events merged into a converting outcome.
+	Merged int `json:"merged"`
+	// NoAmount counts conversion events without a usable amount.
+	NoAmount int `json:"no_amount"`
+	// Skipped counts records without a customer or whose payload did not
+	// decode, and outcomes of undeclared types or with a reward
+	// logs.CheckReward refuses.
+	Skipped int `json:"skipped"`
+}
+
+func (c *BuildConfig) fill() error {
+	if c.Outcomes == nil {
+		o, err := logs.NewOutcomes(nil)
+		if err != nil {
+			panic("BUG: attribution: the default outcome types do not validate: " + err.Error())
+		}
+		c.Outcomes = o
+	}
+	if c.Events == nil {
+		c.Events = []string{"purchase"}
+	}
+	c.AmountKey = cmp.Or(c.AmountKey, "amount")
+	c.Sources = cmp.Or(c.Sources, FromBoth)
+	switch c.Sources {
+	case FromBoth, FromOutcomes, FromEvents:
+	default:
+		return fmt.Errorf("%w: conversion sources %q: want both, outcomes or events", ErrInvalidOptions, c.Sources)
+	}
+	c.MergeWithin = cmp.Or(c.MergeWithin, DefaultMergeWithin)
+	return nil
+}
+
+// Build reads the journal in dir from the start to its current end
+// (read-only, with journal.Reader) into one journey per customer, by
+// customer id, each sorted. A decision that showed actions is a touch; a
+// converting outcome (BuildConfig.Outcomes) or a conversion event
+// (BuildConfig.Events) is a conversion, its revenue the outcome's posted
+// reward or the event's amount. A torn tail of the last segment is the
+// end of the data; corruption elsewhere is an error.
+func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildStats, error) {
+	var st BuildStats
+	if err := cfg.fill(); err != nil {
+		return nil, st, err
+	}
+	r, err := journal.NewReader(dir)
+	if err != nil {
+		return nil, st, fmt.Errorf("cannot read journal %q: %w", dir, err)
+	}
+	defer r.Close()
+
+	type custom struct {
+		touches []Touch
+		outs    []Conversion // converting outcomes
+		evs     []Conversion // conversion events
+	}
+	var (
+		byCust = map[string]*custom{}
+		seenID = map[[2]string]bool{} // (decision, outcome_id)
+		seenTy = map[[4]string]bool{} // (decision, action, type, customer) of first types
+		d      journal.Decision
+		o      journal.Outcome
+		e      journal.Event
+	)
+	get := func(id string) *custom {
+		c := byCust[id]
+		if c == nil {
+			c = &custom{}
+			byCust[id] = c
+		}
+		return c
+	}
+	isEvent := map[string]bool{}
+	for _, t := range cfg.Events {
+		isEvent[t] = true
+	}
+	for {
+		if st.Records%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, st, err
+			}
+		}
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, st, fmt.Errorf("cannot read journal %q: %w", dir, err)
+		}
+		st.Records++
+		switch rec.Type {
+		case journal.TypeDecision:
+			st.Decisions++
+			d = journal.Decision{}
+			if journal.DecodeDecision(rec.Payload, &d) != nil || d.CustomerID == "" {
+				st.Skipped++
+				continue
+			}
+			if len(d.Actions) == 0 {
+				st.NoActions++
+				continue
+			}
+			st.Touches++
+			t := Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Actions: make([]string, len(d.Actions))}
+			for i, a := range d.Actions {
+				t.Actions[i] = a.ActionID
+			}
+			c := get(d.CustomerID)
+			c.touches = append(c.touches, t)
+		case journal.TypeOutcome:
+			st.Outcomes++
+			if cfg.Sources == FromEvents {
+				continue
+			}
+			o = journal.Outcome{}
+			if journal.DecodeOutcome(rec.Payload, &o) != nil || o.CustomerID == "" {
+				st.Skipped++
+				continue
+			}
+			typ, ok := cfg.Outcomes.Lookup(o.Type)
+			if !ok || logs.CheckReward(o.Reward) != nil {
+				st.Skipped++
+				continue
+			}
+			if o.OutcomeID != "" {
+				k := [2]string{o.DecisionID, o.OutcomeID}
+				if seenID[k] {
+					st.Duplicate++
+					continue
+				}
+				seenID[k] = true
+			}
+			if !typ.Converts(o.Reward) {
+				continue
+			}
+			if typ.Aggregate == logs.AggFirst {
+				k := [4]string{o.DecisionID, o.ActionID, o.Type, o.CustomerID}
+				if seenTy[k] {
+					st.Duplicate++
+					continue
+				}
+				seenTy[k] = true
+			}
+			st.OutcomeConversions++
+			c := get(o.CustomerID)
+			c.outs = append(c.outs, Conversion{Time: o.Time, Revenue: o.Reward, Source: "outcome:" + o.Type})
+		case journal.TypeEvent:
+			st.Events++
+			if cfg.Sources == FromOutcomes {
+				continue
+			}
+			e = journal.Event{}
+			if journal.DecodeEvent(rec.Payload, &e) != nil || e.CustomerID == "" {
+				st.Skipped++
+				continue
+			}
+			if !isEvent[e.Type] {
+				continue
+			}
+			st.EventConversions++
+			amount, ok := e.Properties[cfg.AmountKey].(float64)
+			if !ok || logs.CheckReward(amount) != nil {
+				st.NoAmount++
+				amount = 0
+			}
+			c := get(e.CustomerID)
+			c.evs = append(c.evs, Conversion{Time: e.Time, Revenue: amount, Source: "event:" + e.Type})
+		}
+	}
+
+	out := make([]Journey, 0, len(byCust))
+	for _, id := range sortedKeys(byCust) {
+		c := byCust[id]
+		j := Journey{Customer: id, Touches: c.touches}
+		j.Conversions, st.Merged = merge(c.outs, c.evs, cfg.MergeWithin, st.Merged)
+		j.Sort()
+		out = append(out, j)
+	}
+	return out, st, nil
+}
+
+// merge returns the outcome conversions and the event conversions as
+// one list, each event within within of a not yet merged outcome merged
+// into the nearest one (the outcome's time, the larger revenue), and
+// merged plus the number merged.
+func merge(outs, evs []Conversion, within time.Duration, merged int) ([]Conversion, int) {
+	if len(evs) == 0 || len(outs) == 0 || within < 0 {
+		return append(outs, evs...), merged
+	}
+	byTime := func(a, b Conversion) int { return a.Time.Compare(b.Time) }
+	slices.SortStableFunc(outs, byTime)
+	slices.SortStableFunc(evs, byTime)
+	taken := make([]bool, len(outs))
+	var rest []Conversion
+	for _, ev := range evs {
+		best := -1
+		var bestGap time.Duration
+		for i := range outs {
+			if taken[i] {
+				continue
+			}
+			gap := ev.Time.Sub(outs[i].Time).Abs()
+			if gap <= within && (best < 0 || gap < bestGap) {
+				best, bestGap = i, gap
+			}
+		}
+		if best < 0 {
+			rest = append(rest, ev)
+			continue
+		}
+		taken[best] = true
+		outs[best].Revenue = max(outs[best].Revenue, ev.Revenue)
+		merged++
+	}
+	return append(outs, rest...), merged
+}
