@@ -97,35 +97,41 @@ func kindOf(n ast.Node) reflect.Kind {
 
 func constFn(v rval) typedFn { return func(*Env) (rval, bool) { return v, true } }
 
-func typedNode(node ast.Node) typedFn {
+// literal returns the value of a literal node (a constant the optimizer
+// folded included), as the VM loads it.
+func literal(node ast.Node) (rval, bool) {
 	switch n := node.(type) {
 	case *ast.NilNode:
-		return constFn(rval{})
+		return rval{}, true
 	case *ast.BoolNode:
-		return constFn(rval{k: rBool, b: n.Value})
+		return rval{k: rBool, b: n.Value}, true
 	case *ast.IntegerNode:
 		// the checker may have typed the literal as the float it is
 		// compared with, and the VM then loads it as one
 		switch kindOf(n) {
 		case reflect.Int, reflect.Interface:
-			return constFn(rval{k: rInt, i: n.Value})
+			return rval{k: rInt, i: n.Value}, true
 		case reflect.Float64:
-			return constFn(rval{k: rFloat, f: float64(n.Value)})
+			return rval{k: rFloat, f: float64(n.Value)}, true
 		}
-		return nil
 	case *ast.FloatNode:
 		switch kindOf(n) {
 		case reflect.Float64, reflect.Interface:
-			return constFn(rval{k: rFloat, f: n.Value})
+			return rval{k: rFloat, f: n.Value}, true
 		}
-		return nil
 	case *ast.StringNode:
-		return constFn(rval{k: rString, s: n.Value})
+		return rval{k: rString, s: n.Value}, true
 	case *ast.ConstantNode:
-		if v, ok := fromAny(n.Value); ok {
-			return constFn(v)
-		}
-		return nil
+		return fromAny(n.Value)
+	}
+	return rval{}, false
+}
+
+func typedNode(node ast.Node) typedFn {
+	if v, ok := literal(node); ok {
+		return constFn(v)
+	}
+	switch n := node.(type) {
 	case *ast.IdentifierNode:
 		switch n.Value {
 		case "channel":
@@ -290,19 +296,32 @@ func typedBinary(n *ast.BinaryNode) typedFn {
 		}
 	case "==", "!=":
 		ne := n.Operator == "!="
+		if b, ok := literal(n.Right); ok {
+			return func(env *Env) (rval, bool) {
+				a, ok := l(env)
+				return rval{k: rBool, b: equal(a, b) != ne}, ok
+			}
+		}
 		return func(env *Env) (rval, bool) {
 			a, ok := l(env)
 			if !ok {
 				return rval{}, false
 			}
 			b, ok := r(env)
-			if !ok {
-				return rval{}, false
-			}
-			return rval{k: rBool, b: equal(a, b) != ne}, true
+			return rval{k: rBool, b: equal(a, b) != ne}, ok
 		}
 	case "<", "<=", ">", ">=":
-		op := n.Operator
+		op := cmpOps[n.Operator]
+		if b, ok := literal(n.Right); ok {
+			return func(env *Env) (rval, bool) {
+				a, ok := l(env)
+				if !ok {
+					return rval{}, false
+				}
+				c, ok := compare(op, a, b)
+				return rval{k: rBool, b: c}, ok
+			}
+		}
 		return func(env *Env) (rval, bool) {
 			a, ok := l(env)
 			if !ok {
@@ -354,9 +373,21 @@ func equal(a, b rval) bool {
 	return true // nil == nil
 }
 
+// cmpOp is an ordering operator.
+type cmpOp uint8
+
+const (
+	opLess cmpOp = iota
+	opLessEq
+	opMore
+	opMoreEq
+)
+
+var cmpOps = map[string]cmpOp{"<": opLess, "<=": opLessEq, ">": opMore, ">=": opMoreEq}
+
 // compare is the VM's ordering of two numbers or two strings; anything
 // else is the VM's error (ok false).
-func compare(op string, a, b rval) (res, ok bool) {
+func compare(op cmpOp, a, b rval) (res, ok bool) {
 	var c int
 	switch {
 	case a.k == rInt && b.k == rInt:
@@ -371,21 +402,21 @@ func compare(op string, a, b rval) (res, ok bool) {
 		}
 		// not cmp3: a NaN is neither below, equal to nor above anything
 		switch op {
-		case "<":
+		case opLess:
 			return x < y, true
-		case "<=":
+		case opLessEq:
 			return x <= y, true
-		case ">":
+		case opMore:
 			return x > y, true
 		}
 		return x >= y, true
 	}
 	switch op {
-	case "<":
+	case opLess:
 		return c < 0, true
-	case "<=":
+	case opLessEq:
 		return c <= 0, true
-	case ">":
+	case opMore:
 		return c > 0, true
 	}
 	return c >= 0, true
