@@ -14,9 +14,13 @@ import (
 //	profile.stage == "retention" && profile.recency.purchase > 30
 //	profile.attributes.tier in ["gold", "platinum"] && hour >= 8 && hour < 20
 //
-// A missing map key reads as nil; use `??` for a default
-// (`(context.cart_value ?? 0) > 50`). A rule that fails at run time (a
-// type mismatch) makes the action ineligible, with the error in the
+// A missing key of context or profile.attributes reads as nil; use `??`
+// for a default (`(context.cart_value ?? 0) > 50`). A missing key of
+// profile.counters or profile.recency reads as 0, and of
+// profile.consents as false (their maps' zero values), so `??` never
+// applies to them: `(profile.recency.purchase ?? 999) > 30` is false for
+// a customer who never purchased. A rule that fails at run time (a type
+// mismatch) makes the action ineligible, with the error in the
 // explanation.
 type Env struct {
 	// Profile is a pointer so that reading it from a rule does not copy
