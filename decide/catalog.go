@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 
 	"nextbest/features"
@@ -49,7 +48,7 @@ type Action struct {
 	Features map[string]any `json:"features,omitempty" yaml:"features"`
 
 	index    int
-	rule     *vm.Program
+	rule     *rule
 	compiled *features.ActionFeatures
 }
 
@@ -189,11 +188,11 @@ func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 			}
 		}
 		if a.Eligible != "" {
-			prog, err := compileRule(a.Eligible)
+			r, err := compileRule(a.Eligible)
 			if err != nil {
 				return nil, &CatalogError{Field: f("eligible"), Reason: err.Error()}
 			}
-			a.rule = prog
+			a.rule = r
 		}
 		if spec != nil {
 			cf, err := spec.CompileAction(a.ID, a.Features)

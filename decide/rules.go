@@ -14,9 +14,13 @@ import (
 //	profile.stage == "retention" && profile.recency.purchase > 30
 //	profile.attributes.tier in ["gold", "platinum"] && hour >= 8 && hour < 20
 //
-// A missing map key reads as nil; use `??` for a default
-// (`(context.cart_value ?? 0) > 50`). A rule that fails at run time (a
-// type mismatch) makes the action ineligible, with the error in the
+// A missing key of context or profile.attributes reads as nil; use `??`
+// for a default (`(context.cart_value ?? 0) > 50`). A missing key of
+// profile.counters or profile.recency reads as 0, and of
+// profile.consents as false (their maps' zero values), so `??` never
+// applies to them: `(profile.recency.purchase ?? 999) > 30` is false for
+// a customer who never purchased. A rule that fails at run time (a type
+// mismatch) makes the action ineligible, with the error in the
 // explanation.
 type Env struct {
 	// Profile is a pointer so that reading it from a rule does not copy
@@ -46,17 +50,36 @@ type ProfileEnv struct {
 	Consents map[string]bool    `expr:"consents"`
 }
 
-func compileRule(src string) (*vm.Program, error) {
+// rule is a compiled eligibility rule: the expr-lang program, and its
+// typed form (nil when the rule has a node the typed form does not
+// cover; see rules_typed.go).
+type rule struct {
+	prog  *vm.Program
+	typed typedFn
+}
+
+func compileRule(src string) (*rule, error) {
 	prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool())
 	if err != nil {
 		return nil, fmt.Errorf("cannot compile rule: %w", err)
 	}
-	return prog, nil
+	return &rule{prog: prog, typed: compileTyped(prog.Node())}, nil
 }
 
-// evalRule runs prog on env with the reusable machine m.
-func evalRule(m *vm.VM, prog *vm.Program, env *Env) (bool, error) {
-	out, err := m.Run(prog, env)
+// evalRule evaluates r on env: by its typed form when that answers,
+// otherwise on the reusable machine m.
+func evalRule(m *vm.VM, r *rule, env *Env) (bool, error) {
+	if r.typed != nil {
+		if v, ok := r.typed(env); ok {
+			return v.b, nil
+		}
+	}
+	return runRule(m, r, env)
+}
+
+// runRule evaluates r on env with the expr VM only.
+func runRule(m *vm.VM, r *rule, env *Env) (bool, error) {
+	out, err := m.Run(r.prog, env)
 	if err != nil {
 		return false, err
 	}

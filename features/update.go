@@ -316,7 +316,12 @@ func (p *Profile) Clone() *Profile {
 				continue
 			}
 			cc := *c
-			cc.Impressions = slices.Clone(c.Impressions)
+			if c.Impressions != nil {
+				// a spare slot: profiles are cloned to record an
+				// impression on (the applier's copy on write), which
+				// then does not grow the slice again
+				cc.Impressions = append(make([]time.Time, 0, len(c.Impressions)+1), c.Impressions...)
+			}
 			q.Contacts[k] = &cc
 		}
 	}

@@ -245,3 +245,29 @@ func TestValidateEventMatchesApplyEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestCloneImpressionAllocs checks that recording an impression on a
+// clone (the applier's copy on write of a decision) allocates nothing
+// beyond the clone itself: Clone leaves a spare slot in each contact's
+// impressions.
+func TestCloneImpressionAllocs(t *testing.T) {
+	p := &features.Profile{CustomerID: "c1"}
+	for i := range 3 {
+		features.RecordImpression(p, "a", t0.Add(time.Duration(i)*time.Hour))
+		features.RecordImpression(p, "b", t0.Add(time.Duration(i)*time.Hour))
+	}
+	clone := testing.AllocsPerRun(100, func() { _ = p.Clone() })
+	record := testing.AllocsPerRun(100, func() {
+		q := p.Clone()
+		features.RecordImpression(q, "a", t0.Add(5*time.Hour))
+		features.RecordImpression(q, "b", t0.Add(5*time.Hour))
+	})
+	if record != clone {
+		t.Errorf("clone and two impressions: %v allocations, the clone alone %v", record, clone)
+	}
+	q := p.Clone()
+	features.RecordImpression(q, "a", t0.Add(5*time.Hour))
+	if len(p.Contacts["a"].Impressions) != 3 || len(q.Contacts["a"].Impressions) != 4 {
+		t.Errorf("impressions: original %v, clone %v", p.Contacts["a"].Impressions, q.Contacts["a"].Impressions)
+	}
+}

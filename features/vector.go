@@ -83,6 +83,10 @@ type value struct {
 	str  string
 	rep  []byte
 	hash uint64
+	// boxed is the value as the interface that set was given, when that
+	// holds exactly what ProfileMap writes (a float64, string or bool):
+	// ProfileMap reuses it rather than box the value again. nil otherwise.
+	boxed any
 }
 
 const (
@@ -115,10 +119,10 @@ func (v *value) addKey(h uint64) uint64 {
 	return fnvString(h, v.str)
 }
 
-func (v *value) setMissing() { v.ok = false; v.str = ""; v.num = 0 }
+func (v *value) setMissing() { v.ok = false; v.str = ""; v.num = 0; v.boxed = nil }
 
 func (v *value) setNum(src *source, x float64) {
-	v.ok, v.typ, v.num, v.str = true, vtNumber, x, ""
+	v.ok, v.typ, v.num, v.str, v.boxed = true, vtNumber, x, "", nil
 	if src.key {
 		v.rep = strconv.AppendFloat(v.rep[:0], x, 'g', -1, 64)
 		if src.hash {
@@ -128,7 +132,7 @@ func (v *value) setNum(src *source, x float64) {
 }
 
 func (v *value) setStr(src *source, s string) {
-	v.ok, v.typ, v.num, v.str = true, vtString, 0, s
+	v.ok, v.typ, v.num, v.str, v.boxed = true, vtString, 0, s, nil
 	if src.hash {
 		v.hash = fnvString(fnvOffset, s)
 	}
@@ -139,7 +143,7 @@ func (v *value) setBool(src *source, b bool) {
 	if b {
 		s, x = "true", 1
 	}
-	v.ok, v.typ, v.num, v.str = true, vtBool, x, s
+	v.ok, v.typ, v.num, v.str, v.boxed = true, vtBool, x, s, nil
 	if src.hash {
 		v.hash = fnvString(fnvOffset, s)
 	}
@@ -160,6 +164,9 @@ func (v *value) set(src *source, x any) bool {
 			return false
 		}
 		v.setNum(src, f)
+		if _, exact := x.(float64); exact {
+			v.boxed = x
+		}
 	case vtString:
 		s, ok := x.(string)
 		if !ok {
@@ -167,6 +174,7 @@ func (v *value) set(src *source, x any) bool {
 			return false
 		}
 		v.setStr(src, s)
+		v.boxed = x
 	case vtBool:
 		b, ok := x.(bool)
 		if !ok {
@@ -174,6 +182,7 @@ func (v *value) set(src *source, x any) bool {
 			return false
 		}
 		v.setBool(src, b)
+		v.boxed = x
 	}
 	return true
 }
@@ -397,12 +406,32 @@ func (s *Spec) requestInputs(dst *Inputs, channel string, ctx map[string]any, no
 // "recency.purchase", "attributes.tier", "tenure_days"), with float64,
 // string or bool values; missing values are left out. It is what the
 // journal logs so that InputsFromLog can rebuild the same vector. It
-// allocates: call it off the hot path or once per decision.
+// allocates: call it off the hot path or once per decision, or reuse a
+// map with FillProfileMap.
 func (in *Inputs) ProfileMap() map[string]any {
 	if in.spec == nil {
 		return nil
 	}
-	m := make(map[string]any, len(in.vals))
+	return in.FillProfileMap(nil)
+}
+
+// FillProfileMap clears m, writes ProfileMap's entries into it and
+// returns it (a new map if m is nil): a caller that logs one decision at
+// a time reuses one map. An attribute value is the profile's own
+// interface value, not boxed again; the other values (the stage, decayed
+// counters, recencies, tenure) are boxed here.
+func (in *Inputs) FillProfileMap(m map[string]any) map[string]any {
+	if m == nil {
+		n := 0
+		if in.spec != nil {
+			n = len(in.vals)
+		}
+		m = make(map[string]any, n)
+	}
+	clear(m)
+	if in.spec == nil {
+		return m
+	}
 	for i := range in.spec.sources {
 		src := &in.spec.sources[i]
 		v := &in.vals[i]
@@ -410,12 +439,14 @@ func (in *Inputs) ProfileMap() map[string]any {
 			continue
 		}
 		k := strings.TrimPrefix(src.name, "profile.")
-		switch v.typ {
-		case vtNumber:
+		switch {
+		case v.boxed != nil:
+			m[k] = v.boxed
+		case v.typ == vtNumber:
 			m[k] = v.num
-		case vtString:
+		case v.typ == vtString:
 			m[k] = v.str
-		case vtBool:
+		case v.typ == vtBool:
 			m[k] = v.num == 1
 		}
 	}

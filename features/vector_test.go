@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -301,5 +302,34 @@ func BenchmarkInputs(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Inputs(&in, p, "web", ctx, t0)
+	}
+}
+
+// TestFillProfileMapAllocs checks that FillProfileMap writes what
+// ProfileMap does into the map it is given (stale entries gone), and
+// that into a reused map it boxes only the values it derives: the
+// profile's attributes go in as the interfaces the profile holds. This
+// profile derives two values that box (the stage and a recency); its
+// seven absent counters log 0, which Go boxes without allocating.
+func TestFillProfileMapAllocs(t *testing.T) {
+	s := mustSpec(t, retailPath)
+	p := s.NewProfile("c-1", t0.Add(-30*24*time.Hour))
+	p.Cold, p.Stage = false, "cart"
+	p.Attributes = map[string]any{"tier": "gold", "age": 35.0, "email_opt_in": true}
+	p.LastEvent = map[string]time.Time{"purchase": t0.Add(-50 * time.Hour)}
+	var in features.Inputs
+	s.Inputs(&in, p, "web", nil, t0)
+	want := in.ProfileMap()
+	m := map[string]any{"stale": 1.0}
+	if got := in.FillProfileMap(m); !reflect.DeepEqual(got, want) || !reflect.DeepEqual(m, want) {
+		t.Fatalf("FillProfileMap wrote %v into the map given (returned %v), ProfileMap says %v", m, got, want)
+	}
+	for _, k := range []string{"attributes.tier", "attributes.age", "attributes.email_opt_in", "stage", "recency.purchase", "counters.visits_7d"} {
+		if _, ok := want[k]; !ok {
+			t.Errorf("ProfileMap lacks %q: %v", k, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { in.FillProfileMap(m) }); n > 2 {
+		t.Errorf("FillProfileMap into a reused map allocates %v times, want at most 2", n)
 	}
 }

@@ -239,13 +239,13 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	storeDown, shadow := w.storeDown, w.shadow
 	res := &w.res
 	d := &w.jd
-	// the record's slices are reused: the applier is done with them once
-	// AppendLive returns
-	eligible, actions := d.Eligible[:0], d.Actions[:0]
+	// the record's slices and profile map are reused: the applier is
+	// done with them once AppendLive returns
+	eligible, actions, profile := d.Eligible[:0], d.Actions[:0], d.Profile
 	*d = journal.Decision{
 		V: journal.SchemaVersion, DecisionID: id, RequestID: w.req.RequestID,
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
-		Profile: res.Inputs.ProfileMap(), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
+		Profile: res.Inputs.FillProfileMap(profile), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
 		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Experiment: exp, Shadow: shadow,
 	}
 	if arm != nil && arm.name != "" {
