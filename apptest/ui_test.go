@@ -22,6 +22,7 @@ import (
 	"nextbest/decide"
 	"nextbest/examples/retail"
 	"nextbest/features"
+	"nextbest/serve"
 	"nextbest/models"
 )
 
@@ -499,5 +500,32 @@ func (s *server) mustPost(t *testing.T, path string, body any) {
 	code, out, err := s.post(path, body)
 	if err != nil || code/100 != 2 {
 		t.Fatalf("POST %s: %d %v %v", path, code, out, err)
+	}
+}
+
+// TestDashboardAsksForAKey: with API keys configured, the dashboard's
+// page loads (it needs no key) and, its data routes answering 401, shows
+// the key prompt in a real browser instead of numbers.
+func TestDashboardAsksForAKey(t *testing.T) {
+	browser := findChromium()
+	if browser == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no chromium binary found; CI must install it (.ci/run does)")
+		}
+		t.Skip("no chromium binary found: skipping the dashboard browser test")
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "nextbest.yaml")
+	doc := "auth:\n  keys:\n    - {name: dash, sha256: " + serve.HashKey("dash-key") + ", scopes: [read]}\n"
+	if err := os.WriteFile(config, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, filepath.Join(dir, "data"), "--config", config)
+	dom := runChromium(t, browser, filepath.Join(dir, "chrome-dom"), "--window-size=1280,900", "--dump-dom", s.base+"/ui/")
+	if !strings.Contains(dom, `data-state="login"`) || !regexp.MustCompile(`<form id="login" class="banner">`).MatchString(dom) {
+		t.Fatalf("the dashboard does not ask for a key; DOM:\n%.3000s", dom)
+	}
+	if !strings.Contains(dom, "an API key is needed") {
+		t.Errorf("the prompt does not say why:\n%.3000s", dom)
 	}
 }

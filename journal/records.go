@@ -24,6 +24,9 @@ const (
 	TypeAudit Type = 5 // payload: Audit
 )
 
+// Known reports whether t is a record type this version reads.
+func Known(t Type) bool { return Appendable(t) || t == TypeLost }
+
 // Appendable reports whether records of type t may be appended (every
 // type but TypeLost, which only Repair writes).
 func Appendable(t Type) bool {

@@ -50,7 +50,7 @@ type APIKey struct {
 	Scopes []string `yaml:"scopes" json:"scopes"`
 	// RatePerSecond, if > 0, limits the key's requests: a token bucket
 	// that holds one second's worth (at least one request).
-	RatePerSecond float64 `yaml:"rate_per_second" json:"rate_per_second,omitempty"`
+	RatePerSecond float64 `yaml:"rate_per_second,omitempty" json:"rate_per_second,omitempty"`
 }
 
 // AuthConfig is the configuration's auth block.

@@ -123,6 +123,18 @@ func TestClusterExperimentsAtRuntime(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("an experiment created on one instance ran on another %v later", time.Since(put))
+	// the change is in the audit trail every instance reads (the stream,
+	// applied into Redis)
+	for {
+		audit := b.mustCall("GET", "/v1/audit", nil, 200)["audit"].([]any)
+		if len(audit) == 1 && audit[0].(map[string]any)["kind"] == "experiment_put" {
+			break
+		}
+		if time.Since(put) > 10*time.Second {
+			t.Fatalf("the audit trail on instance b: %v", audit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestShadowAdmin: a shadow must name a servable registry version (422

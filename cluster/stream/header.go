@@ -54,7 +54,7 @@ func parseHeaders(h nats.Header) (journal.Type, time.Time, error) {
 		return 0, time.Time{}, fmt.Errorf("%w: %s header %q is not a record type", ErrBadRecord, HeaderType, tv)
 	}
 	typ := journal.Type(n)
-	if typ < journal.TypeDecision || typ > journal.TypeLost {
+	if !journal.Known(typ) {
 		return 0, time.Time{}, fmt.Errorf("%w: %s header %q: unknown record type", ErrBadRecord, HeaderType, tv)
 	}
 	sv := h.Get(HeaderTime)

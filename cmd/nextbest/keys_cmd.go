@@ -52,11 +52,13 @@ func runKeys(args []string, w io.Writer) error {
 	if err := serve.ValidateKeys([]serve.APIKey{entry}); err != nil {
 		return err
 	}
-	doc, err := yaml.Marshal(map[string]any{"auth": map[string]any{"keys": []serve.APIKey{entry}}})
-	if err != nil {
+	var doc strings.Builder
+	enc := yaml.NewEncoder(&doc)
+	enc.SetIndent(2)
+	if err := enc.Encode(map[string]any{"auth": map[string]any{"keys": []serve.APIKey{entry}}}); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "key: %s\n\nThe key is shown once; give it to the caller. Add this to the configuration\n(and send the service SIGHUP, or PUT /admin/keys/%s with the same fields):\n\n%s", key, *name, doc)
+	fmt.Fprintf(w, "key: %s\n\nThe key is shown once; give it to the caller. Add this to the configuration\n(and send the service SIGHUP, or PUT /admin/keys/%s with the same fields):\n\n%s", key, *name, doc.String())
 	return nil
 }
 
