@@ -22,8 +22,8 @@ import (
 	"nextbest/decide"
 	"nextbest/examples/retail"
 	"nextbest/features"
-	"nextbest/serve"
 	"nextbest/models"
+	"nextbest/serve"
 )
 
 // uiExperiments is the experiment the dashboard test runs: three arms on
