@@ -235,9 +235,11 @@ type scratch struct {
 	score []float64 // deterministic score per candidate
 	c     []float64 // value × weight
 	// per-slot working arrays over the remaining candidates
-	rem               []int
-	rScore, rMean     []float64
-	rStd, probs, quad []float64
+	rem           []int
+	rScore, probs []float64
+	// Thompson: the posteriors of c·reward and their argmax probabilities
+	tMean, tStd []float64
+	argmax      *models.Argmax
 }
 
 func (e *Engine) newScratch() *scratch {
@@ -253,8 +255,8 @@ func (e *Engine) newScratch() *scratch {
 		score:  make([]float64, n),
 		c:      make([]float64, n),
 		rem:    make([]int, 0, n),
-		rScore: make([]float64, n), rMean: make([]float64, n),
-		rStd: make([]float64, n), probs: make([]float64, n), quad: make([]float64, models.ArgmaxScratchLen(n)),
+		rScore: make([]float64, n), probs: make([]float64, n),
+		tMean: make([]float64, n), tStd: make([]float64, n), argmax: models.NewArgmax(n),
 	}
 	s.rng = rand.New(s.pcg)
 	s.env.Profile = &ProfileEnv{Counters: make(map[string]float64), Recency: make(map[string]float64)}
@@ -446,15 +448,28 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	}
 	limit := min(req.Limit, n)
 	res.X = grow(res.X, limit*dim)
+	if pol.Kind == Thompson && n > 1 {
+		// one quadrature grid for the whole slate: the later slots'
+		// probabilities reuse the first's normal CDFs
+		tMean, tStd := s.tMean[:n], s.tStd[:n]
+		for i := range n {
+			tMean[i] = s.c[i] * mean[i]
+			tStd[i] = s.c[i] * pol.V * std[i]
+		}
+		s.argmax.Reset(tMean, tStd)
+	}
 	for slot := 0; slot < limit; slot++ {
 		m := len(s.rem)
-		rScore, rMean, rStd, probs := s.rScore[:m], s.rMean[:m], s.rStd[:m], s.probs[:m]
-		for j, i := range s.rem {
-			rScore[j] = s.score[i]
-			rMean[j] = s.c[i] * mean[i]
-			rStd[j] = s.c[i] * pol.V * std[i]
+		probs := s.probs[:m]
+		if pol.Kind == Thompson && m > 1 {
+			s.argmax.Probs(probs, s.rem)
+		} else {
+			rScore := s.rScore[:m]
+			for j, i := range s.rem {
+				rScore[j] = s.score[i]
+			}
+			pol.slotProbs(probs, rScore)
 		}
-		pol.slotProbs(probs, rScore, rMean, rStd, s.quad)
 		if slot == 0 && res.Explain != nil {
 			for j, i := range s.rem {
 				a := s.acts[i]
@@ -472,7 +487,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		i := s.rem[j]
 		score := s.score[i]
 		if pol.Kind == Thompson {
-			score = rMean[j]
+			score = s.c[i] * mean[i]
 		}
 		res.Actions = append(res.Actions, Chosen{
 			Action: s.acts[i], Slot: slot, Score: score, Estimate: mean[i], Propensity: probs[j],
