@@ -10,15 +10,20 @@ import "math"
 // small). The absolute error of Φ against math.Erfc is below 1e-15 on
 // [−40, 40] (TestNormCDF).
 func NormCDF(z float64) (cdf, e float64) {
-	a := math.Abs(z)
 	e = math.Exp(-0.5 * z * z)
-	num := ((((((hartP[6]*a+hartP[5])*a+hartP[4])*a+hartP[3])*a+hartP[2])*a+hartP[1])*a + hartP[0])
-	den := (((((((hartQ[7]*a+hartQ[6])*a+hartQ[5])*a+hartQ[4])*a+hartQ[3])*a+hartQ[2])*a+hartQ[1])*a + hartQ[0])
+	num, den := hart(math.Abs(z))
 	cdf = e * num / den
 	if z > 0 {
 		cdf = 1 - cdf
 	}
 	return cdf, e
+}
+
+// hart returns Hart's P(a) and Q(a).
+func hart(a float64) (num, den float64) {
+	num = ((((((hartP[6]*a+hartP[5])*a+hartP[4])*a+hartP[3])*a+hartP[2])*a+hartP[1])*a + hartP[0])
+	den = (((((((hartQ[7]*a+hartQ[6])*a+hartQ[5])*a+hartQ[4])*a+hartQ[3])*a+hartQ[2])*a+hartQ[1])*a + hartQ[0])
+	return num, den
 }
 
 // hartP, hartQ are the read-only coefficients of Hart's rational, lowest
@@ -29,8 +34,10 @@ var (
 )
 
 // NormHazard sets, for each k < len(mu), with z = (t − mu[k])·isig[k]:
-// cdf[k] = Φ(z) and h[k] = e^{−z²/2}·isig[k]/max(Φ(z), 1e-300), the
-// reverse hazard of N(mu[k], 1/isig[k]²) at t times √(2π). Beyond
+// cdf[k] = Φ(z) and h[k] = e^{−z²/2}·isig[k]/Φ(z), the reverse hazard of
+// N(mu[k], 1/isig[k]²) at t times √(2π), with one division for both
+// (Φ = N/Q with Hart's Q; h divides by max(N, 1e-300)/Q, so it stays
+// finite where Φ is below ~1e-303). Beyond
 // |z| = √1416 ≈ 37.6, where e^{−z²/2} would be subnormal, it is taken as
 // 0: Φ is 0 or 1 and h is 0. cdf, h and isig must be at least as long as
 // mu. It is NormCDF for a batch: on amd64 with AVX2 and FMA four at a
@@ -74,8 +81,15 @@ func normHazardGeneric(cdf, h, mu, isig []float64, t float64) {
 			}
 			continue
 		}
-		f, e := NormCDF(z)
-		cdf[k] = f
-		h[k] = e * isig[k] / max(f, 1e-300)
+		e := math.Exp(-0.5 * z * z)
+		num, den := hart(math.Abs(z))
+		n := e * num // Φ·Q
+		if z > 0 {
+			n = den - n
+		}
+		n1 := max(n, 1e-300)
+		inv := 1 / (den * n1)
+		cdf[k] = n * n1 * inv
+		h[k] = e * isig[k] * den * den * inv
 	}
 }

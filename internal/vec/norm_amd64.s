@@ -6,7 +6,9 @@
 //
 // Four lanes at a time (n is a multiple of 4): z = (t − mu)·isig;
 // e = e^{−z²/2} by 2^k·exp(r), r = x − k·ln2, |r| ≤ ln2/2, Taylor to r¹¹
-// (0 below x = −708); cdf = Φ(z) by Hart's rational; h = e·isig/max(cdf, 1e-300).
+// (0 below x = −708); Hart's P and Q at |z|; N = e·P, or Q − e·P for
+// z > 0, so that Φ = N/Q; with N' = max(N, 1e-300) and one division
+// inv = 1/(Q·N'): cdf = N·N'·inv and h = e·isig·Q·Q·inv (= e·isig/Φ).
 TEXT ·normHazardAVX(SB), NOSPLIT, $0-56
 	MOVQ cdf+0(FP), DI
 	MOVQ h+8(FP), SI
@@ -64,16 +66,21 @@ loop:
 	VFMADD213PD 1056(R8), Y1, Y8
 	VFMADD213PD 1088(R8), Y1, Y8
 	VMULPD Y6, Y7, Y7
-	VDIVPD Y8, Y7, Y7
 	VXORPD Y9, Y9, Y9
 	VCMPPD $0x1e, Y9, Y0, Y10
-	VMOVUPD 1120(R8), Y11
-	VSUBPD Y7, Y11, Y11
+	VSUBPD Y7, Y8, Y11
 	VBLENDVPD Y10, Y11, Y7, Y7
+	VMAXPD 1152(R8), Y7, Y12
+	VMULPD Y8, Y12, Y13
+	VMOVUPD 1120(R8), Y11
+	VDIVPD Y13, Y11, Y13
+	VMULPD Y12, Y7, Y7
+	VMULPD Y13, Y7, Y7
 	VMOVUPD Y7, (DI)
 	VMULPD Y14, Y6, Y6
-	VMAXPD 1152(R8), Y7, Y7
-	VDIVPD Y7, Y6, Y6
+	VMULPD Y8, Y6, Y6
+	VMULPD Y8, Y6, Y6
+	VMULPD Y13, Y6, Y6
 	VMOVUPD Y6, (SI)
 	ADDQ $32, DI
 	ADDQ $32, SI
