@@ -407,10 +407,7 @@ func (c *argmaxCore) accumulate(cdf, h []float64, w float64, act int) {
 
 // add adds h[k]·p to the integral of position k.
 func (c *argmaxCore) add(h []float64, p float64) {
-	acc := c.acc[:len(h)]
-	for k, hk := range h {
-		acc[k] += hk * p
-	}
+	vec.Axpy(p, h, c.acc)
 }
 
 // probs computes the probabilities of the candidates sub (nil: all) into
