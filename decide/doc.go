@@ -34,7 +34,9 @@
 // probabilities that each candidate's posterior draw is the largest,
 // integrated numerically to 1e-6 (models.Argmax, one quadrature grid for
 // all the slots of a decision), and the draw is made from those
-// probabilities, so the logged number is the one that was used.
+// probabilities, so the logged number is the one that was used. Slate
+// recomputes every slot's numbers exactly as the engine does, for
+// off-policy evaluation.
 //
 // # What it is not
 //

@@ -235,30 +235,29 @@ type scratch struct {
 	score []float64 // deterministic score per candidate
 	c     []float64 // value × weight
 	// per-slot working arrays over the remaining candidates
-	rem           []int
-	rScore, probs []float64
-	// Thompson: the posteriors of c·reward and their argmax probabilities
-	tMean, tStd []float64
-	argmax      *models.Argmax
+	rem   []int
+	probs []float64
+	slate Slate
 }
 
 func (e *Engine) newScratch() *scratch {
 	n := len(e.cat.Actions)
 	s := &scratch{
-		pcg:    rand.NewPCG(e.seed, 0),
-		acts:   make([]*Action, 0, n),
-		feats:  make([]*features.ActionFeatures, 0, n),
-		idx:    make([]int, 0, n),
-		xs:     make([]float64, 0, n*e.spec.Dim()),
-		mean:   make([]float64, n),
-		std:    make([]float64, n),
-		score:  make([]float64, n),
-		c:      make([]float64, n),
-		rem:    make([]int, 0, n),
-		rScore: make([]float64, n), probs: make([]float64, n),
-		tMean: make([]float64, n), tStd: make([]float64, n), argmax: models.NewArgmax(n),
+		pcg:   rand.NewPCG(e.seed, 0),
+		acts:  make([]*Action, 0, n),
+		feats: make([]*features.ActionFeatures, 0, n),
+		idx:   make([]int, 0, n),
+		xs:    make([]float64, 0, n*e.spec.Dim()),
+		mean:  make([]float64, n),
+		std:   make([]float64, n),
+		score: make([]float64, n),
+		c:     make([]float64, n),
+		rem:   make([]int, 0, n),
+		probs: make([]float64, n),
 	}
 	s.rng = rand.New(s.pcg)
+	s.slate = Slate{score: make([]float64, n), rScore: make([]float64, n),
+		tMean: make([]float64, n), tSd: make([]float64, n), argmax: models.NewArgmax(n)}
 	s.env.Profile = &ProfileEnv{Counters: make(map[string]float64), Recency: make(map[string]float64)}
 	return s
 }
@@ -448,28 +447,12 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	}
 	limit := min(req.Limit, n)
 	res.X = grow(res.X, limit*dim)
-	if pol.Kind == Thompson && n > 1 {
-		// one quadrature grid for the whole slate: the later slots'
-		// probabilities reuse the first's normal CDFs
-		tMean, tStd := s.tMean[:n], s.tStd[:n]
-		for i := range n {
-			tMean[i] = s.c[i] * mean[i]
-			tStd[i] = s.c[i] * pol.V * std[i]
-		}
-		s.argmax.Reset(tMean, tStd)
-	}
+	// for Thompson, one quadrature grid serves all the slots
+	s.slate.Reset(pol, mean, std, s.c[:n])
 	for slot := 0; slot < limit; slot++ {
 		m := len(s.rem)
 		probs := s.probs[:m]
-		if pol.Kind == Thompson && m > 1 {
-			s.argmax.Probs(probs, s.rem)
-		} else {
-			rScore := s.rScore[:m]
-			for j, i := range s.rem {
-				rScore[j] = s.score[i]
-			}
-			pol.slotProbs(probs, rScore)
-		}
+		s.slate.Probabilities(probs, s.rem)
 		if slot == 0 && res.Explain != nil {
 			for j, i := range s.rem {
 				a := s.acts[i]

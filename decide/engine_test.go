@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,45 @@ func TestFirstSlotProbabilitiesMatchEngine(t *testing.T) {
 		for i, s := range res.Explain.Scored {
 			if math.Abs(got[i]-s.SlotProb) > 1e-12 {
 				t.Errorf("%s %s: %v, engine %v", pol.Kind, s.ActionID, got[i], s.SlotProb)
+			}
+		}
+	}
+}
+
+// TestSlateMatchesEngine checks that decide.Slate, slot after slot,
+// reproduces the propensities the engine logs for every slot bit for bit
+// (for Thompson, the later slots share the first slot's grid, which
+// FirstSlotProbabilities over the remaining candidates does not).
+func TestSlateMatchesEngine(t *testing.T) {
+	for _, pol := range []decide.Explorer{{Kind: decide.EpsilonGreedy, Epsilon: 0.2, Alpha: 1}, {Kind: decide.Softmax, Alpha: 0.5}, {Kind: decide.Thompson}} {
+		e, spec := retailEngine(t, pol, trainedRidge(t, 64, 4))
+		p := knownProfile(spec)
+		full, err := decide.NewExplorer(pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var slate decide.Slate
+		for d := range 20 {
+			var res decide.Result
+			req := &decide.Request{CustomerID: fmt.Sprintf("c-%d", d), Channel: "web", Context: map[string]any{"page": "product"}, Limit: 4, Explain: true, Now: now}
+			if err := e.Decide(context.Background(), req, p, &res); err != nil {
+				t.Fatal(err)
+			}
+			n := len(res.Explain.Scored)
+			mean, std, c := make([]float64, n), make([]float64, n), make([]float64, n)
+			rem := make([]int, n)
+			for i, s := range res.Explain.Scored {
+				mean[i], std[i], c[i], rem[i] = s.Mean, s.Std, s.Value*s.Weight, i
+			}
+			slate.Reset(full, mean, std, c)
+			for k, a := range res.Actions {
+				probs := make([]float64, len(rem))
+				slate.Probabilities(probs, rem)
+				j := slices.IndexFunc(rem, func(i int) bool { return res.Explain.Scored[i].ActionID == a.Action.ID })
+				if j < 0 || probs[j] != a.Propensity {
+					t.Fatalf("%s slot %d: Slate gives %v, engine logged %v", pol.Kind, k, probs[max(j, 0)], a.Propensity)
+				}
+				rem = slices.Delete(rem, j, j+1)
 			}
 		}
 	}

@@ -172,9 +172,10 @@ func Draw(r *rand.Rand, probs []float64) int {
 // FirstSlotProbabilities writes into dst the probability that explorer p
 // puts each candidate in the first slot, given the scorer's posterior
 // means and stds and c = value × weight per candidate: the same numbers
-// the engine logs as slot-0 propensities. Off-policy evaluation uses it to
-// ask what a candidate policy would have done on logged decisions. p must
-// have its defaults filled in (NewExplorer).
+// the engine logs as slot-0 propensities (Slate gives the later slots').
+// Off-policy evaluation uses it to ask what a candidate policy would have
+// done on logged decisions. p must have its defaults filled in
+// (NewExplorer).
 func (p Explorer) FirstSlotProbabilities(dst, mean, std, c []float64) {
 	n := len(dst)
 	score := make([]float64, n)
