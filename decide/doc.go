@@ -32,8 +32,11 @@
 // ε-greedy and softmax the probabilities are closed-form; for Thompson
 // sampling (independent Gaussian posteriors per candidate) they are the
 // probabilities that each candidate's posterior draw is the largest,
-// integrated numerically to 1e-9 (models.ArgmaxProbs), and the draw is made
-// from those probabilities, so the logged number is the one that was used.
+// integrated numerically to 1e-6 (models.Argmax, one quadrature grid for
+// all the slots of a decision), and the draw is made from those
+// probabilities, so the logged number is the one that was used. Slate
+// recomputes every slot's numbers exactly as the engine does, for
+// off-policy evaluation.
 //
 // # What it is not
 //

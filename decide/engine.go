@@ -250,28 +250,29 @@ type scratch struct {
 	score []float64 // deterministic score per candidate
 	c     []float64 // value × weight
 	// per-slot working arrays over the remaining candidates
-	rem               []int
-	rScore, rMean     []float64
-	rStd, probs, quad []float64
+	rem   []int
+	probs []float64
+	slate Slate
 }
 
 func (e *Engine) newScratch() *scratch {
 	n := len(e.cat.Actions)
 	s := &scratch{
-		pcg:    rand.NewPCG(e.seed, 0),
-		acts:   make([]*Action, 0, n),
-		feats:  make([]*features.ActionFeatures, 0, n),
-		idx:    make([]int, 0, n),
-		xs:     make([]float64, 0, n*e.spec.Dim()),
-		mean:   make([]float64, n),
-		std:    make([]float64, n),
-		score:  make([]float64, n),
-		c:      make([]float64, n),
-		rem:    make([]int, 0, n),
-		rScore: make([]float64, n), rMean: make([]float64, n),
-		rStd: make([]float64, n), probs: make([]float64, n), quad: make([]float64, models.ArgmaxScratchLen(n)),
+		pcg:   rand.NewPCG(e.seed, 0),
+		acts:  make([]*Action, 0, n),
+		feats: make([]*features.ActionFeatures, 0, n),
+		idx:   make([]int, 0, n),
+		xs:    make([]float64, 0, n*e.spec.Dim()),
+		mean:  make([]float64, n),
+		std:   make([]float64, n),
+		score: make([]float64, n),
+		c:     make([]float64, n),
+		rem:   make([]int, 0, n),
+		probs: make([]float64, n),
 	}
 	s.rng = rand.New(s.pcg)
+	s.slate = Slate{score: make([]float64, n), rScore: make([]float64, n),
+		tMean: make([]float64, n), tSd: make([]float64, n), argmax: models.NewArgmax(n)}
 	s.env.Profile = &ProfileEnv{Counters: make(map[string]float64), Recency: make(map[string]float64)}
 	return s
 }
@@ -477,15 +478,12 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	}
 	limit := min(req.Limit, n)
 	res.X = grow(res.X, limit*dim)
+	// for Thompson, one quadrature grid serves all the slots
+	s.slate.Reset(pol, mean, std, s.c[:n])
 	for slot := 0; slot < limit; slot++ {
 		m := len(s.rem)
-		rScore, rMean, rStd, probs := s.rScore[:m], s.rMean[:m], s.rStd[:m], s.probs[:m]
-		for j, i := range s.rem {
-			rScore[j] = s.score[i]
-			rMean[j] = s.c[i] * mean[i]
-			rStd[j] = s.c[i] * pol.V * std[i]
-		}
-		pol.slotProbs(probs, rScore, rMean, rStd, s.quad)
+		probs := s.probs[:m]
+		s.slate.Probabilities(probs, s.rem)
 		if slot == 0 && res.Explain != nil {
 			for j, i := range s.rem {
 				a := s.acts[i]
@@ -503,7 +501,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		i := s.rem[j]
 		score := s.score[i]
 		if pol.Kind == Thompson {
-			score = rMean[j]
+			score = s.c[i] * mean[i]
 		}
 		res.Actions = append(res.Actions, Chosen{
 			Action: s.acts[i], Slot: slot, Score: score, Estimate: mean[i], Propensity: probs[j],

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -221,9 +222,11 @@ func TestSetScorerChecksDim(t *testing.T) {
 
 // TestLoggedPropensitiesAreExact runs many decisions for one customer and
 // context with a frozen model, and checks that how often each action lands
-// in slot 0, and in slot 1 given slot 0, matches the logged propensity.
-// With N draws the frequency of an event of probability p has standard
-// error sqrt(p(1-p)/N); the tolerance is 5 of them.
+// in slot 0, in slot 1 given slot 0, and in slot 2 given slots 0 and 1,
+// matches the logged propensity. With N draws the frequency of an event of
+// probability p has standard error sqrt(p(1-p)/N); the tolerance is 5 of
+// them. Thompson's later slots reuse the first slot's quadrature grid
+// (models.Argmax), which the slot-1 and slot-2 checks exercise.
 func TestLoggedPropensitiesAreExact(t *testing.T) {
 	pols := []decide.Explorer{
 		{Kind: decide.EpsilonGreedy, Epsilon: 0.3, Alpha: 1},
@@ -231,26 +234,26 @@ func TestLoggedPropensitiesAreExact(t *testing.T) {
 		{Kind: decide.Thompson, V: 1},
 	}
 	for _, pol := range pols {
-		// Thompson's probabilities are integrated numerically per slot
-		// (~60µs each): fewer draws, the same 5-SE tolerance
 		n := 60000
-		if pol.Kind == decide.Thompson {
-			n = 12000
+		if raceEnabled {
+			n = 12000 // the race detector is ~10× slower; 5 SE either way
 		}
 		t.Run(string(pol.Kind), func(t *testing.T) {
 			e, spec := retailEngine(t, pol, trainedRidge(t, 64, 9))
 			p := knownProfile(spec)
-			req := &decide.Request{CustomerID: "c-1", Channel: "app", Context: map[string]any{"page": "product"}, Limit: 2, Now: now}
+			req := &decide.Request{CustomerID: "c-1", Channel: "app", Context: map[string]any{"page": "product"}, Limit: 3, Now: now}
 			var res decide.Result
 			first := map[string]int{}
 			firstProp := map[string]float64{}
 			second := map[string]map[string]int{}
 			secondProp := map[string]map[string]float64{}
+			third := map[[2]string]map[string]int{}
+			thirdProp := map[[2]string]map[string]float64{}
 			for range n {
 				if err := e.Decide(context.Background(), req, p, &res); err != nil {
 					t.Fatal(err)
 				}
-				a0, a1 := res.Actions[0], res.Actions[1]
+				a0, a1, a2 := res.Actions[0], res.Actions[1], res.Actions[2]
 				first[a0.Action.ID]++
 				if old, ok := firstProp[a0.Action.ID]; ok && math.Abs(old-a0.Propensity) > 1e-12 {
 					t.Fatalf("slot-0 propensity of %s changed: %v then %v", a0.Action.ID, old, a0.Propensity)
@@ -261,6 +264,12 @@ func TestLoggedPropensitiesAreExact(t *testing.T) {
 				}
 				second[a0.Action.ID][a1.Action.ID]++
 				secondProp[a0.Action.ID][a1.Action.ID] = a1.Propensity
+				k := [2]string{a0.Action.ID, a1.Action.ID}
+				if third[k] == nil {
+					third[k], thirdProp[k] = map[string]int{}, map[string]float64{}
+				}
+				third[k][a2.Action.ID]++
+				thirdProp[k][a2.Action.ID] = a2.Propensity
 			}
 			// every eligible action's slot-0 probability, from the explanation
 			ex := *req
@@ -282,13 +291,29 @@ func TestLoggedPropensitiesAreExact(t *testing.T) {
 			// slot 1 given the most frequent slot-0 action
 			top, topN := "", 0
 			for id, c := range first {
-				if c > topN {
+				if c > topN || c == topN && id < top {
 					top, topN = id, c
 				}
 			}
 			for id, p := range secondProp[top] {
 				checkFreq(t, fmt.Sprintf("slot 1 %s | slot 0 %s", id, top), second[top][id], topN, p)
 			}
+			// slot 2 given the most frequent pair in slots 0 and 1
+			var pair [2]string
+			pairN := 0
+			for k, m := range third {
+				c := 0
+				for _, v := range m {
+					c += v
+				}
+				if c > pairN || c == pairN && (k[0] < pair[0] || k[0] == pair[0] && k[1] < pair[1]) {
+					pair, pairN = k, c
+				}
+			}
+			for id, p := range thirdProp[pair] {
+				checkFreq(t, fmt.Sprintf("slot 2 %s | slots 0, 1 %v", id, pair), third[pair][id], pairN, p)
+			}
+			t.Logf("%d decisions; slot 1 checked over %d, slot 2 over %d", n, topN, pairN)
 		})
 	}
 }
@@ -327,6 +352,45 @@ func TestFirstSlotProbabilitiesMatchEngine(t *testing.T) {
 		for i, s := range res.Explain.Scored {
 			if math.Abs(got[i]-s.SlotProb) > 1e-12 {
 				t.Errorf("%s %s: %v, engine %v", pol.Kind, s.ActionID, got[i], s.SlotProb)
+			}
+		}
+	}
+}
+
+// TestSlateMatchesEngine checks that decide.Slate, slot after slot,
+// reproduces the propensities the engine logs for every slot bit for bit
+// (for Thompson, the later slots share the first slot's grid, which
+// FirstSlotProbabilities over the remaining candidates does not).
+func TestSlateMatchesEngine(t *testing.T) {
+	for _, pol := range []decide.Explorer{{Kind: decide.EpsilonGreedy, Epsilon: 0.2, Alpha: 1}, {Kind: decide.Softmax, Alpha: 0.5}, {Kind: decide.Thompson}} {
+		e, spec := retailEngine(t, pol, trainedRidge(t, 64, 4))
+		p := knownProfile(spec)
+		full, err := decide.NewExplorer(pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var slate decide.Slate
+		for d := range 20 {
+			var res decide.Result
+			req := &decide.Request{CustomerID: fmt.Sprintf("c-%d", d), Channel: "web", Context: map[string]any{"page": "product"}, Limit: 4, Explain: true, Now: now}
+			if err := e.Decide(context.Background(), req, p, &res); err != nil {
+				t.Fatal(err)
+			}
+			n := len(res.Explain.Scored)
+			mean, std, c := make([]float64, n), make([]float64, n), make([]float64, n)
+			rem := make([]int, n)
+			for i, s := range res.Explain.Scored {
+				mean[i], std[i], c[i], rem[i] = s.Mean, s.Std, s.Value*s.Weight, i
+			}
+			slate.Reset(full, mean, std, c)
+			for k, a := range res.Actions {
+				probs := make([]float64, len(rem))
+				slate.Probabilities(probs, rem)
+				j := slices.IndexFunc(rem, func(i int) bool { return res.Explain.Scored[i].ActionID == a.Action.ID })
+				if j < 0 || probs[j] != a.Propensity {
+					t.Fatalf("%s slot %d: Slate gives %v, engine logged %v", pol.Kind, k, probs[max(j, 0)], a.Propensity)
+				}
+				rem = slices.Delete(rem, j, j+1)
 			}
 		}
 	}

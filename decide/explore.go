@@ -26,8 +26,8 @@ const (
 	// score from its posterior N(c·mean, (c·V·std)²), c = value × weight,
 	// and puts the largest in the slot: linear Thompson sampling with
 	// independent per-candidate posteriors. The probabilities are
-	// integrated numerically (models.ArgmaxProbs) and the slot is drawn from
-	// them, which is the same distribution.
+	// integrated numerically (models.Argmax, to 1e-6) and the slot is
+	// drawn from them, which is the same distribution.
 	Thompson ExplorerKind = "thompson"
 )
 
@@ -105,18 +105,16 @@ func (p Explorer) String() string {
 }
 
 // slotProbs writes into probs[i] the probability that candidate i (of the
-// n remaining) is put in the next slot. score holds the deterministic
-// scores; mean and std the posterior of c·reward for Thompson. scratch
-// must have room for models.ArgmaxProbs.
-func (p *Explorer) slotProbs(probs, score, mean, std, scratch []float64) {
+// n remaining) is put in the next slot, from their deterministic scores,
+// for the explorers other than Thompson (whose probabilities come from
+// models.Argmax over the posteriors).
+func (p *Explorer) slotProbs(probs, score []float64) {
 	n := len(probs)
 	if n == 1 {
 		probs[0] = 1
 		return
 	}
 	switch p.Kind {
-	case Thompson:
-		models.ArgmaxProbs(probs, mean, std, scratch)
 	case Softmax:
 		mx := math.Inf(-1)
 		for _, s := range score {
@@ -174,9 +172,10 @@ func Draw(r *rand.Rand, probs []float64) int {
 // FirstSlotProbabilities writes into dst the probability that explorer p
 // puts each candidate in the first slot, given the scorer's posterior
 // means and stds and c = value × weight per candidate: the same numbers
-// the engine logs as slot-0 propensities. Off-policy evaluation uses it to
-// ask what a candidate policy would have done on logged decisions. p must
-// have its defaults filled in (NewExplorer).
+// the engine logs as slot-0 propensities (Slate gives the later slots').
+// Off-policy evaluation uses it to ask what a candidate policy would have
+// done on logged decisions. p must have its defaults filled in
+// (NewExplorer).
 func (p Explorer) FirstSlotProbabilities(dst, mean, std, c []float64) {
 	n := len(dst)
 	score := make([]float64, n)
@@ -191,5 +190,9 @@ func (p Explorer) FirstSlotProbabilities(dst, mean, std, c []float64) {
 		m[i] = c[i] * mean[i]
 		sd[i] = c[i] * p.V * std[i]
 	}
-	p.slotProbs(dst, score, m, sd, make([]float64, models.ArgmaxScratchLen(n)))
+	if p.Kind == Thompson {
+		models.ArgmaxProbs(dst, m, sd, make([]float64, models.ArgmaxScratchLen(n)))
+		return
+	}
+	p.slotProbs(dst, score)
 }

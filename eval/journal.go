@@ -156,7 +156,11 @@ func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 		if slots == 1 {
 			continue
 		}
-		// Later slots: the same explorer on the candidates not yet shown.
+		// Later slots: the same explorer on the candidates not yet shown,
+		// computed slot after slot as the engine did (decide.Slate), so
+		// that the logging policy reproduces its logged propensities.
+		var slate decide.Slate
+		slate.Reset(pol, mean, std, c)
 		rem := make([]int, 0, n) // indices into the eligible set
 		for i := range n {
 			if i != logged {
@@ -171,14 +175,13 @@ func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 				break
 			}
 			m := len(rem)
-			sm, ss, sc := make([]float64, m), make([]float64, m), make([]float64, m)
 			acts := make([]int, m)
 			for p, i := range rem {
-				sm[p], ss[p], sc[p], acts[p] = mean[i], std[i], c[i], idx[i]
+				acts[p] = idx[i]
 			}
 			rk := Round{Logged: pos, Propensity: d.Actions[k].Propensity, Reward: j.Rewards[k],
 				Target: make([]float64, m), Actions: acts, Position: k}
-			pol.FirstSlotProbabilities(rk.Target, sm, ss, sc)
+			slate.Probabilities(rk.Target, rem)
 			if qhat != nil {
 				sx := make([]float64, 0, m*dim)
 				for _, i := range rem {

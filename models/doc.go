@@ -50,11 +50,21 @@
 // # ArgmaxProbs
 //
 // p_i = ∫ φ_i(t) Π_{j≠i} Φ_j(t) dt is integrated for all i at once on a
-// shared grid: Gauss–Legendre panels no wider than twice the smallest std
-// still in play, over a range outside which the mass is < 1e-12; point
-// masses (std 0) are handled in closed form with ties to the lowest index.
-// Tests bound the error at ≈2e-13 against a 4× finer reference rule and
-// check closed forms and 1e6-draw Monte Carlo.
+// shared grid: 8-point Gauss–Legendre panels no wider than twice the
+// smallest std still in play, over a range outside which the mass is
+// < 1e-9; point masses (std 0) are handled in closed form with ties to
+// the lowest index. At each node the CDFs and reverse hazards φ_j/Φ_j of
+// the candidates in play come four at a time from internal/vec's AVX2
+// kernel, and p_i gets the node's weight × h_i × Π_j Φ_j. The contract is
+// an absolute error of 1e-6 per probability (ArgmaxTolerance); tests
+// measure at most 1.4e-8 against an independent rule at 8× the node
+// density, and check closed forms and 1e6-draw Monte Carlo. About 5 µs for
+// 20 candidates.
+//
+// Argmax serves a slate: Reset stores the grid once (with each node's
+// product of CDFs), and Probs for the candidates left after each slot
+// divides out the CDFs of those gone, so Thompson sampling over three
+// slots costs little more than one ArgmaxProbs.
 //
 // # Artifacts: one model family
 //

@@ -1,5 +1,7 @@
 // Package vec holds the float64 kernels on the decision hot path: a dot
-// product, an axpy and the quadratic form xᵀWx over an upper-triangular W.
+// product, an axpy, the quadratic form xᵀWx over an upper-triangular W,
+// and the normal CDF and reverse hazard of a batch of Gaussians (the
+// integrand of Thompson sampling's propensities).
 //
 // On amd64 with AVX2 and FMA they run in assembly; elsewhere (or with the
 // purego build tag) in portable Go with four accumulators. Both paths are
