@@ -479,7 +479,11 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	limit := min(req.Limit, n)
 	res.X = grow(res.X, limit*dim)
 	// for Thompson, one quadrature grid serves all the slots
-	s.slate.Reset(pol, mean, std, s.c[:n])
+	if req.Baseline == BaselineFirst {
+		s.slate.ResetScores(pol, s.score[:n]) // the request's order
+	} else {
+		s.slate.Reset(pol, mean, std, s.c[:n])
+	}
 	for slot := 0; slot < limit; slot++ {
 		m := len(s.rem)
 		probs := s.probs[:m]

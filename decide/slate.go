@@ -49,6 +49,18 @@ func (s *Slate) Reset(p Explorer, mean, std, c []float64) {
 	s.argmax.Reset(s.tMean, s.tSd)
 }
 
+// ResetScores starts a decision ranked by given scores instead of a
+// scorer's posteriors (apprentice mode's baseline): for an explorer that
+// ranks by score, not Thompson. The slice is not kept.
+func (s *Slate) ResetScores(p Explorer, score []float64) {
+	if p.Kind == Thompson {
+		panic("BUG: decide.Slate.ResetScores with Thompson, which needs posteriors")
+	}
+	s.p = p
+	s.score, s.rScore = grow(s.score, len(score)), grow(s.rScore, len(score))
+	copy(s.score, score)
+}
+
 // Probabilities writes into dst[j] the probability that the explorer puts
 // candidate rem[j] (an index into Reset's slices) in the next slot when
 // only the candidates rem are left. Call it slot after slot, rem losing
