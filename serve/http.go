@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"nextbest/cluster/rstore"
 	"nextbest/cluster/stream"
@@ -64,6 +65,9 @@ var (
 		{"/v1/profiles/", route{"profiles", "GET", false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
 		{"/admin/experiments", route{"admin", "", true, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
 		{"/ui", route{routeUI, "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+		// the Go runtime's profiles (net/http/pprof's endpoints), for the
+		// operator only
+		{"/debug/pprof/", route{"admin", "GET", true, func(_ *Service, c *fasthttp.RequestCtx, _ string) { pprofhandler.PprofHandler(c) }}},
 	}
 )
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +62,13 @@ func runServe(args []string) error {
 		return fmt.Errorf("config %s: model: %w", c.path, err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if os.Getenv("NEXTBEST_PROFILE_CONTENTION") != "" {
+		// sample blocking and lock contention for /debug/pprof/block and
+		// /debug/pprof/mutex (off by default: sampling costs time on
+		// every channel operation and contended lock)
+		runtime.SetBlockProfileRate(10_000) // one blocking event per 10 µs blocked
+		runtime.SetMutexProfileFraction(10)
+	}
 
 	cfg := serve.Config{
 		Addr: fc.Addr, DataDir: fc.DataDir, Explorer: fc.Explorer, Model: fc.Model,
