@@ -94,9 +94,12 @@ func runServe(args []string) error {
 	case fc.Profiles == "" && fc.Catalog == "":
 		cfg.Profiles = retail.Profiles
 	case fc.Profiles != "":
-		if cfg.Profiles, err = readInput(serve.InputProfiles, fc.Profiles); err != nil {
+		// streamed at the first start only (serve.Config.ProfilesPath);
+		// a file that cannot be read fails now, as the other inputs do
+		if err := checkInput(serve.InputProfiles, fc.Profiles); err != nil {
 			return err
 		}
+		cfg.ProfilesPath = fc.Profiles
 	}
 
 	if fc.Experiments != "" {
