@@ -5,7 +5,7 @@ CLUSTER_DIR ?= run/cluster
 
 .PHONY: engines cluster cluster-down cluster-status cluster-clean cluster-failover
 
-## engines: install redis-server and haproxy (apt-get) and nats-server (go install) into $(go env GOPATH)/bin
+## engines: install redis-server, haproxy and wrk (apt-get) and nats-server (go install) into $(go env GOPATH)/bin
 engines:
 	GO='$(GO)' bash scripts/install-engines.sh
 

@@ -3,6 +3,7 @@
 # cluster storage path, for its tests and for make cluster (make engines):
 #
 #   redis-server, haproxy  Debian packages (apt-get)
+#   wrk                    Debian package (apt-get): the load generator of make bench-http
 #   nats-server v2.15.2    go install, into $(go env GOPATH)/bin
 #
 # Extra Debian packages named as arguments are installed in the same
@@ -54,7 +55,7 @@ apt() {
 }
 
 missing=()
-for pkg in redis-server haproxy "$@"; do
+for pkg in redis-server haproxy wrk "$@"; do
 	[[ $pkg =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "not a Debian package name: $pkg"
 	if present "$pkg"; then
 		log "$pkg: present"

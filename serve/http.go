@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"nextbest/cluster/rstore"
 	"nextbest/cluster/stream"
@@ -68,6 +69,9 @@ var (
 		{"/admin/keys", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
 		{"/admin/experiments", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
 		{"/ui", route{routeUI, "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+		// the Go runtime's profiles (net/http/pprof's endpoints), for the
+		// operator only
+		{"/debug/pprof/", route{"admin", "GET", ScopeAdmin, func(_ *Service, c *fasthttp.RequestCtx, _ string) { pprofhandler.PprofHandler(c) }}},
 	}
 )
 

@@ -2,9 +2,12 @@ package serve_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"nextbest/examples/retail"
 	"nextbest/serve"
 )
 
@@ -77,4 +80,17 @@ func TestOpenLockedDataDir(t *testing.T) {
 		t.Fatalf("second Open: %v, want an error saying the data dir's LOCK is held", err)
 	}
 	in.mustCall("GET", "/readyz", nil, 200)
+}
+
+// TestProfilesPath: profiles named by path are loaded at the first start,
+// as Profiles are.
+func TestProfilesPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "profiles.jsonl")
+	if err := os.WriteFile(path, retail.Profiles, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := retailConfig(t.TempDir())
+	cfg.Profiles, cfg.ProfilesPath = nil, path
+	in := start(t, cfg)
+	in.mustCall("GET", "/v1/profiles/c-0001", nil, 200)
 }

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,11 @@ type Config struct {
 	// Profiles, if set, are JSON-lines customer profiles loaded into the
 	// store at first start (the demo set, or a CRM import).
 	Profiles []byte
+	// ProfilesPath, if set, is a JSON-lines file of profiles loaded at
+	// first start instead of Profiles: it is read as it is loaded, never
+	// held in memory whole (a million profiles are half a gigabyte of
+	// JSON), and not read at all once the store is seeded.
+	ProfilesPath string
 	// Explorer is how decisions explore the model's scores (default
 	// DefaultExplorer).
 	Explorer decide.Explorer
@@ -566,20 +573,38 @@ func (s *Service) recover() error {
 	return s.learner.WaitFor(context.Background(), s.jrnl.LastLSN())
 }
 
+// largeSeed is the number of profiles past which seedProfiles returns the
+// memory of the load to the OS at once.
+const largeSeed = 100_000
+
 // seedProfiles loads cfg.Profiles into the profile store at the state
 // store's first start.
 func (s *Service) seedProfiles() error {
-	if len(s.cfg.Profiles) == 0 {
+	if len(s.cfg.Profiles) == 0 && s.cfg.ProfilesPath == "" {
 		return nil
 	}
 	if seeded, err := s.state.Seeded(); err != nil || seeded {
 		return err
 	}
-	n, err := s.state.Profiles().Load(context.Background(), bytes.NewReader(s.cfg.Profiles))
+	var r io.Reader = bytes.NewReader(s.cfg.Profiles)
+	if s.cfg.ProfilesPath != "" {
+		f, err := os.Open(s.cfg.ProfilesPath)
+		if err != nil {
+			return &InputError{Input: InputProfiles, Err: err}
+		}
+		defer f.Close()
+		r = f
+	}
+	n, err := s.state.Profiles().Load(context.Background(), r)
 	if err != nil {
 		return &InputError{Input: InputProfiles, Err: err}
 	}
 	s.log.Debug("seeded customer profiles", "count", n)
+	if n >= largeSeed {
+		// the load's garbage (decoded profiles, encoded batches) is
+		// gone: give its pages back now rather than over minutes
+		debug.FreeOSMemory()
+	}
 	return s.state.MarkSeeded()
 }
 

@@ -319,3 +319,18 @@ func BenchmarkParseDecide(b *testing.B) {
 		}
 	}
 }
+
+// TestPprofIsAdmin: the runtime profiles answer only an admin caller.
+func TestPprofIsAdmin(t *testing.T) {
+	s := openStrict(t, false)
+	if a := serveOne(s, "GET", "/debug/pprof/cmdline", "", ""); a.status != 200 || len(a.body) == 0 {
+		t.Errorf("GET /debug/pprof/cmdline as admin: %d %q", a.status, a.body)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("GET")
+	ctx.Request.SetRequestURI("/debug/pprof/heap")
+	s.Handler()(&ctx)
+	if ctx.Response.StatusCode() != 401 {
+		t.Errorf("GET /debug/pprof/heap without the admin token: %d, want 401", ctx.Response.StatusCode())
+	}
+}

@@ -325,6 +325,18 @@ func readInput(input, path string) ([]byte, error) {
 	return data, nil
 }
 
+// checkInput reports, as readInput would, a file that cannot be read.
+func checkInput(input, path string) error {
+	f, err := os.Open(path)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", input, path, err)
+	}
+	return f.Close()
+}
+
 // inputError names the file an input came from in an error about it, and
 // drops what the file's name makes redundant: the "decide: catalog:"
 // prefix of a catalog error.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +62,13 @@ func runServe(args []string) error {
 		return fmt.Errorf("config %s: model: %w", c.path, err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if os.Getenv("NEXTBEST_PROFILE_CONTENTION") != "" {
+		// sample blocking and lock contention for /debug/pprof/block and
+		// /debug/pprof/mutex (off by default: sampling costs time on
+		// every channel operation and contended lock)
+		runtime.SetBlockProfileRate(10_000) // one blocking event per 10 µs blocked
+		runtime.SetMutexProfileFraction(10)
+	}
 
 	cfg := serve.Config{
 		Addr: fc.Addr, DataDir: fc.DataDir, Explorer: fc.Explorer, Model: fc.Model,
@@ -87,9 +95,12 @@ func runServe(args []string) error {
 	case fc.Profiles == "" && fc.Catalog == "":
 		cfg.Profiles = retail.Profiles
 	case fc.Profiles != "":
-		if cfg.Profiles, err = readInput(serve.InputProfiles, fc.Profiles); err != nil {
+		// streamed at the first start only (serve.Config.ProfilesPath);
+		// a file that cannot be read fails now, as the other inputs do
+		if err := checkInput(serve.InputProfiles, fc.Profiles); err != nil {
 			return err
 		}
+		cfg.ProfilesPath = fc.Profiles
 	}
 
 	if fc.Experiments != "" {
