@@ -86,6 +86,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/admin/shadow", serve.ScopeAdmin, nil},
 		{"GET", "/admin/keys", serve.ScopeAdmin, nil},
 		{"POST", "/admin/models/reload", serve.ScopeAdmin, map[string]any{}},
+		{"GET", "/debug/pprof/", serve.ScopeAdmin, nil},
 		{"GET", "/healthz", "", nil},
 		{"GET", "/readyz", "", nil},
 		{"GET", "/ui/", "", nil},
