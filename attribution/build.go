@@ -3,9 +3,7 @@ package attribution
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -116,12 +114,6 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 	if err := cfg.fill(); err != nil {
 		return nil, st, err
 	}
-	r, err := journal.NewReader(dir)
-	if err != nil {
-		return nil, st, fmt.Errorf("cannot read journal %q: %w", dir, err)
-	}
-	defer r.Close()
-
 	type custom struct {
 		touches []Touch
 		outs    []Conversion // converting outcomes
@@ -147,31 +139,18 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 	for _, t := range cfg.Events {
 		isEvent[t] = true
 	}
-	for {
-		if st.Records%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, st, err
-			}
-		}
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, st, fmt.Errorf("cannot read journal %q: %w", dir, err)
-		}
-		st.Records++
+	n, err := logs.EachRecord(ctx, dir, func(rec *journal.Record) error {
 		switch rec.Type {
 		case journal.TypeDecision:
 			st.Decisions++
 			d = journal.Decision{}
 			if journal.DecodeDecision(rec.Payload, &d) != nil || d.CustomerID == "" {
 				st.Skipped++
-				continue
+				return nil
 			}
 			if len(d.Actions) == 0 {
 				st.NoActions++
-				continue
+				return nil
 			}
 			st.Touches++
 			t := Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Actions: make([]string, len(d.Actions))}
@@ -183,34 +162,34 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 		case journal.TypeOutcome:
 			st.Outcomes++
 			if cfg.Sources == FromEvents {
-				continue
+				return nil
 			}
 			o = journal.Outcome{}
 			if journal.DecodeOutcome(rec.Payload, &o) != nil || o.CustomerID == "" {
 				st.Skipped++
-				continue
+				return nil
 			}
 			typ, ok := cfg.Outcomes.Lookup(o.Type)
 			if !ok || logs.CheckReward(o.Reward) != nil {
 				st.Skipped++
-				continue
+				return nil
 			}
 			if o.OutcomeID != "" {
 				k := [2]string{o.DecisionID, o.OutcomeID}
 				if seenID[k] {
 					st.Duplicate++
-					continue
+					return nil
 				}
 				seenID[k] = true
 			}
 			if !typ.Converts(o.Reward) {
-				continue
+				return nil
 			}
 			if typ.Aggregate == logs.AggFirst {
 				k := [4]string{o.DecisionID, o.ActionID, o.Type, o.CustomerID}
 				if seenTy[k] {
 					st.Duplicate++
-					continue
+					return nil
 				}
 				seenTy[k] = true
 			}
@@ -220,15 +199,15 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 		case journal.TypeEvent:
 			st.Events++
 			if cfg.Sources == FromOutcomes {
-				continue
+				return nil
 			}
 			e = journal.Event{}
 			if journal.DecodeEvent(rec.Payload, &e) != nil || e.CustomerID == "" {
 				st.Skipped++
-				continue
+				return nil
 			}
 			if !isEvent[e.Type] {
-				continue
+				return nil
 			}
 			st.EventConversions++
 			amount, ok := e.Properties[cfg.AmountKey].(float64)
@@ -239,6 +218,11 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 			c := get(e.CustomerID)
 			c.evs = append(c.evs, Conversion{Time: e.Time, Revenue: amount, Source: "event:" + e.Type})
 		}
+		return nil
+	})
+	st.Records = n
+	if err != nil {
+		return nil, st, err
 	}
 
 	out := make([]Journey, 0, len(byCust))

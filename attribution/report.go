@@ -10,6 +10,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"nextbest/internal/numfmt"
 )
 
 // Report is what nextbest report attribution writes: where the journeys
@@ -241,33 +243,13 @@ func barsSVG(b *strings.Builder, r *Report, n int) {
 
 func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" }
 
-func count(n int) string { return group(strconv.Itoa(n)) }
+func count(n int) string { return numfmt.Group(strconv.Itoa(n)) }
 
 // num formats a count or an amount: whole numbers as they are, others
 // with two decimals.
 func num(v float64) string {
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return group(strconv.FormatFloat(v, 'f', 0, 64))
+		return numfmt.Group(strconv.FormatFloat(v, 'f', 0, 64))
 	}
-	return group(strconv.FormatFloat(v, 'f', 2, 64))
-}
-
-// group puts thousands separators into a formatted number.
-func group(s string) string {
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	frac := ""
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		s, frac = s[:i], s[i:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return sign + b.String() + frac
+	return numfmt.Group(strconv.FormatFloat(v, 'f', 2, 64))
 }

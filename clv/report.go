@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"nextbest/internal/numfmt"
 )
 
 // ReportOptions says what a report values and how.
@@ -231,41 +233,21 @@ func (r *Report) Headline() []string {
 
 func money(v float64) string {
 	if math.Abs(v) >= 100 {
-		return group(strconv.FormatFloat(v, 'f', 0, 64))
+		return numfmt.Group(strconv.FormatFloat(v, 'f', 0, 64))
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
-func count(n int) string { return group(strconv.Itoa(n)) }
+func count(n int) string { return numfmt.Group(strconv.Itoa(n)) }
 
 func num(v float64) string {
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return group(strconv.FormatFloat(v, 'f', 0, 64))
+		return numfmt.Group(strconv.FormatFloat(v, 'f', 0, 64))
 	}
-	return group(strconv.FormatFloat(v, 'f', 1, 64))
+	return numfmt.Group(strconv.FormatFloat(v, 'f', 1, 64))
 }
 
 func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" }
-
-// group puts thousands separators into a formatted number.
-func group(s string) string {
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	frac := ""
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		s, frac = s[:i], s[i:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return sign + b.String() + frac
-}
 
 // customerHeader is the per-customer CSV's header.
 var customerHeader = []string{"customer_id", "first", "x", "t_x", "T", "mean_spend", "p_alive", "expected_purchases", "expected_spend", "clv", "holdout_x", "holdout_expected"}

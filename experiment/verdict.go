@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"nextbest/decide"
+	"nextbest/internal/numfmt"
 )
 
 // The verdict and the plain-language formatting of numbers that the
@@ -180,19 +181,4 @@ func FormatMetric(metric string, x float64) string {
 }
 
 // FormatInt formats n with thousands separators.
-func FormatInt(n int) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func FormatInt(n int) string { return numfmt.Group(strconv.Itoa(n)) }

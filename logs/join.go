@@ -2,9 +2,7 @@ package logs
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"nextbest/journal"
@@ -143,11 +141,6 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 	if err := cfg.fill(); err != nil {
 		return nil, st, err
 	}
-	r, err := journal.NewReader(dir)
-	if err != nil {
-		return nil, st, fmt.Errorf("cannot read journal %q: %w", dir, err)
-	}
-	defer r.Close()
 
 	var (
 		out    []Joined
@@ -156,20 +149,7 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 		pend   []journal.Outcome      // outcomes whose decision came later
 		lastTS time.Time
 	)
-	for {
-		if st.Records%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, st, err
-			}
-		}
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, st, fmt.Errorf("cannot read journal %q: %w", dir, err)
-		}
-		st.Records++
+	n, err := EachRecord(ctx, dir, func(rec *journal.Record) error {
 		if rec.Time.After(lastTS) {
 			lastTS = rec.Time
 		}
@@ -178,11 +158,11 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 			var d journal.Decision
 			if err := journal.DecodeDecision(rec.Payload, &d); err != nil {
 				st.BadLog++
-				continue
+				return nil
 			}
 			if _, dup := byID[d.DecisionID]; dup || d.DecisionID == "" {
 				st.BadLog++
-				continue
+				return nil
 			}
 			byID[d.DecisionID] = len(out)
 			n := len(d.Actions)
@@ -193,16 +173,21 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 			var o journal.Outcome
 			if err := journal.DecodeOutcome(rec.Payload, &o); err != nil {
 				st.BadLog++
-				continue
+				return nil
 			}
 			if _, ok := byID[o.DecisionID]; !ok {
 				pend = append(pend, o)
-				continue
+				return nil
 			}
 			join(out, byID, state, &o, &cfg, &st)
 		case journal.TypeEvent:
 			st.Events++
 		}
+		return nil
+	})
+	st.Records = n
+	if err != nil {
+		return nil, st, err
 	}
 	for i := range pend {
 		if _, ok := byID[pend[i].DecisionID]; !ok {

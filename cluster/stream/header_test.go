@@ -21,11 +21,12 @@ func TestParseHeaders(t *testing.T) {
 	}{
 		{"decision", "1", "2026-03-01T12:00:00.123456789Z", journal.TypeDecision, ts, true},
 		{"lost", "4", "2026-03-01T12:00:00.123456789Z", journal.TypeLost, ts, true},
+		{"audit", "5", "2026-03-01T12:00:00.123456789Z", journal.TypeAudit, ts, true},
 		{"offset_to_utc", "3", "2026-03-01T13:00:00.123456789+01:00", journal.TypeEvent, ts, true},
 		{"no_fraction", "2", "2026-03-01T12:00:00Z", journal.TypeOutcome, ts.Truncate(time.Second), true},
 		{"missing_type", "", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"type_zero", "0", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
-		{"type_five", "5", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
+		{"type_six", "6", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"type_256", "256", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"type_sign", "+1", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"type_name", "decision", "2026-03-01T12:00:00Z", 0, time.Time{}, false},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"nextbest/clv"
 	"nextbest/journal"
+	"nextbest/logs"
 )
 
 const clvUsage = `Usage:
@@ -133,39 +135,32 @@ func journalPurchases(dir, event, amountKey string) ([]clv.Transaction, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", dir, err)
 	}
-	r, err := journal.NewReader(dir)
-	if err != nil {
-		return nil, fmt.Errorf("journal %s: %w", dir, err)
-	}
-	defer r.Close()
 	var out []clv.Transaction
 	var e journal.Event
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("journal %s: %w", dir, err)
-		}
+	_, err := logs.EachRecord(context.Background(), dir, func(rec *journal.Record) error {
 		if rec.Type != journal.TypeEvent {
-			continue
+			return nil
 		}
 		e = journal.Event{}
 		if err := journal.DecodeEvent(rec.Payload, &e); err != nil {
-			return nil, fmt.Errorf("journal %s, LSN %d: %w", dir, rec.LSN, err)
+			return fmt.Errorf("journal %s, LSN %d: %w", dir, rec.LSN, err)
 		}
 		if e.Type != event {
-			continue
+			return nil
 		}
 		amount, ok := e.Properties[amountKey].(float64)
 		if !ok || amount < 0 || amount > clv.MaxNumber || e.CustomerID == "" {
-			return nil, fmt.Errorf("journal %s, LSN %d: %s event of customer %q without a non-negative number in property %q (got %v)",
+			return fmt.Errorf("journal %s, LSN %d: %s event of customer %q without a non-negative number in property %q (got %v)",
 				dir, rec.LSN, event, e.CustomerID, amountKey, e.Properties[amountKey])
 		}
 		q, _ := e.Properties["quantity"].(float64)
 		out = append(out, clv.Transaction{Customer: e.CustomerID, Date: clv.DateOf(e.Time), Quantity: q, Amount: amount})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // fitBoth fits BG/NBD on every customer and Gamma-Gamma on the repeat

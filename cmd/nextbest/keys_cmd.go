@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"nextbest/journal"
+	"nextbest/logs"
 	"nextbest/loop"
 	"nextbest/serve"
 )
@@ -79,27 +80,19 @@ func runAudit(args []string, w io.Writer) error {
 	}
 	var recs []journal.Audit
 	if *dir != "" {
-		r, err := journal.NewReader(*dir)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		for {
-			rec, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
+		_, err := logs.EachRecord(context.Background(), *dir, func(rec *journal.Record) error {
 			if rec.Type != journal.TypeAudit {
-				continue
+				return nil
 			}
-			v, err := journal.Decode(rec)
+			v, err := journal.Decode(*rec)
 			if err != nil {
 				return err
 			}
 			recs = append(recs, *v.(*journal.Audit))
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if len(recs) > *limit {
 			recs = recs[len(recs)-*limit:]
