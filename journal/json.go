@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -119,6 +120,14 @@ func AppendDecision(dst []byte, d *Decision) ([]byte, error) {
 			e.float(p)
 		}
 		e.b = append(e.b, ']', '}')
+	}
+	if len(d.Explanation) > 0 {
+		e.key("explanation")
+		var cb bytes.Buffer // compacted, as encoding/json writes a RawMessage
+		if err := json.Compact(&cb, d.Explanation); err != nil {
+			return e.b, fmt.Errorf("%w: decision %q: the explanation is not valid JSON: %w", ErrBadPayload, d.DecisionID, err)
+		}
+		e.b = append(e.b, cb.Bytes()...)
 	}
 	e.b = append(e.b, '}')
 	return e.b, e.err

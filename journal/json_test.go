@@ -29,7 +29,9 @@ func sampleDecision() *journal.Decision {
 // produces a document that decodes to exactly what encoding/json's own
 // encoding decodes to.
 func TestAppendDecisionMatchesEncodingJSON(t *testing.T) {
-	for _, d := range []*journal.Decision{sampleDecision(), {DecisionID: "x", Time: time.Unix(0, 0).UTC()}} {
+	explained := sampleDecision()
+	explained.Explanation = json.RawMessage(`{ "eligible": ["a"], "dropped": [{"action_id": "b", "stage": "eligibility", "reason": "rule is false"}] }`)
+	for _, d := range []*journal.Decision{sampleDecision(), {DecisionID: "x", Time: time.Unix(0, 0).UTC()}, explained} {
 		ours, err := journal.AppendDecision(nil, d)
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,9 @@
 package journal
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // SchemaVersion is the version of the JSON payload schemas below. A reader
 // accepts every version up to and including this one; fields are only ever
@@ -84,6 +87,11 @@ type Decision struct {
 	// the retraining loop's candidate scoring every decision beside the
 	// serving policy, for a near-on-policy estimate of its value.
 	Shadow *Shadow `json:"shadow,omitempty"`
+	// Explanation is the decision's funnel (the eligible actions, those
+	// dropped with the rule that dropped them, the scores and slot
+	// probabilities) when the request asked for one: journaled, so that
+	// a question about the decision months later can be answered.
+	Explanation json.RawMessage `json:"explanation,omitempty"`
 }
 
 // Shadow is a shadow policy's would-be first slot of a decision: its

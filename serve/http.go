@@ -65,6 +65,7 @@ var (
 		prefix string
 		route
 	}{
+		{"/v1/decisions/", route{"decisions", "GET", ScopeProfilesRead, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
 		{"/v1/profiles/", route{"profiles", "GET", ScopeProfilesRead, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
 		{"/admin/keys", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
 		{"/admin/experiments", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
@@ -267,6 +268,17 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		w.acts = append(w.acts, c.Action.Index())
 	}
 	d.Eligible, d.Actions = eligible, actions
+	if res.Explain != nil {
+		// journaled with the decision: the question of why a customer was
+		// shown something can be answered later (GET /v1/decisions/{id})
+		if d.Explanation, err = json.Marshal(&explanationWire{Eligible: d.Eligible, Dropped: res.Explain.Dropped, Scored: res.Explain.Scored, Explorer: res.Explorer}); err != nil {
+			if resv != nil {
+				s.contacts.Release(resv)
+			}
+			writeErr(ctx, err)
+			return
+		}
+	}
 	w.buf, err = journal.AppendDecision(w.buf[:0], d)
 	if err != nil {
 		if resv != nil {
@@ -311,7 +323,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	resp := newDecideResponse(d)
-	resp.Explain = &explanationWire{Eligible: d.Eligible, Dropped: res.Explain.Dropped, Scored: res.Explain.Scored, Explorer: res.Explorer}
+	resp.Explain = d.Explanation
 	writeJSON(ctx, 200, &resp)
 }
 
@@ -538,6 +550,39 @@ func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
 		v.RecencyDays[typ] = now.Sub(t).Hours() / 24
 	}
 	writeJSON(ctx, 200, &v)
+}
+
+// handleDecision answers GET /v1/decisions/{id}: the decision as it was
+// journaled (its inputs, eligible set, ranked actions with propensities,
+// policy, experiment arm, and its explanation when the request asked for
+// one) and the outcomes it has received so far. It answers while the
+// decision is in the index (decision_retention); older ones are in the
+// journal (nextbest export).
+func (s *Service) handleDecision(ctx *fasthttp.RequestCtx, raw string) {
+	id, err := url.PathUnescape(raw)
+	if err != nil || checkID("decision_id", id) != nil {
+		writeErr(ctx, badField("decision_id", "invalid decision id in path"))
+		return
+	}
+	d, err := s.state.Decision(id)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "decision_id",
+			reason: fmt.Sprintf("no decision %q (unknown, or older than the decision retention)", id)})
+		return
+	case err != nil:
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	outs, err := s.state.DecisionOutcomes(d, s.outcomes.Names())
+	if err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	if outs == nil {
+		outs = []state.OutcomeSummary{}
+	}
+	writeJSON(ctx, 200, map[string]any{"decision": d, "outcomes": outs})
 }
 
 // admin checks the caller may use /admin/ endpoints: the bearer token

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,12 +61,12 @@ type eventRequest struct {
 
 // decideResponse is the answer of POST /v1/decide.
 type decideResponse struct {
-	DecisionID string           `json:"decision_id"`
-	Policy     string           `json:"policy"`
-	Experiment *experimentWire  `json:"experiment,omitempty"`
-	Actions    []actionWire     `json:"actions"`
-	Fallback   bool             `json:"fallback"`
-	Explain    *explanationWire `json:"explain,omitempty"`
+	DecisionID string          `json:"decision_id"`
+	Policy     string          `json:"policy"`
+	Experiment *experimentWire `json:"experiment,omitempty"`
+	Actions    []actionWire    `json:"actions"`
+	Fallback   bool            `json:"fallback"`
+	Explain    json.RawMessage `json:"explain,omitempty"`
 }
 
 type experimentWire struct {

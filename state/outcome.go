@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"nextbest/journal"
 	"nextbest/logs"
 )
 
@@ -99,4 +100,54 @@ func firstLSNOf(v []byte) uint64 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(v)
+}
+
+// OutcomeSummary is what one action of a decision has received of one
+// outcome type so far.
+type OutcomeSummary struct {
+	ActionID string `json:"action_id"`
+	Type     string `json:"type"`
+	// Reward is the type's aggregate reward (its fold: first, sum, max);
+	// Late is set when the last outcome came after the attribution window
+	// (it is kept to de-duplicate, not learned from).
+	Reward float64 `json:"reward"`
+	Late   bool    `json:"late,omitempty"`
+	// FirstLSN is the journal LSN of its first outcome.
+	FirstLSN uint64 `json:"first_lsn"`
+}
+
+// DecisionOutcomes returns what each of decision d's actions has received
+// of each of types so far, in action then type order; actions and types
+// without an outcome are left out. It reads the applied state, so an
+// outcome just acknowledged may not be in it yet.
+func (s *Store) DecisionOutcomes(d *journal.Decision, types []string) ([]OutcomeSummary, error) {
+	var out []OutcomeSummary
+	for _, a := range d.Actions {
+		for _, t := range types {
+			v, err := s.kv.Get(keysOf(d.DecisionID, a.ActionID, t, "").typ)
+			if err != nil {
+				return nil, fmt.Errorf("%w: outcomes of decision %q: %w", ErrUnavailable, d.DecisionID, err)
+			}
+			if v == nil {
+				continue
+			}
+			es, err := decodeEntries(v)
+			if err != nil || len(es) == 0 {
+				return nil, fmt.Errorf("%w: outcomes of decision %q: %v", ErrCorrupt, d.DecisionID, err)
+			}
+			last := es[len(es)-1]
+			sum := OutcomeSummary{ActionID: a.ActionID, Type: t, Reward: last.agg, FirstLSN: es[0].lsn}
+			if math.IsNaN(last.agg) {
+				sum.Reward, sum.Late = 0, true
+				for i := len(es) - 1; i >= 0; i-- {
+					if !math.IsNaN(es[i].agg) {
+						sum.Reward = es[i].agg
+						break
+					}
+				}
+			}
+			out = append(out, sum)
+		}
+	}
+	return out, nil
 }
