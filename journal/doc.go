@@ -71,7 +71,8 @@
 //   - Not replicated: one directory on one machine, one writer (Open takes a
 //     flock). The scale-out path is NATS JetStream, elsewhere.
 //   - Not a database: no index but the LSN (segments are named by their
-//     first LSN), no queries, no compaction, no deletion or retention yet.
+//     first LSN), no queries, no compaction; retention deletes whole old
+//     segments only (Retain).
 //   - Not a schema registry: it stores payloads as opaque bytes and never
 //     parses them on the write path.
 //   - Not protected against a disk that lies about fsync. Damage is

@@ -135,7 +135,16 @@ type Config struct {
 	// journal.Config.Preallocate): steadier fsyncs, 64 MiB of disk per
 	// segment up front. nextbest serve turns it on.
 	JournalPreallocate bool
-	Logger             *slog.Logger
+	// JournalRetention deletes old journal segments (embedded storage; on
+	// the cluster, the stream's own limits apply): those older than
+	// MaxAge, and the oldest while the journal is over MaxBytes, never
+	// what the state store or the model snapshot still needs to recover.
+	// Checked every hour. Zero: the journal keeps everything.
+	JournalRetention JournalRetention
+	// JournalSegmentBytes is the size past which the journal starts a new
+	// segment file (default 64 MiB): retention deletes whole segments.
+	JournalSegmentBytes int64
+	Logger              *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -180,6 +189,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.DecisionRetention == 0 {
 		c.DecisionRetention = c.AttributionWindow + 24*time.Hour
+	}
+	if r := c.JournalRetention; r.MaxAge < 0 || r.MaxBytes < 0 || (r.MaxAge > 0 && r.MaxAge < c.DecisionRetention) {
+		return fmt.Errorf("serve: journal retention max_age %v must be 0 (keep everything) or at least the decision retention %v: outcomes for a decision still in the index must be joinable to it", r.MaxAge, c.DecisionRetention)
 	}
 	if c.DecisionTimeout == 0 {
 		c.DecisionTimeout = 50 * time.Millisecond
@@ -432,6 +444,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		// journal → applier (its one subscriber) → learner (the applier's)
 		s.jrnl, err = journal.OpenWith[state.Live](journal.Config{
 			Dir: s.journalDir(), NoSync: cfg.JournalNoSync, Preallocate: cfg.JournalPreallocate, Logger: s.log,
+			SegmentBytes: cfg.JournalSegmentBytes,
 			// the state store and the model snapshot are derived from the
 			// journal: one that ends below them has lost records, and must
 			// not hand their LSNs out again
@@ -476,6 +489,11 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.bgTasks.Go(func() {
 		s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
 	})
+	if r := cfg.JournalRetention; (r.MaxAge > 0 || r.MaxBytes > 0) && s.jrnl != nil {
+		s.bgTasks.Go(func() {
+			s.every(time.Hour, "journal retention", func() error { _, err := s.RetainJournal(); return err })
+		})
+	}
 	if err := s.openExperiments(); err != nil {
 		return nil, &InputError{Input: InputExperiments, Err: err}
 	}

@@ -64,8 +64,14 @@ type fileConfig struct {
 	Seed         uint64          `yaml:"seed"`
 	// JournalPreallocate defaults to true: zero-filled segments make each
 	// group commit's fsync a data write only.
-	JournalPreallocate *bool  `yaml:"journal_preallocate"`
-	LogLevel           string `yaml:"log_level"`
+	JournalPreallocate *bool `yaml:"journal_preallocate"`
+	// JournalRetention deletes old journal segments (embedded storage):
+	// max_age (≥ decision_retention) and max_bytes; 0 keeps everything.
+	JournalRetention struct {
+		MaxAge   decide.Duration `yaml:"max_age"`
+		MaxBytes int64           `yaml:"max_bytes"`
+	} `yaml:"journal_retention"`
+	LogLevel string `yaml:"log_level"`
 
 	// OutcomeTypes declare the outcome types (see logs.OutcomeType);
 	// none: logs.DefaultOutcomeTypes.

@@ -77,6 +77,7 @@ func runServe(args []string) error {
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken, LearningMode: fc.LearningMode,
 		Auth: fc.Auth, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey,
+		JournalRetention:   serve.JournalRetention{MaxAge: fc.JournalRetention.MaxAge.D(), MaxBytes: fc.JournalRetention.MaxBytes},
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"nextbest/decide"
@@ -99,6 +100,9 @@ type Learner struct {
 	// processed is the last LSN Run has taken into the model, published
 	// or not: Run's, or whoever calls Snapshot after Run returned.
 	processed uint64
+	// snapshotted is the LSN of the last snapshot written (cfg.From, the
+	// one the learner started from, before any)
+	snapshotted atomic.Uint64
 
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -142,8 +146,14 @@ func New(cfg Config) (*Learner, error) {
 	l := &Learner{cfg: cfg, model: cfg.Model, log: cfg.Logger, rb: rb,
 		ch: make(chan learnBatch, cfg.QueueLen), processed: cfg.From, done: cfg.From}
 	l.cond = sync.NewCond(&l.mu)
+	l.snapshotted.Store(cfg.From)
 	return l, nil
 }
+
+// SnapshotLSN is the LSN of the newest model snapshot on disk (the one
+// the learner started from, before it wrote any): a restart replays the
+// journal from after it, so the journal must keep every later record.
+func (l *Learner) SnapshotLSN() uint64 { return l.snapshotted.Load() }
 
 // Learn queues items (the slice is copied; what the items point to
 // becomes the learner's) and upTo, the LSN they reach, for Run, in order.

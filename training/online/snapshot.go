@@ -43,7 +43,11 @@ func (l *Learner) Snapshot() error {
 	if l.cfg.SnapshotPath == "" {
 		return nil
 	}
-	return writeSnapshot(l.cfg.SnapshotPath, l.model, l.processed, l.cfg.Catalog)
+	if err := writeSnapshot(l.cfg.SnapshotPath, l.model, l.processed, l.cfg.Catalog); err != nil {
+		return err
+	}
+	l.snapshotted.Store(l.processed)
+	return nil
 }
 
 func writeSnapshot(path string, m *models.Ridge, lsn uint64, cat *decide.Catalog) error {
