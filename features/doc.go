@@ -17,7 +17,8 @@
 //	profile:  events, stages (ordered), default_stage, counters (name,
 //	          half_life such as 7d, events, optional numeric property to
 //	          sum), transitions (on, optional from, to; first match wins),
-//	          attributes (name, type, optional consent channel) and
+//	          attributes (name, type, optional consent channel, pii: true
+//	          for personal data, masked where inputs are shown) and
 //	          attribute_events that set them.
 //	vector:   timezone (for time.*), recency_default_days (365), context
 //	          and action field declarations (name, type number|string|bool,

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,11 @@ type rawAttribute struct {
 	Name    string `yaml:"name" json:"name"`
 	Type    string `yaml:"type" json:"type"`
 	Consent string `yaml:"consent" json:"consent"`
+	// PII marks personal data (an e-mail, a phone number, a name): masked
+	// wherever the service shows inputs (Spec.MaskPII) and dropped from
+	// exports unless asked for. Not part of the spec's hash: marking an
+	// attribute does not change the vectors, so models stay valid.
+	PII bool `yaml:"pii" json:"-"`
 }
 
 type rawVector struct {
@@ -172,6 +178,7 @@ type eventRule struct {
 type Spec struct {
 	raw  rawSpec
 	hash string
+	pii  []string // the profile inputs of PII attributes, "attributes.NAME"
 
 	// profile
 	events       map[string]*eventRule
@@ -482,6 +489,9 @@ func (s *Spec) compileProfile(p *rawProfile) error {
 				return fieldErr(f+".consent", "needs a bool attribute")
 			}
 			s.consentOf[a.Name] = a.Consent
+		}
+		if a.PII {
+			s.pii = append(s.pii, "attributes."+a.Name)
 		}
 		s.attrIdx[a.Name] = len(s.attrs)
 		s.attrs = append(s.attrs, fieldDef{name: a.Name, typ: t, maxLen: DefaultMaxLen, min: math.NaN(), max: math.NaN()})
@@ -891,6 +901,29 @@ func (s *Spec) Names() []string { return append([]string(nil), s.names...) }
 // filled in, JSON with fixed field order): the same spec hashes the same
 // whatever its YAML formatting. Model artifacts record it.
 func (s *Spec) Hash() string { return s.hash }
+
+// PIIMask replaces a personal value wherever the service shows inputs.
+const PIIMask = "***"
+
+// IsPII reports whether a profile input ("attributes.email", as
+// Inputs.ProfileMap and the journal name them) is an attribute marked pii.
+func (s *Spec) IsPII(input string) bool { return slices.Contains(s.pii, input) }
+
+// MaskPII returns profile inputs m with the values of PII attributes
+// replaced by PIIMask (a copy when there are any; m itself otherwise).
+func (s *Spec) MaskPII(m map[string]any) map[string]any {
+	if len(s.pii) == 0 {
+		return m
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if s.IsPII(k) {
+			v = PIIMask
+		}
+		out[k] = v
+	}
+	return out
+}
 
 // Stages returns the journey stages in order.
 func (s *Spec) Stages() []string { return append([]string(nil), s.stages...) }

@@ -2,8 +2,11 @@ package serve_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"nextbest/features"
 )
 
 // TestDecisionOnRecord: GET /v1/decisions/{id} returns the decision as it
@@ -76,5 +79,39 @@ func TestDecisionOnRecord(t *testing.T) {
 	}
 	if code, _ := in.call("POST", "/v1/decisions/"+id, map[string]any{}); code != 405 {
 		t.Errorf("POST: %d", code)
+	}
+}
+
+// TestDecisionMasksPII: an attribute marked pii (tier, here) in the feature spec is
+// masked in the decision on record; the vectors (and so the spec's hash)
+// do not change with the marking.
+func TestDecisionMasksPII(t *testing.T) {
+	t.Parallel()
+	cfg := retailConfig(t.TempDir())
+	marked := strings.Replace(string(cfg.FeatureSpec), "{name: tier,         type: string}", "{name: tier,         type: string, pii: true}", 1)
+	if marked == string(cfg.FeatureSpec) {
+		t.Fatal("the retail spec no longer declares tier as expected: update the test")
+	}
+	plain, err := features.ParseSpec(cfg.FeatureSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.FeatureSpec = []byte(marked)
+	spec, err := features.ParseSpec(cfg.FeatureSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Hash() != plain.Hash() || !spec.IsPII("attributes.tier") {
+		t.Fatalf("hash %s vs %s, region pii %v", spec.Hash(), plain.Hash(), spec.IsPII("attributes.tier"))
+	}
+	in := start(t, cfg)
+	dec := in.mustCall("POST", "/v1/decide", map[string]any{"customer_id": "c-0005", "channel": "web"}, 200)
+	rec := in.mustCall("GET", "/v1/decisions/"+fmt.Sprint(dec["decision_id"]), nil, 200)
+	prof := rec["decision"].(map[string]any)["profile"].(map[string]any)
+	if v, ok := prof["attributes.tier"]; !ok || v != features.PIIMask {
+		t.Errorf("tier in the decision on record: %v (profile %v)", v, prof)
+	}
+	if v := prof["attributes.age"]; v == nil || v == features.PIIMask {
+		t.Errorf("age is not pii: %v", v)
 	}
 }

@@ -555,7 +555,8 @@ func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
 // handleDecision answers GET /v1/decisions/{id}: the decision as it was
 // journaled (its inputs, eligible set, ranked actions with propensities,
 // policy, experiment arm, and its explanation when the request asked for
-// one) and the outcomes it has received so far. It answers while the
+// one; attributes marked pii masked) and the outcomes it has received so
+// far. It answers while the
 // decision is in the index (decision_retention); older ones are in the
 // journal (nextbest export).
 func (s *Service) handleDecision(ctx *fasthttp.RequestCtx, raw string) {
@@ -582,6 +583,7 @@ func (s *Service) handleDecision(ctx *fasthttp.RequestCtx, raw string) {
 	if outs == nil {
 		outs = []state.OutcomeSummary{}
 	}
+	d.Profile = s.spec.MaskPII(d.Profile)
 	writeJSON(ctx, 200, map[string]any{"decision": d, "outcomes": outs})
 }
 
