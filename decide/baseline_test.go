@@ -3,6 +3,7 @@ package decide_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"nextbest/decide"
 )
@@ -70,4 +71,39 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestRecencyOfNeverIsTheDefault: a customer who never had an event of a
+// type has the spec's recency_default_days (365) as its recency in the
+// rules, as in the vector: never opening the app makes app-download
+// eligible, never calling support does not make support-followup
+// eligible (a missing key used to read as 0 days, the opposite).
+func TestRecencyOfNeverIsTheDefault(t *testing.T) {
+	e, spec := retailEngine(t, decide.Explorer{}, trainedRidge(t, 64, 4))
+	p := spec.NewProfile("c-9", now.Add(-30*24*time.Hour))
+	p.Cold = false
+	req := &decide.Request{CustomerID: "c-9", Channel: "email", Limit: 1, Explain: true, Now: now}
+	var res decide.Result
+	if err := e.Decide(context.Background(), req, p, &res); err != nil {
+		t.Fatal(err)
+	}
+	eligible := map[string]bool{}
+	for _, a := range res.Eligible {
+		eligible[a.ID] = true
+	}
+	if !eligible["app-download"] || eligible["support-followup"] {
+		t.Errorf("never opened the app, never called support: eligible %v", eligible)
+	}
+	// a call two days ago makes the follow-up eligible
+	p.LastEvent = map[string]time.Time{"support_call": now.Add(-48 * time.Hour)}
+	if err := e.Decide(context.Background(), req, p, &res); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range res.Eligible {
+		found = found || a.ID == "support-followup"
+	}
+	if !found {
+		t.Errorf("a support call 2 days ago: support-followup not eligible")
+	}
 }

@@ -372,7 +372,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	// evaluated once, at req.Now: the rules read the counters and the
 	// clock that the vector reads.
 	e.spec.Inputs(&res.Inputs, p, req.Channel, req.Context, req.Now)
-	fillEnv(&s.env, req, p, &res.Inputs)
+	e.fillEnv(&s.env, req, p, &res.Inputs)
 	consent, hasConsent := p.Consents[req.Channel]
 	explain := res.Explain != nil
 	kept := s.acts[:0]
@@ -629,7 +629,7 @@ func (d Duration) String() string {
 
 // fillEnv sets what the rules see from the request, p and in, the
 // features' evaluation of p at req.Now.
-func fillEnv(env *Env, req *Request, p *features.Profile, in *features.Inputs) {
+func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile, in *features.Inputs) {
 	pe := env.Profile
 	pe.ID = req.CustomerID
 	pe.Known = !p.Cold
@@ -645,10 +645,7 @@ func fillEnv(env *Env, req *Request, p *features.Profile, in *features.Inputs) {
 	for name, v := range in.Counters() {
 		pe.Counters[name] = v
 	}
-	clear(pe.Recency)
-	for typ, t := range p.LastEvent {
-		pe.Recency[typ] = math.Max(0, req.Now.Sub(t).Hours()/24)
-	}
+	e.spec.FillRecency(pe.Recency, p, req.Now)
 	env.Context = req.Context
 	env.Channel = req.Channel
 	lt := in.Time()

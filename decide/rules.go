@@ -15,13 +15,14 @@ import (
 //	profile.attributes.tier in ["gold", "platinum"] && hour >= 8 && hour < 20
 //
 // A missing key of context or profile.attributes reads as nil; use `??`
-// for a default (`(context.cart_value ?? 0) > 50`). A missing key of
-// profile.counters or profile.recency reads as 0, and of
-// profile.consents as false (their maps' zero values), so `??` never
-// applies to them: `(profile.recency.purchase ?? 999) > 30` is false for
-// a customer who never purchased. A rule that fails at run time (a type
-// mismatch) makes the action ineligible, with the error in the
-// explanation.
+// for a default (`(context.cart_value ?? 0) > 50`). profile.recency holds
+// every event type the feature spec declares, with recency_default_days
+// (365 in the sample) for a type the customer never had, as the model's
+// vector reads it: `profile.recency.purchase > 30` is true for a customer
+// who never purchased. A missing key of profile.counters reads as 0, and
+// of profile.consents as false (their maps' zero values), so `??` does not
+// apply to them. A rule that fails at run time (a type mismatch) makes the
+// action ineligible, with the error in the explanation.
 type Env struct {
 	// Profile is a pointer so that reading it from a rule does not copy
 	// (and allocate) the struct at every evaluation.
@@ -45,7 +46,9 @@ type ProfileEnv struct {
 	Attributes  map[string]any `expr:"attributes"`
 	// Counters are the decayed counter values at decision time.
 	Counters map[string]float64 `expr:"counters"`
-	// Recency is days since the last event of each type; absent if never.
+	// Recency is days since the last event of each type the spec
+	// declares; recency_default_days for a type never seen
+	// (features.Spec.FillRecency).
 	Recency  map[string]float64 `expr:"recency"`
 	Consents map[string]bool    `expr:"consents"`
 }

@@ -902,6 +902,21 @@ func (s *Spec) Names() []string { return append([]string(nil), s.names...) }
 // whatever its YAML formatting. Model artifacts record it.
 func (s *Spec) Hash() string { return s.hash }
 
+// FillRecency sets dst[type] to the days from p's last event of each
+// type to now, for every event type the spec declares: the spec's
+// recency_default_days for a type p never had, as the vector reads it
+// (one rule for the model and the eligibility rules). dst is cleared
+// first; a type p had that the spec no longer declares is kept too.
+func (s *Spec) FillRecency(dst map[string]float64, p *Profile, now time.Time) {
+	clear(dst)
+	for _, typ := range s.raw.Profile.Events {
+		dst[typ] = s.recencyDefault
+	}
+	for typ, t := range p.LastEvent {
+		dst[typ] = math.Max(0, now.Sub(t).Hours()/24)
+	}
+}
+
 // PIIMask replaces a personal value wherever the service shows inputs.
 const PIIMask = "***"
 
