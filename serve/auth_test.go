@@ -72,6 +72,7 @@ func TestAuthMatrix(t *testing.T) {
 		body                any
 	}{
 		{"POST", "/v1/decide", serve.ScopeDecide, decideBody},
+		{"POST", "/v1/decide/batch", serve.ScopeDecide, map[string]any{"decisions": []any{decideBody}}},
 		{"POST", "/v1/outcomes", serve.ScopeIngest, map[string]any{"decision_id": "x", "action_id": "y", "reward": 1}},
 		{"POST", "/v1/events", serve.ScopeIngest, map[string]any{"customer_id": "c-0001", "type": "page_view"}},
 		{"GET", "/v1/profiles/c-0001", serve.ScopeProfilesRead, nil},

@@ -47,6 +47,7 @@ type route struct {
 var (
 	routes = map[string]route{
 		"/v1/decide":           {"decide", "POST", ScopeDecide, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecide(c) }},
+		"/v1/decide/batch":     {"decide_batch", "POST", ScopeDecide, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecideBatch(c) }},
 		"/v1/outcomes":         {"outcomes", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleOutcome(c) }},
 		"/v1/events":           {"events", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleEvent(c) }},
 		"/v1/actions":          {"actions", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, s.actionsJSON) }},
@@ -112,7 +113,7 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	if r.method != "" && !s.method(ctx, r.method) {
 		return
 	}
-	if len(ctx.Request.Body()) > s.cfg.MaxBodyBytes {
+	if limit := s.cfg.MaxBodyBytes; len(ctx.Request.Body()) > limit && (r.name != "decide_batch" || len(ctx.Request.Body()) > readLimit(limit)) {
 		s.bodyTooLarge(ctx)
 		return
 	}

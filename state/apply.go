@@ -466,6 +466,16 @@ func (a *Applier) applyDecision(b kv.Batch, r *journal.Record, l *Live, write bo
 	if err != nil {
 		return err
 	}
+	if write {
+		// on record (GET /v1/decisions/{id}), and through set: an outcome
+		// later in the batch looks it up (shown)
+		a.set(b, prefixDecision+d.DecisionID, r.Payload)
+		if d.RequestID != "" {
+			// a retry of the request answers this decision, even an
+			// empty one
+			b.Set(prefixRequest+d.CustomerID+"/"+d.RequestID, []byte(d.DecisionID))
+		}
+	}
 	if len(d.Actions) == 0 {
 		// nothing shown: no impression, no outcome possible
 		if write {
@@ -474,13 +484,8 @@ func (a *Applier) applyDecision(b kv.Batch, r *journal.Record, l *Live, write bo
 		return nil
 	}
 	if write {
-		// through set: an outcome later in the batch looks it up (shown)
-		a.set(b, prefixDecision+d.DecisionID, r.Payload)
 		if a.cfg.ReservationKeys {
 			b.Delete(ReservationKey(d.CustomerID, d.DecisionID))
-		}
-		if d.RequestID != "" {
-			b.Set(prefixRequest+d.CustomerID+"/"+d.RequestID, []byte(d.DecisionID))
 		}
 		p, err := a.profile(d.CustomerID, d.Time)
 		if err != nil {

@@ -60,6 +60,8 @@ func main() {
 		err = runCLV(os.Args[2:], os.Stdout, os.Stderr)
 	case "keys":
 		err = runKeys(os.Args[2:], os.Stdout)
+	case "decide":
+		err = runDecide(os.Args[2:], os.Stdout)
 	case "audit":
 		err = runAudit(os.Args[2:], os.Stdout)
 	case "version", "-v", "--version":
@@ -116,6 +118,7 @@ Usage:
   nextbest simulate [flags]   drive a running service with simulated customers
   nextbest clv fit|report     customer lifetime value: fit BG/NBD and Gamma-Gamma, value each customer
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's
+  nextbest decide --batch F   a campaign: decide for every customer of a CSV file (JSON lines out)
   nextbest keys new [flags]   make an API key: print it once, and its configuration entry
   nextbest audit [flags]      the audit trail of administrative changes
   nextbest version            print the version

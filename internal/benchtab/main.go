@@ -51,6 +51,8 @@ var targets = []struct {
 	// 64 publishers each waiting for its ack, on a nats-server with
 	// sync_interval always (engines.NATS): an fsync per ack
 	{"JetStream publish, fsync per ack (records/s)", "BenchmarkJetStreamPublish", "records/s", 5000, false},
+	// a campaign: 100k customers in under a minute
+	{"batch decide, 1,000 per request (decisions/s)", "BenchmarkDecideBatch", "decisions/s", 1667, false},
 }
 
 func main() {
