@@ -40,9 +40,9 @@ type Row struct {
 	Outcomes    int32     `parquet:"outcomes" json:"outcomes"`
 	Converted   bool      `parquet:"converted" json:"converted"`
 	// Context and Profile are the decision's logged inputs as JSON objects
-	// (keys sorted); empty (Parquet: null) when none were logged.
-	Context string `parquet:"context,optional,json" json:"-"`
-	Profile string `parquet:"profile,optional,json" json:"-"`
+	// (keys sorted); "{}" when none were logged.
+	Context string `parquet:"context,json" json:"-"`
+	Profile string `parquet:"profile,json" json:"-"`
 }
 
 // Columns are the tables' column names, in order: the CSV header.
@@ -77,10 +77,10 @@ func rows(dst []Row, j *logs.Joined) ([]Row, error) {
 	return dst, nil
 }
 
-// jsonObject is m as a JSON object with sorted keys; "" for an empty m.
+// jsonObject is m as a JSON object with sorted keys.
 func jsonObject(m map[string]any) (string, error) {
 	if len(m) == 0 {
-		return "", nil
+		return "{}", nil
 	}
 	b, err := json.Marshal(m)
 	return string(b), err
@@ -193,8 +193,8 @@ func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 // jsonRow is a Row as a JSON line: context and profile as objects.
 type jsonRow struct {
 	*Row
-	Context json.RawMessage `json:"context,omitempty"`
-	Profile json.RawMessage `json:"profile,omitempty"`
+	Context json.RawMessage `json:"context"`
+	Profile json.RawMessage `json:"profile"`
 }
 
 type jsonlRows struct {
@@ -217,7 +217,7 @@ func (l *jsonlRows) write(j *logs.Joined) (int, error) {
 	}
 	for i := range l.rows {
 		r := &l.rows[i]
-		if err := l.enc.Encode(jsonRow{Row: r, Context: rawJSON(r.Context), Profile: rawJSON(r.Profile)}); err != nil {
+		if err := l.enc.Encode(jsonRow{Row: r, Context: json.RawMessage(r.Context), Profile: json.RawMessage(r.Profile)}); err != nil {
 			return 0, fmt.Errorf("cannot write json lines: %w", err)
 		}
 	}
@@ -225,11 +225,3 @@ func (l *jsonlRows) write(j *logs.Joined) (int, error) {
 }
 
 func (l *jsonlRows) close() error { return l.bw.Flush() }
-
-// rawJSON is s as raw JSON; nil for "".
-func rawJSON(s string) json.RawMessage {
-	if s == "" {
-		return nil
-	}
-	return json.RawMessage(s)
-}
