@@ -55,6 +55,11 @@ type Options struct {
 	// matches (no event is kept with Experiment); audit and lost records
 	// are left out by either.
 	Channel, Experiment string
+	// ActionFeatures, when not nil, gives the features of actions by id
+	// (the catalog's action features): DSJSON and cb_adf write them
+	// beside each candidate's id, as "action.KEY" features. An action it
+	// does not name has its id only.
+	ActionFeatures map[string]map[string]any
 	// Progress, when not nil, is called every few thousand records or
 	// decisions and once at the end, on the exporting goroutine.
 	Progress func(Progress)
@@ -164,9 +169,13 @@ func decisions(ctx context.Context, w io.Writer, joined []logs.Joined, o *Option
 	case JSONL:
 		ew = newJSONLRows(w)
 	case DSJSON:
-		ew = newDSJSONWriter(w)
+		dw, err := newDSJSONWriter(w, o.ActionFeatures)
+		if err != nil {
+			return st, err
+		}
+		ew = dw
 	case CBADF:
-		ew = newCBADFWriter(w)
+		ew = newCBADFWriter(w, o.ActionFeatures)
 	}
 	report := func(done bool) {
 		if o.Progress != nil {

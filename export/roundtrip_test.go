@@ -230,3 +230,40 @@ func TestExportParquetTypes(t *testing.T) {
 		t.Errorf("raw rows: %+v", raws)
 	}
 }
+
+// TestExportActionFeatures: with the catalog's action features, DSJSON and
+// cb_adf give each candidate the same "action.KEY" features, as the
+// feature spec's action sources name them.
+func TestExportActionFeatures(t *testing.T) {
+	dir := fixture(t)
+	o := export.Options{ActionFeatures: map[string]map[string]any{
+		"a-cart": {"id": "ignored", "category": "discount", "discount": 0.1},
+		"a-home": {"category": "content", "discount": 0.0},
+	}}
+	var feats [2][]string
+	for i, f := range []export.Format{export.DSJSON, export.CBADF} {
+		o.Format = f
+		out, _ := run(t, dir, o)
+		read := training.ReadDSJSON
+		if f == export.CBADF {
+			read = training.ReadCBADF
+		}
+		err := read(bytes.NewReader(out), func(ex *training.CBExample) error {
+			feats[i] = append(feats[i], fmt.Sprint(ex.Actions))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(feats[0], feats[1]) {
+		t.Errorf("action features differ:\ndsjson %q\ncb_adf %q", feats[0], feats[1])
+	}
+	if want := "[[{97 action.category=content 1} {97 action.discount 0} {97 action.id=a-home 1}]]"; feats[0][3] != want {
+		t.Errorf("d5's candidates: %s, want %s", feats[0][3], want)
+	}
+	if !strings.Contains(feats[0][0], "{97 action.category=discount 1} {97 action.discount 0.1} {97 action.id=a-cart 1}") ||
+		!strings.Contains(feats[0][0], "[{97 action.id=a-none 1}]") {
+		t.Errorf("d1's candidates: %s", feats[0][0])
+	}
+}

@@ -56,22 +56,46 @@ func (e *cbExample) build(j *logs.Joined) bool {
 const dsjsonTime = "2006-01-02T15:04:05.0000000Z"
 
 type dsjsonWriter struct {
-	bw *bufio.Writer
-	ex cbExample
-	b  []byte
+	bw    *bufio.Writer
+	ex    cbExample
+	b     []byte
+	feats map[string][]byte // action id → its features' JSON members, without braces
 }
 
-func newDSJSONWriter(w io.Writer) *dsjsonWriter {
-	return &dsjsonWriter{bw: bufio.NewWriterSize(w, 256<<10)}
+func newDSJSONWriter(w io.Writer, actions map[string]map[string]any) (*dsjsonWriter, error) {
+	dw := &dsjsonWriter{bw: bufio.NewWriterSize(w, 256<<10), feats: make(map[string][]byte, len(actions))}
+	for id, m := range actions {
+		m = withoutID(m)
+		if len(m) == 0 {
+			continue
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("%w: features of action %q: %v", ErrBadOptions, id, err)
+		}
+		dw.feats[id] = b[1 : len(b)-1]
+	}
+	return dw, nil
+}
+
+// withoutID is m without an "id" key (the id is written from the log).
+func withoutID(m map[string]any) map[string]any {
+	if _, ok := m["id"]; !ok {
+		return m
+	}
+	c := maps.Clone(m)
+	delete(c, "id")
+	return c
 }
 
 // write writes one DSJSON line: the label of the first slot
 // ("_label_cost", "_label_probability", "_label_Action" 1-based,
 // "_labelIndex" 0-based), "Timestamp", "Version", "EventId" (the decision
 // id), "a" (the shown actions, 1-based into "_multi", in slot order), "c"
-// (channel, context and profile, and the candidates in "_multi", each
-// {"action":{"id":ID}}), "p" (the propensity of each action of "a" in its
-// slot) and "VWState" ({"m": the policy}).
+// ({"request":{"channel":C}}, context and profile, and the candidates in
+// "_multi", each {"action":{"id":ID, its Options.ActionFeatures}}), "p"
+// (the propensity of each action of "a" in its slot) and "VWState" ({"m":
+// the policy}).
 func (w *dsjsonWriter) write(j *logs.Joined) (int, error) {
 	e := &w.ex
 	if !e.build(j) {
@@ -100,8 +124,9 @@ func (w *dsjsonWriter) write(j *logs.Joined) (int, error) {
 		}
 		b = strconv.AppendInt(b, int64(k+1), 10)
 	}
-	b = append(b, `],"c":{"channel":`...)
+	b = append(b, `],"c":{"request":{"channel":`...)
 	b = journal.AppendJSONString(b, d.Channel)
+	b = append(b, '}')
 	for _, ns := range [...]struct {
 		name string
 		m    map[string]any
@@ -125,6 +150,10 @@ func (w *dsjsonWriter) write(j *logs.Joined) (int, error) {
 		}
 		b = append(b, `{"action":{"id":`...)
 		b = journal.AppendJSONString(b, id)
+		if f := w.feats[id]; f != nil {
+			b = append(b, ',')
+			b = append(b, f...)
+		}
 		b = append(b, "}}"...)
 	}
 	b = append(b, `]},"p":[`...)
@@ -149,19 +178,29 @@ func (w *dsjsonWriter) write(j *logs.Joined) (int, error) {
 func (w *dsjsonWriter) close() error { return w.bw.Flush() }
 
 type cbadfWriter struct {
-	bw *bufio.Writer
-	ex cbExample
-	b  []byte
+	bw    *bufio.Writer
+	ex    cbExample
+	b     []byte
+	feats map[string][]byte // action id → " action.id=ID action.key=value ..." (sorted)
 }
 
-func newCBADFWriter(w io.Writer) *cbadfWriter {
-	return &cbadfWriter{bw: bufio.NewWriterSize(w, 256<<10)}
+func newCBADFWriter(w io.Writer, actions map[string]map[string]any) *cbadfWriter {
+	aw := &cbadfWriter{bw: bufio.NewWriterSize(w, 256<<10), feats: make(map[string][]byte, len(actions))}
+	for id, m := range actions {
+		if m = withoutID(m); len(m) > 0 {
+			m = maps.Clone(m)
+			m["id"] = id
+			aw.feats[id] = appendFeature(nil, "action", m)
+		}
+	}
+	return aw
 }
 
 // write writes one cb_adf example: a shared line with the namespaces
-// channel, context and profile (features named as DSJSON's reader
-// flattens them: "context.page=cart", "profile.visits:3"), one line
-// "|action action.id=ID" per candidate, the first slot's carrying the
+// context, profile and request (features named as DSJSON's reader
+// flattens them: "request.channel=web", "context.page=cart",
+// "profile.visits:3"), one line "|action action.id=ID" (and the action's
+// Options.ActionFeatures) per candidate, the first slot's carrying the
 // label "0:cost:probability", and a blank line.
 func (w *cbadfWriter) write(j *logs.Joined) (int, error) {
 	e := &w.ex
@@ -169,8 +208,7 @@ func (w *cbadfWriter) write(j *logs.Joined) (int, error) {
 		return 0, nil
 	}
 	d := &j.Decision
-	b := append(w.b[:0], "shared |channel"...)
-	b = appendFeature(b, "channel", d.Channel)
+	b := append(w.b[:0], "shared"...)
 	for _, ns := range [...]struct {
 		name string
 		m    map[string]any
@@ -182,6 +220,8 @@ func (w *cbadfWriter) write(j *logs.Joined) (int, error) {
 		b = append(b, ns.name...)
 		b = appendFeature(b, ns.name, ns.m)
 	}
+	b = append(b, " |request"...)
+	b = appendFeature(b, "request.channel", d.Channel)
 	b = append(b, '\n')
 	for i, id := range e.actions {
 		if i == e.shown[0] {
@@ -191,8 +231,13 @@ func (w *cbadfWriter) write(j *logs.Joined) (int, error) {
 			b = strconv.AppendFloat(b, e.prob, 'g', -1, 64)
 			b = append(b, ' ')
 		}
-		b = append(b, "|action action.id="...)
-		b = appendName(b, id)
+		if f, ok := w.feats[id]; ok {
+			b = append(b, "|action"...)
+			b = append(b, f...)
+		} else {
+			b = append(b, "|action action.id="...)
+			b = appendName(b, id)
+		}
 		b = append(b, '\n')
 	}
 	b = append(b, '\n')
