@@ -38,7 +38,7 @@ vet:
 ## bench: the performance table (decide in process, journal, HTTP vs bare fasthttp)
 bench:
 	@mkdir -p bin
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./decide ./journal ./features ./models ./training ./serve ./cluster/stream | tee bin/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./decide ./journal ./features ./models ./training ./serve ./cluster/stream ./export | tee bin/bench.txt
 	@$(GO) run ./internal/benchtab < bin/bench.txt
 
 ## fuzz: every fuzz target of every package for FUZZTIME each (default 20s)

@@ -57,22 +57,35 @@ Flags:
 	if cc == nil {
 		return usageErrorf(fs, "--config must give storage: cluster (the stream to pull)")
 	}
-	ctx := context.Background()
-	st, err := stream.Open(ctx, cc.NATS)
+	start := time.Now()
+	n, from, last, err := pullStream(context.Background(), cc.NATS, *dir)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(w, "pulled %d records (LSN %d to %d) from stream %s into %s in %v\n", n, from, last, cc.NATS.URL, *dir, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// pullStream copies the JetStream journal of nc into the local journal
+// directory dir (created if needed), from the record after dir's last up
+// to the stream's last record when it starts, and syncs dir: "nextbest
+// journal pull", and "nextbest export --stream" into a temporary
+// directory. It returns the number of records copied and the LSN range.
+func pullStream(ctx context.Context, nc stream.Config, dir string) (n int, from, last uint64, err error) {
+	st, err := stream.Open(ctx, nc)
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	defer st.Close()
-	last, err := st.LastSeq(ctx)
+	last, err = st.LastSeq(ctx)
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
-	j, err := journal.Open(journal.Config{Dir: *dir, NoSync: true})
+	j, err := journal.Open(journal.Config{Dir: dir, NoSync: true})
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
-	from := j.LastLSN() + 1
-	start, n := time.Now(), 0
+	from = j.LastLSN() + 1
 	errDone := errors.New("done")
 	if from <= last {
 		err = st.Records(ctx, from, func(recs []journal.Record) error {
@@ -95,12 +108,8 @@ Flags:
 			err = nil
 		}
 	}
-	err = errors.Join(err, j.Close(), syncDir(*dir))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "pulled %d records (LSN %d to %d) from stream %s into %s in %v\n", n, from, last, cc.NATS.URL, *dir, time.Since(start).Round(time.Millisecond))
-	return nil
+	err = errors.Join(err, j.Close(), syncDir(dir))
+	return n, from, last, err
 }
 
 // syncDir fsyncs every file of dir and dir itself.

@@ -9,6 +9,7 @@
 //	nextbest simulate [flags]  drive a running service with simulated customers
 //	nextbest clv fit|report    customer lifetime value (BG/NBD, Gamma-Gamma)
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
+//	nextbest export   [flags]  the journal as Parquet, CSV, JSON lines, DSJSON or cb_adf
 //	nextbest version           print the version
 //
 // Run "nextbest <command> -h" for a command's flags. serve, train, eval
@@ -52,6 +53,8 @@ func main() {
 		err = runReport(os.Args[2:])
 	case "journal":
 		err = runJournal(os.Args[2:])
+	case "export":
+		err = runExport(os.Args[2:])
 	case "experiments":
 		err = runExperiments(os.Args[2:], os.Stdout)
 	case "loop":
@@ -119,6 +122,7 @@ Usage:
   nextbest clv fit|report     customer lifetime value: fit BG/NBD and Gamma-Gamma, value each customer
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's
   nextbest decide --batch F   a campaign: decide for every customer of a CSV file (JSON lines out)
+  nextbest export [flags]     the journal as Parquet, CSV, JSON lines, DSJSON or cb_adf (docs/export.md)
   nextbest keys new [flags]   make an API key: print it once, and its configuration entry
   nextbest audit [flags]      the audit trail of administrative changes
   nextbest version            print the version
