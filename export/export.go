@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"nextbest/logs"
@@ -60,6 +61,11 @@ type Options struct {
 	// beside each candidate's id, as "action.KEY" features. An action it
 	// does not name has its id only.
 	ActionFeatures map[string]map[string]any
+	// Personal, when not nil, names the profile inputs that are personal
+	// data (features.Spec.IsPII: attributes marked pii): they are left out
+	// of every row, unless the export asks for them (nextbest export
+	// --include-pii leaves this nil).
+	Personal func(input string) bool
 	// Progress, when not nil, is called every few thousand records or
 	// decisions and once at the end, on the exporting goroutine.
 	Progress func(Progress)
@@ -196,6 +202,7 @@ func decisions(ctx context.Context, w io.Writer, joined []logs.Joined, o *Option
 			st.Filtered++
 			continue
 		}
+		j.Decision.Profile = o.withoutPersonal(j.Decision.Profile)
 		n, err := ew.write(j)
 		if err != nil {
 			return st, err
@@ -228,4 +235,25 @@ func (o *Options) keep(j *logs.Joined) bool {
 
 func (o *Options) inRange(t time.Time) bool {
 	return (o.From.IsZero() || !t.Before(o.From)) && (o.To.IsZero() || t.Before(o.To))
+}
+
+// withoutPersonal returns profile inputs m without the personal ones
+// (Options.Personal); m itself when there are none to leave out.
+func (o *Options) withoutPersonal(m map[string]any) map[string]any {
+	if o.Personal == nil {
+		return m
+	}
+	var out map[string]any
+	for k := range m {
+		if o.Personal(k) {
+			if out == nil {
+				out = maps.Clone(m)
+			}
+			delete(out, k)
+		}
+	}
+	if out == nil {
+		return m
+	}
+	return out
 }

@@ -227,3 +227,24 @@ func TestExportProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestExportLeavesOutPersonal: the profile inputs Options.Personal names
+// (the feature spec's pii attributes) are in no row, joined or raw;
+// without it they are all there.
+func TestExportLeavesOutPersonal(t *testing.T) {
+	dir := fixture(t)
+	personal := func(input string) bool { return input == "attributes.tier" }
+	for _, raw := range []bool{false, true} {
+		all, _ := run(t, dir, export.Options{Format: export.JSONL, Raw: raw})
+		if !strings.Contains(string(all), "attributes.tier") {
+			t.Fatalf("raw %v: the fixture has no attributes.tier to leave out:\n%s", raw, all)
+		}
+		out, _ := run(t, dir, export.Options{Format: export.JSONL, Raw: raw, Personal: personal})
+		if strings.Contains(string(out), "attributes.tier") {
+			t.Errorf("raw %v: a personal input was exported:\n%s", raw, out)
+		}
+		if !strings.Contains(string(out), "attributes.age") && strings.Contains(string(all), "attributes.age") {
+			t.Errorf("raw %v: a non-personal input was left out", raw)
+		}
+	}
+}

@@ -89,9 +89,24 @@ func raw(ctx context.Context, dir string, w io.Writer, o *Options) (Stats, error
 			st.Filtered++
 			return nil
 		}
+		payload := rec.Payload
+		if rec.Type == journal.TypeDecision && o.Personal != nil {
+			// the decision's personal inputs left out, as in the joined rows
+			var d journal.Decision
+			if err := journal.DecodeDecision(rec.Payload, &d); err != nil {
+				return fmt.Errorf("record %d (%s): %w", rec.LSN, rec.Type, err)
+			}
+			if m := o.withoutPersonal(d.Profile); len(m) != len(d.Profile) {
+				d.Profile = m
+				var err error
+				if payload, err = journal.AppendDecision(nil, &d); err != nil {
+					return fmt.Errorf("record %d (%s): %w", rec.LSN, rec.Type, err)
+				}
+			}
+		}
 		r := RawRow{Type: rec.Type.String(), LSN: int64(rec.LSN), Time: rec.Time.UTC(), DecisionID: p.DecisionID,
 			CustomerID: p.CustomerID, Channel: p.Channel, ActionID: p.ActionID, Kind: p.Type, Reward: p.Reward,
-			Payload: string(rec.Payload)}
+			Payload: string(payload)}
 		if rec.Type == journal.TypeAudit {
 			r.Kind = p.Kind
 		}

@@ -14,7 +14,9 @@ import (
 
 	"nextbest/cluster/stream"
 	"nextbest/decide"
+	"nextbest/examples/retail"
 	"nextbest/export"
+	"nextbest/features"
 	"nextbest/serve"
 )
 
@@ -36,6 +38,7 @@ func exportCmd(args []string, stdout io.Writer, stderr *os.File) error {
 	to := fs.String("to", "", "keep decisions (with --raw, records) before this `time` (RFC 3339 or YYYY-MM-DD, UTC)")
 	channel := fs.String("channel", "", "keep the decisions made on this `channel`")
 	experiment := fs.String("experiment", "", "keep the decisions of this experiment (`name`)")
+	includePII := fs.Bool("include-pii", false, "keep the profile inputs of attributes the feature spec marks pii (left out by default)")
 	progress := fs.Bool("progress", false, "show progress on stderr even when it is not a terminal")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: nextbest export (--journal DIR | --stream URL) --format parquet|csv|jsonl|dsjson|cb_adf [--out FILE] [flags]
@@ -90,6 +93,17 @@ Flags:
 	}
 	if o.Join, err = cfg.joinConfig(); err != nil {
 		return err
+	}
+	if !*includePII {
+		data, err := readOr(serve.InputFeatureSpec, cfg.FeatureSpec, retail.FeatureSpec)
+		if err != nil {
+			return err
+		}
+		spec, err := features.ParseSpec(data)
+		if err != nil {
+			return inputError(serve.InputFeatureSpec, cfg.FeatureSpec, err)
+		}
+		o.Personal = spec.IsPII
 	}
 	if cfg.Catalog != "" && (o.Format == export.DSJSON || o.Format == export.CBADF) {
 		data, err := readInput(serve.InputCatalog, cfg.Catalog)
