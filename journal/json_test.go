@@ -110,3 +110,27 @@ func BenchmarkMarshalDecision(b *testing.B) {
 		json.Marshal(d)
 	}
 }
+
+// FuzzDecodeMatchesEncodingJSON: the payload decoders (JSON v2, for speed)
+// read every decision payload encoding/json reads, to the same value, so
+// that a journal replays the same whichever decoder read it; duplicate
+// names, odd case and invalid UTF-8 included.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	good, _ := journal.AppendDecision(nil, sampleDecision())
+	f.Add(good)
+	f.Add([]byte(`{"decision_id":"a","DECISION_ID":"b","customer_id":"c\xff","context":{"k":1,"k":2},"actions":[{"action_id":"x","propensity":0.5}]}`))
+	f.Add([]byte(`{"decision_id":"a","ts":"2026-01-02T03:04:05.123456789Z","explanation":{"x":[1,2]},"unknown":{"deep":[null]}}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var want journal.Decision
+		if json.Unmarshal(payload, &want) != nil {
+			return
+		}
+		var got journal.Decision
+		if err := journal.DecodeDecision(payload, &got); err != nil {
+			t.Fatalf("encoding/json reads %q, DecodeDecision: %v", payload, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q decodes to\n%+v\nencoding/json:\n%+v", payload, got, want)
+		}
+	})
+}
