@@ -35,9 +35,9 @@
 //	                              impressions; outcomes:  Applier
 //	                              conversions; events:
 //	                              counters), seed (Load)
-//	d/<decision_id>               Applier (a decision     Decision: serve (outcomes),
-//	                              that showed actions:    the learner (rewards),
-//	                              its journal payload)    DecisionForRequest
+//	d/<decision_id>               Applier (every          Decision: serve (outcomes,
+//	                              decision: its journal   GET /v1/decisions), the learner
+//	                              payload)                (rewards), DecisionForRequest
 //	r/<customer_id>/<request_id>  Applier (decisions      DecisionForRequest: serve
 //	                              with a request_id)      (decide replays a repeated request)
 //	o/<decision_id>/<action_id>   Applier (outcomes:      Applier (first learned
@@ -54,6 +54,8 @@
 //	                              actions)
 //	v/<counter>/<labels>, v/since Applier (every record   Volume: serve (GET /v1/stats)
 //	                              applied)
+//	a/<LSN, 16 hex digits>        Applier (audit records: Audit: serve (GET /v1/audit)
+//	                              their journal payload)
 //	m/applied                     Applier (every batch)   NewApplier (where CatchUp starts)
 //	m/seeded                      MarkSeeded              Seeded (serve loads the seed once)
 //
