@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"nextbest/decide"
+	"nextbest/models"
 )
 
 // TestBaselineFirst: apprentice mode's baseline serves the first eligible
@@ -105,5 +106,32 @@ func TestRecencyOfNeverIsTheDefault(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("a support call 2 days ago: support-followup not eligible")
+	}
+}
+
+// TestDegenerateModel: a model that scores every eligible action the same
+// (a ridge shrunk by λ = 10¹², the simulated loop's "broken" candidate) is
+// flagged, so that a canary serving it can be rolled back; a trained model
+// is not.
+func TestDegenerateModel(t *testing.T) {
+	shrunk, err := models.NewRidge(models.RidgeConfig{Dim: 64, Actions: 15, Lambda: 1e12, Name: "shrunk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shrunk.Publish()
+	for _, tc := range []struct {
+		name string
+		sc   decide.Scorer
+		want bool
+	}{{"shrunk", shrunk, true}, {"trained", trainedRidge(t, 64, 6), false}} {
+		e, spec := retailEngine(t, decide.Explorer{}, tc.sc)
+		var res decide.Result
+		req := &decide.Request{CustomerID: "c-1", Channel: "web", Limit: 1, Now: now}
+		if err := e.Decide(context.Background(), req, knownProfile(spec), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Degenerate != tc.want || len(res.Eligible) < 2 {
+			t.Errorf("%s: degenerate %v over %d eligible, want %v", tc.name, res.Degenerate, len(res.Eligible), tc.want)
+		}
 	}
 }

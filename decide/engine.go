@@ -190,7 +190,11 @@ type Result struct {
 	Policy   string
 	Explorer string
 	Fallback bool
-	Actions  []Chosen
+	// Degenerate is set when the scorer gave every eligible action (two
+	// or more) the same posterior mean and std: a constant model, which
+	// cannot tell actions apart (see degenerate).
+	Degenerate bool
+	Actions    []Chosen
 	// Eligible are the actions that passed the funnel, in catalog order.
 	Eligible []*Action
 	// Inputs are the feature inputs of the decision (log Inputs.ProfileMap
@@ -470,6 +474,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		}
 	}
 	res.Eligible = append(res.Eligible, s.acts...)
+	res.Degenerate = sc != nil && degenerate(mean, std)
 
 	// explore, slot by slot
 	s.rem = s.rem[:0]
@@ -514,6 +519,22 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		s.rem = append(s.rem[:j], s.rem[j+1:]...)
 	}
 	return nil
+}
+
+// degenerate reports whether two or more candidates all have the same
+// posterior mean and std, to a millionth of a reward unit (or 1e-9
+// relative): a model that cannot tell them apart.
+func degenerate(mean, std []float64) bool {
+	if len(mean) < 2 {
+		return false
+	}
+	same := func(a, b float64) bool { return math.Abs(a-b) <= 1e-6+1e-9*max(math.Abs(a), math.Abs(b)) }
+	for i := 1; i < len(mean); i++ {
+		if !same(mean[i], mean[0]) || !same(std[i], std[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // nonFinite returns the index of the first candidate whose mean, std or
@@ -566,7 +587,7 @@ func FallbackExplorer(pol Explorer) Explorer {
 }
 
 func (r *Result) reset() {
-	r.Policy, r.Explorer, r.Fallback = "", "", false
+	r.Policy, r.Explorer, r.Fallback, r.Degenerate = "", "", false, false
 	r.Actions = r.Actions[:0]
 	r.Eligible = r.Eligible[:0]
 	r.X = r.X[:0]

@@ -106,6 +106,9 @@ func AppendDecision(dst []byte, d *Decision) ([]byte, error) {
 	if d.Fallback {
 		e.b = append(e.b, `,"fallback":true`...)
 	}
+	if d.Degenerate {
+		e.b = append(e.b, `,"degenerate":true`...)
+	}
 	if sh := d.Shadow; sh != nil {
 		e.key("shadow")
 		e.b = append(e.b, `{"policy":`...)

@@ -83,6 +83,10 @@ type Decision struct {
 	// Actions are the returned actions in slot order.
 	Actions  []LoggedAction `json:"actions"`
 	Fallback bool           `json:"fallback,omitempty"`
+	// Degenerate says the model scored every eligible action the same (a
+	// constant or broken model): it could not tell them apart, and the
+	// ranking came from the business value and exploration alone.
+	Degenerate bool `json:"degenerate,omitempty"`
 	// Shadow is what a shadow policy would have done (it was not served):
 	// the retraining loop's candidate scoring every decision beside the
 	// serving policy, for a near-on-policy estimate of its value.

@@ -14,27 +14,30 @@ import (
 // TestLatencyFromMetrics and TestFallbacksFromStats read the inputs from a
 // real service).
 func TestCanaryHealth(t *testing.T) {
-	c := Canary{MaxFallbackShare: 0.01, MinFallbackDecisions: 100, MaxLatency: 50 * time.Millisecond}
+	c := Canary{MaxFallbackShare: 0.01, MinFallbackDecisions: 100, MaxLatency: 50 * time.Millisecond, MaxDegenerateShare: 0.5}
 	fast := map[string]float64{"canary": 0.0005, "serving": 0.0005}
 	many := map[string]uint64{"canary": 500, "serving": 500}
 	for _, tc := range []struct {
-		name                 string
-		decisions, fallbacks map[string]int64
-		p99                  map[string]float64
-		count                map[string]uint64
-		want                 string // a word of the reason; "" healthy
+		name                             string
+		decisions, fallbacks, degenerate map[string]int64
+		p99                              map[string]float64
+		count                            map[string]uint64
+		want                             string // a word of the reason; "" healthy
 	}{
-		{"every canary decision falls back", map[string]int64{"canary": 200, "serving": 1800}, map[string]int64{"canary": 200}, fast, many, "misbehaves"},
-		{"3% against 0%", map[string]int64{"canary": 1000, "serving": 9000}, map[string]int64{"canary": 30}, fast, many, "misbehaves"},
-		{"as often as the serving arm (a store outage)", map[string]int64{"canary": 1000, "serving": 9000}, map[string]int64{"canary": 50, "serving": 450}, fast, many, ""},
-		{"too few decisions to tell", map[string]int64{"canary": 50, "serving": 450}, map[string]int64{"canary": 50}, fast, many, ""},
-		{"over the latency budget", nil, nil, map[string]float64{"canary": 0.1, "serving": 0.0005}, many, "too slow"},
-		{"past the last bucket", nil, nil, map[string]float64{"canary": math.Inf(1), "serving": 0.0005}, many, "too slow"},
-		{"within the budget", nil, nil, map[string]float64{"canary": 0.025, "serving": 0.0005}, many, ""},
-		{"too few timings", nil, nil, map[string]float64{"canary": 0.1}, map[string]uint64{"canary": 20}, ""},
+		{"every canary decision falls back", map[string]int64{"canary": 200, "serving": 1800}, map[string]int64{"canary": 200}, nil, fast, many, "misbehaves"},
+		{"3% against 0%", map[string]int64{"canary": 1000, "serving": 9000}, map[string]int64{"canary": 30}, nil, fast, many, "misbehaves"},
+		{"as often as the serving arm (a store outage)", map[string]int64{"canary": 1000, "serving": 9000}, map[string]int64{"canary": 50, "serving": 450}, nil, fast, many, ""},
+		{"too few decisions to tell", map[string]int64{"canary": 50, "serving": 450}, map[string]int64{"canary": 50}, nil, fast, many, ""},
+		{"a constant model on every decision", map[string]int64{"canary": 300, "serving": 2700}, nil, map[string]int64{"canary": 300}, fast, many, "degenerate"},
+		{"constant on both arms (a blank serving model)", map[string]int64{"canary": 300, "serving": 2700}, nil, map[string]int64{"canary": 300, "serving": 2700}, fast, many, ""},
+		{"constant now and then", map[string]int64{"canary": 300, "serving": 2700}, nil, map[string]int64{"canary": 30}, fast, many, ""},
+		{"over the latency budget", nil, nil, nil, map[string]float64{"canary": 0.1, "serving": 0.0005}, many, "too slow"},
+		{"past the last bucket", nil, nil, nil, map[string]float64{"canary": math.Inf(1), "serving": 0.0005}, many, "too slow"},
+		{"within the budget", nil, nil, nil, map[string]float64{"canary": 0.025, "serving": 0.0005}, many, ""},
+		{"too few timings", nil, nil, nil, map[string]float64{"canary": 0.1}, map[string]uint64{"canary": 20}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bad, reason := c.unhealthy(tc.decisions, tc.fallbacks, tc.p99, tc.count)
+			bad, reason := c.unhealthy(ArmCounts{tc.decisions, tc.fallbacks, tc.degenerate}, tc.p99, tc.count)
 			if bad != (tc.want != "") || !strings.Contains(reason, tc.want) {
 				t.Fatalf("unhealthy = %v, %q; want a reason with %q", bad, reason, tc.want)
 			}

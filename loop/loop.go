@@ -64,9 +64,10 @@ type Service interface {
 	ArchiveExperiment(ctx context.Context, name string) error
 	// Experiment returns its analysis so far, nil when it has no data.
 	Experiment(ctx context.Context, name string) (*experiment.Result, error)
-	// Fallbacks returns, per arm of experiment name, its decisions and
-	// those that fell back to the value ranking (the arm's model failed).
-	Fallbacks(ctx context.Context, name string) (decisions, fallbacks map[string]int64, err error)
+	// Fallbacks returns, per arm of experiment name, its decisions, those
+	// that fell back to the value ranking (the arm's model failed) and
+	// those whose model scored every action the same.
+	Fallbacks(ctx context.Context, name string) (ArmCounts, error)
 	// Latency returns, per arm of experiment name, the p99 of its
 	// decisions' compute time in seconds and how many decisions that is.
 	Latency(ctx context.Context, name string) (p99 map[string]float64, count map[string]uint64, err error)
@@ -77,6 +78,13 @@ type Service interface {
 	// instance.
 	Mode(ctx context.Context) (Mode, error)
 	SetMode(ctx context.Context, m Mode) error
+}
+
+// ArmCounts are an experiment's decisions per arm, and of them those that
+// fell back to the value ranking and those whose model was degenerate
+// (every eligible action scored the same: a constant model).
+type ArmCounts struct {
+	Decisions, Fallbacks, Degenerate map[string]int64
 }
 
 // Mode is a service's learning mode (GET /admin/mode): "online", or
@@ -167,6 +175,11 @@ type Canary struct {
 	// decisions (default 100).
 	MaxFallbackShare     float64
 	MinFallbackDecisions int64
+	// MaxDegenerateShare is how much more often than the serving arm's
+	// the canary's model may score every action the same (a constant
+	// model) before it is rolled back as degenerate (default 0.5), once it
+	// has MinFallbackDecisions decisions.
+	MaxDegenerateShare float64
 	// MaxLatency is the budget of the canary's decisions' compute time at
 	// the 99th percentile (default 50 ms, the service's default decision
 	// budget): a canary over it, with MinFallbackDecisions decisions, is
@@ -241,6 +254,9 @@ func (c *Config) defaults() error {
 	}
 	if !(c.Canary.Share > 0 && c.Canary.Share < 1) {
 		return fmt.Errorf("loop: canary share %v is not in (0, 1)", c.Canary.Share)
+	}
+	if c.Canary.MaxDegenerateShare == 0 {
+		c.Canary.MaxDegenerateShare = 0.5
 	}
 	if c.Canary.MaxFallbackShare == 0 {
 		c.Canary.MaxFallbackShare = 0.01
@@ -570,7 +586,7 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 		return turn, nil
 	}
 	// a misbehaving or slow model first: it needs no statistics
-	decisions, fallbacks, err := cfg.Service.Fallbacks(ctx, name)
+	counts, err := cfg.Service.Fallbacks(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +594,7 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 	if err != nil {
 		return nil, err
 	}
-	if bad, reason := cfg.Canary.unhealthy(decisions, fallbacks, p99, count); bad {
+	if bad, reason := cfg.Canary.unhealthy(counts, p99, count); bad {
 		return end(EventRolledBack, reason)
 	}
 	if res != nil {
@@ -669,7 +685,19 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 // timeouts) more often than the serving arm's by MaxFallbackShare, or
 // whose compute time's 99th percentile is over MaxLatency, once it has
 // MinFallbackDecisions decisions. It says why.
-func (c Canary) unhealthy(decisions, fallbacks map[string]int64, p99 map[string]float64, count map[string]uint64) (bool, string) {
+func (c Canary) unhealthy(counts ArmCounts, p99 map[string]float64, count map[string]uint64) (bool, string) {
+	decisions, fallbacks := counts.Decisions, counts.Fallbacks
+	if n := decisions["canary"]; n >= c.MinFallbackDecisions {
+		share := float64(counts.Degenerate["canary"]) / float64(n)
+		base := 0.0
+		if m := decisions["serving"]; m > 0 {
+			base = float64(counts.Degenerate["serving"]) / float64(m)
+		}
+		if share > base+c.MaxDegenerateShare {
+			return true, fmt.Sprintf("the canary's model is degenerate: it scored every action the same on %d of its %d decisions (%.0f%% against %.0f%% on the serving arm), so it cannot tell them apart",
+				counts.Degenerate["canary"], n, 100*share, 100*base)
+		}
+	}
 	if n := decisions["canary"]; n >= c.MinFallbackDecisions {
 		share := float64(fallbacks["canary"]) / float64(n)
 		base := 0.0

@@ -350,10 +350,11 @@ func TestFallbacksFromStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.traffic(200, best)
-	decisions, fallbacks, err := svc.Fallbacks(context.Background(), "e1")
+	counts, err := svc.Fallbacks(context.Background(), "e1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	decisions, fallbacks := counts.Decisions, counts.Fallbacks
 	if decisions["serving"]+decisions["canary"] != 200 || decisions["serving"] == 0 {
 		t.Errorf("decisions %v, want the 200 split over both arms", decisions)
 	}

@@ -110,15 +110,16 @@ func (h *HTTPService) Experiment(ctx context.Context, name string) (*experiment.
 }
 
 // Fallbacks implements Service, from GET /v1/stats.
-func (h *HTTPService) Fallbacks(ctx context.Context, name string) (map[string]int64, map[string]int64, error) {
+func (h *HTTPService) Fallbacks(ctx context.Context, name string) (ArmCounts, error) {
 	var st struct {
-		Decisions map[string]map[string]int64 `json:"experiment_decisions"`
-		Fallbacks map[string]map[string]int64 `json:"experiment_fallbacks"`
+		Decisions  map[string]map[string]int64 `json:"experiment_decisions"`
+		Fallbacks  map[string]map[string]int64 `json:"experiment_fallbacks"`
+		Degenerate map[string]map[string]int64 `json:"experiment_degenerate"`
 	}
 	if err := h.Do(ctx, "GET", "/v1/stats", nil, &st); err != nil {
-		return nil, nil, err
+		return ArmCounts{}, err
 	}
-	return st.Decisions[name], st.Fallbacks[name], nil
+	return ArmCounts{Decisions: st.Decisions[name], Fallbacks: st.Fallbacks[name], Degenerate: st.Degenerate[name]}, nil
 }
 
 // SetShadow implements Service, through PUT or DELETE /admin/shadow.

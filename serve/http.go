@@ -252,7 +252,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		V: journal.SchemaVersion, DecisionID: id, RequestID: w.req.RequestID,
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
 		Profile: res.Inputs.FillProfileMap(profile), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
-		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Experiment: exp, Shadow: shadow,
+		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Degenerate: res.Degenerate, Experiment: exp, Shadow: shadow,
 	}
 	if arm != nil && arm.name != "" {
 		d.Policy = arm.name

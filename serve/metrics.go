@@ -171,7 +171,10 @@ type stats struct {
 	// Fallbacks counts the experiment decisions that fell back to the
 	// value ranking (a failing model, a timeout, a store outage)
 	Fallbacks map[string]map[string]int64 `json:"experiment_fallbacks,omitempty"` // experiment → arm → count
-	LastLSN   uint64                      `json:"journal_last_lsn"`
+	// Degenerate counts the experiment decisions whose model scored every
+	// eligible action the same (a constant model)
+	Degenerate map[string]map[string]int64 `json:"experiment_degenerate,omitempty"` // experiment → arm → count
+	LastLSN    uint64                      `json:"journal_last_lsn"`
 }
 
 func (s *Service) stats() (*stats, error) {
@@ -180,7 +183,7 @@ func (s *Service) stats() (*stats, error) {
 		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	return &stats{Since: v.Since, Decisions: v.Decisions, Actions: v.Actions, Outcomes: v.Outcomes,
-		Events: v.Events, Experiment: v.Experiments, Fallbacks: v.Fallbacks, LastLSN: s.journal.LastLSN()}, nil
+		Events: v.Events, Experiment: v.Experiments, Fallbacks: v.Fallbacks, Degenerate: v.Degenerate, LastLSN: s.journal.LastLSN()}, nil
 }
 
 func (m *metrics) write(ctx *fasthttp.RequestCtx) {

@@ -41,6 +41,7 @@ const (
 	volumeEvents      = "events"      // v/events
 	volumeExperiments = "experiments" // v/experiments/<experiment>/<arm>
 	volumeFallbacks   = "fallbacks"   // v/fallbacks/<experiment>/<arm>
+	volumeDegenerate  = "degenerate"  // v/degenerate/<experiment>/<arm>
 	keySince          = prefixVolume + "since"
 )
 
@@ -61,6 +62,10 @@ type Volume struct {
 	// timeout; or the profile store was down), by experiment and arm: how
 	// the retraining loop tells a misbehaving canary.
 	Fallbacks map[string]map[string]int64
+	// Degenerate counts the experiment decisions whose model scored every
+	// eligible action the same (journal.Decision.Degenerate), by
+	// experiment and arm: a constant, broken canary.
+	Degenerate map[string]map[string]int64
 	// Outcomes counts outcomes by type, duplicates not counted (late ones
 	// are: they reach the profile); Events the journey events.
 	Outcomes map[string]int64
@@ -126,7 +131,7 @@ func scanError(what string, err error) error {
 // wrap ErrUnavailable or ErrCorrupt.
 func (s *Store) Volume() (*Volume, error) {
 	v := &Volume{Decisions: map[string]int64{}, Actions: map[string]map[string]int64{},
-		Experiments: map[string]map[string]int64{}, Fallbacks: map[string]map[string]int64{}, Outcomes: map[string]int64{}}
+		Experiments: map[string]map[string]int64{}, Fallbacks: map[string]map[string]int64{}, Degenerate: map[string]map[string]int64{}, Outcomes: map[string]int64{}}
 	nested := func(m map[string]map[string]int64, a, b string, n int64) {
 		if m[a] == nil {
 			m[a] = map[string]int64{}
@@ -159,6 +164,8 @@ func (s *Store) Volume() (*Volume, error) {
 			nested(v.Experiments, parts[1], parts[2], n)
 		case parts[0] == volumeFallbacks && len(parts) == 3:
 			nested(v.Fallbacks, parts[1], parts[2], n)
+		case parts[0] == volumeDegenerate && len(parts) == 3:
+			nested(v.Degenerate, parts[1], parts[2], n)
 		case parts[0] == volumeOutcomes && len(parts) == 2:
 			v.Outcomes[parts[1]] = n
 		case parts[0] == volumeEvents && len(parts) == 1:
@@ -336,6 +343,9 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 		keys = append(keys, counterKey{volumeExperiments, exp, arm})
 		if d.Fallback {
 			keys = append(keys, counterKey{volumeFallbacks, exp, arm})
+		}
+		if d.Degenerate {
+			keys = append(keys, counterKey{volumeDegenerate, exp, arm})
 		}
 		ed = experiment.DecisionOf(d, time.UTC)
 		unitKey = unitKeyOf(exp, d.CustomerID)
@@ -712,7 +722,7 @@ func (k counterKey) storeKey() string {
 		return key
 	}
 	key += "/" + esc(k.a)
-	if k.b != "" || k.name == volumeActions || k.name == volumeExperiments || k.name == volumeFallbacks {
+	if k.b != "" || k.name == volumeActions || k.name == volumeExperiments || k.name == volumeFallbacks || k.name == volumeDegenerate {
 		key += "/" + esc(k.b)
 	}
 	return key

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 
 	"nextbest/loop/simloop"
@@ -51,8 +52,9 @@ func TestScenarioBetter(t *testing.T) {
 }
 
 // TestScenarioBroken: the candidates give constant scores and the gate is
-// off; the canary alone keeps them from everyone: nothing is promoted,
-// every canary ends (rolled back or expired within its bound), and none
+// off; the canary alone keeps them from everyone: the first is rolled
+// back as degenerate (it scores every action the same) at the next turn,
+// nothing is promoted, every canary ends within its bound, and none
 // serves more than its share.
 func TestScenarioBroken(t *testing.T) {
 	if testing.Short() {
@@ -60,6 +62,9 @@ func TestScenarioBroken(t *testing.T) {
 	}
 	t.Parallel()
 	sum := run(t, simloop.Config{Scenario: "broken", Seed: 1})
+	if len(sum.Rollbacks) == 0 || !strings.Contains(sum.Rollbacks[0], "degenerate") {
+		t.Errorf("the first canary was not rolled back as degenerate: %q", sum.Rollbacks)
+	}
 	if sum.Promotions != 0 || len(sum.Rollbacks) == 0 || sum.CandidateShare > 0.55 || sum.FailedCalls != 0 {
 		t.Errorf("broken: %d promotions, rollbacks %q, unpromoted share %.2f, %d failed: %+v",
 			sum.Promotions, sum.Rollbacks, sum.CandidateShare, sum.FailedCalls, sum.Timeline)
