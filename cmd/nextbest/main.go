@@ -9,6 +9,7 @@
 //	nextbest simulate [flags]  drive a running service with simulated customers
 //	nextbest clv fit|report    customer lifetime value (BG/NBD, Gamma-Gamma)
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
+//	nextbest profiles import   import profiles (CSV, JSON lines, Parquet) into a running service
 //	nextbest version           print the version
 //
 // Run "nextbest <command> -h" for a command's flags. serve, train, eval
@@ -60,6 +61,8 @@ func main() {
 		err = runCLV(os.Args[2:], os.Stdout, os.Stderr)
 	case "keys":
 		err = runKeys(os.Args[2:], os.Stdout)
+	case "profiles":
+		err = runProfiles(os.Args[2:], os.Stdout, os.Stderr)
 	case "audit":
 		err = runAudit(os.Args[2:], os.Stdout)
 	case "version", "-v", "--version":
@@ -117,6 +120,7 @@ Usage:
   nextbest clv fit|report     customer lifetime value: fit BG/NBD and Gamma-Gamma, value each customer
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's
   nextbest keys new [flags]   make an API key: print it once, and its configuration entry
+  nextbest profiles import FILE [flags]   import profiles (CSV, JSON lines, Parquet) into a running service
   nextbest audit [flags]      the audit trail of administrative changes
   nextbest version            print the version
 
