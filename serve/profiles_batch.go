@@ -156,6 +156,7 @@ func (s *Service) appendEvents(events []journal.Event, payloads [][]byte) (uint6
 		}
 		groups[g] = append(groups[g], i)
 	}
+	lives := make([]state.Live, len(events)) // one allocation, not one a record
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -167,7 +168,8 @@ func (s *Service) appendEvents(events []journal.Event, payloads [][]byte) (uint6
 		go func() {
 			defer wg.Done()
 			for _, i := range g {
-				lsn, err := s.journal.AppendLive(context.Background(), journal.TypeEvent, events[i].Time, payloads[i], &state.Live{Event: &events[i]})
+				lives[i].Event = &events[i]
+				lsn, err := s.journal.AppendLive(context.Background(), journal.TypeEvent, events[i].Time, payloads[i], &lives[i])
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
