@@ -3,6 +3,7 @@ package apptest
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -79,4 +80,61 @@ func TestCLIProfilesImport(t *testing.T) {
 	if n := events(); n != 5 {
 		t.Errorf("%v events applied after refused files, want 5 (nothing sent)", n)
 	}
+}
+
+// TestCLIProfilesExport exports the attributes of a stopped service's
+// profiles and imports the file into another service: the same profiles.
+func TestCLIProfilesExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	p := startServing(t, data, "--profiles", "none")
+	in := filepath.Join(dir, "in.csv")
+	write(t, in, "customer_id,age,region,tier,email_opt_in\nx-2,34,north,gold,true\nx-1,,\"south, east\",silver,\n")
+	runCLI(t, "profiles", "import", in, "--target", p.base)
+	if code, _, err := p.post("/v1/events", map[string]any{"customer_id": "x-3", "type": "page_view"}); err != nil || code != 202 {
+		t.Fatalf("event: %d %v", code, err)
+	}
+	out := filepath.Join(dir, "out.csv")
+	if _, err := exec.Command(binary, "profiles", "export", "--data", data, "--out", out).CombinedOutput(); err == nil {
+		t.Error("export while the service runs: no error")
+	}
+	p.stop()
+
+	said := runCLI(t, "profiles", "export", "--data", data, "--out", out)
+	if !strings.Contains(said, "exported 2 profiles") || !strings.Contains(said, "1 without attributes") {
+		t.Errorf("export said %q", said)
+	}
+	got := readFile(t, out)
+	want := "customer_id,age,region,tier,email_opt_in\nx-1,,\"south, east\",silver,\nx-2,34,north,gold,true\n"
+	if got != want {
+		t.Errorf("exported csv:\n%s\nwant:\n%s", got, want)
+	}
+	outJSON := filepath.Join(dir, "out.jsonl")
+	runCLI(t, "profiles", "export", "--data", data, "--out", outJSON)
+	if got := readFile(t, outJSON); !strings.Contains(got, `{"age":34,"customer_id":"x-2","email_opt_in":true,"region":"north","tier":"gold"}`) {
+		t.Errorf("exported jsonl:\n%s", got)
+	}
+
+	q := startServer(t, filepath.Join(dir, "data2"), "--profiles", "none")
+	runCLI(t, "profiles", "import", outJSON, "--target", q.base)
+	for id, want := range map[string]string{
+		"x-1": "map[region:south, east tier:silver]",
+		"x-2": "map[age:34 email_opt_in:true region:north tier:gold]",
+	} {
+		if code, prof := q.get("/v1/profiles/" + id); code != 200 || fmt.Sprint(prof["attributes"]) != want {
+			t.Errorf("re-imported %s: %d %v, want %s", id, code, prof["attributes"], want)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -9,7 +9,7 @@
 //	nextbest simulate [flags]  drive a running service with simulated customers
 //	nextbest clv fit|report    customer lifetime value (BG/NBD, Gamma-Gamma)
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
-//	nextbest profiles import   import profiles (CSV, JSON lines, Parquet) into a running service
+//	nextbest profiles import|export   import profiles (CSV, JSON lines, Parquet) into a running service; export their attributes
 //	nextbest version           print the version
 //
 // Run "nextbest <command> -h" for a command's flags. serve, train, eval
@@ -121,6 +121,7 @@ Usage:
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's
   nextbest keys new [flags]   make an API key: print it once, and its configuration entry
   nextbest profiles import FILE [flags]   import profiles (CSV, JSON lines, Parquet) into a running service
+  nextbest profiles export --out FILE     export the profiles' attributes from a stopped service's --data
   nextbest audit [flags]      the audit trail of administrative changes
   nextbest version            print the version
 

@@ -24,16 +24,21 @@ import (
 )
 
 const profilesUsage = `usage: nextbest profiles import FILE [--target URL] [--key KEY] [--config FILE | --features FILE]
-       [--batch 1000] [--in-flight 4] [--format csv|jsonl|parquet] [--progress]`
+       [--batch 1000] [--in-flight 4] [--format csv|jsonl|parquet] [--progress]
+   or: nextbest profiles export [--config FILE] [--data DIR] --out FILE.csv|FILE.jsonl`
 
-// runProfiles implements "nextbest profiles import FILE": profiles from
-// another system (a CRM, a warehouse export) sent to a running service as
-// POST /v1/profiles:batch.
+// runProfiles implements "nextbest profiles import FILE" (profiles from
+// another system, a CRM or a warehouse export, sent to a running service
+// as POST /v1/profiles:batch) and "nextbest profiles export" (their
+// attributes, read from a stopped service's state).
 func runProfiles(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "import" {
-		return errors.New(profilesUsage)
+	if len(args) > 0 && args[0] == "import" {
+		return runProfilesImport(args[1:], stdout, stderr)
 	}
-	return runProfilesImport(args[1:], stdout, stderr)
+	if len(args) > 0 && args[0] == "export" {
+		return runProfilesExport(args[1:], stdout)
+	}
+	return errors.New(profilesUsage)
 }
 
 // maxImportBody is the most bytes of one batch: the least any service
