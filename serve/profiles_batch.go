@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,18 +66,26 @@ func (s *Service) handleProfilesBatch(ctx *fasthttp.RequestCtx) {
 	}
 	now := s.cfg.Now().UTC()
 	events := make([]journal.Event, len(r.Profiles))
-	payloads := make([][]byte, len(r.Profiles))
+	ends := make([]int, len(r.Profiles))
+	// every payload, one after the other: a row's payload is its row plus
+	// the version, the type and the time
+	buf := make([]byte, 0, len(ctx.PostBody())+96*len(events))
 	for i := range r.Profiles {
 		e, err := s.profileEvent(&r.Profiles[i], typ, now)
 		if err != nil {
 			writeErr(ctx, rowError(i, err))
 			return
 		}
-		if payloads[i], err = json.Marshal(&e); err != nil {
+		if buf, err = journal.AppendEvent(buf, &e); err != nil {
 			writeErr(ctx, err)
 			return
 		}
-		events[i] = e
+		events[i], ends[i] = e, len(buf)
+	}
+	payloads := make([][]byte, len(events))
+	start := 0
+	for i, end := range ends {
+		payloads[i], start = buf[start:end:end], end
 	}
 	if !s.admitIngest(ctx) {
 		return
