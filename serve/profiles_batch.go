@@ -145,13 +145,30 @@ func rowError(i int, err error) error {
 	return err
 }
 
-// appendEvents journals events (their payloads encoded) and returns the
-// highest LSN. They are appended concurrently, to share group commits;
-// the events of one customer are appended in their order, one after the
-// other, so that a later row of the batch wins as it would sent alone.
-// On error some events may have been journaled: a retry sets the same
-// attributes again, which changes nothing.
+// batchAppender is a Journal that appends many records in order with one
+// wait (journal.Journal[state.Live]). Where the journal has none (the
+// cluster's stream), appendEvents appends concurrently.
+type batchAppender interface {
+	AppendBatch(ctx context.Context, entries []journal.Entry[state.Live]) (uint64, error)
+}
+
+// appendEvents journals events (their payloads encoded), in order, and
+// returns the highest LSN. They share group commits: appended as one
+// journal batch, or concurrently where the journal has no batch append
+// (the events of one customer then one after the other, so that a later
+// row of the batch wins as it would sent alone). On error some events
+// may have been journaled: a retry sets the same attributes again, which
+// changes nothing.
 func (s *Service) appendEvents(events []journal.Event, payloads [][]byte) (uint64, error) {
+	lives := make([]state.Live, len(events)) // one allocation, not one a record
+	if ba, ok := s.journal.(batchAppender); ok {
+		entries := make([]journal.Entry[state.Live], len(events))
+		for i := range events {
+			lives[i].Event = &events[i]
+			entries[i] = journal.Entry[state.Live]{Type: journal.TypeEvent, Time: events[i].Time, Payload: payloads[i], Live: &lives[i]}
+		}
+		return ba.AppendBatch(context.Background(), entries)
+	}
 	var groups [][]int
 	byCustomer := make(map[string]int, len(events))
 	for i := range events {
@@ -163,7 +180,6 @@ func (s *Service) appendEvents(events []journal.Event, payloads [][]byte) (uint6
 		}
 		groups[g] = append(groups[g], i)
 	}
-	lives := make([]state.Live, len(events)) // one allocation, not one a record
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
