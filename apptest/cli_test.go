@@ -324,6 +324,10 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"report", "attribution"}, []string{"report attribution: --journal is required"}},
 		{[]string{"report", "attribution", "--journal", dir, "--by", "x"}, []string{"report attribution: ", `--by "x"`}},
 		{[]string{"serve", "--bogus"}, []string{"serve: ", "-bogus"}},
+		{[]string{"profiles"}, []string{"usage: nextbest profiles import"}},
+		{[]string{"profiles", "import"}, []string{"profiles import: one FILE is required"}},
+		{[]string{"profiles", "import", "crm.txt"}, []string{"crm.txt: cannot tell the format", "--format"}},
+		{[]string{"profiles", "import", "crm.csv", "--batch", "1001"}, []string{"--batch must be between 1 and 1000"}},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

@@ -392,21 +392,78 @@ func (j *Journal[L]) Append(ctx context.Context, typ Type, ts time.Time, payload
 // AppendLive returns, and, if it returns an error wrapping ErrPending,
 // not at all: the record may still reach the subscribers.
 func (j *Journal[L]) AppendLive(ctx context.Context, typ Type, ts time.Time, payload []byte, live *L) (uint64, error) {
+	lsn, b, err := j.enqueue(ctx, typ, ts, payload, live)
+	if err != nil {
+		return 0, err
+	}
+	return j.await(ctx, b, lsn)
+}
+
+// Entry is one record of AppendBatch: AppendLive's arguments.
+type Entry[L any] struct {
+	Type    Type
+	Time    time.Time
+	Payload []byte
+	Live    *L
+}
+
+// AppendBatch appends entries in their order (their LSNs increase; other
+// appenders' records may come between them) and returns the LSN of the
+// last once every one is durable: AppendLive for each, with one wait for
+// all, and the same durability. The caller may reuse the payloads when it
+// returns, and must not change the live values until then (ever, after an
+// error wrapping ErrPending).
+//
+// On error not all entries were acknowledged: those enqueued before the
+// error may still become durable (unless the journal fails them), as
+// with an AppendLive whose error wraps ErrPending.
+func (j *Journal[L]) AppendBatch(ctx context.Context, entries []Entry[L]) (uint64, error) {
+	var waits []*batch[L] // the batches the entries went into, in order
+	var lasts []uint64    // the LSN of the last entry in each
+	for i := range entries {
+		e := &entries[i]
+		lsn, b, err := j.enqueue(ctx, e.Type, e.Time, e.Payload, e.Live)
+		if err != nil {
+			if len(waits) > 0 {
+				return 0, fmt.Errorf("%w (%d of %d records enqueued, up to lsn %d): %w", ErrPending, i, len(entries), lasts[len(lasts)-1], err)
+			}
+			return 0, err
+		}
+		if n := len(waits); n > 0 && waits[n-1] == b {
+			lasts[n-1] = lsn
+		} else {
+			waits, lasts = append(waits, b), append(lasts, lsn)
+		}
+	}
+	var last uint64
+	for i, b := range waits {
+		lsn, err := j.await(ctx, b, lasts[i])
+		if err != nil {
+			return 0, err
+		}
+		last = lsn
+	}
+	return last, nil
+}
+
+// enqueue adds a record to the batch being filled and returns its LSN
+// and batch (see AppendLive).
+func (j *Journal[L]) enqueue(ctx context.Context, typ Type, ts time.Time, payload []byte, live *L) (uint64, *batch[L], error) {
 	if !Appendable(typ) {
-		return 0, fmt.Errorf("%w: %d", ErrBadType, typ)
+		return 0, nil, fmt.Errorf("%w: %d", ErrBadType, typ)
 	}
 	if len(payload) > MaxPayload {
-		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), MaxPayload)
+		return 0, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), MaxPayload)
 	}
 	if ts.IsZero() {
 		ts = time.Now()
 	}
 	ns, err := unixNano(ts)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	size := FrameHeaderSize + len(payload)
 
@@ -414,12 +471,12 @@ func (j *Journal[L]) AppendLive(ctx context.Context, typ Type, ts time.Time, pay
 	for {
 		if j.closed {
 			j.mu.Unlock()
-			return 0, ErrClosed
+			return 0, nil, ErrClosed
 		}
 		if j.err != nil {
 			err := j.err
 			j.mu.Unlock()
-			return 0, err
+			return 0, nil, err
 		}
 		b := j.cur
 		if b.n == 0 || (b.n < j.cfg.MaxBatch && len(b.buf)+size <= maxBatchBytes) {
@@ -433,7 +490,7 @@ func (j *Journal[L]) AppendLive(ctx context.Context, typ Type, ts time.Time, pay
 		select {
 		case <-space:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
 		j.mu.Lock()
 	}
@@ -454,7 +511,12 @@ func (j *Journal[L]) AppendLive(ctx context.Context, typ Type, ts time.Time, pay
 		default:
 		}
 	}
+	return lsn, b, nil
+}
 
+// await waits until b, holding the record lsn, is durable (see
+// AppendLive).
+func (j *Journal[L]) await(ctx context.Context, b *batch[L], lsn uint64) (uint64, error) {
 	select {
 	case <-b.done:
 	case <-ctx.Done():

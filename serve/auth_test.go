@@ -75,6 +75,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"POST", "/v1/decide/batch", serve.ScopeDecide, map[string]any{"decisions": []any{decideBody}}},
 		{"POST", "/v1/outcomes", serve.ScopeIngest, map[string]any{"decision_id": "x", "action_id": "y", "reward": 1}},
 		{"POST", "/v1/events", serve.ScopeIngest, map[string]any{"customer_id": "c-0001", "type": "page_view"}},
+		{"POST", "/v1/profiles:batch", serve.ScopeIngest, map[string]any{"profiles": []any{map[string]any{"customer_id": "c-0001", "attributes": map[string]any{"tier": "gold"}}}}},
 		{"GET", "/v1/profiles/c-0001", serve.ScopeProfilesRead, nil},
 		{"GET", "/v1/decisions/d-unknown", serve.ScopeProfilesRead, nil},
 		{"GET", "/v1/actions", serve.ScopeRead, nil},

@@ -11,7 +11,9 @@
 // deadline. The decision record is appended to the journal and fsynced
 // (group commit) before the answer leaves: nothing acknowledged is lost.
 // Outcomes must name a decision in the index and an action it returned;
-// events must be of a type the feature spec knows. Every handler runs
+// events must be of a type the feature spec knows; a batch of imported
+// profiles (profiles_batch.go) is a batch of such events, of the spec's
+// attribute event type, all checked before any is journaled. Every handler runs
 // under one recover: a panic is logged and answered with a JSON 500.
 //
 // # Contracts and wiring

@@ -50,6 +50,7 @@ var (
 		"/v1/decide/batch":     {"decide_batch", "POST", ScopeDecide, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecideBatch(c) }},
 		"/v1/outcomes":         {"outcomes", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleOutcome(c) }},
 		"/v1/events":           {"events", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleEvent(c) }},
+		"/v1/profiles:batch":   {routeProfilesBatch, "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleProfilesBatch(c) }},
 		"/v1/actions":          {"actions", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, s.actionsJSON) }},
 		"/v1/experiments":      {"experiments", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleExperiments(c) }},
 		"/v1/stats":            {"stats", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleStats(c) }},
@@ -113,8 +114,8 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	if r.method != "" && !s.method(ctx, r.method) {
 		return
 	}
-	if limit := s.cfg.MaxBodyBytes; len(ctx.Request.Body()) > limit && (r.name != "decide_batch" || len(ctx.Request.Body()) > readLimit(limit)) {
-		s.bodyTooLarge(ctx)
+	if len(ctx.Request.Body()) > s.bodyLimit(r.name) {
+		s.bodyTooLarge(ctx, s.bodyLimit(r.name))
 		return
 	}
 	if r.method == fasthttp.MethodPost && !jsonMediaType(ctx.Request.Header.ContentType()) {
@@ -488,13 +489,8 @@ func (s *Service) handleEvent(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, err)
 		return
 	}
-	if !s.spec.HasEvent(r.Type) {
-		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "type", reason: fmt.Sprintf("unknown event type %q (the feature spec lists the accepted types)", r.Type)})
-		return
-	}
-	e := journal.Event{V: journal.SchemaVersion, CustomerID: r.CustomerID, Type: r.Type, Channel: r.Channel, Time: ts, Properties: r.Properties}
-	// validated exactly as the applier will apply it
-	if err := s.spec.ValidateEvent(features.Event{Type: e.Type, Channel: e.Channel, Time: ts, Properties: e.Properties}); err != nil {
+	e, err := s.journalEvent(&r, ts)
+	if err != nil {
 		writeErr(ctx, err)
 		return
 	}
@@ -514,6 +510,21 @@ func (s *Service) handleEvent(ctx *fasthttp.RequestCtx) {
 	}
 	s.metrics.events.Inc()
 	writeJSON(ctx, 202, map[string]any{"status": "accepted", "lsn": lsn})
+}
+
+// journalEvent is the journal record of a checked event request (see
+// checkEvent), validated exactly as the applier will apply it: a type the
+// feature spec declares (422 otherwise), properties of the types the spec
+// reads from it.
+func (s *Service) journalEvent(r *eventRequest, ts time.Time) (journal.Event, error) {
+	if !s.spec.HasEvent(r.Type) {
+		return journal.Event{}, &fieldError{status: 422, code: "unprocessable", field: "type", reason: fmt.Sprintf("unknown event type %q (the feature spec lists the accepted types)", r.Type)}
+	}
+	e := journal.Event{V: journal.SchemaVersion, CustomerID: r.CustomerID, Type: r.Type, Channel: r.Channel, Time: ts, Properties: r.Properties}
+	if err := s.spec.ValidateEvent(features.Event{Type: e.Type, Channel: e.Channel, Time: ts, Properties: e.Properties}); err != nil {
+		return journal.Event{}, err
+	}
+	return e, nil
 }
 
 // profileView is the answer of GET /v1/profiles/{id}: the stored profile
@@ -667,8 +678,17 @@ var errUnavailable = errors.New("service unavailable")
 // still writing when the answer comes would otherwise see its connection
 // reset, not the 413. Only a body over readLimit is refused by fasthttp
 // unread, with the connection closed.
-func (s *Service) bodyTooLarge(ctx *fasthttp.RequestCtx) {
-	writeError(ctx, 413, "payload_too_large", "", fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+func (s *Service) bodyTooLarge(ctx *fasthttp.RequestCtx, limit int) {
+	writeError(ctx, 413, "payload_too_large", "", fmt.Sprintf("request body is larger than %d bytes", limit))
+}
+
+// bodyLimit is the largest body the route named name takes: MaxBodyBytes,
+// and for a batch of profiles all the server reads (readLimit).
+func (s *Service) bodyLimit(name string) int {
+	if name == routeProfilesBatch || name == "decide_batch" {
+		return readLimit(s.cfg.MaxBodyBytes)
+	}
+	return s.cfg.MaxBodyBytes
 }
 
 // readLimit is the largest body the HTTP server reads before the handler
@@ -680,7 +700,7 @@ func readLimit(maxBody int) int { return max(4*maxBody, 1<<20) }
 func (s *Service) serverError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		s.bodyTooLarge(ctx)
+		s.bodyTooLarge(ctx, s.cfg.MaxBodyBytes)
 	default:
 		writeError(ctx, 400, "invalid_argument", "", "malformed HTTP request: "+err.Error())
 	}

@@ -471,6 +471,14 @@ func parseEvent(body []byte, r *eventRequest, now time.Time) (time.Time, error) 
 	if err := decodeJSON(body, r); err != nil {
 		return time.Time{}, err
 	}
+	return checkEvent(r, now)
+}
+
+// checkEvent validates the syntax of a decoded event and returns its
+// time (now when it has none): the one rule for POST /v1/events and each
+// row of POST /v1/profiles:batch. The errors name the event's fields
+// ("customer_id", "properties.age").
+func checkEvent(r *eventRequest, now time.Time) (time.Time, error) {
 	if err := checkID("customer_id", r.CustomerID); err != nil {
 		return time.Time{}, err
 	}

@@ -161,6 +161,18 @@ func pebbleOptions(log *slog.Logger) *pebble.Options {
 // seed write to it.
 func (s *Store) Profiles() *features.Store { return s.profiles }
 
+// EachProfile calls fn with every stored profile, in customer id order
+// (nextbest profiles export). fn's error stops the scan and is returned.
+func (s *Store) EachProfile(fn func(*features.Profile) error) error {
+	return s.kv.Scan(prefixProfile, func(key, value []byte) error {
+		p, err := features.DecodeProfile(value)
+		if err != nil {
+			return fmt.Errorf("profile %q: %w", key[len(prefixProfile):], err)
+		}
+		return fn(p)
+	})
+}
+
 // Flush writes the memtable to disk: what a restart then finds needs no
 // replay. Without a WAL it is also what makes writes outside the journal
 // (the seed) durable.

@@ -234,7 +234,7 @@ func (c *configFlags) load() (*config, error) {
 // embedded retail sample for either when not configured). Errors name the
 // file.
 func (c *config) specAndCatalog() (*features.Spec, *decide.Catalog, error) {
-	specData, err := readOr(serve.InputFeatureSpec, c.FeatureSpec, retail.FeatureSpec)
+	spec, err := c.spec()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -242,15 +242,25 @@ func (c *config) specAndCatalog() (*features.Spec, *decide.Catalog, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	spec, err := features.ParseSpec(specData)
-	if err != nil {
-		return nil, nil, inputError(serve.InputFeatureSpec, c.FeatureSpec, err)
-	}
 	cat, err := decide.ParseCatalog(catData, spec)
 	if err != nil {
 		return nil, nil, inputError(serve.InputCatalog, c.Catalog, err)
 	}
 	return spec, cat, nil
+}
+
+// spec parses the feature spec (the embedded retail sample when not
+// configured). Errors name the file.
+func (c *config) spec() (*features.Spec, error) {
+	specData, err := readOr(serve.InputFeatureSpec, c.FeatureSpec, retail.FeatureSpec)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := features.ParseSpec(specData)
+	if err != nil {
+		return nil, inputError(serve.InputFeatureSpec, c.FeatureSpec, err)
+	}
+	return spec, nil
 }
 
 // joinConfig is the journal join the service applies: its attribution

@@ -10,6 +10,7 @@
 //	nextbest clv fit|report    customer lifetime value (BG/NBD, Gamma-Gamma)
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
 //	nextbest export   [flags]  the journal as Parquet, CSV, JSON lines, DSJSON or cb_adf
+//	nextbest profiles import|export   import profiles (CSV, JSON lines, Parquet) into a running service; export their attributes
 //	nextbest version           print the version
 //
 // Run "nextbest <command> -h" for a command's flags. serve, train, eval
@@ -65,6 +66,8 @@ func main() {
 		err = runKeys(os.Args[2:], os.Stdout)
 	case "decide":
 		err = runDecide(os.Args[2:], os.Stdout)
+	case "profiles":
+		err = runProfiles(os.Args[2:], os.Stdout, os.Stderr)
 	case "audit":
 		err = runAudit(os.Args[2:], os.Stdout)
 	case "version", "-v", "--version":
@@ -124,6 +127,8 @@ Usage:
   nextbest decide --batch F   a campaign: decide for every customer of a CSV file (JSON lines out)
   nextbest export [flags]     the journal as Parquet, CSV, JSON lines, DSJSON or cb_adf (docs/export.md)
   nextbest keys new [flags]   make an API key: print it once, and its configuration entry
+  nextbest profiles import FILE [flags]   import profiles (CSV, JSON lines, Parquet) into a running service
+  nextbest profiles export --out FILE     export the profiles' attributes from a stopped service's --data
   nextbest audit [flags]      the audit trail of administrative changes
   nextbest version            print the version
 
