@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -291,14 +292,19 @@ func TestOpenAPIConformance(t *testing.T) {
 		case p.key != "":
 			req.Header.Set("Authorization", "Bearer "+p.key)
 		}
-		if p.want < 300 && p.body != "" {
-			// what the service takes, the document's request schema takes
+		if method == opMethod && p.body != "" && p.ctype == "application/json" && (p.want < 300 || p.want == 400 && json.Valid([]byte(p.body))) {
+			// what the service takes, the document's request schema
+			// takes; what its decoder refuses as JSON, the schema refuses
 			vreq, _ := http.NewRequest(method, base+p.path, strings.NewReader(p.body))
 			vreq.Header = req.Header.Clone()
-			if ok, errs := v.ValidateHttpRequestWithPathItem(vreq, model.Paths.PathItems.GetOrZero(opPath), opPath); !ok {
+			ok, errs := v.ValidateHttpRequestWithPathItem(vreq, model.Paths.PathItems.GetOrZero(opPath), opPath)
+			switch {
+			case p.want < 300 && !ok:
 				for _, e := range errs {
 					t.Errorf("%s (%s %s): the request does not match openapi.json: %s: %s", p.op, method, p.path, e.Message, e.Reason)
 				}
+			case p.want == 400 && ok:
+				t.Errorf("%s (%s %s): openapi.json's request schema takes %.200s, which the service refuses with 400", p.op, method, p.path, p.body)
 			}
 		}
 		resp, err := oaClient.Do(req)
@@ -359,15 +365,25 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","request_id":"r-1"}`, want: 200},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web",}`, want: 400},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","limit":0}`, want: 400},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","limit":21}`, want: 400},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":" c-0001","channel":"web"}`, want: 400},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001"}`, want: 400},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","candidates":[""]}`, want: 400},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","context":{"cart_value":2e9}}`, want: 400},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","explain":"yes"}`, want: 400},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"fax"}`, want: 422},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","context":{"cart_vlaue":1}}`, want: 422},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1`), want: 202},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1`), want: 202}, // a duplicate
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(``), want: 400},
+		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":2e9`), want: 400},
+		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1,"type":"Click"`), want: 400},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: `{"decision_id":"nope","action_id":"x","reward":1}`, want: 404},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1,"type":"nope"`), want: 422},
 		{op: "POST /v1/events", path: "/v1/events", ctype: js, body: `{"customer_id":"c-0001","type":"page_view","channel":"web"}`, want: 202},
 		{op: "POST /v1/events", path: "/v1/events", ctype: js, body: `{"type":"page_view"}`, want: 400},
+		{op: "POST /v1/events", path: "/v1/events", ctype: js, body: `{"customer_id":"c-0001","type":"page_view","channel":"Web"}`, want: 400},
+		{op: "POST /v1/events", path: "/v1/events", ctype: js, body: `{"customer_id":"c-0001","type":"page_view","properties":{"n":-2e9}}`, want: 400},
 		{op: "POST /v1/events", path: "/v1/events", ctype: js, body: `{"customer_id":"c-0001","type":"nope"}`, want: 422},
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/c-0001", want: 200},
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/%20c-0001", want: 400},
@@ -481,6 +497,17 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	for _, path := range slices.Sorted(maps.Keys(methods)) {
 		if anyMethod[path] {
+			// every method is answered as GET is
+			opKey := "GET " + path
+			want := 0
+			for code := range ops[opKey].Responses {
+				if n, _ := strconv.Atoi(code); n < 400 && (want == 0 || n < want) {
+					want = n
+				}
+			}
+			for _, m := range []string{"POST", "PUT", "DELETE", "PATCH"} {
+				send(oaProbe{op: opKey, method: m, path: path, key: oaAllKey, ctype: js, body: "{}", want: want})
+			}
 			continue
 		}
 		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
