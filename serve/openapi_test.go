@@ -36,6 +36,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"nextbest/examples/retail"
+	"nextbest/features"
 	"nextbest/models"
 )
 
@@ -210,13 +211,11 @@ var oaUntriggered = map[string]string{
 	"GET /v1/stats 503":                    "the aggregates store failing",
 	"GET /v1/audit 503":                    "the state store failing",
 	"GET /readyz 503":                      "starting, stopping or a journal that cannot write; diskfull_test.go",
-	"PUT /admin/shadow 200":                "needs a servable model version in the registry (training)",
 	"PUT /admin/shadow 503":                "saving the shadow failing",
 	"DELETE /admin/shadow 503":             "saving the shadow failing",
 	"PUT /admin/mode 503":                  "saving the mode failing",
 	"PUT /admin/keys/{name} 503":           "saving the keys failing",
 	"DELETE /admin/keys/{name} 503":        "saving the keys failing",
-	"DELETE /admin/keys/{name} 409":        "the same rule as PUT's 409, which is exercised; one configured key suffices",
 	"DELETE /admin/experiments/{name} 422": "saving the experiments failing (the admin API answers that 422, not 503)",
 }
 
@@ -262,6 +261,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		// the first request takes; every later one is over the rate
 		{Name: "slow", SHA256: HashKey(oaSlowKey), Scopes: slices.Clone(scopes), RatePerSecond: 0.001},
 	}
+	oaSaveModel(t, cfg.Registry) // version 1, for the shadow
 	base := oaStart(t, cfg)
 
 	exercised := map[string]bool{} // "METHOD /path STATUS"
@@ -406,7 +406,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		}},
 		{op: "GET /admin/shadow", path: "/admin/shadow", want: 200},
 		{op: "PUT /admin/shadow", path: "/admin/shadow", body: `{"version":`, want: 400},
-		{op: "PUT /admin/shadow", path: "/admin/shadow", body: `{"version":1}`, want: 422},
+		{op: "PUT /admin/shadow", path: "/admin/shadow", body: `{"version":2}`, want: 422},
+		{op: "PUT /admin/shadow", path: "/admin/shadow", body: `{"version":1,"explorer":{"kind":"softmax","temperature":0.5}}`, want: 200},
+		{op: "GET /admin/shadow", path: "/admin/shadow", want: 200},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0003","channel":"web","explain":true}`, want: 200}, // shadowed
 		{op: "DELETE /admin/shadow", path: "/admin/shadow", want: 200},
 		{op: "GET /admin/mode", path: "/admin/mode", want: 200},
 		{op: "PUT /admin/mode", path: "/admin/mode", body: `{"mode":"apprentice","baseline":"value","epsilon":0.1}`, want: 200},
@@ -421,6 +424,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "PUT /admin/keys/{name}", path: "/admin/keys/reader", body: keyBody, want: 409},
 		{op: "DELETE /admin/keys/{name}", path: "/admin/keys/web-2", want: 200},
 		{op: "DELETE /admin/keys/{name}", path: "/admin/keys/web-2", want: 404},
+		{op: "DELETE /admin/keys/{name}", path: "/admin/keys/reader", want: 409},
 		{op: "GET /admin/experiments", path: "/admin/experiments", want: 200},
 		{op: "PUT /admin/experiments/{name}", path: "/admin/experiments/e1", body: expBody, want: 200},
 		{op: "PUT /admin/experiments/{name}", path: "/admin/experiments/e1", body: `{`, want: 400},
@@ -551,6 +555,39 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	}
 	t.Logf("%d operations, %d answers exercised", len(ops), len(exercised))
+}
+
+// oaSaveModel saves a small ridge model for the retail spec in the
+// registry at dir, as version 1, without promoting it.
+func oaSaveModel(t *testing.T, dir string) {
+	t.Helper()
+	spec, err := features.ParseSpec(retail.FeatureSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.NewRidge(models.RidgeConfig{Dim: spec.Dim(), Name: "offline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float64, spec.Dim())
+	for i := range 50 {
+		for j := range x {
+			x[j] = float64((i*7+j*3)%11) / 11
+		}
+		m.Update(0, x, float64(i%2))
+	}
+	m.Publish()
+	art, err := models.NewArtifact(models.Metadata{Name: "offline", FeatureSpec: spec.Hash(), Source: "test"}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := models.OpenRegistry(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := reg.Save(art); err != nil || v != 1 {
+		t.Fatalf("save: version %d, %v", v, err)
+	}
 }
 
 var oaClient = &http.Client{
