@@ -9,8 +9,10 @@ package serve
 // Schema library for 3.1's draft 2020-12), validates the document itself
 // against the OpenAPI 3.1 meta-schema, and checks an http.Response
 // against the document in one call: the status documented for the
-// operation, the content type, the body against the schema. It is
-// maintained, and only tests import it.
+// operation, the content type, the body against the schema. Its JSON
+// Schema engine is pb33f/jsonschema/v6, the maintained fork of
+// santhosh-tekuri/jsonschema/v6 (draft 2020-12, OpenAPI 3.1's dialect).
+// Only tests import it.
 
 import (
 	"bytes"
