@@ -62,6 +62,7 @@ var (
 		"/healthz":             {"healthz", "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
 		"/readyz":              {"readyz", "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
+		"/openapi.json":        {"openapi", "GET", "", func(_ *Service, c *fasthttp.RequestCtx, _ string) { handleOpenAPI(c) }},
 	}
 	prefixRoutes = []struct {
 		prefix string
