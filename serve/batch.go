@@ -46,8 +46,13 @@ func (s *Service) handleDecideBatch(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	n := len(body.Decisions)
-	if n == 0 || n > MaxBatchDecisions {
-		writeErr(ctx, badField("decisions", "must hold 1 to %d decide requests, not %d", MaxBatchDecisions, n))
+	switch {
+	case n == 0:
+		writeErr(ctx, badField("decisions", "must hold 1 to %d decide requests, not 0", MaxBatchDecisions))
+		return
+	case n > MaxBatchDecisions:
+		writeErr(ctx, &fieldError{status: 413, code: "payload_too_large", field: "decisions",
+			reason: fmt.Sprintf("%d decide requests; a batch holds at most %d", n, MaxBatchDecisions)})
 		return
 	}
 	lines := make([][]byte, n)

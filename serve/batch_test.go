@@ -111,7 +111,7 @@ func TestDecideBatch(t *testing.T) {
 	for i := range 1001 {
 		many = append(many, map[string]any{"customer_id": fmt.Sprintf("x-%d", i), "channel": "web"})
 	}
-	if code, _ := in.batchCall(t, map[string]any{"decisions": many}); code != 400 {
+	if code, _ := in.batchCall(t, map[string]any{"decisions": many}); code != 413 {
 		t.Errorf("1,001 requests: %d", code)
 	}
 }
