@@ -325,6 +325,11 @@ func keyNames(keys []APIKey) string {
 // Only keys added here can be changed here; the configuration's change
 // with the configuration (a reload, SIGHUP).
 func (s *Service) handleKeysAdmin(ctx *fasthttp.RequestCtx, rest string) {
+	if rest != "" && !strings.HasPrefix(rest, "/") || strings.Count(rest, "/") > 1 {
+		// /admin/keysfoo or /admin/keys/a/b: not a key's path
+		writeError(ctx, 404, "not_found", "", "no such endpoint: "+string(ctx.Path()))
+		return
+	}
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	name := strings.TrimPrefix(rest, "/")

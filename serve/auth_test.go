@@ -224,6 +224,10 @@ func TestKeysAtRuntime(t *testing.T) {
 			t.Errorf("PUT %v: %d %v, want 422 naming %s", tc.body, code, out, tc.field)
 		}
 	}
+	// a path that is not a key's is no endpoint (it once made key "foo")
+	if code, _, _ := in.keyed("PUT", "/admin/keysfoo", "ops-key", "", map[string]any{"sha256": serve.HashKey("y"), "scopes": []string{"read"}}); code != 404 {
+		t.Errorf("PUT /admin/keysfoo: %d, want 404", code)
+	}
 	if code, _ := put("ops", map[string]any{"sha256": serve.HashKey("x"), "scopes": []string{"admin"}}); code != 409 {
 		t.Errorf("changing a configuration key through the API: %d, want 409", code)
 	}
