@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -62,7 +60,7 @@ func raw(ctx context.Context, dir string, w io.Writer, o *Options) (Stats, error
 	var rw rawWriter
 	switch o.Format {
 	case Parquet:
-		rw = &rawParquet{pw: parquet.NewGenericWriter[RawRow](w, parquet.Compression(&parquet.Zstd))}
+		rw = rawParquet{newParquetFile[RawRow](w)}
 	case CSV:
 		bw := bufio.NewWriterSize(w, 256<<10)
 		rw = &rawCSV{bw: bw, cw: csv.NewWriter(bw)}
@@ -152,38 +150,12 @@ func (o *Options) keepRaw(t journal.Type, p *peek, kept map[string]struct{}) boo
 	return false
 }
 
-type rawParquet struct {
-	pw  *parquet.GenericWriter[RawRow]
-	buf []RawRow
-}
+// rawParquet writes the raw rows.
+type rawParquet struct{ *parquetFile[RawRow] }
 
-func (p *rawParquet) write(r *RawRow) error {
+func (p rawParquet) write(r *RawRow) error {
 	p.buf = append(p.buf, *r)
-	if len(p.buf) >= parquetBatch {
-		return p.flush()
-	}
-	return nil
-}
-
-func (p *rawParquet) flush() error {
-	if _, err := p.pw.Write(p.buf); err != nil {
-		return fmt.Errorf("cannot write parquet: %w", err)
-	}
-	clear(p.buf)
-	p.buf = p.buf[:0]
-	return nil
-}
-
-func (p *rawParquet) close() error {
-	if len(p.buf) > 0 {
-		if err := p.flush(); err != nil {
-			return err
-		}
-	}
-	if err := p.pw.Close(); err != nil {
-		return fmt.Errorf("cannot write parquet: %w", err)
-	}
-	return nil
+	return p.added()
 }
 
 type rawCSV struct {

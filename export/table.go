@@ -89,29 +89,26 @@ func jsonObject(m map[string]any) (string, error) {
 // parquetBatch is how many rows the Parquet writer is handed at once.
 const parquetBatch = 4096
 
-type parquetRows struct {
-	pw  *parquet.GenericWriter[Row]
-	buf []Row
+// parquetFile writes rows of T to a Parquet file (Zstd), parquetBatch at
+// a time: the joined rows and the raw ones.
+type parquetFile[T any] struct {
+	pw  *parquet.GenericWriter[T]
+	buf []T
 }
 
-func newParquetRows(w io.Writer) *parquetRows {
-	return &parquetRows{pw: parquet.NewGenericWriter[Row](w, parquet.Compression(&parquet.Zstd)), buf: make([]Row, 0, parquetBatch)}
+func newParquetFile[T any](w io.Writer) *parquetFile[T] {
+	return &parquetFile[T]{pw: parquet.NewGenericWriter[T](w, parquet.Compression(&parquet.Zstd)), buf: make([]T, 0, parquetBatch)}
 }
 
-func (p *parquetRows) write(j *logs.Joined) (int, error) {
-	n := len(p.buf)
-	var err error
-	if p.buf, err = rows(p.buf, j); err != nil {
-		return 0, err
-	}
-	added := len(p.buf) - n
+// added writes the buffer out once it holds parquetBatch rows.
+func (p *parquetFile[T]) added() error {
 	if len(p.buf) >= parquetBatch {
-		err = p.flush()
+		return p.flush()
 	}
-	return added, err
+	return nil
 }
 
-func (p *parquetRows) flush() error {
+func (p *parquetFile[T]) flush() error {
 	if _, err := p.pw.Write(p.buf); err != nil {
 		return fmt.Errorf("cannot write parquet: %w", err)
 	}
@@ -120,7 +117,7 @@ func (p *parquetRows) flush() error {
 	return nil
 }
 
-func (p *parquetRows) close() error {
+func (p *parquetFile[T]) close() error {
 	if len(p.buf) > 0 {
 		if err := p.flush(); err != nil {
 			return err
@@ -130,6 +127,20 @@ func (p *parquetRows) close() error {
 		return fmt.Errorf("cannot write parquet: %w", err)
 	}
 	return nil
+}
+
+// parquetRows writes the joined rows.
+type parquetRows struct{ *parquetFile[Row] }
+
+func newParquetRows(w io.Writer) parquetRows { return parquetRows{newParquetFile[Row](w)} }
+
+func (p parquetRows) write(j *logs.Joined) (int, error) {
+	n := len(p.buf)
+	var err error
+	if p.buf, err = rows(p.buf, j); err != nil {
+		return 0, err
+	}
+	return len(p.buf) - n, p.added()
 }
 
 type csvRows struct {
