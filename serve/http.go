@@ -119,7 +119,12 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		s.bodyTooLarge(ctx, s.bodyLimit(r.name))
 		return
 	}
-	if r.method == fasthttp.MethodPost && !jsonMediaType(ctx.Request.Header.ContentType()) {
+	m := string(ctx.Method())
+	if (r.method == fasthttp.MethodPost || r.scope == ScopeAdmin && (m == fasthttp.MethodPost || m == fasthttp.MethodPut)) &&
+		!jsonMediaType(ctx.Request.Header.ContentType()) {
+		// every write takes JSON only, the admin API's too: a browser page
+		// can post a form or text/plain cross-site, not JSON (which needs a
+		// CORS preflight the service never grants)
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", "", "Content-Type must be application/json")
 		return
 	}

@@ -449,10 +449,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "POST /admin/experiments/{name}/ramp", path: "/admin/experiments/e1/ramp", body: `{"shares":{}}`, want: 400},
 		{op: "POST /admin/experiments/{name}/ramp", path: "/admin/experiments/e1/ramp", body: `{"shares":{"nope":1}}`, want: 422},
 		{op: "POST /admin/experiments/{name}/ramp", path: "/admin/experiments/e9/ramp", body: `{"shares":{"a":1}}`, want: 404},
-		{op: "POST /admin/experiments/{name}/stop", path: "/admin/experiments/e1/stop", want: 200},
-		{op: "POST /admin/experiments/{name}/stop", path: "/admin/experiments/e9/stop", want: 404},
+		{op: "POST /admin/experiments/{name}/stop", path: "/admin/experiments/e1/stop", ctype: js, want: 200},
+		{op: "POST /admin/experiments/{name}/stop", path: "/admin/experiments/e9/stop", ctype: js, want: 404},
 		{op: "PUT /admin/experiments/{name}", path: "/admin/experiments/e3", body: strings.Replace(strings.Replace(expBody, "e1", "e3", 1), "2026-11-01", "2027-01-01", 1), want: 200},
-		{op: "POST /admin/experiments/{name}/stop", path: "/admin/experiments/e3/stop", want: 422}, // it would end before it starts
+		{op: "POST /admin/experiments/{name}/stop", path: "/admin/experiments/e3/stop", ctype: js, want: 422}, // it would end before it starts
 		{op: "DELETE /admin/experiments/{name}", path: "/admin/experiments/e1", want: 200},
 		{op: "DELETE /admin/experiments/{name}", path: "/admin/experiments/e1", want: 404},
 		{op: "GET /v1/audit", path: "/v1/audit", want: 200},
