@@ -23,7 +23,7 @@ demo: build
 	echo "  http://$(DEMO_ADDR)/v1/actions            the action catalog"; \
 	echo "  http://$(DEMO_ADDR)/v1/profiles/c-0002    a customer's profile as the journey changes it"; \
 	echo "  http://$(DEMO_ADDR)/ui/                   the live dashboard"; \
-	echo "  curl -s -XPOST http://$(DEMO_ADDR)/v1/decide -d '{\"customer_id\":\"c-0002\",\"channel\":\"web\",\"context\":{\"page\":\"cart\",\"cart_value\":80},\"explain\":true}'"; \
+	echo "  curl -s -XPOST http://$(DEMO_ADDR)/v1/decide -H 'Content-Type: application/json' -d '{\"customer_id\":\"c-0002\",\"channel\":\"web\",\"context\":{\"page\":\"cart\",\"cart_value\":80},\"explain\":true}'"; \
 	$(BIN) simulate --target http://$(DEMO_ADDR) --duration $(DEMO_DURATION) --rate $(DEMO_RATE) --concurrency 16 --wait 30s --json bin/demo-summary.json; \
 	echo "demo: summary in bin/demo-summary.json; stopping the service"
 
