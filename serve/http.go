@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http/pprof"
 	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"github.com/valyala/fasthttp/pprofhandler"
 
 	"nextbest/cluster/rstore"
@@ -75,7 +77,7 @@ var (
 		{"/ui", route{routeUI, "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
 		// the Go runtime's profiles (net/http/pprof's endpoints), for the
 		// operator only
-		{"/debug/pprof/", route{"admin", "GET", ScopeAdmin, func(_ *Service, c *fasthttp.RequestCtx, _ string) { pprofhandler.PprofHandler(c) }}},
+		{"/debug/pprof/", route{"admin", "GET", ScopeAdmin, func(_ *Service, c *fasthttp.RequestCtx, rest string) { pprofServe(c, rest) }}},
 	}
 )
 
@@ -778,4 +780,18 @@ func newDecisionID(now time.Time) string {
 	binary.BigEndian.PutUint64(b[8:], rand.Uint64())
 	binary.BigEndian.PutUint16(b[6:8], uint16(rand.Uint32()))
 	return hex.EncodeToString(b[:])
+}
+
+// pprofIndex is net/http/pprof's index page: fasthttp's pprofhandler
+// answers 404 for /debug/pprof/ (a path that ends in /).
+var pprofIndex = fasthttpadaptor.NewFastHTTPHandlerFunc(pprof.Index)
+
+// pprofServe serves /debug/pprof/REST: the index for an empty REST, the
+// named profile otherwise.
+func pprofServe(c *fasthttp.RequestCtx, rest string) {
+	if rest == "" {
+		pprofIndex(c)
+		return
+	}
+	pprofhandler.PprofHandler(c)
 }

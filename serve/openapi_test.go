@@ -465,7 +465,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /ui/{file}", path: "/ui/nope.js", want: 404},
 		{op: "HEAD /ui/{file}", path: "/ui/app.js", want: 200},
 		{op: "HEAD /ui/{file}", path: "/ui/nope.js", want: 404},
-		{op: "GET /debug/pprof/", path: "/debug/pprof/", want: 404},
+		{op: "GET /debug/pprof/", path: "/debug/pprof/", want: 200},
 		{op: "GET /debug/pprof/{profile}", path: "/debug/pprof/cmdline", want: 200},
 		{op: "GET /debug/pprof/{profile}", path: "/debug/pprof/goroutine?debug=1", want: 200},
 		{op: "GET /debug/pprof/{profile}", path: "/debug/pprof/heap", want: 200},
