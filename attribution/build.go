@@ -121,8 +121,7 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 	}
 	var (
 		byCust = map[string]*custom{}
-		seenID = map[[2]string]bool{} // (decision, outcome_id)
-		seenTy = map[[4]string]bool{} // (decision, action, type, customer) of first types
+		seen   = map[string]*logs.Seen{} // by decision
 		d      journal.Decision
 		o      journal.Outcome
 		e      journal.Event
@@ -174,24 +173,18 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 				st.Skipped++
 				return nil
 			}
-			if o.OutcomeID != "" {
-				k := [2]string{o.DecisionID, o.OutcomeID}
-				if seenID[k] {
-					st.Duplicate++
-					return nil
-				}
-				seenID[k] = true
+			// duplicates by the rule logs.Join applies (one home)
+			sn := seen[o.DecisionID]
+			if sn == nil {
+				sn = new(logs.Seen)
+				seen[o.DecisionID] = sn
+			}
+			if sn.Take(&o, typ) {
+				st.Duplicate++
+				return nil
 			}
 			if !typ.Converts(o.Reward) {
 				return nil
-			}
-			if typ.Aggregate == logs.AggFirst {
-				k := [4]string{o.DecisionID, o.ActionID, o.Type, o.CustomerID}
-				if seenTy[k] {
-					st.Duplicate++
-					return nil
-				}
-				seenTy[k] = true
 			}
 			st.OutcomeConversions++
 			c := get(o.CustomerID)

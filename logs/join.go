@@ -125,9 +125,8 @@ type typeKey struct {
 
 // folds is what the outcomes of one decision have added up to so far.
 type folds struct {
-	aggs  map[typeKey]Aggregate // joined outcomes, per action and type
-	taken map[typeKey]struct{}  // first types whose first outcome came (joined or late)
-	ids   map[string]struct{}   // outcome_ids seen
+	aggs map[typeKey]Aggregate // joined outcomes, per action and type
+	seen Seen                  // what the outcomes took (joined or late): the duplicate rule
 }
 
 // Join reads the journal in dir from the start to its current end with a
@@ -260,26 +259,12 @@ func join(out []Joined, byID map[string]int, state map[int]*folds, o *journal.Ou
 		state[di] = f
 	}
 	k := typeKey{ai, o.Type}
-	_, dupID := f.ids[o.OutcomeID]
-	_, dupType := f.taken[k]
-	if (o.OutcomeID != "" && dupID) || (t.Aggregate == AggFirst && dupType) {
-		st.Duplicate++
-		return
-	}
 	// a counted outcome takes its outcome_id, and the first outcome of a
 	// first type takes the type, attributed or not; a duplicate takes
 	// nothing
-	if o.OutcomeID != "" {
-		if f.ids == nil {
-			f.ids = make(map[string]struct{}, 1)
-		}
-		f.ids[o.OutcomeID] = struct{}{}
-	}
-	if t.Aggregate == AggFirst {
-		if f.taken == nil {
-			f.taken = make(map[typeKey]struct{}, 2)
-		}
-		f.taken[k] = struct{}{}
+	if f.seen.Take(o, t) {
+		st.Duplicate++
+		return
 	}
 	if !Attributed(j.Decision.Time, o.Time, cfg.Window) {
 		st.Late++

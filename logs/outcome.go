@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"nextbest/journal"
 )
 
 // MaxReward bounds the magnitude of a posted reward and of a declared
@@ -292,3 +294,38 @@ func (o *Outcomes) Names() []string { return o.names }
 
 // String lists the declared names, comma-separated.
 func (o *Outcomes) String() string { return strings.Join(o.names, ", ") }
+
+// Seen is the de-duplication state of one decision's outcomes, by the
+// rule every reader of outcomes shares (the state applier keeps the same
+// rule in its store: state.DedupeKeys): a repeat of an outcome_id, or a
+// second outcome of a first-aggregated type for the same action, is a
+// duplicate. Its zero value has seen nothing.
+type Seen struct {
+	ids   map[string]struct{}    // outcome_ids taken
+	first map[[2]string]struct{} // (action, type) of first types taken
+}
+
+// Take reports whether outcome o (of its decision) of type t repeats one
+// already taken; if not, o takes its outcome_id and, for a first type,
+// its action and type. A duplicate takes nothing.
+func (s *Seen) Take(o *journal.Outcome, t *OutcomeType) (dup bool) {
+	k := [2]string{o.ActionID, o.Type}
+	_, dupID := s.ids[o.OutcomeID]
+	_, dupFirst := s.first[k]
+	if (o.OutcomeID != "" && dupID) || (t.Aggregate == AggFirst && dupFirst) {
+		return true
+	}
+	if o.OutcomeID != "" {
+		if s.ids == nil {
+			s.ids = make(map[string]struct{}, 1)
+		}
+		s.ids[o.OutcomeID] = struct{}{}
+	}
+	if t.Aggregate == AggFirst {
+		if s.first == nil {
+			s.first = make(map[[2]string]struct{}, 2)
+		}
+		s.first[k] = struct{}{}
+	}
+	return false
+}
