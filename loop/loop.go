@@ -686,27 +686,24 @@ func judgeCanary(ctx context.Context, cfg *Config, started *models.Event) (*Turn
 // whose compute time's 99th percentile is over MaxLatency, once it has
 // MinFallbackDecisions decisions. It says why.
 func (c Canary) unhealthy(counts ArmCounts, p99 map[string]float64, count map[string]uint64) (bool, string) {
-	decisions, fallbacks := counts.Decisions, counts.Fallbacks
-	if n := decisions["canary"]; n >= c.MinFallbackDecisions {
-		share := float64(counts.Degenerate["canary"]) / float64(n)
-		base := 0.0
-		if m := decisions["serving"]; m > 0 {
-			base = float64(counts.Degenerate["serving"]) / float64(m)
+	n := counts.Decisions["canary"]
+	if n >= c.MinFallbackDecisions {
+		// the share of each arm's decisions a rule counts (the serving
+		// arm's is the baseline: a store outage falls back on both)
+		shares := func(of map[string]int64) (canary, serving float64) {
+			canary = float64(of["canary"]) / float64(n)
+			if m := counts.Decisions["serving"]; m > 0 {
+				serving = float64(of["serving"]) / float64(m)
+			}
+			return canary, serving
 		}
-		if share > base+c.MaxDegenerateShare {
+		if share, base := shares(counts.Degenerate); share > base+c.MaxDegenerateShare {
 			return true, fmt.Sprintf("the canary's model is degenerate: it scored every action the same on %d of its %d decisions (%.0f%% against %.0f%% on the serving arm), so it cannot tell them apart",
 				counts.Degenerate["canary"], n, 100*share, 100*base)
 		}
-	}
-	if n := decisions["canary"]; n >= c.MinFallbackDecisions {
-		share := float64(fallbacks["canary"]) / float64(n)
-		base := 0.0
-		if m := decisions["serving"]; m > 0 {
-			base = float64(fallbacks["serving"]) / float64(m)
-		}
-		if share > base+c.MaxFallbackShare {
+		if share, base := shares(counts.Fallbacks); share > base+c.MaxFallbackShare {
 			return true, fmt.Sprintf("the canary's model misbehaves: %d of its %d decisions fell back to the value ranking (non-finite scores or timeouts), %.1f%% against %.1f%% on the serving arm",
-				fallbacks["canary"], n, 100*share, 100*base)
+				counts.Fallbacks["canary"], n, 100*share, 100*base)
 		}
 	}
 	if count["canary"] >= uint64(c.MinFallbackDecisions) && p99["canary"] > c.MaxLatency.Seconds() {
