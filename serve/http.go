@@ -40,7 +40,10 @@ type route struct {
 	method string
 	// scope is the API-key scope the route needs ("" none: the health
 	// probes, the dashboard's page); see authorize
-	scope   string
+	scope string
+	// batch routes take bodies up to all the server reads (readLimit),
+	// not MaxBodyBytes: a batch is many requests in one
+	batch   bool
 	handler func(s *Service, ctx *fasthttp.RequestCtx, rest string)
 }
 
@@ -48,36 +51,36 @@ type route struct {
 // Their names label the request metrics, a fixed set.
 var (
 	routes = map[string]route{
-		"/v1/decide":           {"decide", "POST", ScopeDecide, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecide(c) }},
-		"/v1/decide/batch":     {"decide_batch", "POST", ScopeDecide, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecideBatch(c) }},
-		"/v1/outcomes":         {"outcomes", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleOutcome(c) }},
-		"/v1/events":           {"events", "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleEvent(c) }},
-		"/v1/profiles:batch":   {routeProfilesBatch, "POST", ScopeIngest, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleProfilesBatch(c) }},
-		"/v1/actions":          {"actions", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, s.actionsJSON) }},
-		"/v1/experiments":      {"experiments", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleExperiments(c) }},
-		"/v1/stats":            {"stats", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleStats(c) }},
-		"/v1/models":           {"models", "GET", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModels(c) }},
-		"/admin/models/reload": {"admin", "POST", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReload(c) }},
-		"/admin/shadow":        {"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
-		"/v1/audit":            {"audit", "GET", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleAudit(c) }},
-		"/admin/mode":          {"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
-		"/healthz":             {"healthz", "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
-		"/readyz":              {"readyz", "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
-		"/metrics":             {"metrics", "", ScopeRead, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
-		"/openapi.json":        {"openapi", "GET", "", func(_ *Service, c *fasthttp.RequestCtx, _ string) { handleOpenAPI(c) }},
+		"/v1/decide":           {"decide", "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecide(c) }},
+		"/v1/decide/batch":     {"decide_batch", "POST", ScopeDecide, true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecideBatch(c) }},
+		"/v1/outcomes":         {"outcomes", "POST", ScopeIngest, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleOutcome(c) }},
+		"/v1/events":           {"events", "POST", ScopeIngest, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleEvent(c) }},
+		"/v1/profiles:batch":   {routeProfilesBatch, "POST", ScopeIngest, true, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleProfilesBatch(c) }},
+		"/v1/actions":          {"actions", "GET", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, s.actionsJSON) }},
+		"/v1/experiments":      {"experiments", "GET", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleExperiments(c) }},
+		"/v1/stats":            {"stats", "GET", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleStats(c) }},
+		"/v1/models":           {"models", "GET", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModels(c) }},
+		"/admin/models/reload": {"admin", "POST", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReload(c) }},
+		"/admin/shadow":        {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
+		"/v1/audit":            {"audit", "GET", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleAudit(c) }},
+		"/admin/mode":          {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
+		"/healthz":             {"healthz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
+		"/readyz":              {"readyz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
+		"/metrics":             {"metrics", "", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
+		"/openapi.json":        {"openapi", "GET", "", false, func(_ *Service, c *fasthttp.RequestCtx, _ string) { handleOpenAPI(c) }},
 	}
 	prefixRoutes = []struct {
 		prefix string
 		route
 	}{
-		{"/v1/decisions/", route{"decisions", "GET", ScopeProfilesRead, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
-		{"/v1/profiles/", route{"profiles", "GET", ScopeProfilesRead, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
-		{"/admin/keys", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
-		{"/admin/experiments", route{"admin", "", ScopeAdmin, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
-		{"/ui", route{routeUI, "", "", func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+		{"/v1/decisions/", route{"decisions", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
+		{"/v1/profiles/", route{"profiles", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
+		{"/admin/keys", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
+		{"/admin/experiments", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
+		{"/ui", route{routeUI, "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
 		// the Go runtime's profiles (net/http/pprof's endpoints), for the
 		// operator only
-		{"/debug/pprof/", route{"admin", "GET", ScopeAdmin, func(_ *Service, c *fasthttp.RequestCtx, rest string) { pprofServe(c, rest) }}},
+		{"/debug/pprof/", route{"admin", "GET", ScopeAdmin, false, func(_ *Service, c *fasthttp.RequestCtx, rest string) { pprofServe(c, rest) }}},
 	}
 )
 
@@ -117,8 +120,8 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	if r.method != "" && !s.method(ctx, r.method) {
 		return
 	}
-	if len(ctx.Request.Body()) > s.bodyLimit(r.name) {
-		s.bodyTooLarge(ctx, s.bodyLimit(r.name))
+	if limit := s.bodyLimit(r); len(ctx.Request.Body()) > limit {
+		s.bodyTooLarge(ctx, limit)
 		return
 	}
 	m := string(ctx.Method())
@@ -690,10 +693,10 @@ func (s *Service) bodyTooLarge(ctx *fasthttp.RequestCtx, limit int) {
 	writeError(ctx, 413, "payload_too_large", "", fmt.Sprintf("request body is larger than %d bytes", limit))
 }
 
-// bodyLimit is the largest body the route named name takes: MaxBodyBytes,
-// and for a batch of profiles all the server reads (readLimit).
-func (s *Service) bodyLimit(name string) int {
-	if name == routeProfilesBatch || name == "decide_batch" {
+// bodyLimit is the largest body route r takes: MaxBodyBytes, and for a
+// batch route all the server reads (readLimit).
+func (s *Service) bodyLimit(r route) int {
+	if r.batch {
 		return readLimit(s.cfg.MaxBodyBytes)
 	}
 	return s.cfg.MaxBodyBytes

@@ -20,7 +20,7 @@ import (
 // large as the server reads (4 × max_body_bytes, at least 1 MiB).
 const MaxBatchProfiles = 1000
 
-// routeProfilesBatch names the batch import route (metrics, bodyLimit).
+// routeProfilesBatch names the batch import route (its metrics label).
 const routeProfilesBatch = "profiles_batch"
 
 // profilesBatchRequest is the body of POST /v1/profiles:batch.
