@@ -131,17 +131,24 @@ Flags:`)
 	if err := estimateTable(w, ests, nil, nil); err != nil {
 		return err
 	}
-	if cmpErr != nil {
-		fmt.Fprintf(w, "\nno comparison with the serving policy: %v\n", cmpErr)
-		return nil
+	printComparison(w, cmp, cmpErr, "serving policy (realised)", 28)
+	return nil
+}
+
+// printComparison prints the serving policy's realised value (labelled
+// serving), the candidate's DR estimate and their paired difference, the
+// labels padded to width, or why there is no comparison.
+func printComparison(w io.Writer, cmp eval.Comparison, err error, serving string, width int) {
+	if err != nil {
+		fmt.Fprintf(w, "\nno comparison with the serving policy: %v\n", err)
+		return
 	}
-	fmt.Fprintf(w, "\nserving policy (realised)   %.5g [%.5g, %.5g]\n", cmp.Serving.Value, cmp.Serving.Lo, cmp.Serving.Hi)
-	fmt.Fprintf(w, "candidate (DR)              %.5g [%.5g, %.5g]\n", cmp.Candidate.Value, cmp.Candidate.Lo, cmp.Candidate.Hi)
-	fmt.Fprintf(w, "difference, paired          %+.5g [%+.5g, %+.5g]\n", cmp.Difference.Value, cmp.Difference.Lo, cmp.Difference.Hi)
+	fmt.Fprintf(w, "\n%-*s%.5g [%.5g, %.5g]\n", width, serving, cmp.Serving.Value, cmp.Serving.Lo, cmp.Serving.Hi)
+	fmt.Fprintf(w, "%-*s%.5g [%.5g, %.5g]\n", width, "candidate (DR)", cmp.Candidate.Value, cmp.Candidate.Lo, cmp.Candidate.Hi)
+	fmt.Fprintf(w, "%-*s%+.5g [%+.5g, %+.5g]\n", width, "difference, paired", cmp.Difference.Value, cmp.Difference.Lo, cmp.Difference.Hi)
 	for _, warn := range cmp.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
-	return nil
 }
 
 // evalJournalSlots is eval journal over the first slots of each decision:
@@ -185,15 +192,6 @@ func evalJournalSlots(w io.Writer, joined []logs.Joined, jst logs.JoinStats, spe
 		}
 		fmt.Fprintln(w)
 	}
-	if cmpErr != nil {
-		fmt.Fprintf(w, "\nno comparison with the serving policy: %v\n", cmpErr)
-		return nil
-	}
-	fmt.Fprintf(w, "\nserving policy (realised total)  %.5g [%.5g, %.5g]\n", cmp.Serving.Value, cmp.Serving.Lo, cmp.Serving.Hi)
-	fmt.Fprintf(w, "candidate (DR)                   %.5g [%.5g, %.5g]\n", cmp.Candidate.Value, cmp.Candidate.Lo, cmp.Candidate.Hi)
-	fmt.Fprintf(w, "difference, paired               %+.5g [%+.5g, %+.5g]\n", cmp.Difference.Value, cmp.Difference.Lo, cmp.Difference.Hi)
-	for _, warn := range cmp.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", warn)
-	}
+	printComparison(w, cmp, cmpErr, "serving policy (realised total)", 33)
 	return nil
 }
