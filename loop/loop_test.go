@@ -225,14 +225,25 @@ func TestLoopPromotesABetterModel(t *testing.T) {
 		t.Errorf("promoted version %d, want %d", v, turn.Version)
 	}
 	// the canary is archived, and the service serves the promoted model
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out := s.post("/v1/decide", map[string]any{"customer_id": "c-x", "channel": "web", "context": map[string]any{"page": "cart"}})
+	s.waitServes(t, turn.Version, func(out map[string]any) {
 		if out["experiment"] != nil {
 			t.Fatalf("a decision after the promotion is still in the canary: %v", out)
 		}
-		if out["policy"] == fmt.Sprintf("linucb@v%d", turn.Version) {
-			break
+	})
+}
+
+// waitServes decides until the service serves version (5 s at most),
+// calling each (if not nil) with every answer.
+func (s *service) waitServes(t *testing.T, version int, each func(out map[string]any)) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := s.post("/v1/decide", map[string]any{"customer_id": "c-x", "channel": "web", "context": map[string]any{"page": "cart"}})
+		if each != nil {
+			each(out)
+		}
+		if out["policy"] == fmt.Sprintf("linucb@v%d", version) {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the service does not serve the promoted model: %v", out)
@@ -448,17 +459,7 @@ func TestLoopEndsTheApprenticeMode(t *testing.T) {
 	if err := (&loop.HTTPService{Target: s.base}).Do(context.Background(), "GET", "/admin/mode", nil, &m); err != nil || m.Apprentice() {
 		t.Fatalf("after the promotion the mode is %+v (%v)", m, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out := s.post("/v1/decide", map[string]any{"customer_id": "c-x", "channel": "web", "context": map[string]any{"page": "cart"}})
-		if out["policy"] == fmt.Sprintf("linucb@v%d", turn.Version) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the service does not serve the promoted model: %v", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitServes(t, turn.Version, nil)
 }
 
 // TestBlindApprenticeGoesToTheCanary: a baseline that does not explore
