@@ -187,56 +187,109 @@ func ReadParquet(path string, m ColumnMap, fn func(*CBExample) error) error {
 		return fmt.Errorf("cannot open parquet file: %w", err)
 	}
 	defer f.Close()
+	var ix *tabIndex
+	cells := make([]string, 0, 64)
+	var ex CBExample
+	err = EachParquetRow(f, func(header []string) error {
+		var err error
+		ix, err = m.index(header)
+		cells = make([]string, len(header))
+		return err
+	}, func(rowNum int, row []parquet.Value) error {
+		for c, v := range row {
+			cells[c] = ""
+			if !v.IsNull() {
+				cells[c] = parquetString(v)
+			}
+		}
+		if e := ix.example(cells, &ex); e != nil {
+			return fmt.Errorf("%w: parquet row %d: %v", ErrParse, rowNum, e)
+		}
+		return fn(&ex)
+	})
+	var oe *ParquetOpenError
+	var re *ParquetRowError
+	switch {
+	case errors.As(err, &oe):
+		return fmt.Errorf("%w: parquet %s: %v", ErrParse, path, oe.Err)
+	case errors.As(err, &re):
+		return fmt.Errorf("%w: parquet row %d: %v", ErrParse, re.Row, re.Err)
+	}
+	return err
+}
+
+// ParquetOpenError is EachParquetRow's error for a file that is not a
+// Parquet file.
+type ParquetOpenError struct{ Err error }
+
+func (e *ParquetOpenError) Error() string { return "not a Parquet file: " + e.Err.Error() }
+func (e *ParquetOpenError) Unwrap() error { return e.Err }
+
+// ParquetRowError is EachParquetRow's error for a row that cannot be read
+// (its 1-based number).
+type ParquetRowError struct {
+	Row int
+	Err error
+}
+
+func (e *ParquetRowError) Error() string { return fmt.Sprintf("row %d: %v", e.Row, e.Err) }
+func (e *ParquetRowError) Unwrap() error { return e.Err }
+
+// EachParquetRow reads a Parquet file with a flat schema: header is called
+// once with the column names (nested ones dotted), then row with each
+// row's 1-based number and its values, one per column in header order
+// (null where the row has none; the slice is reused). An error from
+// either stops the walk and is returned as it is; a file that is not
+// Parquet is a *ParquetOpenError, a row that cannot be read a
+// *ParquetRowError. The one walk of the training reader and of nextbest
+// profiles import.
+func EachParquetRow(f *os.File, header func([]string) error, row func(int, []parquet.Value) error) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
-		return fmt.Errorf("%w: parquet %s: %v", ErrParse, path, err)
+		return &ParquetOpenError{err}
 	}
-	var header []string
+	var names []string
 	for _, c := range pf.Schema().Columns() {
-		header = append(header, strings.Join(c, "."))
+		names = append(names, strings.Join(c, "."))
 	}
-	ix, err := m.index(header)
-	if err != nil {
+	if err := header(names); err != nil {
 		return err
 	}
-	cells := make([]string, len(header))
-	var ex CBExample
-	rowNum := 0
+	cells := make([]parquet.Value, len(names))
 	rows := make([]parquet.Row, 256)
+	rowNum := 0
 	for _, rg := range pf.RowGroups() {
-		rr := rg.Rows()
-		for {
-			n, err := rr.ReadRows(rows)
-			for _, row := range rows[:n] {
-				rowNum++
-				clear(cells)
-				for _, v := range row {
-					if c := v.Column(); c >= 0 && c < len(cells) && !v.IsNull() {
-						cells[c] = parquetString(v)
+		if err := func() error {
+			rr := rg.Rows()
+			defer rr.Close()
+			for {
+				n, err := rr.ReadRows(rows)
+				for _, r := range rows[:n] {
+					rowNum++
+					clear(cells)
+					for _, v := range r {
+						if c := v.Column(); c >= 0 && c < len(cells) {
+							cells[c] = v
+						}
+					}
+					if e := row(rowNum, cells); e != nil {
+						return e
 					}
 				}
-				if e := ix.example(cells, &ex); e != nil {
-					rr.Close()
-					return fmt.Errorf("%w: parquet row %d: %v", ErrParse, rowNum, e)
+				if errors.Is(err, io.EOF) {
+					return nil
 				}
-				if e := fn(&ex); e != nil {
-					rr.Close()
-					return e
+				if err != nil {
+					return &ParquetRowError{rowNum + 1, err}
 				}
 			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rr.Close()
-				return fmt.Errorf("%w: parquet row %d: %v", ErrParse, rowNum+1, err)
-			}
+		}(); err != nil {
+			return err
 		}
-		rr.Close()
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"nextbest/features"
+	"nextbest/training"
 )
 
 // Import file formats (--format; by default from the file's extension).
@@ -326,65 +327,37 @@ func (r *profileReader) readJSONL(f io.Reader, fn func(string, *profileRecord) e
 // readParquet reads a Parquet file with a flat schema: customer_id, ts and
 // the attributes as top-level columns of string, number or boolean types.
 func (r *profileReader) readParquet(f *os.File, fn func(string, *profileRecord) error) error {
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("not a Parquet file: %v", err)
-	}
 	var header []string
-	for _, c := range pf.Schema().Columns() {
-		header = append(header, strings.Join(c, "."))
-	}
-	if err := r.checkColumns(header); err != nil {
-		return err
-	}
-	cells := make([]any, len(header))
-	rows := make([]parquet.Row, 256)
+	var cells []any
 	var rec profileRecord
-	rowNum := 0
-	for _, rg := range pf.RowGroups() {
-		rr := rg.Rows()
-		for {
-			n, err := rr.ReadRows(rows)
-			for _, row := range rows[:n] {
-				rowNum++
-				clear(cells)
-				for _, v := range row {
-					if c := v.Column(); c >= 0 && c < len(cells) && !v.IsNull() {
-						cells[c] = parquetValue(v)
-					}
-				}
-				at := "row " + strconv.Itoa(rowNum)
-				each := func(yield func(string, any) bool) {
-					for i, c := range cells {
-						if !yield(header[i], c) {
-							return
-						}
-					}
-				}
-				if e := r.record(each, &rec); e != nil {
-					rr.Close()
-					return &rowError{at, e}
-				}
-				if e := fn(at, &rec); e != nil {
-					rr.Close()
-					return e
-				}
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rr.Close()
-				return fmt.Errorf("row %d: %v", rowNum+1, err)
+	err := training.EachParquetRow(f, func(h []string) error {
+		header, cells = h, make([]any, len(h))
+		return r.checkColumns(header)
+	}, func(rowNum int, row []parquet.Value) error {
+		for c, v := range row {
+			cells[c] = nil
+			if !v.IsNull() {
+				cells[c] = parquetValue(v)
 			}
 		}
-		rr.Close()
+		at := "row " + strconv.Itoa(rowNum)
+		each := func(yield func(string, any) bool) {
+			for i, c := range cells {
+				if !yield(header[i], c) {
+					return
+				}
+			}
+		}
+		if e := r.record(each, &rec); e != nil {
+			return &rowError{at, e}
+		}
+		return fn(at, &rec)
+	})
+	var re *training.ParquetRowError
+	if errors.As(err, &re) {
+		return fmt.Errorf("row %d: %v", re.Row, re.Err)
 	}
-	return nil
+	return err // a *training.ParquetOpenError says "not a Parquet file: ..."
 }
 
 // parquetValue is a Parquet cell as the JSON decoder would give it.
