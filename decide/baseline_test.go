@@ -2,6 +2,7 @@ package decide_test
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func TestBaselineFirst(t *testing.T) {
 		if i == 0 {
 			want += 0.7
 		}
-		if got := props[a.ID]; got != 0 && abs(got-want) > 1e-12 {
+		if got := props[a.ID]; got != 0 && math.Abs(got-want) > 1e-12 {
 			t.Errorf("%s: logged propensity %v, want %v", a.ID, got, want)
 		}
 		checkFreq(t, "slot 0 "+a.ID, counts[a.ID], n, want)
@@ -65,13 +66,6 @@ func TestBaselineFirst(t *testing.T) {
 	if err := e.Decide(context.Background(), req, p, &res); err == nil {
 		t.Error("an unknown baseline was accepted")
 	}
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 // TestRecencyOfNeverIsTheDefault: a customer who never had an event of a

@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -64,12 +65,12 @@ func TestApprenticeMode(t *testing.T) {
 		p := a["propensity"].(float64)
 		if a["action_id"] == "style-guide" {
 			first++
-			if want := 0.8 + 0.2/2; abs(p-want) > 1e-12 {
+			if want := 0.8 + 0.2/2; math.Abs(p-want) > 1e-12 {
 				t.Fatalf("baseline action's propensity %v, want %v", p, want)
 			}
 		} else {
 			other++
-			if abs(p-0.2/2) > 1e-12 {
+			if math.Abs(p-0.2/2) > 1e-12 {
 				t.Fatalf("explored action's propensity %v, want %v", p, 0.2/2)
 			}
 		}
@@ -101,11 +102,4 @@ func TestApprenticeMode(t *testing.T) {
 	if d := decideOnce("c-0001"); d["policy"] == "baseline:first" {
 		t.Errorf("back online, the baseline still serves: %v", d)
 	}
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
