@@ -2,6 +2,7 @@ package serve
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -36,9 +37,19 @@ func FuzzKeysConfig(f *testing.F) {
 		if len(kr.byHash) != len(keys) {
 			t.Fatalf("%d keys, %d in the ring", len(keys), len(kr.byHash))
 		}
-		for h, k := range kr.byHash {
-			if k.name == "" || len(k.scopes) == 0 || h == ([sha256.Size]byte{}) && false {
+		for _, k := range kr.byHash {
+			if k.name == "" || len(k.scopes) == 0 {
 				t.Fatalf("accepted a key without a name or scopes: %+v", k)
+			}
+		}
+		// every key is found by its hash, under its own name
+		for _, key := range keys {
+			h, err := hex.DecodeString(key.SHA256)
+			if err != nil || len(h) != sha256.Size {
+				t.Fatalf("accepted a bad hash %q", key.SHA256)
+			}
+			if k := kr.byHash[[sha256.Size]byte(h)]; k == nil || k.name != key.Name {
+				t.Fatalf("key %s is not found by its hash", key.Name)
 			}
 		}
 	})
