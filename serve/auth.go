@@ -241,32 +241,24 @@ func (s *Service) openKeys() error {
 	if err != nil {
 		return err
 	}
-	if s.apiKeys, err = parseKeysDoc(doc); err != nil {
+	saved, err := parseKeysDoc(doc)
+	if err != nil {
 		return fmt.Errorf("the keys saved through the admin API: %w", err)
 	}
-	s.cfgKeys = s.cfg.Auth.Keys
-	if err := s.rebuildKeys(); err != nil {
+	if err := s.useKeys(s.cfg.Auth.Keys, saved); err != nil {
 		return err
 	}
 	if kr := s.keys.Load(); len(kr.byHash) == 0 {
 		s.log.Warn("development mode: no API keys are configured, every endpoint is open to whoever reaches the port (loopback only)")
 	}
-	s.bgTasks.Go(func() {
-		s.keysStore.Watch(s.background, func(doc []byte) {
-			keys, err := parseKeysDoc(doc)
-			if err == nil {
-				s.keysMu.Lock()
-				old := s.apiKeys
-				s.apiKeys = keys
-				if err = s.rebuildKeys(); err != nil {
-					s.apiKeys = old
-				}
-				s.keysMu.Unlock()
-			}
-			if err != nil {
-				s.log.Error("not using the keys another instance saved", "err", err)
-			}
-		})
+	s.watchDoc(s.keysStore, "not using the keys another instance saved", func(doc []byte) error {
+		keys, err := parseKeysDoc(doc)
+		if err != nil {
+			return err
+		}
+		s.keysMu.Lock()
+		defer s.keysMu.Unlock()
+		return s.useKeys(s.cfgKeys, keys)
 	})
 	return nil
 }
@@ -281,13 +273,14 @@ func parseKeysDoc(doc []byte) ([]APIKey, error) {
 	return d.Keys, nil
 }
 
-// rebuildKeys makes the configuration's and the admin API's keys live.
-func (s *Service) rebuildKeys() error {
-	all := append(slices.Clone(s.cfgKeys), s.apiKeys...)
-	kr, err := newKeyring(all, s.keys.Load())
+// useKeys makes the configuration's keys cfg and the admin API's keys api
+// live, or changes nothing when together they do not validate.
+func (s *Service) useKeys(cfg, api []APIKey) error {
+	kr, err := newKeyring(append(slices.Clone(cfg), api...), s.keys.Load())
 	if err != nil {
 		return err
 	}
+	s.cfgKeys, s.apiKeys = cfg, api
 	s.keys.Store(kr)
 	return nil
 }
@@ -298,10 +291,7 @@ func (s *Service) rebuildKeys() error {
 func (s *Service) SetConfigKeys(keys []APIKey, by string) error {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
-	old := s.cfgKeys
-	s.cfgKeys = keys
-	if err := s.rebuildKeys(); err != nil {
-		s.cfgKeys = old
+	if err := s.useKeys(keys, s.apiKeys); err != nil {
 		return err
 	}
 	s.audit(by, "keys_reloaded", fmt.Sprintf("%d keys from the configuration: %s", len(keys), keyNames(keys)))
@@ -401,9 +391,7 @@ func (s *Service) handleKeysAdmin(ctx *fasthttp.RequestCtx, rest string) {
 		return
 	}
 	old := s.apiKeys
-	s.apiKeys = keys
-	if err := s.rebuildKeys(); err != nil {
-		s.apiKeys = old
+	if err := s.useKeys(s.cfgKeys, keys); err != nil {
 		writeErr(ctx, err)
 		return
 	}
@@ -412,8 +400,7 @@ func (s *Service) handleKeysAdmin(ctx *fasthttp.RequestCtx, rest string) {
 		err = s.keysStore.Save(doc)
 	}
 	if err != nil {
-		s.apiKeys = old
-		s.rebuildKeys()
+		s.useKeys(s.cfgKeys, old) // they were live: they validate
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}

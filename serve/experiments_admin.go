@@ -100,6 +100,19 @@ func (s *Service) liveStore(name string) liveDocStore {
 	return fileDoc{filepath.Join(s.cfg.DataDir, name+".yaml")}
 }
 
+// watchDoc follows the live document of store (a change another instance
+// saved, or this one), applying each; what fails to apply is logged as
+// failure says and changes nothing.
+func (s *Service) watchDoc(store liveDocStore, failure string, apply func(doc []byte) error) {
+	s.bgTasks.Go(func() {
+		store.Watch(s.background, func(doc []byte) {
+			if err := apply(doc); err != nil {
+				s.log.Error(failure, "err", err)
+			}
+		})
+	})
+}
+
 // openExperiments starts the live experiments: the saved document when
 // there is one (it supersedes the config's), else the config's.
 func (s *Service) openExperiments() error {
@@ -120,13 +133,7 @@ func (s *Service) openExperiments() error {
 		return err
 	}
 	s.experiments.Store(&live)
-	s.bgTasks.Go(func() {
-		s.expStore.Watch(s.background, func(doc []byte) {
-			if err := s.applyExperiments(doc); err != nil {
-				s.log.Error("not running the experiments another instance saved", "err", err)
-			}
-		})
-	})
+	s.watchDoc(s.expStore, "not running the experiments another instance saved", s.applyExperiments)
 	return nil
 }
 

@@ -118,20 +118,17 @@ func (s *Service) openMode() error {
 	if rt.apprentice() {
 		s.log.Info("apprentice mode: a business rule serves while the models learn", "baseline", rt.spec.Baseline, "epsilon", *rt.spec.Epsilon)
 	}
-	s.bgTasks.Go(func() {
-		s.modeStore.Watch(s.background, func(doc []byte) {
-			var m LearningMode
-			err := yaml.Unmarshal(doc, &m)
-			var rt *modeRuntime
-			if err == nil {
-				rt, err = resolveMode(m)
-			}
-			if err != nil {
-				s.log.Error("not running the learning mode another instance saved", "err", err)
-				return
-			}
-			s.mode.Store(rt)
-		})
+	s.watchDoc(s.modeStore, "not running the learning mode another instance saved", func(doc []byte) error {
+		var m LearningMode
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return err
+		}
+		rt, err := resolveMode(m)
+		if err != nil {
+			return err
+		}
+		s.mode.Store(rt)
+		return nil
 	})
 	return nil
 }

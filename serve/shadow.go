@@ -73,13 +73,7 @@ func (s *Service) openShadow() error {
 	if err := s.applyShadow(doc); err != nil {
 		s.log.Error("not running the saved shadow", "err", err)
 	}
-	s.bgTasks.Go(func() {
-		s.shadowStore.Watch(s.background, func(doc []byte) {
-			if err := s.applyShadow(doc); err != nil {
-				s.log.Error("not running the shadow another instance saved", "err", err)
-			}
-		})
-	})
+	s.watchDoc(s.shadowStore, "not running the shadow another instance saved", s.applyShadow)
 	return nil
 }
 
