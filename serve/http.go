@@ -548,9 +548,9 @@ type profileView struct {
 }
 
 func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
-	id, err := url.PathUnescape(raw)
-	if err != nil || checkID("customer_id", id) != nil {
-		writeErr(ctx, badField("customer_id", "invalid customer id in path"))
+	id, err := pathID(raw, "customer_id", "customer")
+	if err != nil {
+		writeErr(ctx, err)
 		return
 	}
 	p, err := s.profiles.Get(id)
@@ -575,6 +575,16 @@ func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
 	writeJSON(ctx, 200, &v)
 }
 
+// pathID is the id a path ends in, percent-decoded and checked as the
+// request bodies' ids are; field and what name it in the error.
+func pathID(raw, field, what string) (string, error) {
+	id, err := url.PathUnescape(raw)
+	if err != nil || checkID(field, id) != nil {
+		return "", badField(field, "invalid %s id in path", what)
+	}
+	return id, nil
+}
+
 // handleDecision answers GET /v1/decisions/{id}: the decision as it was
 // journaled (its inputs, eligible set, ranked actions with propensities,
 // policy, experiment arm, and its explanation when the request asked for
@@ -583,9 +593,9 @@ func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
 // decision is in the index (decision_retention); older ones are in the
 // journal (nextbest export).
 func (s *Service) handleDecision(ctx *fasthttp.RequestCtx, raw string) {
-	id, err := url.PathUnescape(raw)
-	if err != nil || checkID("decision_id", id) != nil {
-		writeErr(ctx, badField("decision_id", "invalid decision id in path"))
+	id, err := pathID(raw, "decision_id", "decision")
+	if err != nil {
+		writeErr(ctx, err)
 		return
 	}
 	d, err := s.state.Decision(id)
