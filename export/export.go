@@ -143,19 +143,6 @@ func Journal(ctx context.Context, dir string, w io.Writer, o Options) (Stats, er
 	return st, err
 }
 
-// Decisions writes joined decisions to w as o says (o.Raw must be false;
-// o.From and o.To are applied to the decisions' times, o.Join is not
-// used): Journal's second half, for a caller that has joined already.
-func Decisions(ctx context.Context, w io.Writer, joined []logs.Joined, o Options) (Stats, error) {
-	if err := o.check(); err != nil {
-		return Stats{}, err
-	}
-	if o.Raw {
-		return Stats{}, fmt.Errorf("%w: Decisions writes joined decisions; Raw needs Journal", ErrBadOptions)
-	}
-	return decisions(ctx, w, joined, &o, 0)
-}
-
 // exampleWriter writes one joined decision.
 type exampleWriter interface {
 	// write writes j and returns the number of rows or examples written
