@@ -141,6 +141,12 @@ type Config struct {
 	// what the state store or the model snapshot still needs to recover.
 	// Checked every hour. Zero: the journal keeps everything.
 	JournalRetention JournalRetention
+	// ErasureDelay bounds the time from a customer's erasure (DELETE
+	// /v1/customers/{id}) to the moment no file of the journal or the
+	// state (or, on the cluster, Redis and JetStream) holds their records
+	// (default DefaultErasureDelay). Erasures are purged in groups, so a
+	// longer delay rewrites the journal less often.
+	ErasureDelay time.Duration
 	// JournalSegmentBytes is the size past which the journal starts a new
 	// segment file (default 64 MiB): retention deletes whole segments.
 	JournalSegmentBytes int64
@@ -212,6 +218,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Explorer == (decide.Explorer{}) {
 		c.Explorer = DefaultExplorer()
+	}
+	if c.ErasureDelay < 0 {
+		return fmt.Errorf("serve: erasure delay %v must not be negative", c.ErasureDelay)
+	}
+	if c.ErasureDelay == 0 {
+		c.ErasureDelay = DefaultErasureDelay
 	}
 	if c.ExperimentsTTL == 0 {
 		c.ExperimentsTTL = 10 * time.Second
@@ -293,6 +305,12 @@ type Service struct {
 	*admission
 	logLimit *logthrottle.Throttle // repeating ERROR lines, one per key every 10s
 
+	// the eraser (erasure.go): what redacts the journal, one purge at a
+	// time, and the kick an erasure gives it
+	redactor  Redactor
+	purgeMu   sync.Mutex
+	eraseKick chan struct{}
+
 	ready     atomic.Bool
 	stopLearn context.CancelFunc
 	learnDone chan struct{}
@@ -318,7 +336,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}
 	// s is local, not the named result: the result is nil on error, and
 	// the cleanup below closes whatever part of s was opened.
-	s := &Service{cfg: cfg, log: cfg.Logger}
+	s := &Service{cfg: cfg, log: cfg.Logger, eraseKick: make(chan struct{}, 1)}
 	s.background, s.stopBg = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -489,6 +507,10 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.bgTasks.Go(func() {
 		s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
 	})
+	if s.jrnl != nil {
+		s.redactor = embeddedRedactor{s.jrnl}
+	}
+	s.bgTasks.Go(s.eraser)
 	if r := cfg.JournalRetention; (r.MaxAge > 0 || r.MaxBytes > 0) && s.jrnl != nil {
 		s.bgTasks.Go(func() {
 			s.every(time.Hour, "journal retention", func() error { _, err := s.RetainJournal(); return err })

@@ -118,8 +118,8 @@ func (s *Store) PendingErasures() ([]erasure.Pending, error) {
 	return ps, err
 }
 
-// erasedBefore reports whether customer has a pending erasure later
-// than t: their records from before it are hidden.
+// erasedBefore reports whether customer has a pending erasure at or
+// after t: their records up to it are hidden.
 func (s *Store) erasedBefore(customer string, t time.Time) (bool, error) {
 	v, err := s.kv.Get(prefixPending + customer)
 	if err != nil || v == nil {
@@ -129,7 +129,7 @@ func (s *Store) erasedBefore(customer string, t time.Time) (bool, error) {
 	if err := json.Unmarshal(v, &p); err != nil {
 		return false, fmt.Errorf("%w: pending erasure of %q: %w", ErrCorrupt, customer, err)
 	}
-	return t.Before(p.Time), nil
+	return !t.After(p.Time), nil
 }
 
 // FinishErasure is the state's last step of the erasures of set, once

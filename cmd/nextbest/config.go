@@ -65,6 +65,10 @@ type fileConfig struct {
 	// JournalPreallocate defaults to true: zero-filled segments make each
 	// group commit's fsync a data write only.
 	JournalPreallocate *bool `yaml:"journal_preallocate"`
+	// ErasureDelay bounds the time from a customer's erasure to the purge
+	// of their records from the journal and the engines' files (default
+	// 10m).
+	ErasureDelay decide.Duration `yaml:"erasure_delay"`
 	// JournalRetention deletes old journal segments (embedded storage):
 	// max_age (≥ decision_retention) and max_bytes; 0 keeps everything.
 	JournalRetention struct {

@@ -78,6 +78,7 @@ func runServe(args []string) error {
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken, LearningMode: fc.LearningMode,
 		Auth: fc.Auth, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey,
 		JournalRetention:   serve.JournalRetention{MaxAge: fc.JournalRetention.MaxAge.D(), MaxBytes: fc.JournalRetention.MaxBytes},
+		ErasureDelay:       fc.ErasureDelay.D(),
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
