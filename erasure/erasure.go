@@ -182,12 +182,23 @@ func (s *Set) Redacted(rec *journal.Record) ([]byte, bool) {
 	if json.Unmarshal(rec.Payload, &e) != nil {
 		e = journal.Erasure{V: journal.SchemaVersion, ID: p.ID, Time: p.Time}
 	}
-	e.CustomerID, e.Redacted, e.Records = "", true, s.counts[p.ID]
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, false
-	}
-	return b, true
+	e.Redacted, e.Records = true, s.counts[p.ID]
+	return Anonymous(e), true
+}
+
+// Anonymous returns the payload of erasure record e without the
+// customer's id: what the journal keeps of it once redacted, and what an
+// export shows of it before.
+func Anonymous(e journal.Erasure) []byte {
+	e.CustomerID = ""
+	b, _ := json.Marshal(e) // plain strings, numbers and a time: cannot fail
+	return b
+}
+
+// AuditEntry is the audit trail's entry of erasure e: who asked and when,
+// and the erasure's id, never the customer's.
+func AuditEntry(e journal.Erasure) journal.Audit {
+	return journal.Audit{V: journal.SchemaVersion, Time: e.Time, By: e.By, Kind: "customer_erased", Detail: "erasure " + e.ID}
 }
 
 // Redact is the journal.RedactFunc of the set: an erased record becomes a

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"nextbest/cluster"
 	"nextbest/erasure"
 	"nextbest/journal"
 	"nextbest/state"
@@ -101,6 +103,9 @@ func (s *Service) PurgeErasures() (int, error) {
 	}
 	set := erasure.NewSet(pending)
 	n, err := s.redactor.Redact(s.background, set)
+	if errors.Is(err, cluster.ErrNotApplier) {
+		return 0, nil // the applier lease's holder purges
+	}
 	if err != nil {
 		return 0, fmt.Errorf("cannot redact the journal: %w", err)
 	}

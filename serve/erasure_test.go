@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"nextbest/journal"
 	"nextbest/logs"
+	"nextbest/serve"
 )
 
 // TestErasure: DELETE /v1/customers/{id} erases a customer end to end on
@@ -142,4 +144,69 @@ func grepTree(t *testing.T, dir string, needles []string) []string {
 		t.Fatal(err)
 	}
 	return hits
+}
+
+// TestClusterErasure: the erasure end to end on the cluster storage, two
+// instances on a real redis-server and nats-server -js: asked on one
+// instance, it holds on both at once; within the delay a byte search of
+// Redis's directory and JetStream's store finds none of the customer's
+// identifiers or attribute values, while the other customer is still
+// there; the audit trail keeps one entry for it.
+func TestClusterErasure(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	cfgA, cfgB := c.config(t), c.config(t)
+	for _, cfg := range []*serve.Config{&cfgA, &cfgB} {
+		cfg.Profiles = nil
+		cfg.ErasureDelay = 400 * time.Millisecond
+	}
+	a, b := start(t, cfgA), start(t, cfgB)
+	const gone, kept = "erase-me-c1u5", "keep-me-c1u5"
+	decs := map[string]string{}
+	for _, cust := range []string{gone, kept} {
+		region := map[string]string{gone: "Zyzzogeton-Cluster", kept: "Keepsake-Cluster"}[cust]
+		a.mustCall("POST", "/v1/events", map[string]any{"customer_id": cust, "type": "profile_update", "properties": map[string]any{"region": region}}, 202)
+		dec := b.mustCall("POST", "/v1/decide", map[string]any{"customer_id": cust, "channel": "web", "request_id": "req-" + cust,
+			"context": map[string]any{"campaign": "cmp-" + cust}}, 200)
+		decs[cust] = fmt.Sprint(dec["decision_id"])
+		a.mustCall("POST", "/v1/outcomes", map[string]any{"decision_id": decs[cust], "action_id": actionsOf(t, dec)[0]["action_id"], "type": "click", "reward": 1, "outcome_id": "out-" + cust}, 202)
+	}
+	b.mustCall("DELETE", "/v1/customers/"+gone, nil, 202)
+	for _, in := range []*instance{a, b} {
+		in.mustCall("GET", "/v1/profiles/"+gone, nil, 404)
+		in.mustCall("GET", "/v1/decisions/"+decs[gone], nil, 404)
+		in.mustCall("GET", "/v1/profiles/"+kept, nil, 200)
+	}
+	needles := []string{gone, "Zyzzogeton", "cmp-" + gone, "out-" + gone}
+	dirs := []string{c.redis.Dir, c.nats.Dir, cfgA.DataDir, cfgB.DataDir}
+	deadline := time.Now().Add(cfgA.ErasureDelay + 30*time.Second)
+	for {
+		var left []string
+		for _, d := range dirs {
+			left = append(left, grepTree(t, d, needles)...)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := exec.Command("redis-cli", "-u", "redis://"+c.redis.Addr, "--scan", "--pattern", "*"+gone+"*").CombinedOutput()
+			t.Fatalf("still stored after the delay: %v; redis keys: %s", left, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, d := range []string{c.redis.Dir, c.nats.Dir} {
+		if len(grepTree(t, d, []string{kept})) == 0 {
+			t.Fatalf("the other customer is in no file of %s: the search finds nothing", d)
+		}
+	}
+	a.mustCall("GET", "/v1/decisions/"+decs[kept], nil, 200)
+	n := 0
+	for _, e := range a.mustCall("GET", "/v1/audit", nil, 200)["audit"].([]any) {
+		if e.(map[string]any)["kind"] == "customer_erased" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d audit entries of the erasure, want 1", n)
+	}
 }

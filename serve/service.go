@@ -509,6 +509,8 @@ func Open(cfg Config) (_ *Service, err error) {
 	})
 	if s.jrnl != nil {
 		s.redactor = embeddedRedactor{s.jrnl}
+	} else if s.node != nil {
+		s.redactor = s.node
 	}
 	s.bgTasks.Go(s.eraser)
 	if r := cfg.JournalRetention; (r.MaxAge > 0 || r.MaxBytes > 0) && s.jrnl != nil {

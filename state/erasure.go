@@ -35,7 +35,7 @@ func (a *Applier) applyErasure(b kv.Batch, r *journal.Record) error {
 	if e.Replaces != 0 {
 		at = e.Replaces
 	}
-	audit, err := json.Marshal(journal.Audit{V: journal.SchemaVersion, Time: e.Time, By: e.By, Kind: "customer_erased", Detail: "erasure " + e.ID})
+	audit, err := json.Marshal(erasure.AuditEntry(e))
 	if err != nil {
 		return &ApplyError{KindDecode, err}
 	}
@@ -64,6 +64,9 @@ func (a *Applier) applyErasure(b kv.Batch, r *journal.Record) error {
 	for _, exp := range exps {
 		a.agg.forgetUnit(b, exp, c)
 	}
+	// the cluster's set of their contact reservations (the reservations
+	// themselves expire within a group commit)
+	b.Delete(ReservationSet(c))
 	mark, err := json.Marshal(erasure.Pending{Customer: c, LSN: r.LSN, ID: e.ID, Time: e.Time})
 	if err != nil {
 		return &ApplyError{KindDecode, err}
