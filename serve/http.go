@@ -99,6 +99,9 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		}
 		s.metrics.observe(name, ctx.Response.StatusCode(), time.Since(start))
 	}()
+	if s.corsAllowed != nil && s.cors(ctx) {
+		return // a preflight from a configured origin
+	}
 	path := string(ctx.Path())
 	r, ok := routes[path]
 	rest := ""

@@ -108,6 +108,10 @@ type Config struct {
 	// Experiments split customers stickily across arms (see
 	// decide.Experiment); arms with "model:N" policies need Registry.
 	Experiments []*decide.Experiment
+	// CORSOrigins are the web origins (scheme://host[:port]) whose pages
+	// may call the API from a browser (CORS); none: CORS is off, and no
+	// other site's page can read an answer or send a JSON write.
+	CORSOrigins []string
 	// TLSCert and TLSKey, both set, make Serve speak HTTPS with this
 	// certificate and key (PEM files).
 	TLSCert, TLSKey string
@@ -298,6 +302,7 @@ type Service struct {
 
 	actionsJSON []byte
 	work        sync.Pool
+	corsAllowed map[string]bool // nil: CORS off
 
 	// contacts holds the contact reservations of decisions not yet
 	// applied
@@ -528,6 +533,9 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	if err := s.openKeys(); err != nil {
+		return nil, err
+	}
+	if s.corsAllowed, err = corsOrigins(cfg.CORSOrigins); err != nil {
 		return nil, err
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {

@@ -65,6 +65,9 @@ type fileConfig struct {
 	// JournalPreallocate defaults to true: zero-filled segments make each
 	// group commit's fsync a data write only.
 	JournalPreallocate *bool `yaml:"journal_preallocate"`
+	// CORSOrigins are the web origins whose pages may call the API (CORS
+	// off without).
+	CORSOrigins []string `yaml:"cors_origins"`
 	// ErasureDelay bounds the time from a customer's erasure to the purge
 	// of their records from the journal and the engines' files (default
 	// 10m).

@@ -79,6 +79,7 @@ func runServe(args []string) error {
 		Auth: fc.Auth, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey,
 		JournalRetention:   serve.JournalRetention{MaxAge: fc.JournalRetention.MaxAge.D(), MaxBytes: fc.JournalRetention.MaxBytes},
 		ErasureDelay:       fc.ErasureDelay.D(),
+		CORSOrigins:        fc.CORSOrigins,
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
