@@ -182,6 +182,9 @@ func (s *Set) Redacted(rec *journal.Record) ([]byte, bool) {
 	if json.Unmarshal(rec.Payload, &e) != nil {
 		e = journal.Erasure{V: journal.SchemaVersion, ID: p.ID, Time: p.Time}
 	}
+	if e.Redacted {
+		return nil, false // a purge that stopped before its end, run again
+	}
 	e.Redacted, e.Records = true, s.counts[p.ID]
 	return Anonymous(e), true
 }
