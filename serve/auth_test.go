@@ -87,6 +87,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/v1/audit", serve.ScopeAdmin, nil},
 		{"GET", "/admin/experiments", serve.ScopeAdmin, nil},
 		{"GET", "/admin/mode", serve.ScopeAdmin, nil},
+		{"GET", "/admin/clv", serve.ScopeAdmin, nil},
 		{"GET", "/admin/shadow", serve.ScopeAdmin, nil},
 		{"GET", "/admin/keys", serve.ScopeAdmin, nil},
 		{"POST", "/admin/models/reload", serve.ScopeAdmin, map[string]any{}},

@@ -64,6 +64,7 @@ var (
 		"/admin/shadow":        {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
 		"/v1/audit":            {"audit", "GET", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleAudit(c) }},
 		"/admin/mode":          {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
+		"/admin/clv":           {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleCLVAdmin(c) }},
 		"/healthz":             {"healthz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
 		"/readyz":              {"readyz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},

@@ -219,6 +219,7 @@ var oaUntriggered = map[string]string{
 	"PUT /admin/shadow 503":                  "saving the shadow failing",
 	"DELETE /admin/shadow 503":               "saving the shadow failing",
 	"PUT /admin/mode 503":                    "saving the mode failing",
+	"PUT /admin/clv 503":                     "saving the CLV model failing",
 	"PUT /admin/keys/{name} 503":             "saving the keys failing",
 	"DELETE /admin/keys/{name} 503":          "saving the keys failing",
 	"DELETE /admin/experiments/{name} 422":   "saving the experiments failing (the admin API answers that 422, not 503)",
@@ -254,7 +255,7 @@ func TestOpenAPIConformance(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := Config{
-		DataDir: dir, Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec, Profiles: retail.Profiles,
+		DataDir: dir, Catalog: retail.Catalog, FeatureSpec: oaFeatureSpec(), Profiles: retail.Profiles,
 		Seed: 7, Now: func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }, Logger: slog.New(slog.DiscardHandler), JournalNoSync: true,
 		DecisionTimeout: 5 * time.Second, Registry: dir + "/registry",
 	}
@@ -427,6 +428,11 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /admin/shadow", path: "/admin/shadow", want: 200},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0003","channel":"web","explain":true}`, want: 200}, // shadowed
 		{op: "DELETE /admin/shadow", path: "/admin/shadow", want: 200},
+		{op: "GET /admin/clv", path: "/admin/clv", want: 404},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":0.243,"alpha":4.414,"a":0.793,"b":2.426,"p":6.25,"q":3.74,"gamma":15.44}`, want: 200},
+		{op: "GET /admin/clv", path: "/admin/clv", want: 200},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":`, want: 400},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":0.243,"alpha":-4,"a":0.793,"b":2.426,"p":6.25,"q":3.74,"gamma":15.44}`, want: 422},
 		{op: "GET /admin/mode", path: "/admin/mode", want: 200},
 		{op: "PUT /admin/mode", path: "/admin/mode", body: `{"mode":"apprentice","baseline":"value","epsilon":0.1}`, want: 200},
 		{op: "PUT /admin/mode", path: "/admin/mode", body: `{"mode":"online"}`, want: 200},
@@ -582,9 +588,16 @@ func TestOpenAPIConformance(t *testing.T) {
 
 // oaSaveModel saves a small ridge model for the retail spec in the
 // registry at dir, as version 1, without promoting it.
+// oaFeatureSpec is the retail spec keeping purchase histories, so that
+// the CLV model's routes can answer 200.
+func oaFeatureSpec() []byte {
+	return []byte(strings.Replace(string(retail.FeatureSpec), "  attribute_events: [profile_update]",
+		"  attribute_events: [profile_update]\n  clv: {event: purchase, amount: amount}", 1))
+}
+
 func oaSaveModel(t *testing.T, dir string) {
 	t.Helper()
-	spec, err := features.ParseSpec(retail.FeatureSpec)
+	spec, err := features.ParseSpec(oaFeatureSpec())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,6 +108,9 @@ type Config struct {
 	// Experiments split customers stickily across arms (see
 	// decide.Experiment); arms with "model:N" policies need Registry.
 	Experiments []*decide.Experiment
+	// CLVModel, if set, is the CLV model at the first start (see CLVDoc);
+	// one saved through PUT /admin/clv supersedes it.
+	CLVModel *CLVDoc
 	// CORSOrigins are the web origins (scheme://host[:port]) whose pages
 	// may call the API from a browser (CORS); none: CORS is off, and no
 	// other site's page can read an answer or send a JSON write.
@@ -286,6 +289,8 @@ type Service struct {
 	shadowStore    liveDocStore
 	mode           atomic.Pointer[modeRuntime]
 	modeStore      liveDocStore
+	clvDoc         atomic.Pointer[CLVDoc]
+	clvStore       liveDocStore
 	keys           atomic.Pointer[keyring]
 	keysStore      liveDocStore
 	keysMu         sync.Mutex // one change of the keys at a time; guards cfgKeys, apiKeys
@@ -533,6 +538,9 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	if err := s.openKeys(); err != nil {
+		return nil, err
+	}
+	if err := s.openCLV(); err != nil {
 		return nil, err
 	}
 	if s.corsAllowed, err = corsOrigins(cfg.CORSOrigins); err != nil {

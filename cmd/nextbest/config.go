@@ -65,6 +65,10 @@ type fileConfig struct {
 	// JournalPreallocate defaults to true: zero-filled segments make each
 	// group commit's fsync a data write only.
 	JournalPreallocate *bool `yaml:"journal_preallocate"`
+	// CLVModel is a file with the JSON of `nextbest clv fit --json` (with
+	// optional horizon_weeks, step_weeks, annual_discount): the CLV model
+	// at the first start (PUT /admin/clv replaces it).
+	CLVModel string `yaml:"clv_model"`
 	// CORSOrigins are the web origins whose pages may call the API (CORS
 	// off without).
 	CORSOrigins []string `yaml:"cors_origins"`
