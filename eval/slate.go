@@ -301,8 +301,26 @@ func PIWeights(mu *SlateDist, target []float64) (g []float64, resid float64, err
 	if len(target) != lm {
 		return nil, 0, fmt.Errorf("%w: %d target marginals for %d slots of %d candidates", ErrInvalidRound, len(target), mu.L, mu.M)
 	}
+	// (slot, candidate) pairs the logger shows with a probability below
+	// minMarginal are left out: their weights would be above 1e12, and
+	// entries down at 1e-150 (a near-deterministic Thompson slot) break
+	// the eigensolver's scaling. A target that uses them is unsupported
+	// (resid says so).
+	var keep []int
+	for i := range lm {
+		if mu.Gram[i*lm+i] > minMarginal {
+			keep = append(keep, i)
+		}
+	}
+	k := len(keep)
+	sub := make([]float64, k*k)
+	for a, i := range keep {
+		for b, j := range keep {
+			sub[a*k+b] = mu.Gram[i*lm+j]
+		}
+	}
 	var eig mat.EigenSym
-	if !eig.Factorize(mat.NewSymDense(lm, slices.Clone(mu.Gram)), true) {
+	if k == 0 || !eig.Factorize(mat.NewSymDense(k, sub), true) {
 		return nil, 0, fmt.Errorf("eval: the eigendecomposition of a slate Gram matrix did not converge")
 	}
 	vals := eig.Values(nil)
@@ -310,17 +328,21 @@ func PIWeights(mu *SlateDist, target []float64) (g []float64, resid float64, err
 	eig.VectorsTo(&vecs)
 	// Γ is positive semi-definite: eigenvalues below the rounding noise of
 	// the largest are its null space
-	tol := 1e-12 * float64(lm) * slices.Max(vals)
+	tol := 1e-12 * slices.Max(vals)
 	g = make([]float64, lm)
-	col := make([]float64, lm)
-	for k, lam := range vals {
+	col := make([]float64, k)
+	for e, lam := range vals {
 		if lam <= tol {
 			continue
 		}
-		mat.Col(col, k, &vecs)
-		c := dot(col, target) / lam
-		for i := range g {
-			g[i] += c * col[i]
+		mat.Col(col, e, &vecs)
+		var c float64
+		for a, i := range keep {
+			c += col[a] * target[i]
+		}
+		c /= lam
+		for a, i := range keep {
+			g[i] += c * col[a]
 		}
 	}
 	for i := range lm {
@@ -332,6 +354,10 @@ func PIWeights(mu *SlateDist, target []float64) (g []float64, resid float64, err
 	}
 	return g, resid, nil
 }
+
+// minMarginal is the smallest logging probability of a (slot,
+// candidate) pair that the pseudo-inverse uses.
+const minMarginal = 1e-12
 
 // supportTol is the largest |Γg − θ| of a supported target: rounding
 // leaves about 1e-12; a target outside Γ's range misses by its mass.
@@ -480,7 +506,7 @@ func (pd *slatePrepared) warnings(o Options) []string {
 	}
 	m, sd := stat.MeanStdDev(pd.gamma, nil)
 	if z := (m - 1) / (sd / math.Sqrt(float64(n))); sd > 0 && math.Abs(z) > 4 {
-		out = append(out, fmt.Sprintf("mean PI weight %.4f differs from 1 by %.1f standard errors: logging distributions or target marginals may be wrong, or support is missing", m, z))
+		out = append(out, fmt.Sprintf("mean PI weight %.4f differs from 1 by %.1f standard errors: logging distributions or target marginals may be wrong, support may be missing, or the weights are too skewed for this many decisions", m, z))
 	}
 	if pd.unsupported > 0 {
 		out = append(out, fmt.Sprintf("missing support: in %d of %d decisions the target uses slot-candidate pairs the logging policy cannot show (|Γg − θ| up to %.3g); PI is biased there", pd.unsupported, n, pd.worstResid))

@@ -387,3 +387,41 @@ func TestSlateSimulation(t *testing.T) {
 	}
 	t.Logf("logging policy's value %.5f, oracle %.5f", logValue, world.OracleValue())
 }
+
+// fixedConds are per-slot probabilities renormalised over the candidates
+// left.
+type fixedConds [][]float64
+
+func (f fixedConds) Next(dst []float64, prefix []int) {
+	copy(dst, f[len(prefix)])
+	for _, a := range prefix {
+		dst[a] = 0
+	}
+	var s float64
+	for _, v := range dst {
+		s += v
+	}
+	for i := range dst {
+		dst[i] /= s
+	}
+}
+
+// TestPIWeightsNearDeterministic pins a breakdown found on a Thompson
+// journal: a logger that is almost deterministic, with pair
+// probabilities down at 1e-151, made the eigensolver return eigenvalues
+// of 1e122 and every weight 0. Pairs below 1e-12 are now left out, and
+// the logging policy evaluated as the target gets the weight 1.
+func TestPIWeightsNearDeterministic(t *testing.T) {
+	c := fixedConds{{0, 6e-144, 1, 0, 0}, {0, 1, 0, 0, 8e-151}, {0, 0, 0, 1e-7, 1 - 1e-7}}
+	d, err := eval.NewSlateDist(5, 3, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, resid, err := eval.PIWeights(d, d.Marginal)
+	if err != nil || resid > 1e-9 {
+		t.Fatalf("resid %g, %v", resid, err)
+	}
+	if gamma := g[0*5+2] + g[1*5+1] + g[2*5+4]; math.Abs(gamma-1) > 1e-9 {
+		t.Errorf("weight of the logged slate %v, want 1", gamma)
+	}
+}
