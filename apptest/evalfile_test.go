@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,11 @@ func evalFileJournal(t *testing.T, n int) (dir string, pages, first []string, re
 			o.DecisionTime = at
 			recs = append(recs, o)
 		}
+		if r.Float64() < 0.5*p { // slot 1 is looked at about half as often
+			o := journaltest.Outcome(id, ids[perm[1]], "click", 1, at.Add(time.Minute))
+			o.DecisionTime = at
+			recs = append(recs, o)
+		}
 		pages, first, rewards = append(pages, page), append(first, ids[perm[0]]), append(rewards, rw)
 	}
 	return journaltest.Write(t, recs...), pages, first, rewards
@@ -185,6 +191,16 @@ func TestEvalFileRoundTrip(t *testing.T) {
 	out := t.TempDir()
 	model := filepath.Join(out, "m.nbm")
 	runCLISplit(t, "train", "--journal", dir, "--model", "linucb", "--out", model, "--quiet")
+	// the position model, estimated from the two slots' logged
+	// propensities (1/4, then 1/3: uniform, so θ̂₁ is slot 1's click
+	// rate over slot 0's, about 0.5)
+	_, stderr := runCLISplit(t, "train", "--journal", dir, "--model", "linucb", "--positions", "estimate", "--position-slots", "2")
+	if !regexp.MustCompile(`position model: slot factors 1 0\.[3-6]\d* \(SE 0\.\d+, 400 decisions\)`).MatchString(stderr) {
+		t.Errorf("train --positions estimate does not print the factors:\n%s", stderr)
+	}
+	if msg, err := exec.Command(binary, "train", "--journal", dir, "--positions", "0.5,1").CombinedOutput(); exitCode(err) != 1 || !strings.Contains(string(msg), "slot 0's factor must be 1") {
+		t.Errorf("--positions 0.5,1: %v\n%s", err, msg)
+	}
 	files := map[string]string{}
 	for _, f := range []string{"dsjson", "csv", "parquet"} {
 		files[f] = filepath.Join(out, "x."+f)
