@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -42,6 +43,11 @@ type LogColumns struct {
 	// model is scored on; nil means every column not named above.
 	Context []string
 }
+
+// A tabular log's column "ts", when present, is the decision's time (RFC
+// 3339, or microseconds since 1970 as nextbest export's Parquet writes
+// it), which a feature spec's time.hour and time.weekday read; it is a
+// context column too.
 
 func (c LogColumns) withDefaults() LogColumns {
 	if c.Action == "" {
@@ -225,6 +231,7 @@ func ReadLog(f LogFile) (*LogData, error) {
 // tabularCols is a tabular file's header resolved to roles.
 type tabularCols struct {
 	act, rew, prop, slot int
+	ts                   int // the decision's time, -1 if none
 	ctx                  []int
 	names                []string
 }
@@ -234,7 +241,10 @@ func resolveColumns(path string, header []string, c LogColumns) (*tabularCols, e
 	for i, h := range header {
 		pos[strings.TrimSpace(h)] = i
 	}
-	tc := &tabularCols{slot: -1, names: header}
+	tc := &tabularCols{slot: -1, ts: -1, names: header}
+	if i, ok := pos["ts"]; ok {
+		tc.ts = i
+	}
 	find := func(col, role string) (int, error) {
 		i, ok := pos[col]
 		if !ok {
@@ -320,6 +330,9 @@ func readTabular(f LogFile, data *LogData) error {
 		}
 		d := LoggedDecision{Line: n, Vars: map[string]any{}}
 		d.Example.Cost, d.Example.Prob = -r, p
+		if tc.ts >= 0 {
+			d.Example.Time = parseTime(strings.TrimSpace(cells[tc.ts]))
+		}
 		for _, i := range tc.ctx {
 			name := strings.TrimSpace(tc.names[i])
 			v := strings.TrimSpace(cells[i])
@@ -367,6 +380,18 @@ func readTabular(f LogFile, data *LogData) error {
 		d.Example.Chosen = ids[logged[i]]
 	}
 	return nil
+}
+
+// parseTime reads a decision's time: RFC 3339 (nextbest export's CSV),
+// or microseconds since 1970 (its Parquet timestamp); zero otherwise.
+func parseTime(v string) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC()
+	}
+	if us, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMicro(us).UTC()
+	}
+	return time.Time{}
 }
 
 // addValue adds a context cell: a number, or a string (name=value as a
