@@ -8,7 +8,7 @@
 //  1. The server appends a journal.Erasure record naming the customer
 //     (fsynced, then applied) and answers. The state applier forgets the
 //     customer in the same step: the profile, the request ids, the
-//     experiment units, and a pending mark (z/<customer>, state.Pending)
+//     experiment units, and a pending mark (y/<customer>, state.PendingErasures)
 //     that hides their decisions from GET /v1/decisions/{id} and their
 //     outcomes from being recorded. Readers of the journal (logs.EachRecord:
 //     export, training, evaluation, reports) skip their records from then

@@ -21,7 +21,7 @@ import (
 // applyErasure applies an erasure record (package erasure has the whole
 // story): the customer's profile goes in this batch (and leaves the
 // cache when it commits), their experiment units go, and a pending mark
-// (z/<customer>) hides their decisions (Decision) until the eraser has
+// (y/<customer>) hides their decisions (Decision) until the eraser has
 // redacted the journal and dropped the decisions' index entries
 // (FinishErasure). Every erasure record, redacted or not, is the audit
 // trail's entry; a redacted one republished on the cluster path
@@ -107,7 +107,7 @@ func (g *aggregates) forgetUnit(b kv.Batch, exp, customer string) {
 }
 
 // PendingErasures returns the erasures applied whose journal records are
-// not yet redacted (their z/ marks), for the eraser.
+// not yet redacted (their y/ marks), for the eraser.
 func (s *Store) PendingErasures() ([]erasure.Pending, error) {
 	var ps []erasure.Pending
 	err := s.kv.Scan(prefixPending, func(_, v []byte) error {

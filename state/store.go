@@ -34,7 +34,7 @@ const (
 	prefixExpDecision = "x/" // x/<decision_id> → an experiment decision's record (expDecision)
 	prefixVolume      = "v/" // v/<counter>/… → a volume counter (Volume)
 	prefixAudit       = "a/" // a/<LSN, 16 hex digits> → an audit record's journal payload (Audit)
-	prefixPending     = "z/" // z/<customer_id> → a pending erasure (erasure.Pending)
+	prefixPending     = "y/" // y/<customer_id> → a pending erasure (erasure.Pending)
 )
 
 // ScannedPrefixes are the key prefixes the state reads by Scan (the
