@@ -141,7 +141,7 @@ func (o *Options) keepRaw(t journal.Type, p *peek, kept map[string]struct{}) boo
 		}
 		kept[p.DecisionID] = struct{}{}
 		return true
-	case journal.TypeOutcome:
+	case journal.TypeOutcome, journal.TypeActivation:
 		_, ok := kept[p.DecisionID]
 		return ok
 	case journal.TypeEvent:

@@ -164,6 +164,9 @@ func BuildDataset(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog
 		}
 		rows := 0
 		for i, a := range acts {
+			if !j.Shown(i) {
+				continue // a slot of a deferred decision never activated: not an impression
+			}
 			if a < 0 {
 				st.UnknownAction++
 				continue
