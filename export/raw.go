@@ -18,7 +18,7 @@ import (
 // time, the payload's identifying fields (empty, Parquet null, where the
 // type has none) and the payload itself.
 type RawRow struct {
-	Type       string    `parquet:"type" json:"type"` // decision, outcome, event, audit or lost
+	Type       string    `parquet:"type" json:"type"` // decision, outcome, event, audit, activation or lost
 	LSN        int64     `parquet:"lsn" json:"lsn"`
 	Time       time.Time `parquet:"time,timestamp(microsecond)" json:"time"` // the record's time
 	DecisionID string    `parquet:"decision_id,optional" json:"-"`

@@ -35,7 +35,10 @@ func (e *cbExample) build(j *logs.Joined) bool {
 	}
 	e.actions = append(e.actions[:0], d.Eligible...)
 	e.shown, e.probs = e.shown[:0], e.probs[:0]
-	for _, a := range d.Actions {
+	for i, a := range d.Actions {
+		if !j.Shown(i) {
+			continue // a slot of a deferred decision never activated
+		}
 		k := slices.Index(e.actions, a.ActionID)
 		if k < 0 {
 			k = len(e.actions)
