@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"nextbest/erasure"
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -88,6 +89,15 @@ func raw(ctx context.Context, dir string, w io.Writer, o *Options) (Stats, error
 			return nil
 		}
 		payload := rec.Payload
+		if rec.Type == journal.TypeErasure {
+			// an erasure not yet redacted names the customer it erased:
+			// never in an export
+			var e journal.Erasure
+			if err := json.Unmarshal(rec.Payload, &e); err != nil {
+				return fmt.Errorf("record %d (%s): %w: %w", rec.LSN, rec.Type, journal.ErrBadPayload, err)
+			}
+			payload, p.CustomerID = erasure.Anonymous(e), ""
+		}
 		if rec.Type == journal.TypeDecision && o.Personal != nil {
 			// the decision's personal inputs left out, as in the joined rows
 			var d journal.Decision

@@ -13,7 +13,7 @@ import (
 // opaque bytes and never parses them.
 
 // Encode returns the record Type and JSON payload for v, which must be a
-// Decision, Outcome, Event or Activation (or a pointer to one). A zero V field is set
+// Decision, Outcome, Event, Erasure or Activation (or a pointer to one). A zero V field is set
 // to SchemaVersion in the output (v itself is not modified).
 func Encode(v any) (Type, []byte, error) {
 	var (
@@ -36,6 +36,11 @@ func Encode(v any) (Type, []byte, error) {
 	case *Event:
 		c := *x
 		typ, out = TypeEvent, withV(&c, &c.V)
+	case Erasure:
+		typ, out = TypeErasure, withV(&x, &x.V)
+	case *Erasure:
+		c := *x
+		typ, out = TypeErasure, withV(&c, &c.V)
 	case Activation:
 		typ, out = TypeActivation, withV(&x, &x.V)
 	case *Activation:
@@ -59,8 +64,8 @@ func withV[T any](p *T, v *int) *T {
 }
 
 // Decode parses rec's payload into a new *Decision, *Outcome, *Event,
-// *Audit, *Activation or *Lost according to rec.Type. Unknown fields are
-// ignored (later schema versions only add fields).
+// *Audit, *Erasure, *Erased, *Activation or *Lost according to rec.Type. Unknown
+// fields are ignored (later schema versions only add fields).
 func Decode(rec Record) (any, error) {
 	var v any
 	switch rec.Type {
@@ -74,6 +79,10 @@ func Decode(rec Record) (any, error) {
 		v = new(Lost)
 	case TypeAudit:
 		v = new(Audit)
+	case TypeErasure:
+		v = new(Erasure)
+	case TypeErased:
+		v = new(Erased)
 	case TypeActivation:
 		v = new(Activation)
 	default:

@@ -25,22 +25,35 @@ const (
 	// TypeAudit records an administrative change: who (the API key's
 	// name), what and when.
 	TypeAudit Type = 5 // payload: Audit
+	// TypeErasure asks for a customer's erasure: the state forgets them
+	// at once, and Redact later replaces every earlier record about them
+	// with a TypeErased tombstone and this record with one that no longer
+	// names them (see package erasure).
+	TypeErasure Type = 6 // payload: Erasure
+	// TypeErased is the tombstone Redact writes in place of a record of an
+	// erased customer, so that LSNs stay contiguous. Append refuses it;
+	// Replay and Reader skip it (Verify counts it).
+	TypeErased Type = 7 // payload: Erased
 	// TypeActivation says which slots of a decision made with
 	// defer_activation were actually shown.
-	TypeActivation Type = 6 // payload: Activation
+	TypeActivation Type = 8 // payload: Activation
 )
 
 // Known reports whether t is a record type this version reads.
-func Known(t Type) bool { return Appendable(t) || t == TypeLost }
+func Known(t Type) bool { return Appendable(t) || Tombstone(t) }
 
 // Appendable reports whether records of type t may be appended (every
-// type but TypeLost, which only Repair writes).
+// type but the tombstones, which only Repair and Redact write).
 func Appendable(t Type) bool {
-	return t == TypeDecision || t == TypeOutcome || t == TypeEvent || t == TypeAudit || t == TypeActivation
+	return t == TypeDecision || t == TypeOutcome || t == TypeEvent || t == TypeAudit || t == TypeErasure || t == TypeActivation
 }
 
+// Tombstone reports whether t is a tombstone (TypeLost, TypeErased): a
+// record kept only so that LSNs stay contiguous, which readers skip.
+func Tombstone(t Type) bool { return t == TypeLost || t == TypeErased }
+
 // String returns the lower-case name of t ("decision", "outcome", "event",
-// "lost", "audit", "activation").
+// "lost", "audit", "erasure", "erased", "activation").
 func (t Type) String() string {
 	switch t {
 	case TypeDecision:
@@ -53,6 +66,10 @@ func (t Type) String() string {
 		return "lost"
 	case TypeAudit:
 		return "audit"
+	case TypeErasure:
+		return "erasure"
+	case TypeErased:
+		return "erased"
 	case TypeActivation:
 		return "activation"
 	}
@@ -208,6 +225,38 @@ type Audit struct {
 	Kind string `json:"kind"`
 	// Detail says it in words.
 	Detail string `json:"detail,omitempty"`
+}
+
+// Erasure is the payload of a TypeErasure record: a customer's erasure
+// (DELETE /v1/customers/{id}). CustomerID names them until Redact has
+// replaced their earlier records with tombstones; then it rewrites this
+// record without it (Redacted set), so that nothing in the journal names
+// them any more, and the record stays as the audit trail's entry.
+type Erasure struct {
+	V int `json:"v"`
+	// ID identifies the erasure (in the audit trail, and in the
+	// tombstones of the records it erased).
+	ID         string    `json:"erasure_id"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	Time       time.Time `json:"ts"`
+	// By names who asked: the API key's name, or "admin" (development
+	// mode).
+	By string `json:"by"`
+	// Redacted says Redact has run: the records before it are tombstones.
+	Redacted bool `json:"redacted,omitempty"`
+	// Records is how many records Redact replaced (when Redacted).
+	Records int `json:"records,omitempty"`
+	// Replaces is the LSN of the erasure record this redacted one stands
+	// for, when it was published anew (the cluster path deletes the
+	// original from the stream).
+	Replaces uint64 `json:"replaces,omitempty"`
+}
+
+// Erased is the payload of a TypeErased tombstone: the erasure that
+// replaced the record.
+type Erased struct {
+	V       int    `json:"v"`
+	Erasure string `json:"erasure_id"`
 }
 
 // Lost is the payload of a TypeLost tombstone: why the record with this

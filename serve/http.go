@@ -65,6 +65,7 @@ var (
 		"/admin/shadow":        {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
 		"/v1/audit":            {"audit", "GET", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleAudit(c) }},
 		"/admin/mode":          {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
+		"/admin/clv":           {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleCLVAdmin(c) }},
 		"/healthz":             {"healthz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
 		"/readyz":              {"readyz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
@@ -77,6 +78,7 @@ var (
 		{"/v1/decisions/", "/activate", route{"activate", "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleActivate(c, rest) }}},
 		{"/v1/decisions/", "", route{"decisions", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
 		{"/v1/profiles/", "", route{"profiles", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
+		{"/v1/customers/", "", route{"erasure", "DELETE", ScopePrivacy, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleErase(c, rest) }}},
 		{"/admin/keys", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
 		{"/admin/experiments", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
 		{"/ui", "", route{routeUI, "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
@@ -100,6 +102,9 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		}
 		s.metrics.observe(name, ctx.Response.StatusCode(), time.Since(start))
 	}()
+	if s.corsAllowed != nil && s.cors(ctx) {
+		return // a preflight from a configured origin
+	}
 	path := string(ctx.Path())
 	r, _, rest, ok := findRoute(path)
 	if !ok {

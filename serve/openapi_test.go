@@ -203,6 +203,7 @@ var oaUntriggered = map[string]string{
 	"POST /v1/outcomes 503":                         "overload, the journal or the decision index failing",
 	"POST /v1/events 503":                           "overload or the journal failing",
 	"GET /v1/profiles/{customer_id} 503":            "the profile store failing",
+	"DELETE /v1/customers/{customer_id} 503":        "the profile store or the journal failing",
 	"GET /v1/experiments 503":                       "the aggregates store failing (cluster path)",
 	"GET /v1/stats 503":                             "the aggregates store failing",
 	"GET /v1/audit 503":                             "the state store failing",
@@ -213,6 +214,7 @@ var oaUntriggered = map[string]string{
 	"PUT /admin/shadow 503":                         "saving the shadow failing",
 	"DELETE /admin/shadow 503":                      "saving the shadow failing",
 	"PUT /admin/mode 503":                           "saving the mode failing",
+	"PUT /admin/clv 503":                            "saving the CLV model failing",
 	"PUT /admin/keys/{name} 503":                    "saving the keys failing",
 	"DELETE /admin/keys/{name} 503":                 "saving the keys failing",
 	"DELETE /admin/experiments/{name} 422":          "saving the experiments failing (the admin API answers that 422, not 503)",
@@ -249,7 +251,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	dir := t.TempDir()
 	var later atomic.Int64 // moves the service's clock on (the 409 of a late activation)
 	cfg := Config{
-		DataDir: dir, Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec, Profiles: retail.Profiles,
+		DataDir: dir, Catalog: retail.Catalog, FeatureSpec: oaFeatureSpec(), Profiles: retail.Profiles,
 		Seed: 7, Now: func() time.Time {
 			return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC).Add(time.Duration(later.Load()))
 		},
@@ -424,6 +426,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/c-0001", want: 200},
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/%20c-0001", want: 400},
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/c-nobody", want: 404},
+		{op: "DELETE /v1/customers/{customer_id}", path: "/v1/customers/c-0002", want: 202},
+		{op: "DELETE /v1/customers/{customer_id}", path: "/v1/customers/%20c-0002", want: 400},
+		{op: "DELETE /v1/customers/{customer_id}", path: "/v1/customers/c-nobody", want: 404},
 		{op: "GET /v1/actions", path: "/v1/actions", want: 200},
 		{op: "GET /v1/experiments", path: "/v1/experiments", want: 200},
 		{op: "GET /v1/stats", path: "/v1/stats", want: 200},
@@ -447,6 +452,11 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /admin/shadow", path: "/admin/shadow", want: 200},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0003","channel":"web","explain":true}`, want: 200}, // shadowed
 		{op: "DELETE /admin/shadow", path: "/admin/shadow", want: 200},
+		{op: "GET /admin/clv", path: "/admin/clv", want: 404},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":0.243,"alpha":4.414,"a":0.793,"b":2.426,"p":6.25,"q":3.74,"gamma":15.44}`, want: 200},
+		{op: "GET /admin/clv", path: "/admin/clv", want: 200},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":`, want: 400},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":0.243,"alpha":-4,"a":0.793,"b":2.426,"p":6.25,"q":3.74,"gamma":15.44}`, want: 422},
 		{op: "GET /admin/mode", path: "/admin/mode", want: 200},
 		{op: "PUT /admin/mode", path: "/admin/mode", body: `{"mode":"apprentice","baseline":"value","epsilon":0.1}`, want: 200},
 		{op: "PUT /admin/mode", path: "/admin/mode", body: `{"mode":"online"}`, want: 200},
@@ -602,9 +612,16 @@ func TestOpenAPIConformance(t *testing.T) {
 
 // oaSaveModel saves a small ridge model for the retail spec in the
 // registry at dir, as version 1, without promoting it.
+// oaFeatureSpec is the retail spec keeping purchase histories, so that
+// the CLV model's routes can answer 200.
+func oaFeatureSpec() []byte {
+	return []byte(strings.Replace(string(retail.FeatureSpec), "  attribute_events: [profile_update]",
+		"  attribute_events: [profile_update]\n  clv: {event: purchase, amount: amount}", 1))
+}
+
 func oaSaveModel(t *testing.T, dir string) {
 	t.Helper()
-	spec, err := features.ParseSpec(retail.FeatureSpec)
+	spec, err := features.ParseSpec(oaFeatureSpec())
 	if err != nil {
 		t.Fatal(err)
 	}

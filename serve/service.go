@@ -108,6 +108,13 @@ type Config struct {
 	// Experiments split customers stickily across arms (see
 	// decide.Experiment); arms with "model:N" policies need Registry.
 	Experiments []*decide.Experiment
+	// CLVModel, if set, is the CLV model at the first start (see CLVDoc);
+	// one saved through PUT /admin/clv supersedes it.
+	CLVModel *CLVDoc
+	// CORSOrigins are the web origins (scheme://host[:port]) whose pages
+	// may call the API from a browser (CORS); none: CORS is off, and no
+	// other site's page can read an answer or send a JSON write.
+	CORSOrigins []string
 	// TLSCert and TLSKey, both set, make Serve speak HTTPS with this
 	// certificate and key (PEM files).
 	TLSCert, TLSKey string
@@ -141,6 +148,12 @@ type Config struct {
 	// what the state store or the model snapshot still needs to recover.
 	// Checked every hour. Zero: the journal keeps everything.
 	JournalRetention JournalRetention
+	// ErasureDelay bounds the time from a customer's erasure (DELETE
+	// /v1/customers/{id}) to the moment no file of the journal or the
+	// state (or, on the cluster, Redis and JetStream) holds their records
+	// (default DefaultErasureDelay). Erasures are purged in groups, so a
+	// longer delay rewrites the journal less often.
+	ErasureDelay time.Duration
 	// JournalSegmentBytes is the size past which the journal starts a new
 	// segment file (default 64 MiB): retention deletes whole segments.
 	JournalSegmentBytes int64
@@ -213,6 +226,12 @@ func (c *Config) setDefaults() error {
 	if c.Explorer == (decide.Explorer{}) {
 		c.Explorer = DefaultExplorer()
 	}
+	if c.ErasureDelay < 0 {
+		return fmt.Errorf("serve: erasure delay %v must not be negative", c.ErasureDelay)
+	}
+	if c.ErasureDelay == 0 {
+		c.ErasureDelay = DefaultErasureDelay
+	}
 	if c.ExperimentsTTL == 0 {
 		c.ExperimentsTTL = 10 * time.Second
 	}
@@ -270,6 +289,8 @@ type Service struct {
 	shadowStore    liveDocStore
 	mode           atomic.Pointer[modeRuntime]
 	modeStore      liveDocStore
+	clvDoc         atomic.Pointer[CLVDoc]
+	clvStore       liveDocStore
 	keys           atomic.Pointer[keyring]
 	keysStore      liveDocStore
 	keysMu         sync.Mutex // one change of the keys at a time; guards cfgKeys, apiKeys
@@ -286,12 +307,19 @@ type Service struct {
 
 	actionsJSON []byte
 	work        sync.Pool
+	corsAllowed map[string]bool // nil: CORS off
 
 	// contacts holds the contact reservations of decisions not yet
 	// applied
 	contacts Contacts
 	*admission
 	logLimit *logthrottle.Throttle // repeating ERROR lines, one per key every 10s
+
+	// the eraser (erasure.go): what redacts the journal, one purge at a
+	// time, and the kick an erasure gives it
+	redactor  Redactor
+	purgeMu   sync.Mutex
+	eraseKick chan struct{}
 
 	ready     atomic.Bool
 	stopLearn context.CancelFunc
@@ -318,7 +346,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}
 	// s is local, not the named result: the result is nil on error, and
 	// the cleanup below closes whatever part of s was opened.
-	s := &Service{cfg: cfg, log: cfg.Logger}
+	s := &Service{cfg: cfg, log: cfg.Logger, eraseKick: make(chan struct{}, 1)}
 	s.background, s.stopBg = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -489,6 +517,12 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.bgTasks.Go(func() {
 		s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
 	})
+	if s.jrnl != nil {
+		s.redactor = embeddedRedactor{s.jrnl}
+	} else if s.node != nil {
+		s.redactor = s.node
+	}
+	s.bgTasks.Go(s.eraser)
 	if r := cfg.JournalRetention; (r.MaxAge > 0 || r.MaxBytes > 0) && s.jrnl != nil {
 		s.bgTasks.Go(func() {
 			s.every(time.Hour, "journal retention", func() error { _, err := s.RetainJournal(); return err })
@@ -504,6 +538,12 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	if err := s.openKeys(); err != nil {
+		return nil, err
+	}
+	if err := s.openCLV(); err != nil {
+		return nil, err
+	}
+	if s.corsAllowed, err = corsOrigins(cfg.CORSOrigins); err != nil {
 		return nil, err
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {

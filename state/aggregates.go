@@ -687,6 +687,10 @@ func (g *aggregates) loadSpan(r spanRef) error {
 
 func (g *aggregates) unit(key string) (*experiment.Unit, error) {
 	if u, ok := g.units[key]; ok {
+		if u == nil { // erased in this batch (forgetUnit): a new one
+			u = new(experiment.Unit)
+			g.units[key] = u
+		}
 		return u, nil
 	}
 	v, err := g.get(key)

@@ -202,6 +202,9 @@ type Applier struct {
 	resv    []Reservation // the current batch's contact reservations
 	slots   []int         // scratch: an activation's slots
 	agg     *aggregates   // the batch's experiment sums and volume counters
+	// the customers erased in the current batch (applyErasure)
+	erased    []string
+	erasedNow map[string]bool
 }
 
 // NewApplier returns the applier of st, reading the LSN st has applied.
@@ -217,6 +220,8 @@ func NewApplier(st *Store, cfg ApplierConfig) (*Applier, error) {
 		changed: make(map[string]*features.Profile),
 		seen:    make(map[string][]byte),
 		agg:     newAggregates(st),
+
+		erasedNow: make(map[string]bool),
 	}
 	v, err := st.get(keyApplied)
 	if err != nil {
@@ -335,6 +340,8 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	a.order = a.order[:0]
 	a.work = a.work[:0]
 	a.resv = a.resv[:0]
+	a.erased = a.erased[:0]
+	clear(a.erasedNow)
 	a.agg.reset()
 	applied := a.applied.Load()
 	last := applied
@@ -376,6 +383,10 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 			if write {
 				b.Set(fmt.Sprintf("%s%016x", prefixAudit, r.LSN), r.Payload)
 			}
+		case journal.TypeErasure:
+			if write {
+				err = a.applyErasure(b, r)
+			}
 		default:
 			a.log.Warn("skipping journal record of unknown type", "lsn", r.LSN, "type", r.Type)
 		}
@@ -411,7 +422,14 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	}
 	b.Set(keyApplied, binary.BigEndian.AppendUint64(nil, last))
 	// the batch's contact reservations turn into profile impressions here
-	commit := func() error { return a.st.profiles.Commit(b, a.order) }
+	// the customers erased in the batch, unless they came back after it
+	deleted := a.erased[:0:0]
+	for _, c := range a.erased {
+		if _, back := a.changed[c]; !back {
+			deleted = append(deleted, c)
+		}
+	}
+	commit := func() error { return a.st.profiles.CommitDeleting(b, a.order, deleted) }
 	var err error
 	if a.cfg.Contacts != nil {
 		err = a.cfg.Contacts.Commit(a.resv, commit)
@@ -443,9 +461,12 @@ func (a *Applier) profile(id string, at time.Time) (*features.Profile, error) {
 	if p, ok := a.changed[id]; ok {
 		return p, nil
 	}
-	p, err := a.st.profiles.Get(id)
-	if err != nil {
-		return nil, err
+	var p *features.Profile
+	if !a.erasedNow[id] { // erased earlier in the batch: a new customer
+		var err error
+		if p, err = a.st.profiles.Get(id); err != nil {
+			return nil, err
+		}
 	}
 	if p == nil {
 		p = a.cfg.Spec.NewProfile(id, at)

@@ -77,8 +77,18 @@
 //	                              applied)
 //	a/<LSN, 16 hex digits>        Applier (audit records: Audit: serve (GET /v1/audit)
 //	                              their journal payload)
+//	z/<customer_id>               Applier (an erasure:    Decision (hides the customer's
+//	                              erasure.Pending);       decisions), PendingErasures (the
+//	                              FinishErasure deletes   eraser: serve.PurgeErasures)
 //	m/applied                     Applier (every batch)   NewApplier (where CatchUp starts)
 //	m/seeded                      MarkSeeded              Seeded (serve loads the seed once)
+//
+// An erasure record (package erasure) deletes the customer's p/ and u/
+// keys in its batch and sets z/; FinishErasure, once the journal is
+// redacted, deletes their decisions' d/, x/, o/, s/ and r/ keys and the
+// z/ mark, and Compact makes the engine's files forget them (Pebble:
+// flush, compact the whole key range, rotate the manifest past the old
+// tables' boundary keys).
 //
 // Sweep deletes the d/, r/, o/, x/ and s/ entries of decisions older
 // than the retention (decision ids begin with their time, so d/, o/, x/
