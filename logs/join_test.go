@@ -306,7 +306,7 @@ func TestJoinActivation(t *testing.T) {
 		activation(d1, t0.Add(2*time.Minute), 0, 2),
 		activation(d1, t0.Add(3*time.Minute), 0), // again: nothing changes
 		outcome("d1", "new-arrivals", "click", 1, t0.Add(4*time.Minute)),
-		activation(d3, t0.Add(3*time.Minute)),      // not deferred: nothing changes
+		activation(d3, t0.Add(3*time.Minute)),       // not deferred: nothing changes
 		activation(d4, t0.Add(3*time.Minute+8*day)), // past the window
 	)
 	got, st, err := logs.Join(context.Background(), dir, logs.JoinConfig{})
