@@ -7,7 +7,7 @@
 //
 // # Data flow
 //
-//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ s/ e/ u/ x/ v/ a/ m/)
+//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ s/ e/ u/ x/ v/ a/ z/ m/)
 //	(durable batch,                 │
 //	 live values)                   └──Learn──▶ Learner (online.Learner)
 //
