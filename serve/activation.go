@@ -61,17 +61,8 @@ func parseActivate(body []byte) ([]int, error) {
 
 // handleActivate answers POST /v1/decisions/{id}/activate: the channel
 // showed slots of a decision made with defer_activation (all of them
-// without a body, or {"slots": [...]}). What it newly shows is journaled
-// (an activation record, fsynced and applied before the answer) and from
-// then on counts as impressions, for contact limits, in the experiment
-// and for learning (see state's Activation). The answer is 200 with the
-// decision's activation; it is idempotent: activating what was activated
-// already journals nothing and answers the same. A decision made without
-// defer_activation was activated whole when it was made: 200, nothing
-// journaled. An unknown decision is a 404, a slot the decision does not
-// have a 422 (field slots), a decision whose attribution window closed
-// before what is asked was activated a 409 (it can count for nothing any
-// more).
+// without a body, or {"slots": [...]}); see activate. The answer is 200
+// with the decision's activation.
 func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 	id, err := pathID(raw, "decision_id", "decision")
 	if err != nil {
@@ -83,22 +74,52 @@ func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 		writeErr(ctx, err)
 		return
 	}
-	now := s.cfg.Now().UTC()
+	ans, err := s.activate(id, slots, s.cfg.Now().UTC())
+	var af *appendFailed
+	switch {
+	case errors.As(err, &af):
+		s.journalError(ctx, af.err)
+	case err != nil:
+		writeErr(ctx, err)
+	default:
+		writeJSON(ctx, 200, ans)
+	}
+}
+
+// appendFailed is an activation the journal did not acknowledge
+// (journalError answers it).
+type appendFailed struct{ err error }
+
+func (e *appendFailed) Error() string { return e.err.Error() }
+func (e *appendFailed) Unwrap() error { return e.err }
+
+// activate shows slots (sorted, unique; nil: every slot) of decision id
+// at time now, for the native route and any other that activates (a
+// compatible API's). What it newly shows is journaled (an activation
+// record, fsynced and applied before it returns) and from then on counts
+// as impressions, for contact limits, in the experiment and for learning
+// (see state's Activation). It is idempotent: activating what was
+// activated already journals nothing and returns the same activation; a
+// decision made without defer_activation was activated whole when it was
+// made, and activating it journals nothing. Its errors: a *fieldError for
+// an unknown decision (404), a slot the decision does not have (422,
+// field slots), a decision whose attribution window closed before what
+// is asked was activated (409: it could count for nothing any more); one
+// wrapping errUnavailable when the index lags the journal or the service
+// is overloaded; an *appendFailed when the journal did not acknowledge.
+func (s *Service) activate(id string, slots []int, now time.Time) (*activationAnswer, error) {
 	d, err := s.index.Decision(id)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
-		if s.indexLagging(ctx) {
-			return
+		if s.indexBehind() {
+			return nil, fmt.Errorf("%w: the decision index is catching up with the journal; retry", errUnavailable)
 		}
-		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "decision_id",
-			reason: fmt.Sprintf("no decision %q (unknown, or older than the decision retention)", id)})
-		return
+		return nil, &fieldError{status: 404, code: "not_found", field: "decision_id",
+			reason: fmt.Sprintf("no decision %q (unknown, or older than the decision retention)", id)}
 	case errors.Is(err, state.ErrCorrupt):
-		writeErr(ctx, err)
-		return
+		return nil, err
 	case err != nil:
-		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
-		return
+		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	if slots == nil {
 		slots = make([]int, len(d.Actions))
@@ -106,14 +127,12 @@ func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 			slots[i] = i
 		}
 	} else if last := slots[len(slots)-1]; last >= len(d.Actions) {
-		writeErr(ctx, &fieldError{status: 422, code: "unprocessable", field: "slots",
-			reason: fmt.Sprintf("decision %s has no slot %d: it returned %d actions (slots 0 to %d)", id, last, len(d.Actions), len(d.Actions)-1)})
-		return
+		return nil, &fieldError{status: 422, code: "unprocessable", field: "slots",
+			reason: fmt.Sprintf("decision %s has no slot %d: it returned %d actions (slots 0 to %d)", id, last, len(d.Actions), len(d.Actions)-1)}
 	}
 	act, err := s.index.Activation(d)
 	if err != nil {
-		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
-		return
+		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	var fresh []int // the slots this call shows first
 	for _, sl := range slots {
@@ -122,14 +141,12 @@ func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 		}
 	}
 	if !d.DeferActivation || (act.Activated && len(fresh) == 0) {
-		writeJSON(ctx, 200, &activationAnswer{DecisionID: id, Activation: act})
-		return
+		return &activationAnswer{DecisionID: id, Activation: act}, nil
 	}
 	if !logs.ActivationCounts(true, d.Time, now, s.cfg.AttributionWindow) {
-		writeErr(ctx, &fieldError{status: 409, code: "conflict", field: "decision_id",
+		return nil, &fieldError{status: 409, code: "conflict", field: "decision_id",
 			reason: fmt.Sprintf("decision %s can no longer be activated: its attribution window (%v) closed at %s", id, s.cfg.AttributionWindow,
-				d.Time.Add(s.cfg.AttributionWindow).Format(time.RFC3339))})
-		return
+				d.Time.Add(s.cfg.AttributionWindow).Format(time.RFC3339))}
 	}
 	a := journal.Activation{V: journal.SchemaVersion, ActivationID: newDecisionID(now), DecisionID: id,
 		CustomerID: d.CustomerID, Slots: fresh, Time: now, DecisionTime: d.Time}
@@ -138,11 +155,10 @@ func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 	}
 	payload, err := json.Marshal(&a)
 	if err != nil {
-		writeErr(ctx, err)
-		return
+		return nil, err
 	}
-	if !s.admitIngest(ctx) {
-		return
+	if !s.ingest.admit() {
+		return nil, fmt.Errorf("%w: overloaded: too many writes in flight; retry shortly", errUnavailable)
 	}
 	defer s.ingest.done()
 	// the capped actions shown count from now on: reserved until the
@@ -157,8 +173,7 @@ func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 	if len(capped) > 0 {
 		resv, err := s.contacts.Reserve(d.CustomerID, a.ActivationID, now, capped)
 		if err != nil {
-			writeErr(ctx, err)
-			return
+			return nil, err
 		}
 		lv.Reservation = &resv
 	}
@@ -172,8 +187,7 @@ func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 		if lv.Reservation != nil && !errors.Is(err, journal.ErrPending) {
 			s.contacts.Release(lv.Reservation)
 		}
-		s.journalError(ctx, err)
-		return
+		return nil, &appendFailed{err}
 	}
 	s.metrics.activations.Inc()
 	// the answer: what was activated before, and what this call showed
@@ -184,22 +198,29 @@ func (s *Service) handleActivate(ctx *fasthttp.RequestCtx, raw string) {
 		act.Slots = append(act.Slots, state.ActivatedSlot{Slot: sl, ActionID: d.Actions[sl].ActionID, At: now, LSN: lsn})
 	}
 	slices.SortFunc(act.Slots, func(x, y state.ActivatedSlot) int { return x.Slot - y.Slot })
-	writeJSON(ctx, 200, &activationAnswer{DecisionID: id, Activation: act, LSN: lsn})
+	return &activationAnswer{DecisionID: id, Activation: act, LSN: lsn}, nil
 }
 
 // indexLagging answers 503 and reports true when the decision index may
-// not hold a decision yet because it lags the journal (the cluster path:
-// a decision in the stream not yet applied to Redis).
+// not hold a decision yet because it lags the journal (indexBehind).
 func (s *Service) indexLagging(ctx *fasthttp.RequestCtx) bool {
+	if s.indexBehind() {
+		writeUnavailable(ctx, "the decision index is catching up with the journal; retry")
+		return true
+	}
+	return false
+}
+
+// indexBehind reports whether the decision index may not hold a decision
+// yet because it lags the journal (the cluster path: a decision in the
+// stream not yet applied to Redis; or the stream cannot say).
+func (s *Service) indexBehind() bool {
 	lagging, ok := s.journal.(interface {
 		CaughtUp(context.Context) (bool, error)
 	})
 	if !ok {
 		return false
 	}
-	if done, err := lagging.CaughtUp(context.Background()); err != nil || !done {
-		writeUnavailable(ctx, "the decision index is catching up with the journal; retry")
-		return true
-	}
-	return false
+	done, err := lagging.CaughtUp(context.Background())
+	return err != nil || !done
 }
