@@ -34,6 +34,11 @@ type SlateStats struct {
 	Unknown  int `json:"unknown_logging"`
 	Mismatch int `json:"propensity_mismatch"`
 	Other    int `json:"other"`
+	// NotShown counts decisions made with defer_activation whose slot 0
+	// was never activated (logs.Joined.Shown): no slate was shown. Of
+	// the others, the slate is the shown prefix (its slots up to the
+	// first one not activated).
+	NotShown int `json:"not_shown"`
 }
 
 // propTol is how far a recomputed conditional may be from the logged
@@ -94,6 +99,16 @@ func JournalSlateRounds(joined []logs.Joined, spec *features.Spec, cat *decide.C
 		L := min(len(d.Actions), len(j.Rewards))
 		if slots > 0 {
 			L = min(L, slots)
+		}
+		for k := range L {
+			if !j.Shown(k) { // a deferred decision's slot never activated
+				L = k
+				break
+			}
+		}
+		if L == 0 {
+			st.NotShown++
+			continue
 		}
 		slate := make([]int, 0, L)
 		for _, a := range d.Actions[:L] {

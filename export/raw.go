@@ -19,7 +19,7 @@ import (
 // time, the payload's identifying fields (empty, Parquet null, where the
 // type has none) and the payload itself.
 type RawRow struct {
-	Type       string    `parquet:"type" json:"type"` // decision, outcome, event, audit or lost
+	Type       string    `parquet:"type" json:"type"` // decision, outcome, event, audit, activation or lost
 	LSN        int64     `parquet:"lsn" json:"lsn"`
 	Time       time.Time `parquet:"time,timestamp(microsecond)" json:"time"` // the record's time
 	DecisionID string    `parquet:"decision_id,optional" json:"-"`
@@ -151,7 +151,7 @@ func (o *Options) keepRaw(t journal.Type, p *peek, kept map[string]struct{}) boo
 		}
 		kept[p.DecisionID] = struct{}{}
 		return true
-	case journal.TypeOutcome:
+	case journal.TypeOutcome, journal.TypeActivation:
 		_, ok := kept[p.DecisionID]
 		return ok
 	case journal.TypeEvent:

@@ -13,7 +13,7 @@ import (
 // opaque bytes and never parses them.
 
 // Encode returns the record Type and JSON payload for v, which must be a
-// Decision, Outcome, Event or Erasure (or a pointer to one). A zero V field is set
+// Decision, Outcome, Event, Erasure or Activation (or a pointer to one). A zero V field is set
 // to SchemaVersion in the output (v itself is not modified).
 func Encode(v any) (Type, []byte, error) {
 	var (
@@ -41,6 +41,11 @@ func Encode(v any) (Type, []byte, error) {
 	case *Erasure:
 		c := *x
 		typ, out = TypeErasure, withV(&c, &c.V)
+	case Activation:
+		typ, out = TypeActivation, withV(&x, &x.V)
+	case *Activation:
+		c := *x
+		typ, out = TypeActivation, withV(&c, &c.V)
 	default:
 		return 0, nil, fmt.Errorf("%w: cannot encode %T", ErrBadPayload, v)
 	}
@@ -59,8 +64,8 @@ func withV[T any](p *T, v *int) *T {
 }
 
 // Decode parses rec's payload into a new *Decision, *Outcome, *Event,
-// *Audit, *Erasure, *Erased or *Lost according to rec.Type. Unknown fields are ignored (later schema versions
-// only add fields).
+// *Audit, *Erasure, *Erased, *Activation or *Lost according to rec.Type. Unknown
+// fields are ignored (later schema versions only add fields).
 func Decode(rec Record) (any, error) {
 	var v any
 	switch rec.Type {
@@ -78,6 +83,8 @@ func Decode(rec Record) (any, error) {
 		v = new(Erasure)
 	case TypeErased:
 		v = new(Erased)
+	case TypeActivation:
+		v = new(Activation)
 	default:
 		return nil, fmt.Errorf("%w: LSN %d: unknown type %d", ErrBadPayload, rec.LSN, rec.Type)
 	}
@@ -100,6 +107,14 @@ func DecodeDecision(payload []byte, d *Decision) error {
 func DecodeOutcome(payload []byte, o *Outcome) error {
 	if err := unmarshal(payload, o); err != nil {
 		return fmt.Errorf("%w: outcome: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodeActivation parses a TypeActivation payload into a.
+func DecodeActivation(payload []byte, a *Activation) error {
+	if err := unmarshal(payload, a); err != nil {
+		return fmt.Errorf("%w: activation: %w", ErrBadPayload, err)
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ const (
 	// erased customer, so that LSNs stay contiguous. Append refuses it;
 	// Replay and Reader skip it (Verify counts it).
 	TypeErased Type = 7 // payload: Erased
+	// TypeActivation says which slots of a decision made with
+	// defer_activation were actually shown.
+	TypeActivation Type = 8 // payload: Activation
 )
 
 // Known reports whether t is a record type this version reads.
@@ -42,7 +45,7 @@ func Known(t Type) bool { return Appendable(t) || Tombstone(t) }
 // Appendable reports whether records of type t may be appended (every
 // type but the tombstones, which only Repair and Redact write).
 func Appendable(t Type) bool {
-	return t == TypeDecision || t == TypeOutcome || t == TypeEvent || t == TypeAudit || t == TypeErasure
+	return t == TypeDecision || t == TypeOutcome || t == TypeEvent || t == TypeAudit || t == TypeErasure || t == TypeActivation
 }
 
 // Tombstone reports whether t is a tombstone (TypeLost, TypeErased): a
@@ -50,7 +53,7 @@ func Appendable(t Type) bool {
 func Tombstone(t Type) bool { return t == TypeLost || t == TypeErased }
 
 // String returns the lower-case name of t ("decision", "outcome", "event",
-// "lost").
+// "lost", "audit", "erasure", "erased", "activation").
 func (t Type) String() string {
 	switch t {
 	case TypeDecision:
@@ -67,6 +70,8 @@ func (t Type) String() string {
 		return "erasure"
 	case TypeErased:
 		return "erased"
+	case TypeActivation:
+		return "activation"
 	}
 	return "unknown"
 }
@@ -104,6 +109,11 @@ type Decision struct {
 	// constant or broken model): it could not tell them apart, and the
 	// ranking came from the business value and exploration alone.
 	Degenerate bool `json:"degenerate,omitempty"`
+	// DeferActivation says the channel asked to activate the decision
+	// later (POST /v1/decisions/{id}/activate, an Activation record): until
+	// a slot is activated its action is not an impression, takes no contact
+	// limit, counts in no experiment and teaches no model.
+	DeferActivation bool `json:"defer_activation,omitempty"`
 	// Shadow is what a shadow policy would have done (it was not served):
 	// the retraining loop's candidate scoring every decision beside the
 	// serving policy, for a near-on-policy estimate of its value.
@@ -165,6 +175,29 @@ type Outcome struct {
 	// OutcomeID is the client's id of the outcome, if it sent one: unique
 	// per decision, it makes a re-sent outcome a duplicate.
 	OutcomeID string `json:"outcome_id,omitempty"`
+}
+
+// Activation is the payload of a TypeActivation record: slots of a
+// decision made with DeferActivation were shown. It always names an
+// existing deferred decision; activating a slot twice changes nothing
+// (readers take a slot's first activation), and an activation later than
+// its decision's attribution window counts for nothing (logs.Attributed,
+// as for outcomes).
+type Activation struct {
+	V int `json:"v"`
+	// ActivationID identifies the record (unique; it sorts by time, as
+	// decision ids do).
+	ActivationID string `json:"activation_id"`
+	DecisionID   string `json:"decision_id"`
+	CustomerID   string `json:"customer_id"`
+	// Slots are the activated slots (0-based indices into the decision's
+	// Actions), ascending. A decision that returned no action (a
+	// holdout's) is activated with none: the decision itself was shown.
+	Slots []int     `json:"slots"`
+	Time  time.Time `json:"ts"`
+	// DecisionTime is the time of the decision, so a reader can apply the
+	// attribution window without a join.
+	DecisionTime time.Time `json:"decision_ts"`
 }
 
 // Event is the payload of a TypeEvent record: a journey event that updates

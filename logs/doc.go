@@ -51,6 +51,18 @@
 // learner applies the same checks, one record at a time, with its
 // aggregates in the state store.
 //
+// # Activation
+//
+// A decision made with defer_activation is an impression only where an
+// activation record says its slots were shown (ActivationCounts: within
+// the attribution window). Join leaves out a deferred decision no
+// activation counted for, and marks which slots of an activated one were
+// shown (Joined.Activated, Joined.Shown): training, evaluation, export
+// and experiment analysis read only shown slots. Outcomes are folded
+// whether they came before or after the activation, so an outcome that
+// arrived first is learned once the slot is shown, as the online learner
+// learns it at the activation.
+//
 // # Rows
 //
 // RowBuilder rebuilds the feature rows of a logged decision's actions —

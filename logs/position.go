@@ -105,7 +105,7 @@ func EstimatePositions(joined []Joined, slots int) (*PositionModel, error) {
 		W := 1.0
 		for k := range n {
 			p := d.Actions[k].Propensity
-			if !(p > 0 && p <= 1) {
+			if !(p > 0 && p <= 1) || !j.Shown(k) { // (a slot never activated has no reward to weigh)
 				break
 			}
 			W *= 1 / float64(m-k) / p

@@ -78,6 +78,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"POST", "/v1/profiles:batch", serve.ScopeIngest, map[string]any{"profiles": []any{map[string]any{"customer_id": "c-0001", "attributes": map[string]any{"tier": "gold"}}}}},
 		{"GET", "/v1/profiles/c-0001", serve.ScopeProfilesRead, nil},
 		{"GET", "/v1/decisions/d-unknown", serve.ScopeProfilesRead, nil},
+		{"POST", "/v1/decisions/d-unknown/activate", serve.ScopeDecide, map[string]any{"slots": []int{0}}},
 		{"DELETE", "/v1/customers/c-unknown", serve.ScopePrivacy, nil},
 		{"GET", "/v1/actions", serve.ScopeRead, nil},
 		{"GET", "/v1/experiments", serve.ScopeRead, nil},

@@ -137,7 +137,7 @@ func (s *Store) erasedBefore(customer string, t time.Time) (bool, error) {
 
 // FinishErasure is the state's last step of the erasures of set, once
 // the journal no longer holds their records: it deletes their decisions'
-// index entries (d/, x/, the request ids that still name them, the
+// index entries (d/, x/, s/, the request ids that still name them, the
 // outcome keys) and the pending marks, each only if it is unchanged (an
 // erasure of the same customer applied meanwhile stays pending). Then it
 // compacts the store (Compact).
@@ -147,6 +147,7 @@ func (s *Store) FinishErasure(set *erasure.Set) error {
 	for _, d := range set.Decisions() {
 		b.Delete(prefixDecision + d.ID)
 		b.Delete(prefixExpDecision + d.ID)
+		b.Delete(prefixActivation + d.ID)
 		if d.RequestID != "" {
 			key := prefixRequest + d.Customer + "/" + d.RequestID
 			v, err := s.kv.Get(key)

@@ -20,14 +20,16 @@ import (
 // The keyspace: every key of the store starts with one of these (see
 // doc.go for who writes and who reads each).
 const (
-	prefixProfile  = "p/"          // p/<customer_id> → profile (features.Store)
-	prefixDecision = "d/"          // d/<decision_id> → the decision's journal payload
-	prefixOutcome  = "o/"          // o/<decision_id>/… → outcome de-duplication and aggregates (outcomeKeys)
-	prefixRequest  = "r/"          // r/<customer_id>/<request_id> → decision_id
-	prefixReserved = "k/"          // k/<customer_id>/<decision_id> → a cluster contact reservation (ReservationKey)
-	keyApplied     = "m/applied"   // LSN of the last journal record applied, 8 bytes big-endian
-	keySeeded      = "m/seeded"    // present once the seed profiles were loaded
-	keyCompacted   = "m/compacted" // written by Compact to make Pebble rotate its manifest
+	prefixProfile  = "p/" // p/<customer_id> → profile (features.Store)
+	prefixDecision = "d/" // d/<decision_id> → the decision's journal payload
+	prefixOutcome  = "o/" // o/<decision_id>/… → outcome de-duplication and aggregates (outcomeKeys)
+	prefixRequest  = "r/" // r/<customer_id>/<request_id> → decision_id
+	// s/<decision_id> → a deferred decision's activation (activation.go)
+	prefixActivation = "s/"
+	prefixReserved   = "k/"          // k/<customer_id>/<decision_id> → a cluster contact reservation (ReservationKey)
+	keyApplied       = "m/applied"   // LSN of the last journal record applied, 8 bytes big-endian
+	keySeeded        = "m/seeded"    // present once the seed profiles were loaded
+	keyCompacted     = "m/compacted" // written by Compact to make Pebble rotate its manifest
 	// the aggregates (aggregates.go)
 	prefixExperiment  = "e/" // e/<experiment>/<arm>/… → an experiment's sums (experiment.Sums) and span
 	prefixUnit        = "u/" // u/<experiment>/<customer> → the customer's experiment.Unit

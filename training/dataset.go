@@ -166,6 +166,9 @@ func BuildDatasetPositions(joined []logs.Joined, spec *features.Spec, cat *decid
 		}
 		rows := 0
 		for i, a := range acts {
+			if !j.Shown(i) {
+				continue // a slot of a deferred decision never activated: not an impression
+			}
 			if a < 0 {
 				st.UnknownAction++
 				continue

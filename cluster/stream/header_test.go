@@ -27,6 +27,7 @@ func TestParseHeaders(t *testing.T) {
 		{"missing_type", "", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"type_zero", "0", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"erasure", "6", "2026-03-01T12:00:00.123456789Z", journal.TypeErasure, ts, true},
+		{"activation", "8", "2026-03-01T12:00:00.123456789Z", journal.TypeActivation, ts, true},
 		{"type_unknown", "99", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"type_256", "256", "2026-03-01T12:00:00Z", 0, time.Time{}, false},
 		{"type_sign", "+1", "2026-03-01T12:00:00Z", 0, time.Time{}, false},

@@ -141,8 +141,8 @@ Flags:`)
 		return writeJSON(w, out)
 	}
 	fmt.Fprintf(w, "candidate %s, explorer %s\n", target.Name, target.Explorer.String())
-	fmt.Fprintf(w, "%d decisions joined (%d late, %d duplicate outcomes ignored); %d rounds used, %d left out (%d other feature spec, %d unknown actions, %d without actions)\n\n",
-		jst.Decisions, jst.Late, jst.Duplicate, st.Used, st.Decisions-st.Used, st.OtherSpec, st.Unknown, st.NoActions)
+	fmt.Fprintf(w, "%d decisions joined (%d late, %d duplicate outcomes ignored); %d rounds used, %d left out (%d other feature spec, %d unknown actions, %d without actions, %d first slots never activated)\n\n",
+		jst.Decisions, jst.Late, jst.Duplicate, st.Used, st.Decisions-st.Used, st.OtherSpec, st.Unknown, st.NoActions, st.NotShown)
 	if err := estimateTable(w, ests, nil, nil); err != nil {
 		return err
 	}

@@ -74,7 +74,9 @@ type Config struct {
 // applied batch.
 //
 // The model keeps sufficient statistics, which makes delayed rewards
-// exact: when a decision's actions are shown (state.LearnImpression),
+// exact: when a decision's actions are shown (state.LearnImpression: when
+// it is made, or for one made with defer_activation, the slots of each
+// activation),
 // each is added as an observation with the default reward (A += xxᵀ,
 // b += r₀x); when an outcome changes an action's learning reward by Δr
 // (state.LearnReward), only b changes (b += Δr·x). The applier works Δr
@@ -319,9 +321,19 @@ func (l *Learner) impression(it *state.LearnItem) int {
 			l.skip(it.LSN, journal.TypeDecision, &state.ApplyError{Kind: state.KindModel, Err: errors.New("impression without a decision or rows")})
 			return 0
 		}
-		ids := make([]string, len(it.Decision.Actions))
-		for i, a := range it.Decision.Actions {
-			ids[i] = a.ActionID
+		ids := make([]string, 0, len(it.Decision.Actions))
+		if it.Slots == nil {
+			for _, a := range it.Decision.Actions {
+				ids = append(ids, a.ActionID)
+			}
+		}
+		for _, s := range it.Slots {
+			// an activation's slots: only they were shown
+			if s < 0 || s >= len(it.Decision.Actions) {
+				l.skip(it.LSN, journal.TypeActivation, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("impression of slot %d of a decision of %d actions", s, len(it.Decision.Actions))})
+				return 0
+			}
+			ids = append(ids, it.Decision.Actions[s].ActionID)
 		}
 		var err error
 		if x, acts, err = l.rows(it.Decision, ids); err != nil {

@@ -451,6 +451,36 @@ func TestOnlineIgnoresActionNotShown(t *testing.T) {
 	}
 }
 
+// TestOnlineActivatedSlots: an activation's impression (LearnItem.Slots)
+// teaches the rows of the slots it names and no other; a reward for an
+// activated slot adds to its row; a slot out of range is refused whole.
+func TestOnlineActivatedSlots(t *testing.T) {
+	e := newOnlineEnv(t)
+	d := journaltest.Decision("d-1", journaltest.T0, e.spec.Hash(), "free-shipping", "welcome-15", "new-arrivals")
+	d.DeferActivation = true
+	e.ix.add(d)
+	cfg := e.config(t)
+	var sk skips
+	cfg.Skips = &sk
+	l, stop := start(t, cfg)
+	shown := state.LearnItem{LSN: 2, Kind: state.LearnImpression, Decision: &d, Slots: []int{0, 2}}
+	bad := state.LearnItem{LSN: 3, Kind: state.LearnImpression, Decision: &d, Slots: []int{1, 3}}
+	l.Learn([]state.LearnItem{shown, reward(2, &d, "new-arrivals", 1.5), bad}, 3)
+	if err := l.WaitFor(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	x, acts := e.rows(t, &d)
+	dim := e.spec.Dim()
+	fit := newHandFit(dim, len(e.cat.Actions))
+	fit.add(acts[0], x[:dim], 0)
+	fit.add(acts[2], x[2*dim:], 1.5)
+	checkStats(t, e.cat, cfg.Model.Stats(), fit.stats)
+	if got := sk.get(); !maps.Equal(got, map[uint64]string{3: state.KindModel}) {
+		t.Errorf("skipped %v, want LSN 3 (a slot out of range)", got)
+	}
+}
+
 // TestOnlineSnapshot: a snapshot reads back as the same model (bit for
 // bit) with the LSN the learner reached; the file's header is the
 // documented version-2 layout; a snapshot of another catalog, one out of
