@@ -182,6 +182,13 @@ type ModelConfig struct {
 	Shared bool `yaml:"shared"`
 	// Lambda is the ridge prior precision (default 1).
 	Lambda float64 `yaml:"lambda"`
+	// Positions are the examination factors of the position model for
+	// multi-slot decisions (logs.PositionModel; slot 0's is 1, later slots
+	// take the last): the online model learns each shown action's row
+	// scaled by its slot's factor, as `nextbest train --positions` does.
+	// Estimate them with `nextbest train --positions estimate` (it prints
+	// them). None: every slot learns as slot 0.
+	Positions []float64 `yaml:"positions"`
 }
 
 func (c *Config) setDefaults() error {
@@ -423,8 +430,14 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	applyErrs := newApplyErrors(s.metrics.applyErrors, s.log)
+	var positions *logs.PositionModel
+	if len(cfg.Model.Positions) > 0 {
+		if positions, err = logs.NewPositionModel(cfg.Model.Positions); err != nil {
+			return nil, fmt.Errorf("model.positions: %w", err)
+		}
+	}
 	if s.learner, err = online.New(online.Config{
-		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index,
+		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index, Positions: positions,
 		DefaultReward: cfg.DefaultReward, From: from,
 		PublishEvery: cfg.PublishEvery, SnapshotPath: snapPath, SnapshotEvery: cfg.SnapshotEvery,
 		Skips: applyErrs, OnUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) }, Logger: s.log,
