@@ -52,6 +52,13 @@ type BuildConfig struct {
 	// profile). It takes the outcome's time and the larger revenue. 0 is
 	// DefaultMergeWithin; negative merges nothing.
 	MergeWithin time.Duration
+	// Everything keeps, beside the touches and the conversions, every
+	// journey event of each customer (Journey.Events) and the decisions
+	// that showed no action (Journey.Quiet), for journey analytics
+	// (package journeys). Attribution reads neither, but a customer with
+	// only those has a journey too. The conversions are the same either
+	// way.
+	Everything bool
 }
 
 // BuildStats counts what Build read and what it left out.
@@ -107,7 +114,9 @@ func (c *BuildConfig) fill() error {
 // customer id, each sorted. A decision that showed actions is a touch; a
 // converting outcome (BuildConfig.Outcomes) or a conversion event
 // (BuildConfig.Events) is a conversion, its revenue the outcome's posted
-// reward or the event's amount. A torn tail of the last segment is the
+// reward or the event's amount. With BuildConfig.Everything each journey
+// also holds the customer's events and the decisions that showed
+// nothing. A torn tail of the last segment is the
 // end of the data; corruption elsewhere is an error.
 func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildStats, error) {
 	var st BuildStats
@@ -116,8 +125,10 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 	}
 	type custom struct {
 		touches []Touch
+		quiet   []Touch      // decisions that showed nothing (Everything)
 		outs    []Conversion // converting outcomes
 		evs     []Conversion // conversion events
+		events  []Event      // every event (Everything)
 	}
 	var (
 		byCust = map[string]*custom{}
@@ -147,12 +158,18 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 				st.Skipped++
 				return nil
 			}
+			stage, _ := d.Profile["stage"].(string)
 			if len(d.Actions) == 0 {
 				st.NoActions++
+				if cfg.Everything {
+					c := get(d.CustomerID)
+					c.quiet = append(c.quiet, Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Eligible: len(d.Eligible), Stage: stage})
+				}
 				return nil
 			}
 			st.Touches++
-			t := Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Actions: make([]string, len(d.Actions))}
+			t := Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Actions: make([]string, len(d.Actions)),
+				Eligible: len(d.Eligible), Stage: stage}
 			for i, a := range d.Actions {
 				t.Actions[i] = a.ActionID
 			}
@@ -191,7 +208,7 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 			c.outs = append(c.outs, Conversion{Time: o.Time, Revenue: o.Reward, Source: "outcome:" + o.Type})
 		case journal.TypeEvent:
 			st.Events++
-			if cfg.Sources == FromOutcomes {
+			if cfg.Sources == FromOutcomes && !cfg.Everything {
 				return nil
 			}
 			e = journal.Event{}
@@ -199,7 +216,11 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 				st.Skipped++
 				return nil
 			}
-			if !isEvent[e.Type] {
+			if cfg.Everything {
+				c := get(e.CustomerID)
+				c.events = append(c.events, Event{Time: e.Time, Type: e.Type, Channel: e.Channel, Properties: e.Properties})
+			}
+			if cfg.Sources == FromOutcomes || !isEvent[e.Type] {
 				return nil
 			}
 			st.EventConversions++
@@ -221,7 +242,7 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 	out := make([]Journey, 0, len(byCust))
 	for _, id := range sortedKeys(byCust) {
 		c := byCust[id]
-		j := Journey{Customer: id, Touches: c.touches}
+		j := Journey{Customer: id, Touches: c.touches, Quiet: c.quiet, Events: c.events}
 		j.Conversions, st.Merged = merge(c.outs, c.evs, cfg.MergeWithin, st.Merged)
 		j.Sort()
 		out = append(out, j)
