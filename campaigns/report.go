@@ -96,8 +96,8 @@ func liftLine(r *Report) string {
 				verdict += ", the wrong way"
 			}
 		}
-		parts = append(parts, fmt.Sprintf("'%s' customers convert at %s (%s customers) against %s ('%s', %s customers): %s; %s",
-			row.Arm, h.Pct(row.Treated.ConversionRate.Estimate), h.Count(row.Treated.Customers), h.Pct(row.Baseline.ConversionRate.Estimate), l.Baseline, h.Count(row.Baseline.Customers), rel, verdict))
+		parts = append(parts, fmt.Sprintf("'%s' converts %s of %s customers against %s of %s in '%s': %s; %s",
+			row.Arm, h.Pct(row.Treated.ConversionRate.Estimate), h.Count(row.Treated.Customers), h.Pct(row.Baseline.ConversionRate.Estimate), h.Count(row.Baseline.Customers), l.Baseline, rel, verdict))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("Lift: experiment '%s' has no customers in both '%s' and another arm in this period.", l.Experiment, l.Baseline)

@@ -27,7 +27,8 @@ func headline(r *Report) []string {
 		if f.Final || f.Reached == 0 {
 			continue
 		}
-		if stall < 0 || f.Reached-f.WentOn > r.Funnel[stall].Reached-r.Funnel[stall].WentOn {
+		// the most stalled; on a tie, the stage more customers reached
+		if stall < 0 || cmp.Or(cmp.Compare(f.Reached-f.WentOn, r.Funnel[stall].Reached-r.Funnel[stall].WentOn), cmp.Compare(f.Reached, r.Funnel[stall].Reached)) > 0 {
 			stall = i
 		}
 	}
