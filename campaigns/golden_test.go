@@ -281,7 +281,7 @@ func TestGolden(t *testing.T) {
 		"Best converting campaign: free-shipping converts 75.0% of its 4 impressions (95% interval " + pct(rates[1].want.Lo) + " to " + pct(rates[1].want.Hi) + "), against 37.5% across all campaigns; it brought 65 of the 65 revenue (100.0%).",
 		"Weakest campaign: style-guide converts 0.0% of its 4 impressions (95% interval 0.0% to 49.0%).",
 		"Channels: web converts best, 75.0% of 4 impressions (95% interval ",
-		"Lift against the holdout 'hold': 'programme' converts 100.0% of 2 customers against 50.0% of 2 in 'held': a lift of +100.0% (95% interval -100.0% to +377.2%); not a clear difference.",
+		"Lift against the holdout 'hold': 'programme' converts 100.0% of 2 customers against 50.0% of 2 in 'held', a difference of +50.0 points (95% interval -27.3 to +90.5), +100.0% relative: not a clear difference.",
 	}
 	if len(r.Headline) != 4 {
 		t.Fatalf("headline:\n%s", strings.Join(r.Headline, "\n"))

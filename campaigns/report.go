@@ -85,9 +85,9 @@ func liftLine(r *Report) string {
 		if row.By != All {
 			continue
 		}
-		rel := "the relative lift is undefined (nobody converted in the baseline)"
-		if row.Relative.Method != "" && !strings.HasPrefix(row.Relative.Method, "undefined") {
-			rel = fmt.Sprintf("a lift of %s (%s interval %s to %s)", h.SignedPct(row.Relative.Estimate), levelText(row.Relative.Level), h.SignedPct(row.Relative.Lo), h.SignedPct(row.Relative.Hi))
+		diff := fmt.Sprintf("%s points (%s interval %s to %s)", points(row.Absolute.Estimate), levelText(row.Absolute.Level), points(row.Absolute.Lo), points(row.Absolute.Hi))
+		if !strings.HasPrefix(row.Relative.Method, "undefined") {
+			diff += fmt.Sprintf(", %s relative", h.SignedPct(row.Relative.Estimate))
 		}
 		verdict := "not a clear difference"
 		if row.Absolute.Excludes0() {
@@ -96,8 +96,8 @@ func liftLine(r *Report) string {
 				verdict += ", the wrong way"
 			}
 		}
-		parts = append(parts, fmt.Sprintf("'%s' converts %s of %s customers against %s of %s in '%s': %s; %s",
-			row.Arm, h.Pct(row.Treated.ConversionRate.Estimate), h.Count(row.Treated.Customers), h.Pct(row.Baseline.ConversionRate.Estimate), h.Count(row.Baseline.Customers), l.Baseline, rel, verdict))
+		parts = append(parts, fmt.Sprintf("'%s' converts %s of %s customers against %s of %s in '%s', a difference of %s: %s",
+			row.Arm, h.Pct(row.Treated.ConversionRate.Estimate), h.Count(row.Treated.Customers), h.Pct(row.Baseline.ConversionRate.Estimate), h.Count(row.Baseline.Customers), l.Baseline, diff, verdict))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("Lift: experiment '%s' has no customers in both '%s' and another arm in this period.", l.Experiment, l.Baseline)
@@ -206,8 +206,12 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	h.Head(&b, "Campaigns and channels")
 	h.Headline(&b, r.Headline)
-	p("<p class=\"meta\">Data: %s, decisions from %s to %s (%s in all, %s impressions). Periods: %ss (UTC). Clicks: outcomes of type %s. Revenue: the joined rewards of %s.",
-		e(cmp.Or(r.Source, "decisions")), r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), h.Count(r.Total.Decisions), h.Count(r.Total.Impressions),
+	p("<p class=\"meta\">")
+	if r.Source != "" {
+		p("Data: %s. ", e(r.Source))
+	}
+	p("Decisions from %s to %s (%s in all, %s impressions). Periods: %ss (UTC). Clicks: outcomes of type %s. Revenue: the joined rewards of %s.",
+		r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), h.Count(r.Total.Decisions), h.Count(r.Total.Impressions),
 		e(string(r.Period)), e(orNone(r.ClickTypes)), e(orNone(r.RevenueTypes)))
 	if !r.ActivationsRecorded {
 		p(" The journal records no activations: every returned action counts as an impression.")
@@ -256,14 +260,14 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			conv = append(conv, r.series(Action, a.Key, periods, func(x Row) float64 { return x.ConversionRate.Estimate }))
 		}
 		lineSVG(&b, "Conversion rate per "+string(r.Period)+": all and the top campaigns", periods, conv, h.Pct)
-		p("<p class=\"note\">The %d campaigns with the most impressions; a gap is a %s without impressions. Per-period rates of each campaign and channel, with intervals, are in the JSON and CSV.</p>\n", chartActions, e(string(r.Period)))
+		p("<p class=\"note\">The %d campaigns with the most impressions; a gap is a %s without impressions. The table has every decision per %s; the rates of each campaign and channel per %s, with intervals, are in the JSON and CSV.</p>\n", chartActions, e(string(r.Period)), e(string(r.Period)), e(string(r.Period)))
 		var rows []Row
 		for _, s := range r.Series {
-			if s.By != Action {
+			if s.By == All {
 				rows = append(rows, s)
 			}
 		}
-		r.table(&b, rows, "period", true)
+		r.table(&b, rows, string(r.Period), true)
 	}
 
 	// breakdowns
@@ -286,20 +290,24 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	if l := r.Lift; l != nil && len(l.Rows) > 0 {
 		var fr []forestRow
 		for _, x := range l.Rows {
-			fr = append(fr, forestRow{label: short(fmt.Sprintf("%s: %s %s", x.Arm, x.By, x.Key), 32), est: x.Absolute.Estimate, lo: x.Absolute.Lo, hi: x.Absolute.Hi})
+			fr = append(fr, forestRow{label: short(liftLabel(x, multiArm(l)), 32), est: x.Absolute.Estimate, lo: x.Absolute.Lo, hi: x.Absolute.Hi})
 		}
 		forestSVG(&b, "Difference in conversion rate against "+l.Baseline, fr, func(v float64) string { return h.SignedPct(v) }, 0, 1)
-		p("<table>\n<tr><th>arm</th><th>customers</th><th class=\"l\">by</th><th>converted</th><th>baseline '%s'</th><th>difference</th><th>relative lift</th><th>revenue per customer</th><th>difference</th></tr>\n", e(l.Baseline))
+		arms := map[string]bool{}
+		for _, x := range l.Rows {
+			arms[x.Arm] = true
+		}
+		p("<table>\n<tr><th>group</th><th>customers, arm / '%s'</th><th>converted</th><th>'%s'</th><th>difference (points)</th><th>relative</th><th>revenue per customer</th><th>difference</th></tr>\n", e(l.Baseline), e(l.Baseline))
 		for _, x := range l.Rows {
 			rel := "—"
 			if !strings.HasPrefix(x.Relative.Method, "undefined") {
 				rel = fmt.Sprintf("%s <span class=\"ci\">%s to %s</span>", h.SignedPct(x.Relative.Estimate), h.SignedPct(x.Relative.Lo), h.SignedPct(x.Relative.Hi))
 			}
-			p("<tr><td>%s</td><td>%s</td><td class=\"l\">%s</td><td>%s <span class=\"ci\">%s to %s</span></td><td>%s <span class=\"ci\">%s of %s</span></td><td>%s <span class=\"ci\">%s to %s</span></td><td>%s</td><td>%s vs %s</td><td>%s <span class=\"ci\">%s to %s</span></td></tr>\n",
-				e(x.Arm), h.Count(x.Treated.Customers), e(x.By+" "+x.Key),
+			p("<tr><td>%s</td><td>%s / %s</td><td>%s <span class=\"ci\">%s–%s</span></td><td>%s</td><td>%s <span class=\"ci\">%s to %s</span></td><td>%s</td><td>%s <span class=\"ci\">vs %s</span></td><td>%s <span class=\"ci\">%s to %s</span></td></tr>\n",
+				e(liftLabel(x, len(arms) > 1)), h.Count(x.Treated.Customers), h.Count(x.Baseline.Customers),
 				h.Pct(x.Treated.ConversionRate.Estimate), h.Pct(x.Treated.ConversionRate.Lo), h.Pct(x.Treated.ConversionRate.Hi),
-				h.Pct(x.Baseline.ConversionRate.Estimate), h.Count(x.Baseline.Converted), h.Count(x.Baseline.Customers),
-				h.SignedPct(x.Absolute.Estimate), h.SignedPct(x.Absolute.Lo), h.SignedPct(x.Absolute.Hi), rel,
+				h.Pct(x.Baseline.ConversionRate.Estimate),
+				points(x.Absolute.Estimate), points(x.Absolute.Lo), points(x.Absolute.Hi), rel,
 				h.Num(x.Treated.RevenuePerCustomer), h.Num(x.Baseline.RevenuePerCustomer),
 				signedNum(x.RevenueDifference.Estimate), signedNum(x.RevenueDifference.Lo), signedNum(x.RevenueDifference.Hi))
 		}
@@ -319,6 +327,39 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	h.Foot(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// points formats a difference of two rates in percentage points: "+3.9".
+func points(v float64) string {
+	s := strconv.FormatFloat(100*v, 'f', 1, 64)
+	if v >= 0 {
+		return "+" + s
+	}
+	return s
+}
+
+// liftLabel names a lift row: "all customers", "channel web", "action
+// x", after the arm when withArm.
+func liftLabel(x LiftRow, withArm bool) string {
+	l := x.By + " " + x.Key
+	if x.By == All {
+		l = "all customers"
+	}
+	if withArm {
+		l = x.Arm + ": " + l
+	}
+	return l
+}
+
+// multiArm reports whether l compares more than one arm with the
+// baseline.
+func multiArm(l *Lift) bool {
+	for _, x := range l.Rows {
+		if x.Arm != l.Rows[0].Arm {
+			return true
+		}
+	}
+	return false
 }
 
 // levelText is a confidence level as people write it: "95%".
@@ -515,8 +556,11 @@ func forestSVG(b *strings.Builder, title string, rows []forestRow, xf func(float
 	xp := func(v float64) float64 { return L + pw*(v-lo)/(hi-lo) }
 	fmt.Fprintf(b, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"%s\">\n", W, H, W, H, h.E(title))
 	fmt.Fprintf(b, "<text x=\"%d\" y=\"16\" font-size=\"13\" font-weight=\"bold\">%s</text>\n", L, h.E(title))
-	for k := 0; k <= 4; k++ {
-		v := lo + (hi-lo)*float64(k)/4
+	step := niceStep((hi - lo) / 5)
+	for v := math.Ceil(lo/step) * step; v <= hi+1e-12; v += step {
+		if math.Abs(v) < step*1e-9 {
+			v = 0
+		}
 		fmt.Fprintf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">%s</text>\n",
 			xp(v), xp(v), T-6, H-24, xp(v), H-8, h.E(xf(v)))
 	}
@@ -530,6 +574,20 @@ func forestSVG(b *strings.Builder, title string, rows []forestRow, xf func(float
 		fmt.Fprintf(b, "<circle cx=\"%.1f\" cy=\"%d\" r=\"4\" fill=\"#0072B2\"><title>%s: %s (%s to %s)</title></circle>\n", xp(x.est), y, h.E(x.label), h.E(xf(x.est)), h.E(xf(x.lo)), h.E(xf(x.hi)))
 	}
 	b.WriteString("</svg>\n")
+}
+
+// niceStep rounds v up to 1, 2 or 5 times a power of ten.
+func niceStep(v float64) float64 {
+	if !(v > 0) {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= v {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // short cuts s to n runes with an ellipsis.

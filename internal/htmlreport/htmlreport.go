@@ -55,7 +55,7 @@ h1{margin-bottom:.3em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-b
 .verdict{border-left:6px solid #2a9d5c;background:#eef8f1;padding:.6em 1em;margin:1em 0}
 .meta,.note{color:#555;font-size:.92em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}.ci{color:#777;font-size:.85em}.l{text-align:left}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}td{white-space:nowrap}td.l{white-space:normal}.ci{color:#777;font-size:.85em}.l{text-align:left}
 .h0{background:#fff}.h1{background:#fdeee6}.h2{background:#fbd5c2}.h3{background:#f7b08f}.h4{background:#f08a5d;color:#fff}.h5{background:#d9542b;color:#fff}
 .h4 .ci,.h5 .ci{color:#fde}
 svg{max-width:100%;height:auto}`
