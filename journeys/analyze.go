@@ -225,7 +225,10 @@ type Gaps struct {
 // EligibleNotShown (decisions were asked and actions eligible, none
 // shown: a holdout arm, limits), else NoneEligible (decisions were asked
 // and no action was eligible), else NotAsked (events only, no decision
-// asked there). Gap = NoneEligible + NotAsked, GapShare = Gap/Visits.
+// asked there). Gap = NoneEligible + NotAsked, GapShare = Gap/Visits:
+// the visits the catalog or the channel's integration left without an
+// action. Unserved = Visits − Shown also counts the visits where actions
+// were eligible and none was shown (by design, for a holdout).
 type GapCell struct {
 	Stage            string  `json:"stage"`
 	Channel          string  `json:"channel"`
@@ -236,6 +239,7 @@ type GapCell struct {
 	NotAsked         int     `json:"not_asked"`
 	Gap              int     `json:"gap"`
 	GapShare         float64 `json:"gap_share"`
+	Unserved         int     `json:"unserved"`
 	// Decisions counts the decisions asked there, Empty those with no
 	// eligible action.
 	Decisions int `json:"decisions"`
@@ -746,6 +750,7 @@ func gaps(stages []string, custs []customer) Gaps {
 		for _, ch := range g.Channels {
 			if cell := cells[key{s, ch}]; cell != nil {
 				cell.Gap = cell.NoneEligible + cell.NotAsked
+				cell.Unserved = cell.Visits - cell.Shown
 				cell.GapShare = float64(cell.Gap) / float64(cell.Visits)
 				g.Cells = append(g.Cells, *cell)
 			}

@@ -288,7 +288,8 @@ func TestGolden(t *testing.T) {
 	}
 	for _, c := range r.Gaps.Cells {
 		got := [7]int{c.Visits, c.Shown, c.EligibleNotShown, c.NoneEligible, c.NotAsked, c.Decisions, c.Empty}
-		if w := wantGaps[[2]string{c.Stage, c.Channel}]; got != w || c.Gap != w[3]+w[4] || math.Abs(c.GapShare-float64(w[3]+w[4])/float64(w[0])) > 1e-12 {
+		if w := wantGaps[[2]string{c.Stage, c.Channel}]; got != w || c.Gap != w[3]+w[4] || math.Abs(c.GapShare-float64(w[3]+w[4])/float64(w[0])) > 1e-12 ||
+			c.Unserved != w[0]-w[1] {
 			t.Errorf("gap %s/%s: %v (gap %d, %v), by hand %v", c.Stage, c.Channel, got, c.Gap, c.GapShare, w)
 		}
 	}

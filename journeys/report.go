@@ -157,7 +157,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			k string
 			v int
 		}{{"visits", c.Visits}, {"shown", c.Shown}, {"eligible_not_shown", c.EligibleNotShown}, {"none_eligible", c.NoneEligible},
-			{"not_asked", c.NotAsked}, {"gap", c.Gap}, {"decisions", c.Decisions}, {"decisions_none_eligible", c.Empty}} {
+			{"not_asked", c.NotAsked}, {"gap", c.Gap}, {"unserved", c.Unserved}, {"decisions", c.Decisions}, {"decisions_none_eligible", c.Empty}} {
 			row("gaps", c.Stage, c.Channel, kv.k, i(kv.v))
 		}
 		row("gaps", c.Stage, c.Channel, "gap_share", h.F(c.GapShare))
@@ -277,12 +277,13 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		p("</tr>\n")
 	}
 	p("</table>\n<p class=\"note\">Each cell: the share of visits (a customer's stay in the stage during which they came on the channel: an event there or a decision asked there) that got no action because none was eligible or no decision was asked; then gap visits / visits.</p>\n")
-	p("<table>\n<tr><th>stage</th><th>channel</th><th>visits</th><th>shown</th><th>eligible, not shown</th><th>none eligible</th><th>no decision asked</th><th>decisions</th><th>with none eligible</th></tr>\n")
+	p("<table>\n<tr><th>stage</th><th>channel</th><th>visits</th><th>shown</th><th>eligible, not shown</th><th>none eligible</th><th>no decision asked</th><th>nothing shown</th><th>decisions</th><th>with none eligible</th></tr>\n")
 	for _, c := range g.Cells {
-		p("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", e(c.Stage), e(c.Channel),
-			h.Count(c.Visits), h.Count(c.Shown), h.Count(c.EligibleNotShown), h.Count(c.NoneEligible), h.Count(c.NotAsked), h.Count(c.Decisions), h.Count(c.Empty))
+		p("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s <span class=\"ci\">%s</span></td><td>%s</td><td>%s</td></tr>\n", e(c.Stage), e(c.Channel),
+			h.Count(c.Visits), h.Count(c.Shown), h.Count(c.EligibleNotShown), h.Count(c.NoneEligible), h.Count(c.NotAsked),
+			h.Count(c.Unserved), h.Pct(float64(c.Unserved)/float64(c.Visits)), h.Count(c.Decisions), h.Count(c.Empty))
 	}
-	p("</table>\n<p class=\"note\">A visit counts once, as the best it got: shown, else eligible but not shown (a holdout arm, limits), else none eligible, else no decision asked.</p>\n")
+	p("</table>\n<p class=\"note\">A visit counts once, as the best it got: shown, else eligible but not shown (a holdout arm, limits), else none eligible, else no decision asked. The gap leaves out the eligible-but-not-shown visits (a holdout shows nothing by design); nothing shown counts every visit without an action.</p>\n")
 
 	p("<h2>Method</h2>\n<ul>\n")
 	p("<li><b>Stages.</b> Each customer's events are replayed in time order through the feature spec's transitions (the service's own rule, features.Spec.ApplyEvent) on a new profile. A customer enters at the default stage (%s) with their first event or decision, unless that first event moves them on at once. An event's visit belongs to the stage it leads into.</li>\n", e(r.DefaultStage))
