@@ -410,11 +410,7 @@ func Analyze(joined []logs.Joined, journeys []attribution.Journey, o Options) (*
 	}
 
 	if o.Lift != nil {
-		l, err := lift(o.Lift, joined, journeys, o.Window, o.Level)
-		if err != nil {
-			return nil, err
-		}
-		r.Lift = l
+		r.Lift = lift(o.Lift, joined, journeys, o.Window, o.Level)
 	}
 	r.Headline = headline(r)
 	return r, nil

@@ -86,7 +86,7 @@ type liftKey struct{ arm, by, key string }
 // comparison when attribution's journey has a conversion from their
 // first decision of the key to window after their last; its revenue is
 // the sum of those conversions'.
-func lift(e *decide.Experiment, joined []logs.Joined, journeys []attribution.Journey, window time.Duration, level float64) (*Lift, error) {
+func lift(e *decide.Experiment, joined []logs.Joined, journeys []attribution.Journey, window time.Duration, level float64) *Lift {
 	l := &Lift{Experiment: e.Name, Holdout: e.Holdout, WindowDays: window.Hours() / 24}
 	var treated []string
 	for _, a := range e.Arms {
@@ -218,7 +218,7 @@ func lift(e *decide.Experiment, joined []logs.Joined, journeys []attribution.Jou
 			l.Rows = append(l.Rows, row)
 		}
 	}
-	return l, nil
+	return l
 }
 
 // Overall returns the comparison of arm over all the experiment's
