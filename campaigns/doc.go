@@ -30,7 +30,8 @@
 //
 // # What it is not
 //
-// It keeps no state and reads the journal once per report. The rates of
+// It keeps no state: a report reads the journal once for the join and,
+// with a lift, once more for the journeys. The rates of
 // one action against another are not causal: they were shown to
 // different customers at different moments. Only the lift, between
 // randomised arms, is.
