@@ -57,6 +57,13 @@ type BuildConfig struct {
 	// after the decision does not make it a touch
 	// (logs.ActivationCounts). 0 is logs.DefaultWindow.
 	Window time.Duration
+	// Everything keeps, beside the touches and the conversions, every
+	// journey event of each customer (Journey.Events) and the decisions
+	// that showed no action (Journey.Quiet), for journey analytics
+	// (package journeys). Attribution reads neither, but a customer with
+	// only those has a journey too. The conversions are the same either
+	// way.
+	Everything bool
 }
 
 // BuildStats counts what Build read and what it left out.
@@ -117,7 +124,9 @@ func (c *BuildConfig) fill() error {
 // with the slots activated); a
 // converting outcome (BuildConfig.Outcomes) or a conversion event
 // (BuildConfig.Events) is a conversion, its revenue the outcome's posted
-// reward or the event's amount. A torn tail of the last segment is the
+// reward or the event's amount. With BuildConfig.Everything each journey
+// also holds the customer's events and the decisions that showed
+// nothing. A torn tail of the last segment is the
 // end of the data; corruption elsewhere is an error.
 func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildStats, error) {
 	var st BuildStats
@@ -126,8 +135,10 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 	}
 	type custom struct {
 		touches []Touch
+		quiet   []Touch      // decisions that showed nothing (Everything)
 		outs    []Conversion // converting outcomes
 		evs     []Conversion // conversion events
+		events  []Event      // every event (Everything)
 	}
 	// deferredTouch is a deferred decision's touch-to-be: its slots, and
 	// where its touch is once activated
@@ -169,12 +180,17 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 				st.Skipped++
 				return nil
 			}
+			stage, _ := d.Profile["stage"].(string)
 			if len(d.Actions) == 0 {
 				st.NoActions++
+				if cfg.Everything {
+					c := get(d.CustomerID)
+					c.quiet = append(c.quiet, Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Eligible: len(d.Eligible), Stage: stage})
+				}
 				return nil
 			}
 			if d.DeferActivation {
-				dt := &deferredTouch{touch: Touch{Channel: d.Channel, DecisionID: d.DecisionID}, customer: d.CustomerID, decided: d.Time,
+				dt := &deferredTouch{touch: Touch{Channel: d.Channel, DecisionID: d.DecisionID, Eligible: len(d.Eligible), Stage: stage}, customer: d.CustomerID, decided: d.Time,
 					shown: make([]bool, len(d.Actions)), at: -1}
 				for _, a := range d.Actions {
 					dt.actions = append(dt.actions, a.ActionID)
@@ -184,7 +200,8 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 				return nil
 			}
 			st.Touches++
-			t := Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Actions: make([]string, len(d.Actions))}
+			t := Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Actions: make([]string, len(d.Actions)),
+				Eligible: len(d.Eligible), Stage: stage}
 			for i, a := range d.Actions {
 				t.Actions[i] = a.ActionID
 			}
@@ -257,7 +274,7 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 			c.outs = append(c.outs, Conversion{Time: o.Time, Revenue: o.Reward, Source: "outcome:" + o.Type})
 		case journal.TypeEvent:
 			st.Events++
-			if cfg.Sources == FromOutcomes {
+			if cfg.Sources == FromOutcomes && !cfg.Everything {
 				return nil
 			}
 			e = journal.Event{}
@@ -265,7 +282,11 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 				st.Skipped++
 				return nil
 			}
-			if !isEvent[e.Type] {
+			if cfg.Everything {
+				c := get(e.CustomerID)
+				c.events = append(c.events, Event{Time: e.Time, Type: e.Type, Channel: e.Channel, Properties: e.Properties})
+			}
+			if cfg.Sources == FromOutcomes || !isEvent[e.Type] {
 				return nil
 			}
 			st.EventConversions++
@@ -287,7 +308,7 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 	out := make([]Journey, 0, len(byCust))
 	for _, id := range sortedKeys(byCust) {
 		c := byCust[id]
-		j := Journey{Customer: id, Touches: c.touches}
+		j := Journey{Customer: id, Touches: c.touches, Quiet: c.quiet, Events: c.events}
 		j.Conversions, st.Merged = merge(c.outs, c.evs, cfg.MergeWithin, st.Merged)
 		j.Sort()
 		out = append(out, j)

@@ -8,7 +8,8 @@
 // # Where things live
 //
 //	journey.go    Journey, Touch, Conversion (pure) and Paths: a journey cut into paths under the lookback
-//	build.go      the journal read into journeys (Build): decisions are touches, converting outcomes and purchase events conversions
+//	build.go      the journal read into journeys (Build): decisions are touches, converting outcomes and purchase events conversions;
+//	              with BuildConfig.Everything also every event and the decisions that showed nothing (package journeys reads them)
 //	attribute.go  the rule-based models (Weights) and Attribute, which runs every model
 //	markov.go     the first-order Markov chain and its exact removal effects (Chain)
 //	report.go     the HTML report (inline SVG chart), its JSON and CSV

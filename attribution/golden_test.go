@@ -272,3 +272,50 @@ func TestDeferredTouches(t *testing.T) {
 		t.Errorf("touches %+v, want d1's at its first activation, showing a-x and a-z", touches)
 	}
 }
+
+// TestBuildEverything: with Everything, Build keeps every event and the
+// decisions that showed nothing, and the touches and conversions it
+// returns are the ones it returns without.
+func TestBuildEverything(t *testing.T) {
+	dir := goldenJournal(t)
+	plain, _, err := attribution.Build(context.Background(), dir, attribution.BuildConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quietDir := journaltest.Write(t, dec("q1", "c9", "web", day(1)), journal.Event{CustomerID: "c9", Type: "page_view", Channel: "web", Time: day(0)})
+	for _, c := range []struct {
+		dir           string
+		events, quiet int
+		sameAsPlain   bool
+	}{{dir, 2, 0, true}, {quietDir, 1, 1, false}} {
+		all, st, err := attribution.Build(context.Background(), c.dir, attribution.BuildConfig{Everything: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, quiet := 0, 0
+		for _, j := range all {
+			events += len(j.Events)
+			quiet += len(j.Quiet)
+		}
+		if events != c.events || quiet != c.quiet || st.Events != c.events || st.NoActions != c.quiet {
+			t.Errorf("%d events and %d quiet decisions kept (stats %+v), want %d and %d", events, quiet, st, c.events, c.quiet)
+		}
+		if !c.sameAsPlain {
+			continue
+		}
+		if len(all) != len(plain) {
+			t.Fatalf("%d journeys, %d without Everything", len(all), len(plain))
+		}
+		for i := range all {
+			a, p := all[i], plain[i]
+			if len(a.Touches) != len(p.Touches) || len(a.Conversions) != len(p.Conversions) {
+				t.Errorf("%s: %d touches and %d conversions, %d and %d without Everything", a.Customer, len(a.Touches), len(a.Conversions), len(p.Touches), len(p.Conversions))
+			}
+			for k := range a.Conversions {
+				if a.Conversions[k] != p.Conversions[k] {
+					t.Errorf("%s: conversion %+v, %+v without Everything", a.Customer, a.Conversions[k], p.Conversions[k])
+				}
+			}
+		}
+	}
+}

@@ -38,6 +38,21 @@ type Touch struct {
 	// DecisionID names the decision, "" when the touch did not come from
 	// the journal.
 	DecisionID string `json:"decision_id,omitempty"`
+	// Eligible is how many actions passed the decision's funnel, and
+	// Stage the journey stage the decision logged (its profile input
+	// "stage", "" when it logged none).
+	Eligible int    `json:"eligible,omitempty"`
+	Stage    string `json:"stage,omitempty"`
+}
+
+// Event is one journey event of the customer (kept with
+// BuildConfig.Everything): what features.Spec.ApplyEvent needs to replay
+// it on a profile.
+type Event struct {
+	Time       time.Time      `json:"ts"`
+	Type       string         `json:"type"`
+	Channel    string         `json:"channel,omitempty"`
+	Properties map[string]any `json:"properties,omitempty"`
 }
 
 // Keys returns what a touch credits under by: its channel, or its
@@ -59,19 +74,31 @@ type Conversion struct {
 	Source string `json:"source,omitempty"`
 }
 
-// Journey is one customer's touches and conversions. Sort puts them in
-// time order; Paths and Attribute expect them so.
+// Journey is one customer's touches and conversions and, with
+// BuildConfig.Everything, their events and the decisions that showed
+// nothing. Sort puts them in time order; Paths and Attribute expect them
+// so, and read only the touches and the conversions.
 type Journey struct {
 	Customer    string       `json:"customer_id"`
 	Touches     []Touch      `json:"touches"`
 	Conversions []Conversion `json:"conversions"`
+	// Events are every journey event of the customer, and Quiet the
+	// decisions that showed no action (Actions empty), both kept only
+	// with BuildConfig.Everything: journey analytics (package journeys)
+	// replays the events through the feature spec and reads the quiet
+	// decisions as the places where the customer asked and got nothing.
+	Events []Event `json:"events,omitempty"`
+	Quiet  []Touch `json:"quiet,omitempty"`
 }
 
-// Sort orders the touches and the conversions by time, keeping the order
-// of equal times.
+// Sort orders the touches, the conversions, the events and the quiet
+// decisions by time, keeping the order of equal times (journal order).
 func (j *Journey) Sort() {
-	slices.SortStableFunc(j.Touches, func(a, b Touch) int { return a.Time.Compare(b.Time) })
+	byTime := func(a, b Touch) int { return a.Time.Compare(b.Time) }
+	slices.SortStableFunc(j.Touches, byTime)
+	slices.SortStableFunc(j.Quiet, byTime)
 	slices.SortStableFunc(j.Conversions, func(a, b Conversion) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(j.Events, func(a, b Event) int { return a.Time.Compare(b.Time) })
 }
 
 // Path is a run of a journey's touches that ends in a conversion or in

@@ -6,6 +6,8 @@
 //	nextbest eval     ...      off-policy evaluation (journal, OBD, Hillstrom, files)
 //	nextbest report   [flags]  experiment report (HTML, JSON, CSV)
 //	nextbest report attribution  multi-touch attribution report (HTML, JSON, CSV)
+//	nextbest report journeys   journey analytics: funnel, journey map, gaps (HTML, JSON, CSV)
+//	nextbest report campaigns  campaign and channel report with intervals and lift (HTML, JSON, CSV)
 //	nextbest simulate [flags]  drive a running service with simulated customers
 //	nextbest clv fit|report    customer lifetime value (BG/NBD, Gamma-Gamma)
 //	nextbest journal  ...      verify and repair the journal (verify|repair --dir DIR)
@@ -121,6 +123,8 @@ Usage:
   nextbest eval journal|obd|hillstrom|file   off-policy evaluation
   nextbest report [flags]     experiment report: HTML, JSON and CSV
   nextbest report attribution [flags]   multi-touch attribution by channel or action: HTML, JSON and CSV
+  nextbest report journeys [flags]      journey analytics: stage funnel, journey map, touchpoint gaps
+  nextbest report campaigns [flags]     campaigns and channels: rates with intervals, revenue, lift against the holdout
   nextbest simulate [flags]   drive a running service with simulated customers
   nextbest clv fit|report     customer lifetime value: fit BG/NBD and Gamma-Gamma, value each customer
   nextbest journal verify|repair|pull   find and repair journal damage; copy the cluster's

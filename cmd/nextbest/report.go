@@ -17,6 +17,8 @@ import (
 const reportUsage = `Usage:
   nextbest report --journal DIR --experiments FILE [--experiment NAME] [--out DIR] [flags]
   nextbest report attribution --journal DIR [flags]   multi-touch attribution (see nextbest report attribution -h)
+  nextbest report journeys --journal DIR [flags]      journey analytics: stage funnel, journey map, touchpoint gaps (see -h)
+  nextbest report campaigns --journal DIR [flags]     campaign and channel report: rates with intervals, revenue, lift (see -h)
 
 Joins the journal's outcomes to its decisions with the service's
 attribution window, default reward and outcome types (give its --config),
@@ -32,8 +34,15 @@ func runReport(args []string) error {
 }
 
 func report(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "attribution" {
-		return reportAttribution(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "attribution":
+			return reportAttribution(args[1:], stdout, stderr)
+		case "journeys":
+			return reportJourneys(args[1:], stdout, stderr)
+		case "campaigns":
+			return reportCampaigns(args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage); fs.PrintDefaults() }
