@@ -42,6 +42,11 @@ type Action struct {
 	CLVUplift float64 `json:"clv_uplift,omitempty" yaml:"clv_uplift"`
 	// Weight is a business lever (priority, budget pacing); default 1.
 	Weight float64 `json:"weight" yaml:"weight"`
+	// Purposes are the consent purposes the action needs (features'
+	// profile.consent): it is shown only to a customer whose latest
+	// consent for each purpose on the decision's channel (else on every
+	// channel) is a grant.
+	Purposes []string `json:"purposes,omitempty" yaml:"purposes"`
 	// Eligible is an expr-lang expression that must be true for the action
 	// to be shown; empty means always eligible. See Env for its variables.
 	Eligible string `json:"eligible,omitempty" yaml:"eligible"`
@@ -67,6 +72,38 @@ func (a *Action) value(figs features.CLVFigures, ok bool) float64 {
 		return a.CLVUplift * figs.Value
 	}
 	return a.Value
+}
+
+// missingConsent returns the first of the action's purposes that p has
+// not granted on channel, with the entry that decides it (ok false in
+// c's place: never given).
+func (a *Action) missingConsent(p *features.Profile, channel string) (purpose string, c *features.ConsentEntry, missing bool) {
+	for _, pur := range a.Purposes {
+		e, ok := p.ConsentFor(pur, channel)
+		if !ok {
+			return pur, nil, true
+		}
+		if !e.Granted {
+			return pur, &e, true
+		}
+	}
+	return "", nil, false
+}
+
+// consentReason says why a missing consent dropped an action.
+func consentReason(purpose, channel string, c *features.ConsentEntry) string {
+	if c == nil {
+		return fmt.Sprintf("no consent for purpose %s on channel %s: never given", purpose, channel)
+	}
+	where := "every channel"
+	if c.Channel != "" {
+		where = "channel " + c.Channel
+	}
+	s := fmt.Sprintf("no consent for purpose %s on channel %s: withdrawn for %s on %s via %s", purpose, channel, where, c.At.Format(time.RFC3339), c.Source)
+	if c.TextVersion != "" {
+		s += " (text " + c.TextVersion + ")"
+	}
+	return s
 }
 
 // Index is the action's position in the catalog (its model action index).
@@ -195,6 +232,11 @@ func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 		}
 		if !(a.CLVUplift >= 0 && a.CLVUplift <= 10) {
 			return nil, &CatalogError{Field: f("clv_uplift"), Reason: "must be a number from 0 to 10 (a fraction of the customer's CLV)"}
+		}
+		for j, pur := range a.Purposes {
+			if spec != nil && !spec.HasPurpose(pur) {
+				return nil, &CatalogError{Field: f(fmt.Sprintf("purposes[%d]", j)), Reason: fmt.Sprintf("unknown consent purpose %q (the feature spec's profile.consent.purposes: %v)", pur, spec.Purposes())}
+			}
 		}
 		if a.CLVUplift > 0 && spec != nil && !spec.HasCLV() {
 			return nil, &CatalogError{Field: f("clv_uplift"), Reason: "needs the feature spec's profile.clv (the purchase event whose history gives the CLV)"}

@@ -393,6 +393,12 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 			}
 			continue
 		}
+		if pur, c, missing := a.missingConsent(p, req.Channel); missing {
+			if explain {
+				res.drop(a, "consent", consentReason(pur, req.Channel, c))
+			}
+			continue
+		}
 		if a.rule != nil {
 			ok, err := evalRule(&s.vm, a.rule, &s.env)
 			if err != nil {

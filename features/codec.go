@@ -23,14 +23,18 @@ import (
 //
 // Cold is not stored. A new layout gets a new version byte and
 // decodeProfile keeps reading the old ones.
+//
+// codecV3 is codecV2 followed by the consent history: a count, then per
+// entry Purpose Channel Granted(byte) Source TextVersion At.
 const (
 	codecV1 = 1
 	codecV2 = 2
+	codecV3 = 3
 )
 
 // appendProfile appends the encoding of p to b.
 func appendProfile(b []byte, p *Profile) ([]byte, error) {
-	b = append(b, codecV2)
+	b = append(b, codecV3)
 	b = appendString(b, p.CustomerID)
 	b = binary.AppendUvarint(b, p.LSN)
 	b = appendTime(b, p.FirstSeen)
@@ -103,6 +107,19 @@ func appendProfile(b []byte, p *Profile) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(max(ps.RepeatDays, 0)))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(ps.FirstSpend))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(ps.RepeatSpend))
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.ConsentHistory)))
+	for _, c := range p.ConsentHistory {
+		b = appendString(b, c.Purpose)
+		b = appendString(b, c.Channel)
+		if c.Granted {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = appendString(b, c.Source)
+		b = appendString(b, c.TextVersion)
+		b = appendTime(b, c.At)
 	}
 	return b, nil
 }
@@ -219,7 +236,7 @@ func decodeProfile(b []byte) (*Profile, error) {
 		return nil, fmt.Errorf("%w: empty value", ErrCorrupt)
 	}
 	switch b[0] {
-	case codecV1, codecV2:
+	case codecV1, codecV2, codecV3:
 		return decodeV1(b[1:], b[0])
 	default:
 		return nil, fmt.Errorf("%w: %d", ErrUnknownCodec, b[0])
@@ -310,6 +327,23 @@ func decodeV1(b []byte, version byte) (*Profile, error) {
 			p.Purchases = ps
 		default:
 			d.fail()
+		}
+	}
+	if version >= codecV3 {
+		if n := d.count(6); n > 0 {
+			p.ConsentHistory = make([]ConsentEntry, n)
+			for i := range p.ConsentHistory {
+				c := &p.ConsentHistory[i]
+				c.Purpose, c.Channel = d.str(), d.str()
+				switch d.byte1() {
+				case 0:
+				case 1:
+					c.Granted = true
+				default:
+					d.fail()
+				}
+				c.Source, c.TextVersion, c.At = d.str(), d.str(), d.time()
+			}
 		}
 	}
 	if d.err != nil {

@@ -31,6 +31,10 @@ type Profile struct {
 	// Contacts holds the contact history per action id, for frequency caps
 	// and suppression after conversion.
 	Contacts map[string]*Contact `json:"contacts,omitempty"`
+	// ConsentHistory is the customer's consents and withdrawals by
+	// purpose, with their source, channel, wording version and time (the
+	// latest MaxConsentHistory, in time order; see consent.go).
+	ConsentHistory []ConsentEntry `json:"consent_history,omitempty"`
 	// Purchases is the purchase history the CLV models read, kept when the
 	// spec names the purchase event (profile.clv); nil before a purchase.
 	Purchases *PurchaseSummary `json:"purchases,omitempty"`

@@ -37,6 +37,8 @@ type rawProfile struct {
 	// CLV names the purchase event (and its amount property) whose
 	// history the profile keeps for customer lifetime value (clv.go).
 	CLV *rawCLV `yaml:"clv" json:"clv,omitempty"`
+	// Consent declares the consent purposes and their event (consent.go).
+	Consent *rawConsent `yaml:"consent" json:"consent,omitempty"`
 }
 
 type rawCLV struct {
@@ -180,6 +182,7 @@ type eventRule struct {
 	transitions []transition
 	attributes  bool
 	purchase    bool // the CLV purchase event (profile.clv.event)
+	consent     bool // the consent event (profile.consent.event)
 }
 
 // Spec is a parsed, validated and compiled feature spec. It is immutable
@@ -201,6 +204,8 @@ type Spec struct {
 	clvEvent     string            // the purchase event ("": no CLV)
 	clvAmount    string            // its amount property
 	clv          clvRuntime        // the model (SetCLVModel) and its cache
+	consentEvent string            // the consent event ("": no purposes)
+	purposes     []string          // the consent purposes
 
 	// vector
 	loc            *time.Location
@@ -462,6 +467,9 @@ func (s *Spec) compileProfile(p *rawProfile) error {
 			}
 			r.counters = append(r.counters, counterInc{counter: idx, property: c.Property})
 		}
+	}
+	if err := s.compileConsent(p.Consent); err != nil {
+		return err
 	}
 	if c := p.CLV; c != nil {
 		r := s.events[c.Event]

@@ -93,6 +93,11 @@ func (s *Spec) ValidateEvent(e Event) error {
 			}
 		}
 	}
+	if r.consent {
+		if _, err := s.consentOfEvent(e); err != nil {
+			return err
+		}
+	}
 	if r.purchase {
 		if x, ok := e.Properties[s.clvAmount]; ok && x != nil {
 			if _, ok := toNumber(x); !ok {
@@ -234,6 +239,10 @@ func (s *Spec) ApplyEvent(p *Profile, e Event) error {
 			}
 		}
 	}
+	if r.consent {
+		c, _ := s.consentOfEvent(e) // validated above
+		addConsent(p, c)
+	}
 	if r.purchase {
 		amount := 0.0
 		if x, ok := e.Properties[s.clvAmount]; ok {
@@ -331,6 +340,7 @@ func (p *Profile) Clone() *Profile {
 		ps := *p.Purchases
 		q.Purchases = &ps
 	}
+	q.ConsentHistory = slices.Clone(p.ConsentHistory)
 	if p.Contacts != nil {
 		q.Contacts = make(map[string]*Contact, len(p.Contacts))
 		for k, c := range p.Contacts {
