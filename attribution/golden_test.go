@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"nextbest/attribution"
+	"nextbest/internal/golden"
 	"nextbest/internal/journaltest"
 	"nextbest/journal"
 )
@@ -105,7 +105,7 @@ func goldenJournal(t *testing.T) string {
 	)
 }
 
-type golden struct {
+type goldenResult struct {
 	Stats   attribution.BuildStats `json:"stats"`
 	Channel *attribution.Result    `json:"by_channel"`
 	Action  *attribution.Result    `json:"by_action"`
@@ -121,7 +121,7 @@ func TestGolden(t *testing.T) {
 	if st != wantStats {
 		t.Errorf("stats %+v\nwant  %+v", st, wantStats)
 	}
-	var g golden
+	var g goldenResult
 	g.Stats = st
 	for _, by := range []attribution.Dimension{attribution.ByChannel, attribution.ByAction} {
 		res, err := attribution.Attribute(journeys, attribution.Options{By: by})
@@ -183,60 +183,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	data = append(data, '\n')
-	path := filepath.Join("testdata", "golden.json")
-	if *update {
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestGolden -update)", err)
-	}
-	var a, b any
-	if err := json.Unmarshal(data, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(want, &b); err != nil {
-		t.Fatal(err)
-	}
-	if !jsonClose(a, b) {
-		t.Errorf("the result differs from %s (run go test -run TestGolden -update and review the diff):\n%s", path, data)
-	}
-}
-
-// jsonClose compares decoded JSON, numbers within 1e-9 relative (the
-// last bits of a float sum may differ where the compiler fuses
-// multiply-adds).
-func jsonClose(a, b any) bool {
-	switch x := a.(type) {
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Abs(x-y) <= 1e-9*max(1, math.Abs(x), math.Abs(y))
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsonClose(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if !jsonClose(v, y[k]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
+	golden.JSON(t, filepath.Join("testdata", "golden.json"), data, *update)
 }
 
 // TestDeferredTouches: a decision made with defer_activation is a touch

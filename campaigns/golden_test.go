@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"nextbest/campaigns"
 	"nextbest/decide"
 	"nextbest/experiment"
+	"nextbest/internal/golden"
 	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/logs"
@@ -300,7 +300,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, filepath.Join("testdata", "golden.json"), append(data, '\n'))
+	golden.JSON(t, filepath.Join("testdata", "golden.json"), append(data, '\n'), *update)
 }
 
 func pct(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }
@@ -372,61 +372,4 @@ func TestReportFiles(t *testing.T) {
 			t.Errorf("the CSV has no row %s", k)
 		}
 	}
-}
-
-// checkGolden compares got with the golden file at path (rewritten with
-// -update), numbers within 1e-9 relative.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update)", err, t.Name())
-	}
-	var a, b any
-	if err := json.Unmarshal(got, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(want, &b); err != nil {
-		t.Fatal(err)
-	}
-	if !jsonClose(a, b) {
-		t.Errorf("the report differs from %s (run go test -run %s -update and review the diff):\n%s", path, t.Name(), got)
-	}
-}
-
-// jsonClose compares decoded JSON, numbers within 1e-9 relative.
-func jsonClose(a, b any) bool {
-	switch x := a.(type) {
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Abs(x-y) <= 1e-9*max(1, math.Abs(x), math.Abs(y))
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsonClose(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if !jsonClose(v, y[k]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }

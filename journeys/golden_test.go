@@ -8,13 +8,13 @@ import (
 	"errors"
 	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"nextbest/attribution"
+	"nextbest/internal/golden"
 	"nextbest/internal/journaltest"
 	"nextbest/journal"
 	"nextbest/journeys"
@@ -310,7 +310,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, filepath.Join("testdata", "golden.json"), append(data, '\n'))
+	golden.JSON(t, filepath.Join("testdata", "golden.json"), append(data, '\n'), *update)
 }
 
 // TestCohort: --from day 5 --to day 13 follows c3, c4 and c5 (first seen
@@ -418,61 +418,4 @@ func TestReportFiles(t *testing.T) {
 	if !found || strings.Join(rows[0], ",") != "section,row,column,metric,value" {
 		t.Errorf("csv:\n%v", rows[:min(5, len(rows))])
 	}
-}
-
-// checkGolden compares got with the golden file at path (rewritten with
-// -update), numbers within 1e-9 relative.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update)", err, t.Name())
-	}
-	var a, b any
-	if err := json.Unmarshal(got, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(want, &b); err != nil {
-		t.Fatal(err)
-	}
-	if !jsonClose(a, b) {
-		t.Errorf("the report differs from %s (run go test -run %s -update and review the diff):\n%s", path, t.Name(), got)
-	}
-}
-
-// jsonClose compares decoded JSON, numbers within 1e-9 relative.
-func jsonClose(a, b any) bool {
-	switch x := a.(type) {
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Abs(x-y) <= 1e-9*max(1, math.Abs(x), math.Abs(y))
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsonClose(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if !jsonClose(v, y[k]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }
