@@ -27,18 +27,8 @@ const DefaultErasureDelay = 10 * time.Minute
 // their records are redacted from the journal and the engines' files.
 // An unknown customer (no profile) is 404.
 func (s *Service) handleErase(ctx *fasthttp.RequestCtx, raw string) {
-	id, err := pathID(raw, "customer_id", "customer")
-	if err != nil {
-		writeErr(ctx, err)
-		return
-	}
-	p, err := s.profiles.Get(id)
-	if err != nil {
-		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
-		return
-	}
-	if p == nil {
-		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "customer_id", reason: fmt.Sprintf("no customer %q", id)})
+	id, _, ok := s.pathProfile(ctx, raw)
+	if !ok {
 		return
 	}
 	now := s.cfg.Now().UTC()

@@ -568,19 +568,30 @@ type profileView struct {
 	RecencyDays map[string]float64 `json:"recency_days,omitempty"`
 }
 
-func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
+// pathProfile is the profile of the customer a path ends in (GET
+// /v1/profiles/{id}, DELETE /v1/customers/{id}); it has answered the
+// request (400, 404 or 503) when ok is false.
+func (s *Service) pathProfile(ctx *fasthttp.RequestCtx, raw string) (id string, p *features.Profile, ok bool) {
 	id, err := pathID(raw, "customer_id", "customer")
 	if err != nil {
 		writeErr(ctx, err)
-		return
+		return "", nil, false
 	}
-	p, err := s.profiles.Get(id)
+	p, err = s.profiles.Get(id)
 	if err != nil {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
-		return
+		return "", nil, false
 	}
 	if p == nil {
 		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "customer_id", reason: fmt.Sprintf("no profile for customer %q", id)})
+		return "", nil, false
+	}
+	return id, p, true
+}
+
+func (s *Service) handleProfile(ctx *fasthttp.RequestCtx, raw string) {
+	_, p, ok := s.pathProfile(ctx, raw)
+	if !ok {
 		return
 	}
 	now := s.cfg.Now().UTC()
