@@ -38,6 +38,27 @@
 // recomputes every slot's numbers exactly as the engine does, for
 // off-policy evaluation.
 //
+// # Declared slots
+//
+// A request may declare its slots (Request.Slots: a hero banner, a
+// sidebar), each with context of its own: values of the feature spec's
+// context fields that hold for that slot, merged over the request's
+// context (SlotContext). Slot k's candidates are scored with rows
+// assembled from slot k's merged context, so a feature or a cross of a
+// slot field (context.placement × action.category) lets the model prefer
+// different actions in different slots. Slot k draws from its own scores
+// over the actions not yet placed, so its logged propensity is its exact
+// conditional probability given the earlier slots, as for undeclared
+// slots; for Thompson each declared slot has a quadrature grid of its
+// own. The funnel runs once: eligibility rules see the request's context
+// only, never a slot's. A non-finite estimate in any slot sends the whole
+// decision to the fallback ranking; Degenerate is set when any slot's
+// scores are degenerate; an explanation shows slot 0's scores. Result.X
+// holds each returned action's row as its slot scored it, and a logged
+// decision records its slots so that the rows can be rebuilt (package
+// logs). With more slots than eligible actions, the first slots are
+// filled.
+//
 // # What it is not
 //
 // decide does no I/O: it never reads a store or writes the journal. The

@@ -182,6 +182,40 @@ type Request struct {
 	// experiment arm's explorer). Its defaults must be filled in: use
 	// NewExplorer.
 	Explorer *Explorer
+	// Slots, if set, declares the decision's slots in order (see Slot):
+	// Limit must equal len(Slots), and the action of slot k is scored
+	// with slot k's context merged over Context (SlotContext).
+	Slots []Slot
+}
+
+// Slot is one declared slot of a decision (a hero banner, a sidebar):
+// its id, unique and non-empty within the request, and its context,
+// values of context fields of the feature spec (vector.context) that
+// hold for this slot only. The candidates' rows for slot k are assembled
+// with SlotContext(Request.Context, Slots[k].Context), so a feature or a
+// cross of a context field (context.placement × action.category) tells
+// the slots apart. Eligibility rules see Request.Context only.
+type Slot struct {
+	ID      string
+	Context map[string]any
+}
+
+// SlotContext writes ctx with slot's values over it into dst (cleared
+// first; a new map when dst is nil) and returns it: the context a slot's
+// rows are assembled with. It is the one home of the merge, for the
+// engine and for rebuilding a slotted decision's rows from its log.
+func SlotContext(dst, ctx, slot map[string]any) map[string]any {
+	if dst == nil {
+		dst = make(map[string]any, len(ctx)+len(slot))
+	}
+	clear(dst)
+	for k, v := range ctx {
+		dst[k] = v
+	}
+	for k, v := range slot {
+		dst[k] = v
+	}
+	return dst
 }
 
 // Result is what Decide answers. Reuse one per goroutine (or pool it):
@@ -208,8 +242,11 @@ type Result struct {
 
 // Chosen is one returned action.
 type Chosen struct {
-	Action     *Action
-	Slot       int
+	Action *Action
+	Slot   int
+	// SlotID is the id of the declared slot (Request.Slots[Slot].ID), ""
+	// for a decision without declared slots.
+	SlotID     string
 	Score      float64 // what the explorer ranked by
 	Estimate   float64 // model reward estimate (posterior mean)
 	Propensity float64 // P(this action in this slot | eligible set, earlier slots)
@@ -257,6 +294,9 @@ type scratch struct {
 	rem   []int
 	probs []float64
 	slate Slate
+	// a declared slot's merged context and feature inputs
+	ctx map[string]any
+	in  features.Inputs
 }
 
 func (e *Engine) newScratch() *scratch {
@@ -297,6 +337,12 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		}
 		return &RequestError{Field: "channel", Reason: fmt.Sprintf("unknown channel %q", req.Channel), Unprocessable: true}
 	}
+	if len(req.Slots) > e.max {
+		return &RequestError{Field: "slots", Reason: fmt.Sprintf("must have at most %d entries", e.max)}
+	}
+	if len(req.Slots) > 0 && req.Limit != len(req.Slots) {
+		return &RequestError{Field: "limit", Reason: fmt.Sprintf("must equal the number of slots (%d) when slots are given", len(req.Slots))}
+	}
 	if req.Limit < 1 || req.Limit > e.max {
 		return &RequestError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d", e.max)}
 	}
@@ -304,7 +350,13 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		return err
 	}
 	s := e.pool.Get().(*scratch)
-	defer e.pool.Put(s)
+	defer func() {
+		clear(s.ctx) // keep no request values in the pool
+		e.pool.Put(s)
+	}()
+	if err := e.validateSlots(s, req); err != nil {
+		return err
+	}
 	s.pcg.Seed(e.seed, e.streams.Add(1))
 	// the model is chosen once, up front: a swap during this decision does
 	// not change it, and even a decision with nothing to show names it
@@ -435,68 +487,101 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
 	}
 
-	// score
+	// score: the candidates once, or once per declared slot that gets an
+	// action (with the slot's context), block k of n rows for slot k
 	n := len(s.acts)
 	dim := e.spec.Dim()
+	limit := min(req.Limit, n)
+	blocks := 1
+	if len(req.Slots) > 0 {
+		blocks = limit
+	}
 	s.feats = s.feats[:0]
 	s.idx = s.idx[:0]
 	for _, a := range s.acts {
 		s.feats = append(s.feats, a.compiled)
 		s.idx = append(s.idx, a.index)
 	}
-	s.xs = grow(s.xs, n*dim)
-	e.spec.Assemble(s.xs, &res.Inputs, s.feats)
-	mean, std := s.mean[:n], s.std[:n]
+	s.xs = grow(s.xs, blocks*n*dim)
+	s.mean, s.std, s.score = grow(s.mean, blocks*n), grow(s.std, blocks*n), grow(s.score, blocks*n)
+	mean, std := s.mean, s.std
+	if len(req.Slots) == 0 {
+		e.spec.Assemble(s.xs, &res.Inputs, s.feats)
+	} else {
+		for k := range blocks {
+			s.ctx = SlotContext(s.ctx, req.Context, req.Slots[k].Context)
+			e.spec.Inputs(&s.in, p, req.Channel, s.ctx, req.Now)
+			e.spec.Assemble(s.xs[k*n*dim:(k+1)*n*dim], &s.in, s.feats)
+		}
+	}
 	if sc == nil {
 		for i := range mean {
 			mean[i], std[i] = 1, 0
 		}
 	} else {
-		sc.Predict(mean, std, s.idx, s.xs)
+		for k := range blocks {
+			sc.Predict(mean[k*n:(k+1)*n], std[k*n:(k+1)*n], s.idx, s.xs[k*n*dim:(k+1)*n*dim])
+		}
 	}
 	figs, hasCLV := res.Inputs.CLV()
 	for i, a := range s.acts {
 		s.c[i] = a.value(figs, hasCLV) * a.Weight
-		est := mean[i]
-		if pol.Kind != Thompson {
-			est += pol.Alpha * std[i]
-		}
-		s.score[i] = est * s.c[i]
-		if req.Baseline == BaselineFirst {
-			s.score[i] = float64(n - i)
+	}
+	for k := range blocks {
+		for i := range n {
+			est := mean[k*n+i]
+			if pol.Kind != Thompson {
+				est += pol.Alpha * std[k*n+i]
+			}
+			s.score[k*n+i] = est * s.c[i]
+			if req.Baseline == BaselineFirst {
+				s.score[k*n+i] = float64(n - i)
+			}
 		}
 	}
 	if sc != nil {
-		if i := nonFinite(mean, std, s.score[:n]); i >= 0 {
+		if i := nonFinite(mean, std, s.score); i >= 0 {
 			// The model is broken for this input (a poisoned profile or
 			// model state): the fallback ranking answers rather than an
 			// error, and the log says which model and action.
-			e.logNonFinite(sc.Name(), s.acts[i].ID, mean[i], std[i], s.score[i])
+			e.logNonFinite(sc.Name(), s.acts[i%n].ID, mean[i], std[i], s.score[i])
 			sc, pol = nil, FallbackExplorer(pol)
 			res.Fallback, res.Policy, res.Explorer = true, "fallback", e.explorerName(pol)
 			for i := range mean {
 				mean[i], std[i] = 1, 0
-				s.score[i] = s.c[i]
+				s.score[i] = s.c[i%n]
 			}
 		}
 	}
 	res.Eligible = append(res.Eligible, s.acts...)
-	res.Degenerate = sc != nil && degenerate(mean, std)
+	if sc != nil {
+		for k := range blocks {
+			res.Degenerate = res.Degenerate || degenerate(mean[k*n:(k+1)*n], std[k*n:(k+1)*n])
+		}
+	}
 
 	// explore, slot by slot
 	s.rem = s.rem[:0]
 	for i := range n {
 		s.rem = append(s.rem, i)
 	}
-	limit := min(req.Limit, n)
 	res.X = grow(res.X, limit*dim)
-	// for Thompson, one quadrature grid serves all the slots
+	// for Thompson, one quadrature grid serves all the slots of a decision
+	// without declared slots; a declared slot has scores, and a grid, of
+	// its own
 	if req.Baseline == BaselineFirst {
 		s.slate.ResetScores(pol, s.score[:n]) // the request's order
 	} else {
-		s.slate.Reset(pol, mean, std, s.c[:n])
+		s.slate.Reset(pol, mean[:n], std[:n], s.c[:n])
 	}
 	for slot := 0; slot < limit; slot++ {
+		base := 0 // the slot's block of scores and rows
+		if blocks > 1 {
+			base = slot * n
+			if slot > 0 && req.Baseline != BaselineFirst {
+				s.slate.Reset(pol, mean[base:base+n], std[base:base+n], s.c[:n])
+			}
+		}
 		m := len(s.rem)
 		probs := s.probs[:m]
 		s.slate.Probabilities(probs, s.rem)
@@ -515,15 +600,47 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		}
 		j := Draw(s.rng, probs)
 		i := s.rem[j]
-		score := s.score[i]
+		score := s.score[base+i]
 		if pol.Kind == Thompson {
-			score = s.c[i] * mean[i]
+			score = s.c[i] * mean[base+i]
 		}
-		res.Actions = append(res.Actions, Chosen{
-			Action: s.acts[i], Slot: slot, Score: score, Estimate: mean[i], Propensity: probs[j],
-		})
-		copy(res.X[slot*dim:(slot+1)*dim], s.xs[i*dim:(i+1)*dim])
+		ch := Chosen{Action: s.acts[i], Slot: slot, Score: score, Estimate: mean[base+i], Propensity: probs[j]}
+		if len(req.Slots) > 0 {
+			ch.SlotID = req.Slots[slot].ID
+		}
+		res.Actions = append(res.Actions, ch)
+		copy(res.X[slot*dim:(slot+1)*dim], s.xs[(base+i)*dim:(base+i+1)*dim])
 		s.rem = append(s.rem[:j], s.rem[j+1:]...)
+	}
+	return nil
+}
+
+// validateSlots checks req's declared slots: ids non-empty and unique,
+// and each slot's context merged over the request's valid for the
+// feature spec (the one validation of the request's context; the error
+// names the slot, "slots[1].context.placement").
+func (e *Engine) validateSlots(s *scratch, req *Request) error {
+	for k, sl := range req.Slots {
+		field := fmt.Sprintf("slots[%d]", k)
+		if sl.ID == "" {
+			return &RequestError{Field: field + ".id", Reason: "must not be empty"}
+		}
+		for _, o := range req.Slots[:k] {
+			if o.ID == sl.ID {
+				return &RequestError{Field: field + ".id", Reason: fmt.Sprintf("duplicate slot id %q", sl.ID)}
+			}
+		}
+		if len(sl.Context) == 0 {
+			continue
+		}
+		s.ctx = SlotContext(s.ctx, req.Context, sl.Context)
+		if err := e.spec.ValidateContext(s.ctx); err != nil {
+			var fe *features.FieldError
+			if errors.As(err, &fe) {
+				return &features.FieldError{Field: field + "." + fe.Field, Reason: fe.Reason}
+			}
+			return fmt.Errorf("%s: %w", field, err)
+		}
 	}
 	return nil
 }

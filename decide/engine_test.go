@@ -242,80 +242,90 @@ func TestLoggedPropensitiesAreExact(t *testing.T) {
 			e, spec := retailEngine(t, pol, trainedRidge(t, 64, 9))
 			p := knownProfile(spec)
 			req := &decide.Request{CustomerID: "c-1", Channel: "app", Context: map[string]any{"page": "product"}, Limit: 3, Now: now}
-			var res decide.Result
-			first := map[string]int{}
-			firstProp := map[string]float64{}
-			second := map[string]map[string]int{}
-			secondProp := map[string]map[string]float64{}
-			third := map[[2]string]map[string]int{}
-			thirdProp := map[[2]string]map[string]float64{}
-			for range n {
-				if err := e.Decide(context.Background(), req, p, &res); err != nil {
-					t.Fatal(err)
-				}
-				a0, a1, a2 := res.Actions[0], res.Actions[1], res.Actions[2]
-				first[a0.Action.ID]++
-				if old, ok := firstProp[a0.Action.ID]; ok && math.Abs(old-a0.Propensity) > 1e-12 {
-					t.Fatalf("slot-0 propensity of %s changed: %v then %v", a0.Action.ID, old, a0.Propensity)
-				}
-				firstProp[a0.Action.ID] = a0.Propensity
-				if second[a0.Action.ID] == nil {
-					second[a0.Action.ID], secondProp[a0.Action.ID] = map[string]int{}, map[string]float64{}
-				}
-				second[a0.Action.ID][a1.Action.ID]++
-				secondProp[a0.Action.ID][a1.Action.ID] = a1.Propensity
-				k := [2]string{a0.Action.ID, a1.Action.ID}
-				if third[k] == nil {
-					third[k], thirdProp[k] = map[string]int{}, map[string]float64{}
-				}
-				third[k][a2.Action.ID]++
-				thirdProp[k][a2.Action.ID] = a2.Propensity
-			}
-			// every eligible action's slot-0 probability, from the explanation
-			ex := *req
-			ex.Explain = true
-			if err := e.Decide(context.Background(), &ex, p, &res); err != nil {
-				t.Fatal(err)
-			}
-			var sum float64
-			for _, sc := range res.Explain.Scored {
-				sum += sc.SlotProb
-				if lp, ok := firstProp[sc.ActionID]; ok && math.Abs(lp-sc.SlotProb) > 1e-12 {
-					t.Errorf("%s: logged %v, explained %v", sc.ActionID, lp, sc.SlotProb)
-				}
-				checkFreq(t, "slot 0 "+sc.ActionID, first[sc.ActionID], n, sc.SlotProb)
-			}
-			if math.Abs(sum-1) > 1e-9 {
-				t.Errorf("slot-0 probabilities sum to %v", sum)
-			}
-			// slot 1 given the most frequent slot-0 action
-			top, topN := "", 0
-			for id, c := range first {
-				if c > topN || c == topN && id < top {
-					top, topN = id, c
-				}
-			}
-			for id, p := range secondProp[top] {
-				checkFreq(t, fmt.Sprintf("slot 1 %s | slot 0 %s", id, top), second[top][id], topN, p)
-			}
-			// slot 2 given the most frequent pair in slots 0 and 1
-			var pair [2]string
-			pairN := 0
-			for k, m := range third {
-				c := 0
-				for _, v := range m {
-					c += v
-				}
-				if c > pairN || c == pairN && (k[0] < pair[0] || k[0] == pair[0] && k[1] < pair[1]) {
-					pair, pairN = k, c
-				}
-			}
-			for id, p := range thirdProp[pair] {
-				checkFreq(t, fmt.Sprintf("slot 2 %s | slots 0, 1 %v", id, pair), third[pair][id], pairN, p)
-			}
-			t.Logf("%d decisions; slot 1 checked over %d, slot 2 over %d", n, topN, pairN)
+			checkThreeSlots(t, e, req, p, n)
 		})
 	}
+}
+
+// checkThreeSlots makes n decisions req and checks the observed frequency
+// of each action in slot 0, in slot 1 given the most frequent slot-0
+// action and in slot 2 given the most frequent pair against the logged
+// propensities, to 5 standard errors; with req.Explain unset, the slot-0
+// probabilities of every eligible action come from one explained decision.
+func checkThreeSlots(t *testing.T, e *decide.Engine, req *decide.Request, p *features.Profile, n int) {
+	t.Helper()
+	var res decide.Result
+	first := map[string]int{}
+	firstProp := map[string]float64{}
+	second := map[string]map[string]int{}
+	secondProp := map[string]map[string]float64{}
+	third := map[[2]string]map[string]int{}
+	thirdProp := map[[2]string]map[string]float64{}
+	for range n {
+		if err := e.Decide(context.Background(), req, p, &res); err != nil {
+			t.Fatal(err)
+		}
+		a0, a1, a2 := res.Actions[0], res.Actions[1], res.Actions[2]
+		first[a0.Action.ID]++
+		if old, ok := firstProp[a0.Action.ID]; ok && math.Abs(old-a0.Propensity) > 1e-12 {
+			t.Fatalf("slot-0 propensity of %s changed: %v then %v", a0.Action.ID, old, a0.Propensity)
+		}
+		firstProp[a0.Action.ID] = a0.Propensity
+		if second[a0.Action.ID] == nil {
+			second[a0.Action.ID], secondProp[a0.Action.ID] = map[string]int{}, map[string]float64{}
+		}
+		second[a0.Action.ID][a1.Action.ID]++
+		secondProp[a0.Action.ID][a1.Action.ID] = a1.Propensity
+		k := [2]string{a0.Action.ID, a1.Action.ID}
+		if third[k] == nil {
+			third[k], thirdProp[k] = map[string]int{}, map[string]float64{}
+		}
+		third[k][a2.Action.ID]++
+		thirdProp[k][a2.Action.ID] = a2.Propensity
+	}
+	// every eligible action's slot-0 probability, from the explanation
+	ex := *req
+	ex.Explain = true
+	if err := e.Decide(context.Background(), &ex, p, &res); err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, sc := range res.Explain.Scored {
+		sum += sc.SlotProb
+		if lp, ok := firstProp[sc.ActionID]; ok && math.Abs(lp-sc.SlotProb) > 1e-12 {
+			t.Errorf("%s: logged %v, explained %v", sc.ActionID, lp, sc.SlotProb)
+		}
+		checkFreq(t, "slot 0 "+sc.ActionID, first[sc.ActionID], n, sc.SlotProb)
+	}
+	if math.Abs(sum-1) > 1e-9 {
+		t.Errorf("slot-0 probabilities sum to %v", sum)
+	}
+	// slot 1 given the most frequent slot-0 action
+	top, topN := "", 0
+	for id, c := range first {
+		if c > topN || c == topN && id < top {
+			top, topN = id, c
+		}
+	}
+	for id, p := range secondProp[top] {
+		checkFreq(t, fmt.Sprintf("slot 1 %s | slot 0 %s", id, top), second[top][id], topN, p)
+	}
+	// slot 2 given the most frequent pair in slots 0 and 1
+	var pair [2]string
+	pairN := 0
+	for k, m := range third {
+		c := 0
+		for _, v := range m {
+			c += v
+		}
+		if c > pairN || c == pairN && (k[0] < pair[0] || k[0] == pair[0] && k[1] < pair[1]) {
+			pair, pairN = k, c
+		}
+	}
+	for id, p := range thirdProp[pair] {
+		checkFreq(t, fmt.Sprintf("slot 2 %s | slots 0, 1 %v", id, pair), third[pair][id], pairN, p)
+	}
+	t.Logf("%d decisions; slot 1 checked over %d, slot 2 over %d", n, topN, pairN)
 }
 
 func checkFreq(t *testing.T, what string, count, n int, p float64) {
