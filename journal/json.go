@@ -103,6 +103,23 @@ func AppendDecision(dst []byte, d *Decision) ([]byte, error) {
 		}
 		e.b = append(e.b, ']')
 	}
+	if len(d.Slots) > 0 {
+		e.key("slots")
+		e.b = append(e.b, '[')
+		for i := range d.Slots {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, `{"id":`...)
+			e.str(d.Slots[i].ID)
+			if len(d.Slots[i].Context) > 0 {
+				e.key("context")
+				e.object(d.Slots[i].Context)
+			}
+			e.b = append(e.b, '}')
+		}
+		e.b = append(e.b, ']')
+	}
 	if d.Fallback {
 		e.b = append(e.b, `,"fallback":true`...)
 	}

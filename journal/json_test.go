@@ -20,6 +20,7 @@ func sampleDecision() *journal.Decision {
 		Experiment: &journal.ExperimentArm{Name: "q4", Arm: "challenger"},
 		Eligible:   []string{"a", "b"},
 		Actions:    []journal.LoggedAction{{ActionID: "a", Slot: 0, Score: 0.125, Estimate: 1.0 / 3, Propensity: 0.925}, {ActionID: "b", Slot: 1, Score: -2, Estimate: 0, Propensity: 1}},
+		Slots:      []journal.SlotLog{{ID: "hero", Context: map[string]any{"placement": "hero", "n": 2.5}}, {ID: "side\"bar"}},
 		Fallback:   true, DeferActivation: true,
 		Shadow: &journal.Shadow{Policy: "linucb@v7", Action: "b", Probabilities: []float64{0.05, 0.95}},
 	}

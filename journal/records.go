@@ -103,8 +103,13 @@ type Decision struct {
 	// eligibility, contact policy), in the order the explorer saw them.
 	Eligible []string `json:"eligible"`
 	// Actions are the returned actions in slot order.
-	Actions  []LoggedAction `json:"actions"`
-	Fallback bool           `json:"fallback,omitempty"`
+	Actions []LoggedAction `json:"actions"`
+	// Slots are the slots the request declared, in order (empty when it
+	// declared none): the action of slot k was scored with Slots[k].Context
+	// merged over Context (decide.SlotContext), which is how its row is
+	// rebuilt (logs.RowBuilder).
+	Slots    []SlotLog `json:"slots,omitempty"`
+	Fallback bool      `json:"fallback,omitempty"`
 	// Degenerate says the model scored every eligible action the same (a
 	// constant or broken model): it could not tell them apart, and the
 	// ranking came from the business value and exploration alone.
@@ -143,6 +148,13 @@ type ExperimentArm struct {
 	// behaviour CUPED adjusts for. 0 when the experiment names none or the
 	// profile has no value.
 	Covariate float64 `json:"covariate,omitempty"`
+}
+
+// SlotLog is one declared slot of a decision: its id and its context,
+// as the request sent them.
+type SlotLog struct {
+	ID      string         `json:"id"`
+	Context map[string]any `json:"context,omitempty"`
 }
 
 // LoggedAction is one returned action of a decision.

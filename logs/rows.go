@@ -11,7 +11,10 @@ import (
 // RowBuilder rebuilds the feature rows of logged decisions exactly as they
 // were assembled live: features.Spec.InputsFromLog on the decision's
 // logged profile inputs, channel, context and time, then Assemble with the
-// catalog's compiled action features. The online learner, batch training
+// catalog's compiled action features. A decision with declared slots
+// (journal.Decision.Slots) scored each slot with the slot's context
+// merged over the decision's (decide.SlotContext): the row of an action
+// in slot k is rebuilt with slot k's merged context. The online learner, batch training
 // (training.BuildDataset) and off-policy evaluation (eval.JournalRounds)
 // all rebuild rows with it.
 //
@@ -26,7 +29,11 @@ type RowBuilder struct {
 	acts  []int
 	zero  []int // positions of ids not in the catalog
 	shown []string
+	slots []int
 	pos   *PositionModel
+	// a declared slot's merged context, and one action's features
+	ctx map[string]any
+	one [1]*features.ActionFeatures
 }
 
 // NewRowBuilder returns a RowBuilder for decisions made with spec over
@@ -53,15 +60,16 @@ func (b *RowBuilder) SetPositions(pm *PositionModel) { b.pos = pm }
 func (b *RowBuilder) Positions() *PositionModel { return b.pos }
 
 // ShownRows rebuilds the learning rows of decision d: the rows of its
-// returned actions in slot order (Rows of their ids), each scaled by the
-// position model's factor of its slot when one is set (SetPositions).
-// Batch training and the online learner learn from these rows.
+// returned actions in slot order (SlotRows of their ids and slots: each
+// as its slot scored it), each scaled by the position model's factor of
+// its slot when one is set (SetPositions). Batch training and the online
+// learner learn from these rows.
 func (b *RowBuilder) ShownRows(dst []float64, d *journal.Decision) (x []float64, acts []int, err error) {
-	b.shown = b.shown[:0]
+	b.shown, b.slots = b.shown[:0], b.slots[:0]
 	for _, a := range d.Actions {
-		b.shown = append(b.shown, a.ActionID)
+		b.shown, b.slots = append(b.shown, a.ActionID), append(b.slots, a.Slot)
 	}
-	x, acts, err = b.Rows(dst, d, b.shown)
+	x, acts, err = b.SlotRows(dst, d, b.shown, b.slots)
 	if err != nil || b.pos == nil {
 		return x, acts, err
 	}
@@ -80,7 +88,9 @@ func (b *RowBuilder) ShownRows(dst []float64, d *journal.Decision) (x []float64,
 func (b *RowBuilder) Spec() *features.Spec { return b.spec }
 
 // Rows rebuilds the rows of the actions ids of decision d (its returned
-// actions, its eligible set, or any other of its candidates) into dst,
+// actions, its eligible set, or any other of its candidates) as its slot
+// 0 scored them (for a decision without declared slots, every slot did)
+// into dst,
 // grown if it is too short, and returns them with their catalog indices:
 // x holds len(ids) rows of Spec().Dim() values, row i for ids[i], and
 // acts[i] is the catalog index of ids[i], or -1 for an id no longer in
@@ -91,8 +101,24 @@ func (b *RowBuilder) Spec() *features.Spec { return b.spec }
 // spec's hash) is refused with ErrOtherSpec, and one whose logged inputs
 // the spec rejects with ErrBadLoggedInputs: their rows cannot be rebuilt.
 func (b *RowBuilder) Rows(dst []float64, d *journal.Decision, ids []string) (x []float64, acts []int, err error) {
+	return b.SlotRows(dst, d, ids, nil)
+}
+
+// SlotRows is Rows with the row of ids[i] as slot slots[i] of d scored it
+// (nil slots: slot 0 for every id). For a decision with declared slots,
+// row i is assembled with slot slots[i]'s context merged over the
+// decision's; a slot the decision did not declare is an error wrapping
+// ErrBadLoggedInputs. For a decision without declared slots the slots
+// change nothing: every slot was scored with the decision's context.
+func (b *RowBuilder) SlotRows(dst []float64, d *journal.Decision, ids []string, slots []int) (x []float64, acts []int, err error) {
 	if d.FeatureSpec != b.hash {
 		return dst, nil, fmt.Errorf("%w: decision %s was made with feature spec %.12s, rebuilding with %.12s", ErrOtherSpec, d.DecisionID, d.FeatureSpec, b.hash)
+	}
+	if slots != nil && len(slots) != len(ids) {
+		panic("BUG: logs.RowBuilder.SlotRows: len(slots) != len(ids)")
+	}
+	if len(d.Slots) > 0 {
+		return b.slotted(dst, d, ids, slots)
 	}
 	if err := b.spec.InputsFromLog(&b.in, d.Profile, d.Channel, d.Context, d.Time); err != nil {
 		return dst, nil, fmt.Errorf("%w: decision %s: %w", ErrBadLoggedInputs, d.DecisionID, err)
@@ -135,5 +161,46 @@ func (b *RowBuilder) Rows(dst []float64, d *journal.Decision, ids []string) (x [
 	for _, i := range b.zero {
 		clear(x[i*dim : (i+1)*dim])
 	}
+	return x, b.acts, nil
+}
+
+// slotted is SlotRows for a decision with declared slots: row by row,
+// the inputs rebuilt whenever the slot changes.
+func (b *RowBuilder) slotted(dst []float64, d *journal.Decision, ids []string, slots []int) ([]float64, []int, error) {
+	dim := b.spec.Dim()
+	n := len(ids) * dim
+	if cap(dst) < n {
+		dst = make([]float64, n)
+	}
+	x := dst[:n]
+	b.acts = b.acts[:0]
+	cur := -1
+	for i, id := range ids {
+		s := 0
+		if slots != nil {
+			s = slots[i]
+		}
+		if s < 0 || s >= len(d.Slots) {
+			return dst, nil, fmt.Errorf("%w: decision %s declared %d slots, not slot %d", ErrBadLoggedInputs, d.DecisionID, len(d.Slots), s)
+		}
+		if s != cur {
+			b.ctx = decide.SlotContext(b.ctx, d.Context, d.Slots[s].Context)
+			if err := b.spec.InputsFromLog(&b.in, d.Profile, d.Channel, b.ctx, d.Time); err != nil {
+				return dst, nil, fmt.Errorf("%w: decision %s slot %d: %w", ErrBadLoggedInputs, d.DecisionID, s, err)
+			}
+			cur = s
+		}
+		row := x[i*dim : (i+1)*dim]
+		a, ok := b.cat.Lookup(id)
+		if !ok {
+			b.acts = append(b.acts, -1)
+			clear(row)
+			continue
+		}
+		b.acts = append(b.acts, a.Index())
+		b.one[0] = a.Compiled()
+		b.spec.Assemble(row, &b.in, b.one[:])
+	}
+	clear(b.ctx)
 	return x, b.acts, nil
 }

@@ -298,13 +298,14 @@ func (l *Learner) skip(lsn uint64, typ journal.Type, err error) {
 }
 
 // rows returns the feature rows of actions ids of decision d, rebuilt from
-// the logged inputs exactly as they were assembled live, and their
+// the logged inputs exactly as they were assembled live (id i as slot
+// slots[i] scored it: a declared slot's context counts), and their
 // catalog indices. Actions no longer in the catalog are left out.
 //
-// slots, when the position model is set, gives the slot of each id: each
-// row is scaled by its slot's factor.
+// When the position model is set, each row is also scaled by its slot's
+// factor.
 func (l *Learner) rows(d *journal.Decision, ids []string, slots []int) ([]float64, []int, error) {
-	x, acts, err := l.rb.Rows(l.xbuf, d, ids)
+	x, acts, err := l.rb.SlotRows(l.xbuf, d, ids, slots)
 	l.xbuf = x
 	if err != nil {
 		return nil, nil, err
