@@ -110,6 +110,18 @@ func testEndToEnd(t *testing.T, cfg serve.Config) {
 	in2.mustCall("POST", "/v1/outcomes", map[string]any{"decision_id": id, "action_id": first, "reward": 30, "type": "revenue"}, 202)
 }
 
+// manySlots is n declared slots of distinct ids, as JSON array items.
+func manySlots(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"s%d"}`, i)
+	}
+	return b.String()
+}
+
 // probe returns the model's predictions for a fixed decision, as text.
 func probe(t *testing.T, in *instance) string {
 	t.Helper()
@@ -216,6 +228,12 @@ func testBadInput(t *testing.T, cfg serve.Config) {
 		{"context NaN literal", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","context":{"cart_value":NaN}}`, 400, "invalid_argument", ""},
 		{"context huge number", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","context":{"cart_value":1e999}}`, 400, "invalid_argument", "context.cart_value"},
 		{"context not object", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","context":[1]}`, 400, "invalid_argument", "context"},
+		{"slots limit differs", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","limit":1,"slots":[{"id":"a"},{"id":"b"}]}`, 400, "invalid_argument", "limit"},
+		{"slot id empty", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","slots":[{"id":"a"},{"id":""}]}`, 400, "invalid_argument", "slots[1].id"},
+		{"slot id duplicate", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","slots":[{"id":"a"},{"id":"a"}]}`, 400, "invalid_argument", "slots[1].id"},
+		{"slot context wrong type", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","slots":[{"id":"a"},{"id":"b","context":{"cart_value":"a lot"}}]}`, 400, "invalid_argument", "slots[1].context.cart_value"},
+		{"slot context undeclared", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","slots":[{"id":"a","context":{"placment":"x"}}]}`, 422, "unprocessable", "slots[0].context.placment"},
+		{"too many slots", "POST", "/v1/decide", `{"customer_id":"c","channel":"web","slots":[` + manySlots(21) + `]}`, 400, "invalid_argument", "slots"},
 		{"body too large", "POST", "/v1/decide", big, 413, "payload_too_large", ""},
 		{"wrong method", "GET", "/v1/decide", ``, 405, "method_not_allowed", ""},
 		{"unknown path", "GET", "/v2/decide", ``, 404, "not_found", ""},

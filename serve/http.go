@@ -211,6 +211,7 @@ type decideWork struct {
 	svc       *Service
 	dctx      context.Context
 	dreq      decide.Request
+	slots     []decide.Slot
 	arm       *armRuntime
 	storeDown bool
 	shadow    *journal.Shadow
@@ -254,6 +255,13 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Context: w.req.Context,
 		Candidates: w.req.Candidates, Limit: w.req.limit(), Explain: w.req.Explain, Now: now,
 	}
+	w.slots = w.slots[:0]
+	for _, sl := range w.req.Slots {
+		w.slots = append(w.slots, decide.Slot{ID: sl.ID, Context: sl.Context})
+	}
+	if len(w.slots) > 0 {
+		w.dreq.Slots = w.slots
+	}
 	exp, arm := s.assign(&w.dreq, now)
 	w.arm = arm
 	if m := s.mode.Load(); m.apprentice() && (arm == nil || arm.arm.Policy == "promoted") {
@@ -279,7 +287,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 	d := &w.jd
 	// the record's slices and profile map are reused: the applier is
 	// done with them once AppendLive returns
-	eligible, actions, profile := d.Eligible[:0], d.Actions[:0], d.Profile
+	eligible, actions, profile, slots := d.Eligible[:0], d.Actions[:0], d.Profile, d.Slots[:0]
 	*d = journal.Decision{
 		V: journal.SchemaVersion, DecisionID: id, RequestID: w.req.RequestID,
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
@@ -302,6 +310,12 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		w.acts = append(w.acts, c.Action.Index())
 	}
 	d.Eligible, d.Actions = eligible, actions
+	for _, sl := range w.req.Slots {
+		slots = append(slots, journal.SlotLog{ID: sl.ID, Context: sl.Context})
+	}
+	if len(slots) > 0 {
+		d.Slots = slots
+	}
 	if res.Explain != nil {
 		// journaled with the decision: the question of why a customer was
 		// shown something can be answered later (GET /v1/decisions/{id})

@@ -358,6 +358,18 @@ func TestOpenAPIConformance(t *testing.T) {
 		body: `{"customer_id":"c-0001","channel":"web","limit":2,"explain":true}`, want: 200}), &dec); err != nil || len(dec.Actions) == 0 {
 		t.Fatalf("decide: %v %+v", err, dec)
 	}
+	// a decision with declared slots: each action carries its slot's id
+	var slotted struct {
+		DecisionID string `json:"decision_id"`
+		Actions    []struct {
+			SlotID string `json:"slot_id"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal(send(oaProbe{op: "POST /v1/decide", path: "/v1/decide", key: oaAllKey, ctype: js,
+		body: `{"customer_id":"c-0001","channel":"web","context":{"page":"product"},"slots":[{"id":"hero","context":{"device":"desktop"}},{"id":"sidebar","context":{"cart_value":300}}]}`, want: 200}), &slotted); err != nil ||
+		len(slotted.Actions) != 2 || slotted.Actions[0].SlotID != "hero" || slotted.Actions[1].SlotID != "sidebar" {
+		t.Fatalf("decide with slots: %v %+v", err, slotted)
+	}
 	outcome := func(extra string) string {
 		return fmt.Sprintf(`{"decision_id":%q,"action_id":%q%s}`, dec.DecisionID, dec.Actions[0].ActionID, extra)
 	}
@@ -411,6 +423,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","explain":"yes"}`, want: 400},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"fax"}`, want: 422},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","context":{"cart_vlaue":1}}`, want: 422},
+		{op: "GET /v1/decisions/{decision_id}", path: "/v1/decisions/" + slotted.DecisionID, want: 200},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","slots":[{"id":""}]}`, want: 400},
+		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","slots":[{"id":"hero","context":{"placment":"x"}}]}`, want: 422},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1`), want: 202},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1`), want: 202}, // a duplicate
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(``), want: 400},

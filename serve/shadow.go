@@ -156,6 +156,9 @@ func (s *Service) saveShadow(by string, sp ShadowSpec, kind string) error {
 func (s *Service) shadowScore(ctx context.Context, rt *shadowRuntime, req decide.Request, p *features.Profile, serving []*decide.Action, res *decide.Result) *journal.Shadow {
 	req.Scorer, req.Explorer, req.Fallback, req.Explain, req.Limit = rt.scorer, rt.explorer, false, true, 1
 	req.Baseline = "" // the shadow scores with its model, in apprentice mode too
+	if len(req.Slots) > 0 {
+		req.Slots = req.Slots[:1] // the first slot, as it was declared
+	}
 	if err := s.engine.Decide(ctx, &req, p, res); err != nil || res.Fallback || len(res.Actions) == 0 || res.Explain == nil {
 		if err != nil && !errors.Is(err, decide.ErrNoActions) {
 			s.logThrottled("shadow", "the shadow model could not score a decision", err)

@@ -40,6 +40,15 @@ type decideRequest struct {
 	// DeferActivation: the actions are not shown yet; the channel
 	// activates what it shows (POST /v1/decisions/{id}/activate)
 	DeferActivation bool `json:"defer_activation"`
+	// Slots declares the slots, each with context of its own
+	// (decide.Slot); limit defaults to their number
+	Slots []slotWire `json:"slots"`
+}
+
+// slotWire is one declared slot of a decide request.
+type slotWire struct {
+	ID      string         `json:"id"`
+	Context map[string]any `json:"context"`
 }
 
 // outcomeRequest is the body of POST /v1/outcomes.
@@ -84,6 +93,8 @@ type actionWire struct {
 	ActionID   string  `json:"action_id"`
 	Score      float64 `json:"score"`
 	Propensity float64 `json:"propensity"`
+	// SlotID is the declared slot's id (decisions with slots only)
+	SlotID string `json:"slot_id,omitempty"`
 }
 
 type explanationWire struct {
@@ -102,9 +113,17 @@ func newDecideResponse(d *journal.Decision) decideResponse {
 		resp.Experiment = &experimentWire{Name: d.Experiment.Name, Arm: d.Experiment.Arm}
 	}
 	for _, a := range d.Actions {
-		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity})
+		resp.Actions = append(resp.Actions, actionWire{ActionID: a.ActionID, Score: a.Score, Propensity: a.Propensity, SlotID: slotID(d, a.Slot)})
 	}
 	return resp
+}
+
+// slotID is the id of slot k of d, "" when d declared no slots.
+func slotID(d *journal.Decision, k int) string {
+	if k < 0 || k >= len(d.Slots) {
+		return ""
+	}
+	return d.Slots[k].ID
 }
 
 // appendDecideResponse writes the answer of a decision without
@@ -134,6 +153,10 @@ func appendDecideResponse(b []byte, d *journal.Decision) []byte {
 		b, _ = journal.AppendJSONFloat(b, a.Score)
 		b = append(b, `,"propensity":`...)
 		b, _ = journal.AppendJSONFloat(b, a.Propensity)
+		if id := slotID(d, a.Slot); id != "" {
+			b = append(b, `,"slot_id":`...)
+			b = journal.AppendJSONString(b, id)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `],"fallback":`...)
@@ -427,14 +450,34 @@ func parseDecide(body []byte, r *decideRequest) error {
 	if err := checkValues("context", r.Context, 0); err != nil {
 		return err
 	}
+	for i, sl := range r.Slots {
+		field := fmt.Sprintf("slots[%d]", i)
+		if err := checkID(field+".id", sl.ID); err != nil {
+			return err
+		}
+		for _, o := range r.Slots[:i] {
+			if o.ID == sl.ID {
+				return badField(field+".id", "duplicates slot id %q", sl.ID)
+			}
+		}
+		if err := checkValues(field+".context", sl.Context, 0); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
+// limit is the request's limit: as given, else the number of declared
+// slots, else defaultLimit. (The engine refuses a limit given with slots
+// that is not their number.)
 func (r *decideRequest) limit() int {
-	if r.Limit == nil {
-		return defaultLimit
+	switch {
+	case r.Limit != nil:
+		return *r.Limit
+	case len(r.Slots) > 0:
+		return len(r.Slots)
 	}
-	return *r.Limit
+	return defaultLimit
 }
 
 // parseOutcome decodes and validates an outcome.
@@ -613,6 +656,17 @@ func (s *Service) decodeDecide(body []byte, r *decideRequest) error {
 	}
 	if n > 0 {
 		s.undeclared.note(s.log, key, n)
+	}
+	// a slot's context is context: the same check
+	for i := range r.Slots {
+		key, n, err := checkContextKeys(s.spec, r.Slots[i].Context, s.cfg.AllowUndeclaredContext)
+		if err != nil {
+			err.field = fmt.Sprintf("slots[%d].", i) + err.field
+			return err
+		}
+		if n > 0 {
+			s.undeclared.note(s.log, key, n)
+		}
 	}
 	return nil
 }
