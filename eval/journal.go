@@ -63,9 +63,13 @@ func JournalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 // given the actions in the earlier slots), the reward joined to it, and
 // the target's probabilities over the eligible actions not yet shown,
 // computed as the engine computes a later slot: the same explorer on the
-// remaining candidates. A decision's slots stop at the first whose action
+// remaining candidates. A decision with declared slots (journal.Decision.
+// Slots) scored each slot with its own context: the target's
+// probabilities (and qhat's estimates) of its slot k come from the rows
+// rebuilt with slot k's context (logs.RowBuilder.SlotRows), as the
+// engine computed them. A decision's slots stop at the first whose action
 // is not eligible or repeats an earlier one. Slot 0's rounds are
-// JournalRounds'.
+// JournalRounds' (whose rows are slot 0's).
 func JournalSlotRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, qhat decide.Scorer, slots int) ([]Round, JournalStats, error) {
 	if slots < 0 {
 		return nil, JournalStats{}, fmt.Errorf("eval: %d slots", slots)
@@ -112,7 +116,7 @@ func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 			st.Unknown++
 			continue
 		}
-		x, idx, err := rb.Rows(xs, d, d.Eligible)
+		x, idx, err := rb.Rows(xs, d, d.Eligible) // slot 0's rows
 		xs = x
 		switch {
 		case err != nil:
@@ -166,6 +170,7 @@ func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 		// that the logging policy reproduces its logged propensities.
 		var slate decide.Slate
 		slate.Reset(pol, mean, std, c)
+		idx = slices.Clone(idx)  // rb's scratch: SlotRows below reuses it
 		rem := make([]int, 0, n) // indices into the eligible set
 		for i := range n {
 			if i != logged {
@@ -178,6 +183,21 @@ func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 			pos := slices.Index(rem, li)
 			if li < 0 || pos < 0 {
 				break
+			}
+			if len(d.Slots) > 0 {
+				// a declared slot: the target scores the eligible actions
+				// with the slot's rows
+				at := make([]int, n)
+				for i := range at {
+					at[i] = k
+				}
+				if x, _, err = rb.SlotRows(nil, d, d.Eligible, at); err != nil {
+					break // a slot the decision did not declare
+				}
+				if target.Scorer != nil && !d.Fallback {
+					target.Scorer.Predict(mean, std, idx, x)
+					slate.Reset(pol, mean, std, c)
+				}
 			}
 			m := len(rem)
 			acts := make([]int, m)

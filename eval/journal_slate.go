@@ -27,7 +27,8 @@ type SlateStats struct {
 	FromModel       int `json:"from_model"`
 	// Unknown counts decisions whose logging policy cannot be recovered
 	// (no explanation, not a fallback, no logging model; or a baseline
-	// rule); Mismatch those whose recovered conditionals differ from the
+	// rule; or declared slots, each scored with its own context, which
+	// the slate distribution here does not rebuild); Mismatch those whose recovered conditionals differ from the
 	// logged propensities (another model served them); Other those
 	// without actions or rewards, of another feature spec, with bad
 	// inputs or actions no longer in the catalog.
@@ -65,7 +66,9 @@ const propTol = 1e-6
 // propensity (to propTol): the logged draws check the recovery, and the
 // rest are counted in SlateStats. The target's marginals come from its
 // own conditionals over the same eligible set, as JournalSlotRounds
-// computes them.
+// computes them. A decision with declared slots (journal.Decision.Slots)
+// drew each slot from scores of its own, which one decide.Slate does not
+// reproduce: it is counted as Unknown logging, never used.
 func JournalSlateRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, target Target, logging decide.Scorer, slots int) ([]SlateRound, SlateStats, error) {
 	var st SlateStats
 	if slots < 0 {
@@ -137,7 +140,7 @@ func JournalSlateRounds(joined []logs.Joined, spec *features.Spec, cat *decide.C
 		}
 		// the logging policy
 		lp, err := decide.ParseExplorer(d.Explorer)
-		if err != nil || strings.HasPrefix(d.Policy, "baseline:") {
+		if err != nil || strings.HasPrefix(d.Policy, "baseline:") || len(d.Slots) > 0 {
 			st.Unknown++
 			continue
 		}

@@ -122,6 +122,14 @@ func TestJournalSlateRounds(t *testing.T) {
 			if _, st, _ = eval.JournalSlateRounds(joined, spec, cat, target, sc, 0); st.Mismatch != 1 || st.Used != n-1 {
 				t.Errorf("a tampered propensity: %+v", st)
 			}
+			// a decision with declared slots drew each slot from scores of
+			// its own: unknown logging, never used
+			joined[5].Decision.Actions[1].Propensity /= 0.9
+			joined[7].Decision.Slots = []journal.SlotLog{{ID: "hero"}, {ID: "sidebar"}, {ID: "footer"}}
+			if _, st, _ = eval.JournalSlateRounds(joined, spec, cat, target, sc, 0); st.Unknown != 1 || st.Used != n-1 {
+				t.Errorf("a decision with declared slots: %+v", st)
+			}
+			joined[7].Decision.Slots = nil
 			// a uniform target: ε-greedy shows every ranking, so it is
 			// supported; softmax at temperature 0.5 and Thompson give some
 			// candidates probabilities below 1e-12, and PI says so

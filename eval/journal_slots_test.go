@@ -20,7 +20,9 @@ import (
 // of three-slot decisions gives back the engine's logged propensity in
 // every slot (the target's probability of the logged action given the
 // earlier slots is the one the engine drew it with), fallback decisions
-// included; slot 0's rounds are JournalRounds'; and EvaluateSlots of the
+// included, and in the decisions with declared slots (every third), whose
+// slots are scored with contexts of their own; slot 0's rounds are
+// JournalRounds'; and EvaluateSlots of the
 // logging policy on its own log is its realised value exactly (every
 // weight is 1).
 func TestJournalSlotRounds(t *testing.T) {
@@ -54,6 +56,13 @@ func TestJournalSlotRounds(t *testing.T) {
 					Context:  map[string]any{"page": "home", "cart_value": float64(r.IntN(300)), "device": "mobile"},
 					Fallback: i%4 == 0,
 				}
+				if i%3 == 1 {
+					req.Slots = []decide.Slot{
+						{ID: "hero", Context: map[string]any{"page": "cart", "device": "desktop"}},
+						{ID: "sidebar", Context: map[string]any{"page": "product"}},
+						{ID: "footer"},
+					}
+				}
 				var res decide.Result
 				if err := eng.Decide(context.Background(), &req, spec.NewProfile(req.CustomerID, now), &res); err != nil {
 					t.Fatal(err)
@@ -61,6 +70,9 @@ func TestJournalSlotRounds(t *testing.T) {
 				d := journal.Decision{V: journal.SchemaVersion, DecisionID: fmt.Sprintf("d-%d", i), CustomerID: req.CustomerID,
 					Channel: req.Channel, Time: now, Context: req.Context, Profile: res.Inputs.ProfileMap(),
 					Policy: res.Policy, FeatureSpec: spec.Hash(), Explorer: res.Explorer, Fallback: res.Fallback}
+				for _, sl := range req.Slots {
+					d.Slots = append(d.Slots, journal.SlotLog{ID: sl.ID, Context: sl.Context})
+				}
 				for _, a := range res.Eligible {
 					d.Eligible = append(d.Eligible, a.ID)
 				}
