@@ -7,6 +7,8 @@ import (
 	"maps"
 	"time"
 
+	"nextbest/decide"
+	"nextbest/journal"
 	"nextbest/logs"
 )
 
@@ -243,4 +245,14 @@ func (o *Options) withoutPersonal(m map[string]any) map[string]any {
 		return m
 	}
 	return out
+}
+
+// slotContext is the context the action in slot k of d was scored with:
+// for a decision with declared slots, slot k's context merged over the
+// request's (decide.SlotContext); otherwise the request's.
+func slotContext(d *journal.Decision, k int) map[string]any {
+	if k < 0 || k >= len(d.Slots) || len(d.Slots[k].Context) == 0 {
+		return d.Context
+	}
+	return decide.SlotContext(nil, d.Context, d.Slots[k].Context)
 }

@@ -276,3 +276,21 @@ func TestExportActivation(t *testing.T) {
 		t.Errorf("raw, web only: %s", raw)
 	}
 }
+
+// TestExportSlotContext: a decision with declared slots exports each
+// row with the context its action was scored with (its slot's merged
+// over the request's), and DSJSON's example with the first slot's.
+func TestExportSlotContext(t *testing.T) {
+	d := journaltest.Decision("d1", t0, "spec1", "a-home", "a-cart")
+	d.Slots = []journal.SlotLog{{ID: "hero", Context: map[string]any{"page": "home"}}, {ID: "sidebar"}}
+	dir := journaltest.Write(t, d)
+	out, _ := run(t, dir, export.Options{Format: export.JSONL})
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"page":"home"`) || !strings.Contains(lines[1], `"page":"cart"`) {
+		t.Errorf("rows' contexts are not their slots':\n%s", out)
+	}
+	vw, _ := run(t, dir, export.Options{Format: export.DSJSON})
+	if !strings.Contains(string(vw), `"page":"home"`) || strings.Contains(string(vw), `"page":"cart"`) {
+		t.Errorf("the DSJSON example's context is not the first slot's:\n%s", vw)
+	}
+}

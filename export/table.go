@@ -40,7 +40,9 @@ type Row struct {
 	Outcomes    int32     `parquet:"outcomes" json:"outcomes"`
 	Converted   bool      `parquet:"converted" json:"converted"`
 	// Context and Profile are the decision's logged inputs as JSON objects
-	// (keys sorted); "{}" when none were logged.
+	// (keys sorted); "{}" when none were logged. For a decision with
+	// declared slots, Context is the one the row's action was scored
+	// with: its slot's context merged over the request's.
 	Context string `parquet:"context,json" json:"-"`
 	Profile string `parquet:"profile,json" json:"-"`
 }
@@ -72,6 +74,11 @@ func rows(dst []Row, j *logs.Joined) ([]Row, error) {
 		}
 		r := base
 		r.Slot, r.ActionID, r.Propensity, r.Score, r.Estimate = int32(a.Slot), a.ActionID, a.Propensity, a.Score, a.Estimate
+		if len(d.Slots) > 0 {
+			if r.Context, err = jsonObject(slotContext(d, a.Slot)); err != nil {
+				return dst, fmt.Errorf("decision %q: slot %d context: %w", d.DecisionID, a.Slot, err)
+			}
+		}
 		if i < len(j.Rewards) {
 			r.Reward, r.Outcomes, r.Converted = j.Rewards[i], int32(j.Outcomes[i]), j.Converted[i]
 		}

@@ -95,7 +95,8 @@ func withoutID(m map[string]any) map[string]any {
 // ("_label_cost", "_label_probability", "_label_Action" 1-based,
 // "_labelIndex" 0-based), "Timestamp", "Version", "EventId" (the decision
 // id), "a" (the shown actions, 1-based into "_multi", in slot order), "c"
-// ({"request":{"channel":C}}, context and profile, and the candidates in
+// ({"request":{"channel":C}}, context (for a decision with declared
+// slots, the first slot's, merged over the request's) and profile, and the candidates in
 // "_multi", each {"action":{"id":ID, its Options.ActionFeatures}}), "p"
 // (the propensity of each action of "a" in its slot) and "VWState" ({"m":
 // the policy}).
@@ -133,7 +134,7 @@ func (w *dsjsonWriter) write(j *logs.Joined) (int, error) {
 	for _, ns := range [...]struct {
 		name string
 		m    map[string]any
-	}{{"context", d.Context}, {"profile", d.Profile}} {
+	}{{"context", slotContext(d, 0)}, {"profile", d.Profile}} {
 		if len(ns.m) == 0 {
 			continue
 		}
@@ -200,7 +201,7 @@ func newCBADFWriter(w io.Writer, actions map[string]map[string]any) *cbadfWriter
 }
 
 // write writes one cb_adf example: a shared line with the namespaces
-// context, profile and request (features named as DSJSON's reader
+// context (the first slot's, as for DSJSON), profile and request (features named as DSJSON's reader
 // flattens them: "request.channel=web", "context.page=cart",
 // "profile.visits:3"), one line "|action action.id=ID" (and the action's
 // Options.ActionFeatures) per candidate, the first slot's carrying the
@@ -215,7 +216,7 @@ func (w *cbadfWriter) write(j *logs.Joined) (int, error) {
 	for _, ns := range [...]struct {
 		name string
 		m    map[string]any
-	}{{"context", d.Context}, {"profile", d.Profile}} {
+	}{{"context", slotContext(d, 0)}, {"profile", d.Profile}} {
 		if len(ns.m) == 0 {
 			continue
 		}
