@@ -3,11 +3,13 @@ package decide_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"testing"
 
 	"nextbest/decide"
 	"nextbest/features"
+	"nextbest/internal/journaltest"
 )
 
 // slotRequest is a three-slot decision whose slots differ by the device
@@ -213,5 +215,70 @@ func TestSlotsBeyondTheEligible(t *testing.T) {
 	}
 	if len(res.Actions) != 2 || res.Actions[1].SlotID != "sidebar" {
 		t.Errorf("got %d actions, the last in %q; want 2, in hero and sidebar", len(res.Actions), res.Actions[len(res.Actions)-1].SlotID)
+	}
+}
+
+// slotScorer answers distinct finite estimates, except on its call number
+// bad (counted from 0; the engine scores a decision's declared slots
+// once each, in order), where it answers what odd says.
+type slotScorer struct {
+	dim   int
+	calls int
+	bad   int
+	odd   func(mean, std []float64)
+}
+
+func (s *slotScorer) Name() string { return "slot" }
+func (s *slotScorer) Dim() int     { return s.dim }
+func (s *slotScorer) Predict(mean, std []float64, acts []int, xs []float64) {
+	for i := range mean {
+		mean[i], std[i] = 0.1*float64(acts[i]%7), 0.1
+	}
+	if s.calls == s.bad {
+		s.odd(mean, std)
+	}
+	s.calls++
+}
+
+// TestSlotChecksCoverEverySlot: a non-finite estimate in slot 1 only
+// sends the whole decision to the fallback ranking, and a model that
+// cannot tell the candidates apart in slot 1 only marks it degenerate.
+func TestSlotChecksCoverEverySlot(t *testing.T) {
+	spec, cat := journaltest.Retail(t)
+	for _, tc := range []struct {
+		name                 string
+		odd                  func(mean, std []float64)
+		fallback, degenerate bool
+	}{
+		{"nothing odd", func(mean, std []float64) {}, false, false},
+		{"NaN in slot 1", func(mean, std []float64) { mean[len(mean)-1] = math.NaN() }, true, false},
+		{"constant in slot 1", func(mean, std []float64) {
+			for i := range mean {
+				mean[i], std[i] = 0.3, 0.1
+			}
+		}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &slotScorer{dim: spec.Dim(), bad: 1, odd: tc.odd}
+			e, err := decide.New(decide.Config{Catalog: cat, Spec: spec, Seed: 1}, sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res decide.Result
+			if err := e.Decide(context.Background(), slotRequest(), knownProfile(spec), &res); err != nil {
+				t.Fatal(err)
+			}
+			if sc.calls != 3 {
+				t.Fatalf("%d Predict calls, want one per slot (3)", sc.calls)
+			}
+			if res.Fallback != tc.fallback || res.Degenerate != tc.degenerate {
+				t.Errorf("fallback %v degenerate %v, want %v %v", res.Fallback, res.Degenerate, tc.fallback, tc.degenerate)
+			}
+			for _, c := range res.Actions {
+				if math.IsNaN(c.Estimate+c.Score+c.Propensity) || math.IsInf(c.Estimate+c.Score, 0) {
+					t.Errorf("a non-finite number logged: %+v", c)
+				}
+			}
+		})
 	}
 }
