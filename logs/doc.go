@@ -68,7 +68,10 @@
 // RowBuilder rebuilds the feature rows of a logged decision's actions —
 // the feature spec's InputsFromLog on the logged inputs, then Assemble
 // with the catalog's compiled action features — bit for bit the vectors
-// scored live. Training labels them with the joined rewards, the online
+// scored live. A decision with declared slots (journal.Decision.Slots)
+// scored slot k with slot k's context merged over the request's
+// (decide.SlotContext): SlotRows, and ShownRows for the returned
+// actions, rebuild each row with its slot's context. Training labels them with the joined rewards, the online
 // learner learns from them during replay, and eval scores a target
 // policy's probabilities over the eligible set with them.
 //
