@@ -80,6 +80,11 @@ func agreeJournal(spec *features.Spec, cat *decide.Catalog, r, rd *rand.Rand, t0
 		d.Eligible = shown
 		for k, id := range shown {
 			d.Actions = append(d.Actions, journal.LoggedAction{ActionID: id, Slot: k, Propensity: 1 / float64(len(shown)-k)})
+			if i%5 == 2 {
+				// declared slots, each on a page of its own: the rows of
+				// impressions and rewards are the slot's
+				d.Slots = append(d.Slots, journal.SlotLog{ID: fmt.Sprintf("s%d", k), Context: map[string]any{"page": pages[(i+k)%len(pages)]}})
+			}
 		}
 		d.DeferActivation = rd != nil && i != 7 && rd.Float64() < 0.35 // 7 (another spec) is shown
 		recs = append(recs, rec{at, d})
