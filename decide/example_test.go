@@ -55,3 +55,12 @@ func ExampleEngine_Decide() {
 	// slot 0: welcome-15 with probability 0.9333
 	// slot 1: free-shipping with probability 0.9500
 }
+
+// A slot's context is merged over the request's: the slot's values win,
+// the request's others stay.
+func ExampleSlotContext() {
+	req := map[string]any{"page": "product", "device": "mobile"}
+	hero := decide.SlotContext(nil, req, map[string]any{"placement": "hero", "device": "desktop"})
+	fmt.Println(hero["page"], hero["device"], hero["placement"])
+	// Output: product desktop hero
+}
