@@ -54,7 +54,8 @@ func withV[T any](p *T, v *int) *T {
 }
 
 // Decode parses rec's payload into a new *Decision, *Outcome, *Event,
-// *Audit or *Lost according to rec.Type. Unknown fields are ignored (later schema versions
+// *Audit, *Lost or *PersonalizerRank, *PersonalizerReward,
+// *PersonalizerActivate according to rec.Type. Unknown fields are ignored (later schema versions
 // only add fields).
 func Decode(rec Record) (any, error) {
 	var v any
@@ -69,6 +70,12 @@ func Decode(rec Record) (any, error) {
 		v = new(Lost)
 	case TypeAudit:
 		v = new(Audit)
+	case TypePersonalizerRank:
+		v = new(PersonalizerRank)
+	case TypePersonalizerReward:
+		v = new(PersonalizerReward)
+	case TypePersonalizerActivate:
+		v = new(PersonalizerActivate)
 	default:
 		return nil, fmt.Errorf("%w: LSN %d: unknown type %d", ErrBadPayload, rec.LSN, rec.Type)
 	}
@@ -112,4 +119,30 @@ func DecodeEvent(payload []byte, e *Event) error {
 // (FuzzDecodeMatchesEncodingJSON).
 func unmarshal(data []byte, v any) error {
 	return jsonv2.Unmarshal(data, v, jsonv1.DefaultOptionsV1())
+}
+
+// DecodePersonalizerRank parses a TypePersonalizerRank payload into r
+// (reset it first: json.Unmarshal merges maps).
+func DecodePersonalizerRank(payload []byte, r *PersonalizerRank) error {
+	if err := unmarshal(payload, r); err != nil {
+		return fmt.Errorf("%w: personalizer rank: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodePersonalizerReward parses a TypePersonalizerReward payload into r.
+func DecodePersonalizerReward(payload []byte, r *PersonalizerReward) error {
+	if err := unmarshal(payload, r); err != nil {
+		return fmt.Errorf("%w: personalizer reward: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodePersonalizerActivate parses a TypePersonalizerActivate payload
+// into a.
+func DecodePersonalizerActivate(payload []byte, a *PersonalizerActivate) error {
+	if err := unmarshal(payload, a); err != nil {
+		return fmt.Errorf("%w: personalizer activate: %w", ErrBadPayload, err)
+	}
+	return nil
 }
