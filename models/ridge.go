@@ -404,6 +404,29 @@ func (m *Ridge) Predict(mean, std []float64, acts []int, xs []float64) {
 	}
 }
 
+// MeanSparse returns the posterior mean θ·x for a sparse x (indices
+// idx into [0, Dim), an index may repeat, values val) of action index a
+// (ignored by a shared model), from the latest published snapshot: O(len
+// idx), where Predict costs O(Dim²) for the std a caller may not need.
+// It does not allocate and is safe for concurrent use. An index or
+// action out of range, or slices of different lengths, are programming
+// errors and panic.
+func (m *Ridge) MeanSparse(a int, idx []int32, val []float64) float64 {
+	if len(idx) != len(val) {
+		panic("BUG: models.Ridge.MeanSparse: len(idx) != len(val)")
+	}
+	snap := m.cur.Load()
+	if m.cfg.Actions == 0 {
+		a = 0
+	}
+	theta := snap.posts[a].theta
+	var s float64
+	for i, j := range idx {
+		s += theta[j] * val[i]
+	}
+	return s
+}
+
 // Clone returns a deep copy of the writer state (including unpublished
 // updates), published in the copy. It is a writer call: the caller must
 // not run Update concurrently. Use it to snapshot the model consistently,
