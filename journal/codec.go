@@ -13,7 +13,8 @@ import (
 // opaque bytes and never parses them.
 
 // Encode returns the record Type and JSON payload for v, which must be a
-// Decision, Outcome or Event (or a pointer to one). A zero V field is set
+// Decision, Outcome, Event, PersonalizerRank, PersonalizerReward or
+// PersonalizerActivate (or a pointer to one). A zero V field is set
 // to SchemaVersion in the output (v itself is not modified).
 func Encode(v any) (Type, []byte, error) {
 	var (
@@ -36,6 +37,21 @@ func Encode(v any) (Type, []byte, error) {
 	case *Event:
 		c := *x
 		typ, out = TypeEvent, withV(&c, &c.V)
+	case PersonalizerRank:
+		typ, out = TypePersonalizerRank, withV(&x, &x.V)
+	case *PersonalizerRank:
+		c := *x
+		typ, out = TypePersonalizerRank, withV(&c, &c.V)
+	case PersonalizerReward:
+		typ, out = TypePersonalizerReward, withV(&x, &x.V)
+	case *PersonalizerReward:
+		c := *x
+		typ, out = TypePersonalizerReward, withV(&c, &c.V)
+	case PersonalizerActivate:
+		typ, out = TypePersonalizerActivate, withV(&x, &x.V)
+	case *PersonalizerActivate:
+		c := *x
+		typ, out = TypePersonalizerActivate, withV(&c, &c.V)
 	default:
 		return 0, nil, fmt.Errorf("%w: cannot encode %T", ErrBadPayload, v)
 	}
