@@ -7,9 +7,10 @@
 //
 // # Data flow
 //
-//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ e/ u/ x/ v/ m/)
+//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ e/ u/ x/ v/ a/ z/ m/)
 //	(durable batch,                 │
-//	 live values)                   └──Learn──▶ Learner (online.Learner)
+//	 live values)                   ├──Learn──▶ Learner (online.Learner)
+//	                                └──Learn──▶ Personalizer learner (online.Personalizer)
 //
 // The Applier is the journal's subscriber (journal.Subscriber[Live]): each
 // durable batch reaches it in LSN order, from the journal's apply
@@ -56,13 +57,33 @@
 //	                              applied)
 //	a/<LSN, 16 hex digits>        Applier (audit records: Audit: serve (GET /v1/audit)
 //	                              their journal payload)
+//	z/e/<event_id>                Applier (Personalizer   PersonalizerEvent: serve (rank
+//	                              rank calls: LSN and     replays an event id, reward and
+//	                              payload)                activate find it), the Applier
+//	z/s/<event_id>                Applier (Personalizer   the Applier (what to learn),
+//	                              activations, rewards)   PersonalizerEvent
+//	z/t/<time>/<event_id>         Applier (rank calls)    Sweep
 //	m/applied                     Applier (every batch)   NewApplier (where CatchUp starts)
 //	m/seeded                      MarkSeeded              Seeded (serve loads the seed once)
 //
 // Sweep deletes the d/, r/, o/ and x/ entries of decisions older than
 // the retention (decision ids begin with their time, so d/, o/ and x/ go
-// by key range); the journal keeps every record. The sums, units and
+// by key range), and the z/ entries of Personalizer events ranked before
+// it (by their time index, z/t/); the journal keeps every record. The sums, units and
 // counters stay: they are what the journal added up to.
+//
+// # The Personalizer-compatible namespace
+//
+// Records of types journal.TypePersonalizer… are a namespace of their
+// own: the applier indexes each rank call by its event id (a repeated
+// id keeps the first record), keeps what happens to it (activation,
+// rewards) and hands a second learner (ApplierConfig.Personalizer) the
+// work, by one rule (package personalizer's Learned): an event is
+// learned once it is active (at its rank call, or at its activation when
+// deferred) with the aggregate of the rewards it has within the reward
+// wait (the default reward without any), and each later reward as the
+// change it makes to that aggregate. The learning settings are the ones
+// the rank call recorded, so a rebuild learns what the live service did.
 //
 // # Durability
 //
