@@ -31,6 +31,7 @@ func (s *Service) openNode() error {
 		return err
 	}
 	s.profiles, s.index, s.aggregates = cached, s.state, s.state
+	s.pzEvents = s.state
 	if s.clusterReg, err = s.node.Stream().Registry(context.Background()); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"nextbest/features"
 	"nextbest/journal"
 	"nextbest/models"
+	"nextbest/personalizer"
 	"nextbest/state"
 )
 
@@ -39,7 +40,8 @@ type route struct {
 	name   string
 	method string
 	// scope is the API-key scope the route needs ("" none: the health
-	// probes, the dashboard's page); see authorize
+	// probes, the dashboard's page; scopePerOperation: operationScope
+	// says, by method and path); see authorize
 	scope string
 	// batch routes take bodies up to all the server reads (readLimit),
 	// not MaxBodyBytes: a batch is many requests in one
@@ -68,6 +70,11 @@ var (
 		"/readyz":              {"readyz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
 		"/openapi.json":        {"openapi", "GET", "", false, func(_ *Service, c *fasthttp.RequestCtx, _ string) { handleOpenAPI(c) }},
+		// the Personalizer-compatible API (personalizer.go)
+		pzBase + "rank":                   {routePZRank, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZRank(c, false) }},
+		pzBase + "multislot/rank":         {routePZRank, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZRank(c, true) }},
+		pzBase + "configurations/service": {routePZConfig, "", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZService(c) }},
+		pzBase + "configurations/policy":  {routePZConfig, "", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZPolicy(c) }},
 	}
 	prefixRoutes = []struct {
 		prefix string
@@ -76,6 +83,10 @@ var (
 		{"/v1/decisions/", route{"decisions", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
 		{"/v1/profiles/", route{"profiles", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
 		{"/admin/keys", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
+		// the Personalizer-compatible events: POST {eventId}/reward and
+		// {eventId}/activate (personalizer.go)
+		{pzBase + "events/", route{routePZEvents, "POST", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, false) }}},
+		{pzBase + "multislot/events/", route{routePZEvents, "POST", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, true) }}},
 		{"/admin/experiments", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
 		{"/ui", route{routeUI, "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
 		// the Go runtime's profiles (net/http/pprof's endpoints), for the
@@ -114,7 +125,12 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	name = r.name
-	if !s.authorize(ctx, r.scope) {
+	m := string(ctx.Method())
+	sc := r.scope
+	if sc == scopePerOperation {
+		sc = operationScope(m, path)
+	}
+	if !s.authorize(ctx, sc) {
 		return
 	}
 	if r.method != "" && !s.method(ctx, r.method) {
@@ -124,8 +140,7 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		s.bodyTooLarge(ctx, limit)
 		return
 	}
-	m := string(ctx.Method())
-	if (r.method == fasthttp.MethodPost || r.scope == ScopeAdmin && (m == fasthttp.MethodPost || m == fasthttp.MethodPut)) &&
+	if (r.method == fasthttp.MethodPost || sc == ScopeAdmin && (m == fasthttp.MethodPost || m == fasthttp.MethodPut)) &&
 		!jsonMediaType(ctx.Request.Header.ContentType()) {
 		// every write takes JSON only, the admin API's too: a browser page
 		// can post a form or text/plain cross-site, not JSON (which needs a
@@ -733,7 +748,10 @@ func writeErr(ctx *fasthttp.RequestCtx, err error) {
 	var fe *fieldError
 	var re *decide.RequestError
 	var ve *features.FieldError
+	var pe *personalizer.Error
 	switch {
+	case errors.As(err, &pe):
+		writeError(ctx, personalizer.Status(pe.Code), pe.Code, pe.Field, pe.Error())
 	case errors.As(err, &fe):
 		writeError(ctx, fe.status, fe.code, fe.field, fe.Error())
 	case errors.As(err, &re):
@@ -767,7 +785,13 @@ type errorDetail struct {
 	Field   string `json:"field,omitempty"`
 }
 
+// writeError answers with the JSON error body: the native API's, or on
+// the Personalizer-compatible routes Personalizer's (pzError).
 func writeError(ctx *fasthttp.RequestCtx, status int, code, field, msg string) {
+	if isPZPath(ctx.Path()) {
+		writePZError(ctx, status, code, field, msg)
+		return
+	}
 	writeJSON(ctx, status, errorBody{errorDetail{Code: code, Message: msg, Field: field}})
 }
 
