@@ -163,7 +163,7 @@ func (p *Personalizer) Run(ctx context.Context) {
 	lastPub, lastSnap := time.Now(), time.Now()
 	dirty := false
 	publish := func() {
-		p.model.Publish()
+		p.model.PublishMean()
 		lastPub, dirty = time.Now(), false
 		p.published.set(p.processed)
 	}
