@@ -737,6 +737,10 @@ func (s *Service) Serve(ln net.Listener) error {
 // Model returns the online model.
 func (s *Service) Model() *models.Ridge { return s.model }
 
+// PersonalizerModel returns the Personalizer-compatible namespace's model
+// (as of its last publish: read it after WaitLearned).
+func (s *Service) PersonalizerModel() *models.Ridge { return s.pzLearner.Model() }
+
 // WaitLearned blocks until the online model, and the Personalizer
 // namespace's (as of its model update frequency), have learned from every
 // record journaled so far.
