@@ -197,7 +197,7 @@ func (p *Personalizer) Run(ctx context.Context) {
 				timer.Reset(wait)
 			}
 		}
-		if p.cfg.SnapshotEvery > 0 && time.Since(lastSnap) >= p.cfg.SnapshotEvery {
+		if p.cfg.SnapshotEvery > 0 && time.Since(lastSnap) >= p.cfg.SnapshotEvery && p.processed != p.snapshotted.Load() {
 			if err := p.Snapshot(); err != nil {
 				p.log.Error("cannot snapshot the personalizer model", "err", err)
 			}
