@@ -733,9 +733,12 @@ type clStream struct {
 	n         map[journal.Type]int
 	decisions map[string]int                  // decision id → records
 	byRequest map[string][]string             // customer/request_id → decision ids
-	shown     int                             // actions shown, over all decisions
+	shown     int                             // actions shown: returned, or activated (deferred decisions)
 	outcomes  map[clOutKey][]*journal.Outcome // by (decision, action)
 	events    map[string]int                  // tag → records
+	// deferred decisions' slots, and those activated
+	deferred  map[string]int
+	activated map[string]map[int]bool
 }
 
 // readStream reads the whole stream.
@@ -753,7 +756,7 @@ func readStream(t *testing.T, url string) *clStream {
 		t.Fatalf("cannot read the stream's last sequence: %v", err)
 	}
 	cs := &clStream{last: last, n: map[journal.Type]int{}, decisions: map[string]int{}, byRequest: map[string][]string{},
-		outcomes: map[clOutKey][]*journal.Outcome{}, events: map[string]int{}}
+		outcomes: map[clOutKey][]*journal.Outcome{}, events: map[string]int{}, deferred: map[string]int{}, activated: map[string]map[int]bool{}}
 	if last == 0 {
 		return cs
 	}
@@ -778,7 +781,30 @@ func readStream(t *testing.T, url string) *clStream {
 					k := d.CustomerID + "/" + d.RequestID
 					cs.byRequest[k] = append(cs.byRequest[k], d.DecisionID)
 				}
-				cs.shown += len(d.Actions)
+				if d.DeferActivation {
+					cs.deferred[d.DecisionID] = len(d.Actions)
+				} else {
+					cs.shown += len(d.Actions)
+				}
+			case journal.TypeActivation:
+				var a journal.Activation
+				if err := journal.DecodeActivation(r.Payload, &a); err != nil {
+					t.Errorf("stream record %d: %v", r.LSN, err)
+					break
+				}
+				n, ok := cs.deferred[a.DecisionID]
+				if !ok {
+					break // not deferred: changes nothing
+				}
+				if cs.activated[a.DecisionID] == nil {
+					cs.activated[a.DecisionID] = map[int]bool{}
+				}
+				for _, s := range a.Slots {
+					if s < n && !cs.activated[a.DecisionID][s] {
+						cs.activated[a.DecisionID][s] = true
+						cs.shown++ // the tests activate within the attribution window
+					}
+				}
 			case journal.TypeOutcome:
 				o := new(journal.Outcome)
 				if err := journal.DecodeOutcome(r.Payload, o); err != nil {
@@ -1301,11 +1327,13 @@ func TestClusterEngineOutage(t *testing.T) {
 
 func clock(t time.Time) string { return t.Format("15:04:05.000") }
 
-// TestClusterConvergedModels sends a mixed load through three instances
+// TestClusterConvergedModels sends a mixed load through three instances,
+// then decisions whose activation is deferred, activated (some slots, all,
+// twice, after an outcome, or never) on another instance than made them,
 // and checks that, after a quiet period, each one's online model has
-// learned the same updates (GET /v1/models), and that the snapshots they
-// write at a graceful stop are identical: every instance learns the same
-// stream in the same order.
+// learned the same updates (GET /v1/models), as many as the stream shows
+// impressions, and that the snapshots they write at a graceful stop are
+// identical: every instance learns the same stream in the same order.
 func TestClusterConvergedModels(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
@@ -1320,9 +1348,44 @@ func TestClusterConvergedModels(t *testing.T) {
 	wg.Wait()
 	l.finish(t)
 
+	// deferred decisions, activated on the next instance
+	for i := range 30 {
+		nd, next := c.nodes[i%3], c.nodes[(i+1)%3]
+		r := c.post(nd, "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("cv-d%02d", i), "channel": "web", "limit": 2, "defer_activation": true})
+		id, _ := r.body["decision_id"].(string)
+		acts, _ := r.body["actions"].([]any)
+		if r.code != 200 || id == "" || len(acts) == 0 {
+			t.Fatalf("a deferred decision: %s", r)
+		}
+		activate := func(body any) {
+			if r := c.post(next, "/v1/decisions/"+id+"/activate", body); r.code != 200 {
+				t.Fatalf("activate %s: %s", id, r)
+			}
+		}
+		switch i % 5 {
+		case 0: // never
+		case 1:
+			activate(map[string]any{"slots": []int{0}})
+		case 2:
+			activate(map[string]any{})
+			activate(map[string]any{"slots": []int{0}}) // again: nothing changes
+		case 3: // an outcome first, learned when the slot is activated
+			action, _ := acts[0].(map[string]any)["action_id"].(string)
+			if r := c.post(nd, "/v1/outcomes", map[string]any{"decision_id": id, "action_id": action, "reward": 1}); r.code != 202 {
+				t.Fatalf("outcome: %s", r)
+			}
+			activate(map[string]any{})
+		case 4:
+			activate(map[string]any{"slots": []int{len(acts) - 1}})
+		}
+	}
+
 	cs := readStream(t, c.nats.URL)
 	for _, cnt := range l.verify(t, cs) {
 		t.Log(cnt)
+	}
+	if cs.n[journal.TypeActivation] == 0 {
+		t.Fatal("no activation in the stream")
 	}
 
 	// quiet: wait until the three report the same observations, twice

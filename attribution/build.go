@@ -52,6 +52,11 @@ type BuildConfig struct {
 	// profile). It takes the outcome's time and the larger revenue. 0 is
 	// DefaultMergeWithin; negative merges nothing.
 	MergeWithin time.Duration
+	// Window is the attribution window of the service that wrote the
+	// journal: an activation of a deferred decision later than this
+	// after the decision does not make it a touch
+	// (logs.ActivationCounts). 0 is logs.DefaultWindow.
+	Window time.Duration
 }
 
 // BuildStats counts what Build read and what it left out.
@@ -59,10 +64,12 @@ type BuildStats struct {
 	Records   int `json:"records"`
 	Decisions int `json:"decisions"`
 	// Touches counts decisions that showed actions; NoActions those that
-	// showed none (not touches).
-	Touches   int `json:"touches"`
-	NoActions int `json:"no_actions"`
-	Outcomes  int `json:"outcomes"`
+	// showed none (not touches); NotActivated the decisions made with
+	// defer_activation that no activation showed (not touches).
+	Touches      int `json:"touches"`
+	NoActions    int `json:"no_actions"`
+	NotActivated int `json:"not_activated"`
+	Outcomes     int `json:"outcomes"`
 	// OutcomeConversions counts converting outcomes taken; Duplicate
 	// repeats of one (an outcome_id seen before for the decision, or a
 	// repeat for the same decision, action and first-aggregated type).
@@ -99,12 +106,15 @@ func (c *BuildConfig) fill() error {
 		return fmt.Errorf("%w: conversion sources %q: want both, outcomes or events", ErrInvalidOptions, c.Sources)
 	}
 	c.MergeWithin = cmp.Or(c.MergeWithin, DefaultMergeWithin)
+	c.Window = cmp.Or(c.Window, logs.DefaultWindow)
 	return nil
 }
 
 // Build reads the journal in dir from the start to its current end
 // (read-only, with journal.Reader) into one journey per customer, by
-// customer id, each sorted. A decision that showed actions is a touch; a
+// customer id, each sorted. A decision that showed actions is a touch (one
+// made with defer_activation once activated: at its first activation,
+// with the slots activated); a
 // converting outcome (BuildConfig.Outcomes) or a conversion event
 // (BuildConfig.Events) is a conversion, its revenue the outcome's posted
 // reward or the event's amount. A torn tail of the last segment is the
@@ -119,12 +129,24 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 		outs    []Conversion // converting outcomes
 		evs     []Conversion // conversion events
 	}
+	// deferredTouch is a deferred decision's touch-to-be: its slots, and
+	// where its touch is once activated
+	type deferredTouch struct {
+		touch    Touch // without actions
+		customer string
+		decided  time.Time
+		actions  []string // by slot
+		shown    []bool
+		at       int // index in its customer's touches; -1: not yet a touch
+	}
 	var (
-		byCust = map[string]*custom{}
-		seen   = map[string]*logs.Seen{} // by decision
-		d      journal.Decision
-		o      journal.Outcome
-		e      journal.Event
+		byCust   = map[string]*custom{}
+		seen     = map[string]*logs.Seen{} // by decision
+		deferred = map[string]*deferredTouch{}
+		d        journal.Decision
+		o        journal.Outcome
+		e        journal.Event
+		a        journal.Activation
 	)
 	get := func(id string) *custom {
 		c := byCust[id]
@@ -151,6 +173,16 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 				st.NoActions++
 				return nil
 			}
+			if d.DeferActivation {
+				dt := &deferredTouch{touch: Touch{Channel: d.Channel, DecisionID: d.DecisionID}, customer: d.CustomerID, decided: d.Time,
+					shown: make([]bool, len(d.Actions)), at: -1}
+				for _, a := range d.Actions {
+					dt.actions = append(dt.actions, a.ActionID)
+				}
+				deferred[d.DecisionID] = dt
+				st.NotActivated++ // until activated
+				return nil
+			}
 			st.Touches++
 			t := Touch{Time: d.Time, Channel: d.Channel, DecisionID: d.DecisionID, Actions: make([]string, len(d.Actions))}
 			for i, a := range d.Actions {
@@ -158,6 +190,40 @@ func Build(ctx context.Context, dir string, cfg BuildConfig) ([]Journey, BuildSt
 			}
 			c := get(d.CustomerID)
 			c.touches = append(c.touches, t)
+		case journal.TypeActivation:
+			a = journal.Activation{}
+			if journal.DecodeActivation(rec.Payload, &a) != nil {
+				st.Skipped++
+				return nil
+			}
+			dt := deferred[a.DecisionID]
+			if dt == nil || !logs.ActivationCounts(true, dt.decided, a.Time, cfg.Window) {
+				return nil
+			}
+			for _, s := range a.Slots {
+				if s >= 0 && s < len(dt.shown) {
+					dt.shown[s] = true
+				}
+			}
+			var shown []string
+			for s, ok := range dt.shown {
+				if ok {
+					shown = append(shown, dt.actions[s])
+				}
+			}
+			if len(shown) == 0 {
+				return nil
+			}
+			c := get(dt.customer)
+			if dt.at < 0 {
+				// a touch from its first activation on, when it was shown
+				st.Touches++
+				st.NotActivated--
+				dt.touch.Time = a.Time
+				dt.at = len(c.touches)
+				c.touches = append(c.touches, dt.touch)
+			}
+			c.touches[dt.at].Actions = shown
 		case journal.TypeOutcome:
 			st.Outcomes++
 			if cfg.Sources == FromEvents {

@@ -238,3 +238,37 @@ func jsonClose(a, b any) bool {
 	}
 	return a == b
 }
+
+// TestDeferredTouches: a decision made with defer_activation is a touch
+// only once activated (at the activation's time, with the slots shown;
+// a later activation adds slots to the same touch); one never activated,
+// or activated past the window, is none.
+func TestDeferredTouches(t *testing.T) {
+	deferred := func(d journal.Decision) journal.Decision { d.DeferActivation = true; return d }
+	activation := func(d journal.Decision, at time.Time, slots ...int) journal.Activation {
+		return journal.Activation{ActivationID: "a-" + d.DecisionID, DecisionID: d.DecisionID, CustomerID: d.CustomerID,
+			Slots: slots, Time: at, DecisionTime: d.Time}
+	}
+	d1 := deferred(dec("d1", "c1", "web", day(0), "a-x", "a-y", "a-z"))
+	d2 := deferred(dec("d2", "c1", "email", day(1), "a-x"))
+	d3 := deferred(dec("d3", "c2", "web", day(0), "a-y"))
+	dir := journaltest.Write(t, d1, d2, d3,
+		activation(d1, day(0.5), 2),
+		activation(d1, day(0.6), 0, 2),
+		activation(d3, day(30), 0)) // past the window
+	js, st, err := attribution.Build(context.Background(), dir, attribution.BuildConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Touches != 1 || st.NotActivated != 2 {
+		t.Errorf("%d touches, %d not activated; want 1 and 2", st.Touches, st.NotActivated)
+	}
+	var touches []attribution.Touch
+	for _, j := range js {
+		touches = append(touches, j.Touches...)
+	}
+	if len(touches) != 1 || touches[0].DecisionID != "d1" || !touches[0].Time.Equal(day(0.5)) ||
+		len(touches[0].Actions) != 2 || touches[0].Actions[0] != "a-x" || touches[0].Actions[1] != "a-z" {
+		t.Errorf("touches %+v, want d1's at its first activation, showing a-x and a-z", touches)
+	}
+}

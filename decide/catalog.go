@@ -33,6 +33,13 @@ type Action struct {
 	// Value is the business value of a successful outcome (e.g. margin of a
 	// conversion). Score = model estimate × Value × Weight.
 	Value float64 `json:"value" yaml:"value"`
+	// CLVUplift, when set, makes the value of a successful outcome this
+	// fraction of the customer's lifetime value (features' profile.clv
+	// figures: the uplift in CLV the action brings, e.g. 0.05 for a
+	// retention offer worth 5% of what the customer will spend) instead
+	// of the fixed Value; Value still applies to a customer without CLV
+	// figures (no purchase yet, or no CLV model loaded).
+	CLVUplift float64 `json:"clv_uplift,omitempty" yaml:"clv_uplift"`
 	// Weight is a business lever (priority, budget pacing); default 1.
 	Weight float64 `json:"weight" yaml:"weight"`
 	// Eligible is an expr-lang expression that must be true for the action
@@ -50,6 +57,16 @@ type Action struct {
 	index    int
 	rule     *rule
 	compiled *features.ActionFeatures
+}
+
+// value is the value of a successful outcome of a for a customer with
+// CLV figures figs (ok false: none): CLVUplift × CLV where the action
+// says so and the customer has figures, else Value.
+func (a *Action) value(figs features.CLVFigures, ok bool) float64 {
+	if a.CLVUplift > 0 && ok {
+		return a.CLVUplift * figs.Value
+	}
+	return a.Value
 }
 
 // Index is the action's position in the catalog (its model action index).
@@ -175,6 +192,12 @@ func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 		}
 		if !(a.Value >= 0) || math.IsInf(a.Value, 0) {
 			return nil, &CatalogError{Field: f("value"), Reason: "must be a finite number >= 0"}
+		}
+		if !(a.CLVUplift >= 0 && a.CLVUplift <= 10) {
+			return nil, &CatalogError{Field: f("clv_uplift"), Reason: "must be a number from 0 to 10 (a fraction of the customer's CLV)"}
+		}
+		if a.CLVUplift > 0 && spec != nil && !spec.HasCLV() {
+			return nil, &CatalogError{Field: f("clv_uplift"), Reason: "needs the feature spec's profile.clv (the purchase event whose history gives the CLV)"}
 		}
 		if a.Weight == 0 {
 			a.Weight = 1

@@ -448,8 +448,9 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	} else {
 		sc.Predict(mean, std, s.idx, s.xs)
 	}
+	figs, hasCLV := res.Inputs.CLV()
 	for i, a := range s.acts {
-		s.c[i] = a.Value * a.Weight
+		s.c[i] = a.value(figs, hasCLV) * a.Weight
 		est := mean[i]
 		if pol.Kind != Thompson {
 			est += pol.Alpha * std[i]
@@ -502,7 +503,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 				}
 				res.Explain.Scored = append(res.Explain.Scored, Scored{
 					ActionID: a.ID, Mean: mean[i], Std: std[i], Estimate: est,
-					Value: a.Value, Weight: a.Weight, Score: s.score[i], SlotProb: probs[j],
+					Value: s.c[i] / a.Weight, Weight: a.Weight, Score: s.score[i], SlotProb: probs[j],
 				})
 			}
 		}
@@ -667,6 +668,11 @@ func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile, in *featur
 		pe.Counters[name] = v
 	}
 	e.spec.FillRecency(pe.Recency, p, req.Now)
+	if figs, ok := in.CLV(); ok {
+		pe.CLV = CLVEnv{Known: true, Value: figs.Value, PAlive: figs.PAlive, ExpectedPurchases: figs.ExpectedPurchases, RepeatPurchases: figs.RepeatPurchases}
+	} else {
+		pe.CLV = CLVEnv{}
+	}
 	env.Context = req.Context
 	env.Channel = req.Channel
 	lt := in.Time()

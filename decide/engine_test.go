@@ -512,3 +512,29 @@ actions:
 		t.Errorf("bad rule: got %v, want a CatalogError on actions[0].eligible", err)
 	}
 }
+
+// TestParseExplorer: every explorer's String reads back as itself, and
+// what String would not write is refused.
+func TestParseExplorer(t *testing.T) {
+	for _, p := range []decide.Explorer{
+		{Kind: decide.EpsilonGreedy, Epsilon: 0.1},
+		{Kind: decide.EpsilonGreedy, Epsilon: 0, Alpha: 1.5},
+		{Kind: decide.Softmax, Temperature: 0.37, Alpha: 2},
+		{Kind: decide.Thompson, V: 0.8},
+		decide.FallbackExplorer(decide.Explorer{Kind: decide.Thompson}),
+	} {
+		p, err := decide.NewExplorer(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decide.ParseExplorer(p.String())
+		if err != nil || got != p {
+			t.Errorf("%s: read back as %+v, %v", p, got, err)
+		}
+	}
+	for _, s := range []string{"", "greedy", "softmax(t=0,alpha=0)", "thompson(v=1", "epsilon_greedy(eps=2,alpha=0)"} {
+		if _, err := decide.ParseExplorer(s); err == nil {
+			t.Errorf("%q was accepted", s)
+		}
+	}
+}

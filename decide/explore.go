@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"nextbest/models"
 )
@@ -102,6 +103,40 @@ func (p Explorer) String() string {
 		return fmt.Sprintf("thompson(v=%g)", p.V)
 	}
 	return string(p.Kind)
+}
+
+// ParseExplorer is the inverse of String: it reads the explorer a
+// decision logged ("epsilon_greedy(eps=0.1,alpha=0)", "softmax(t=1,
+// alpha=0)", "thompson(v=1)") back, with its defaults filled in, so that
+// off-policy evaluation can recompute what the logging policy did. A
+// string String would not write is an error.
+func ParseExplorer(s string) (Explorer, error) {
+	var p Explorer
+	var n int
+	var err error
+	switch {
+	case strings.HasPrefix(s, string(EpsilonGreedy)+"("):
+		p.Kind = EpsilonGreedy
+		n, err = fmt.Sscanf(s, "epsilon_greedy(eps=%g,alpha=%g)", &p.Epsilon, &p.Alpha)
+	case strings.HasPrefix(s, string(Softmax)+"("):
+		p.Kind = Softmax
+		n, err = fmt.Sscanf(s, "softmax(t=%g,alpha=%g)", &p.Temperature, &p.Alpha)
+	case strings.HasPrefix(s, string(Thompson)+"("):
+		p.Kind = Thompson
+		n, err = fmt.Sscanf(s, "thompson(v=%g)", &p.V)
+	default:
+		return Explorer{}, fmt.Errorf("unknown explorer %q", s)
+	}
+	if err != nil || n == 0 {
+		return Explorer{}, fmt.Errorf("explorer %q: %v", s, err)
+	}
+	if err := p.setDefaults(); err != nil {
+		return Explorer{}, fmt.Errorf("explorer %q: %v", s, err)
+	}
+	if p.String() != s {
+		return Explorer{}, fmt.Errorf("explorer %q does not read back (as %q)", s, p.String())
+	}
+	return p, nil
 }
 
 // slotProbs writes into probs[i] the probability that candidate i (of the

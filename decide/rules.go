@@ -51,6 +51,20 @@ type ProfileEnv struct {
 	// (features.Spec.FillRecency).
 	Recency  map[string]float64 `expr:"recency"`
 	Consents map[string]bool    `expr:"consents"`
+	// CLV are the customer's lifetime-value figures (features' profile.clv:
+	// the purchase history and the loaded CLV model); all 0 and Known
+	// false for a customer without them.
+	CLV CLVEnv `expr:"clv"`
+}
+
+// CLVEnv is profile.clv as a rule sees it: `profile.clv.value > 500`,
+// `profile.clv.known && profile.clv.p_alive < 0.3`.
+type CLVEnv struct {
+	Known             bool    `expr:"known"`
+	Value             float64 `expr:"value"`
+	PAlive            float64 `expr:"p_alive"`
+	ExpectedPurchases float64 `expr:"expected_purchases"`
+	RepeatPurchases   float64 `expr:"repeat_purchases"`
 }
 
 // rule is a compiled eligibility rule: the expr-lang program, and its

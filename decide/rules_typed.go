@@ -227,6 +227,19 @@ func typedMember(n *ast.MemberNode) typedFn {
 			return func(env *Env) (rval, bool) { return rval{k: rFloat, f: env.Profile.Recency[key]}, true }
 		case "consents":
 			return func(env *Env) (rval, bool) { return rval{k: rBool, b: env.Profile.Consents[key]}, true }
+		case "clv":
+			switch key {
+			case "known":
+				return func(env *Env) (rval, bool) { return rval{k: rBool, b: env.Profile.CLV.Known}, true }
+			case "value":
+				return func(env *Env) (rval, bool) { return rval{k: rFloat, f: env.Profile.CLV.Value}, true }
+			case "p_alive":
+				return func(env *Env) (rval, bool) { return rval{k: rFloat, f: env.Profile.CLV.PAlive}, true }
+			case "expected_purchases":
+				return func(env *Env) (rval, bool) { return rval{k: rFloat, f: env.Profile.CLV.ExpectedPurchases}, true }
+			case "repeat_purchases":
+				return func(env *Env) (rval, bool) { return rval{k: rFloat, f: env.Profile.CLV.RepeatPurchases}, true }
+			}
 		}
 	}
 	return nil

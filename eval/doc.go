@@ -62,6 +62,28 @@
 // first slot with cumulative per-slot weights (the cascade assumption);
 // JournalSlotRounds builds their rounds from the service's journal.
 //
+// # Slates with one reward
+//
+// EvaluateSlate (PI and SNPI) and CompareSlate estimate a ranking
+// policy's slate-level reward when it is additive over the slots, with
+// the pseudo-inverse estimator (Swaminathan et al. 2017): γᵢ = θ_πᵀ Γ⁺
+// 1ₛᵢ, Γ the logging policy's pairwise slot probabilities. NewSlateDist
+// computes Γ and the marginals exactly from a policy's per-slot
+// conditionals (SlotConditionals; SlateConditionals adapts the engine's
+// decide.Slate) by enumerating its rankings; JournalSlateRounds recovers
+// the logging policy of journal decisions from their explanations,
+// fallback rankings or the logging model, checked against every logged
+// propensity.
+//
+// # Logs of one's own
+//
+// ReadLog reads a decision log (CSV, Parquet, DSJSON) with string action
+// ids, context columns, reward and propensity (LogColumns, ColumnError
+// naming a column it cannot use); LogRounds turns it into rounds for a
+// LogPolicy: UniformPolicy, RulePolicy (an expr-lang rule naming the
+// action) or ModelPolicy (a trained artifact scored through the feature
+// spec). nextbest eval file --policy runs them.
+//
 // # Warnings
 //
 // Estimates warn when the largest importance weight exceeds

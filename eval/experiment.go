@@ -117,7 +117,7 @@ func offPolicy(exp *decide.Experiment, obsv []obs, level float64) []OffPolicyArm
 				continue
 			}
 			d := &obsv[i].j.Decision
-			if len(d.Actions) == 0 || len(d.Eligible) == 0 {
+			if len(d.Actions) == 0 || len(d.Eligible) == 0 || !obsv[i].j.Shown(0) {
 				skipped++
 				continue
 			}

@@ -26,6 +26,7 @@ type JournalStats struct {
 	Decisions  int // joined decisions offered
 	Used       int // rounds built
 	NoActions  int // decisions that returned nothing
+	NotShown   int // slots a deferred decision never activated (logs.Joined.Shown): no round
 	OtherSpec  int // logged with another feature spec
 	Unknown    int // the logged action or an eligible one is not in the catalog
 	BadInputs  int // logged inputs that could not be rebuilt
@@ -151,8 +152,12 @@ func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 			qs := make([]float64, n)
 			qhat.Predict(r.Qhat, qs, idx, x)
 		}
-		rounds = append(rounds, r)
-		st.Used++
+		if j.Shown(0) {
+			rounds = append(rounds, r)
+			st.Used++
+		} else {
+			st.NotShown++
+		}
 		if slots == 1 {
 			continue
 		}
@@ -190,7 +195,12 @@ func journalRounds(joined []logs.Joined, spec *features.Spec, cat *decide.Catalo
 				rk.Qhat = make([]float64, m)
 				qhat.Predict(rk.Qhat, make([]float64, m), acts, sx)
 			}
-			rounds = append(rounds, rk)
+			if j.Shown(k) {
+				// an unshown slot still conditions the later ones
+				rounds = append(rounds, rk)
+			} else {
+				st.NotShown++
+			}
 			rem = slices.Delete(rem, pos, pos+1)
 		}
 	}
@@ -262,6 +272,7 @@ func journalRoundsCrossFit(joined []logs.Joined, spec *features.Spec, cat *decid
 		total.Decisions += st.Decisions
 		total.Used += st.Used
 		total.NoActions += st.NoActions
+		total.NotShown += st.NotShown
 		total.OtherSpec += st.OtherSpec
 		total.Unknown += st.Unknown
 		total.BadInputs += st.BadInputs

@@ -14,13 +14,14 @@ import (
 // behind both are package logs'.
 
 // JoinedValues returns the values of a joined decision and whether any
-// outcome was joined to it: conversion is 1 if any returned action got a
+// outcome was joined to a shown action of it (logs.Joined.Shown: a
+// deferred decision's activated slots): conversion is 1 if any such action got a
 // converting outcome (logs.Joined.Converted), revenue the sum of the
 // RevenueType rewards, reward the sum of every joined outcome type's
 // reward (default rewards excluded).
 func JoinedValues(j *logs.Joined) (y Values, outcome bool) {
 	for i, n := range j.Outcomes {
-		if n == 0 {
+		if n == 0 || !j.Shown(i) {
 			continue
 		}
 		outcome = true

@@ -248,3 +248,31 @@ func TestExportLeavesOutPersonal(t *testing.T) {
 		}
 	}
 }
+
+// TestExportActivation: a decision made with defer_activation exports a
+// row per activated slot, none if never activated; raw exports keep its
+// activation records with the decision (and drop them with it).
+func TestExportActivation(t *testing.T) {
+	d1 := journaltest.Decision("d1", t0, "spec1", "a-home", "a-cart", "a-product")
+	d1.DeferActivation = true
+	d2 := journaltest.Decision("d2", t0.Add(time.Minute), "spec1", "a-home")
+	d2.DeferActivation, d2.Channel = true, "email"
+	act := func(d journal.Decision, slots ...int) journal.Activation {
+		return journal.Activation{ActivationID: "a-" + d.DecisionID, DecisionID: d.DecisionID, CustomerID: d.CustomerID,
+			Slots: slots, Time: d.Time.Add(time.Minute), DecisionTime: d.Time}
+	}
+	dir := journaltest.Write(t, d1, d2, act(d1, 0, 2))
+	out, _ := run(t, dir, export.Options{Format: export.JSONL})
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		i := strings.Index(l, `"action_id":"`) + len(`"action_id":"`)
+		rows = append(rows, l[i:i+strings.IndexByte(l[i:], '"')])
+	}
+	if got := strings.Join(rows, " "); got != "a-home a-product" {
+		t.Errorf("rows for %q, want the activated slots of d1 only", got)
+	}
+	raw, _ := run(t, dir, export.Options{Format: export.JSONL, Raw: true, Channel: "web"})
+	if n := strings.Count(string(raw), `"type":"activation"`); n != 1 || strings.Count(string(raw), "\n") != 2 {
+		t.Errorf("raw, web only: %s", raw)
+	}
+}

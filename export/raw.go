@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"nextbest/erasure"
 	"nextbest/journal"
 	"nextbest/logs"
 )
@@ -18,7 +19,7 @@ import (
 // time, the payload's identifying fields (empty, Parquet null, where the
 // type has none) and the payload itself.
 type RawRow struct {
-	Type       string    `parquet:"type" json:"type"` // decision, outcome, event, audit or lost
+	Type       string    `parquet:"type" json:"type"` // decision, outcome, event, audit, activation or lost
 	LSN        int64     `parquet:"lsn" json:"lsn"`
 	Time       time.Time `parquet:"time,timestamp(microsecond)" json:"time"` // the record's time
 	DecisionID string    `parquet:"decision_id,optional" json:"-"`
@@ -88,6 +89,15 @@ func raw(ctx context.Context, dir string, w io.Writer, o *Options) (Stats, error
 			return nil
 		}
 		payload := rec.Payload
+		if rec.Type == journal.TypeErasure {
+			// an erasure not yet redacted names the customer it erased:
+			// never in an export
+			var e journal.Erasure
+			if err := json.Unmarshal(rec.Payload, &e); err != nil {
+				return fmt.Errorf("record %d (%s): %w: %w", rec.LSN, rec.Type, journal.ErrBadPayload, err)
+			}
+			payload, p.CustomerID = erasure.Anonymous(e), ""
+		}
 		if rec.Type == journal.TypeDecision && o.Personal != nil {
 			// the decision's personal inputs left out, as in the joined rows
 			var d journal.Decision
@@ -141,7 +151,7 @@ func (o *Options) keepRaw(t journal.Type, p *peek, kept map[string]struct{}) boo
 		}
 		kept[p.DecisionID] = struct{}{}
 		return true
-	case journal.TypeOutcome:
+	case journal.TypeOutcome, journal.TypeActivation:
 		_, ok := kept[p.DecisionID]
 		return ok
 	case journal.TypeEvent:

@@ -67,6 +67,9 @@ func rows(dst []Row, j *logs.Joined) ([]Row, error) {
 		return dst, fmt.Errorf("decision %q: profile: %w", d.DecisionID, err)
 	}
 	for i, a := range d.Actions {
+		if !j.Shown(i) {
+			continue // a slot of a deferred decision that was never activated
+		}
 		r := base
 		r.Slot, r.ActionID, r.Propensity, r.Score, r.Estimate = int32(a.Slot), a.ActionID, a.Propensity, a.Score, a.Estimate
 		if i < len(j.Rewards) {

@@ -27,15 +27,18 @@ type cbExample struct {
 }
 
 // build fills e from j and reports whether j makes an example: it needs a
-// shown action whose propensity is in (0, 1].
+// shown first slot (logs.Joined.Shown) whose propensity is in (0, 1].
 func (e *cbExample) build(j *logs.Joined) bool {
 	d := &j.Decision
-	if len(d.Actions) == 0 || !(d.Actions[0].Propensity > 0 && d.Actions[0].Propensity <= 1) || len(j.Rewards) == 0 {
+	if len(d.Actions) == 0 || !j.Shown(0) || !(d.Actions[0].Propensity > 0 && d.Actions[0].Propensity <= 1) || len(j.Rewards) == 0 {
 		return false
 	}
 	e.actions = append(e.actions[:0], d.Eligible...)
 	e.shown, e.probs = e.shown[:0], e.probs[:0]
-	for _, a := range d.Actions {
+	for i, a := range d.Actions {
+		if !j.Shown(i) {
+			continue // a slot of a deferred decision never activated
+		}
 		k := slices.Index(e.actions, a.ActionID)
 		if k < 0 {
 			k = len(e.actions)

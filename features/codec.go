@@ -17,13 +17,20 @@ import (
 //	Counters{name value at} LastEvent{type time} LastChannel Stage StageSince
 //	Consents{channel bool} Contacts{action n*impression conversions lastConversion}
 //
+// codecV2 is codecV1 followed by the purchase history: a byte 0 (none)
+// or 1 and FirstDay LastDay (zigzag uvarints) RepeatDays (uvarint)
+// FirstSpend RepeatSpend (float64).
+//
 // Cold is not stored. A new layout gets a new version byte and
 // decodeProfile keeps reading the old ones.
-const codecV1 = 1
+const (
+	codecV1 = 1
+	codecV2 = 2
+)
 
 // appendProfile appends the encoding of p to b.
 func appendProfile(b []byte, p *Profile) ([]byte, error) {
-	b = append(b, codecV1)
+	b = append(b, codecV2)
 	b = appendString(b, p.CustomerID)
 	b = binary.AppendUvarint(b, p.LSN)
 	b = appendTime(b, p.FirstSeen)
@@ -86,6 +93,16 @@ func appendProfile(b []byte, p *Profile) ([]byte, error) {
 		}
 		b = binary.AppendUvarint(b, uint64(max(c.Conversions, 0)))
 		b = appendTime(b, c.LastConversion)
+	}
+	if ps := p.Purchases; ps == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.AppendVarint(b, int64(ps.FirstDay))
+		b = binary.AppendVarint(b, int64(ps.LastDay))
+		b = binary.AppendUvarint(b, uint64(max(ps.RepeatDays, 0)))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(ps.FirstSpend))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(ps.RepeatSpend))
 	}
 	return b, nil
 }
@@ -170,6 +187,17 @@ func (d *decoder) f64() float64 {
 	return v
 }
 
+// day reads a day number (a varint within int32).
+func (d *decoder) day() int32 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 || v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return int32(v)
+}
+
 func (d *decoder) time() time.Time {
 	u := d.uvarint()
 	if u == 0 {
@@ -191,14 +219,16 @@ func decodeProfile(b []byte) (*Profile, error) {
 		return nil, fmt.Errorf("%w: empty value", ErrCorrupt)
 	}
 	switch b[0] {
-	case codecV1:
-		return decodeV1(b[1:])
+	case codecV1, codecV2:
+		return decodeV1(b[1:], b[0])
 	default:
 		return nil, fmt.Errorf("%w: %d", ErrUnknownCodec, b[0])
 	}
 }
 
-func decodeV1(b []byte) (*Profile, error) {
+// decodeV1 decodes the codecV1 layout, and for codecV2 the purchase
+// history after it.
+func decodeV1(b []byte, version byte) (*Profile, error) {
 	d := &decoder{b: b}
 	p := &Profile{}
 	p.CustomerID = d.str()
@@ -264,6 +294,22 @@ func decodeV1(b []byte) (*Profile, error) {
 			c.Conversions = int(conv)
 			c.LastConversion = d.time()
 			p.Contacts[k] = c
+		}
+	}
+	if version >= codecV2 {
+		switch d.byte1() {
+		case 0:
+		case 1:
+			ps := &PurchaseSummary{FirstDay: d.day(), LastDay: d.day()}
+			days := d.uvarint()
+			if days > math.MaxInt32 {
+				d.fail()
+			}
+			ps.RepeatDays = int(days)
+			ps.FirstSpend, ps.RepeatSpend = d.f64(), d.f64()
+			p.Purchases = ps
+		default:
+			d.fail()
 		}
 	}
 	if d.err != nil {

@@ -9,17 +9,26 @@ import (
 
 func TestCodecVersions(t *testing.T) {
 	p := &Profile{CustomerID: "c", Stage: "cart", FirstSeen: time.Unix(-5, 7).UTC(),
-		Attributes: map[string]any{"n": 1.5, "s": "x", "b": true}}
+		Attributes: map[string]any{"n": 1.5, "s": "x", "b": true},
+		Purchases:  &PurchaseSummary{FirstDay: 20000, LastDay: 20100, RepeatDays: 3, FirstSpend: 12.5, RepeatSpend: 80}}
 	b, err := appendProfile(nil, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[0] != codecV1 {
-		t.Fatalf("first byte %d, want codec version %d", b[0], codecV1)
+	if b[0] != codecV2 {
+		t.Fatalf("first byte %d, want codec version %d", b[0], codecV2)
 	}
 	q, err := decodeProfile(b)
 	if err != nil || !reflect.DeepEqual(p, q) {
 		t.Fatalf("round trip = %+v, %v", q, err)
+	}
+	// a profile stored by the version before (codecV1: no purchase
+	// history) still reads
+	p.Purchases = nil
+	b, _ = appendProfile(nil, p)
+	v1 := append([]byte{codecV1}, b[1:len(b)-1]...) // v2 without its "no purchases" byte
+	if q, err := decodeProfile(v1); err != nil || !reflect.DeepEqual(p, q) {
+		t.Fatalf("codec v1 = %+v, %v", q, err)
 	}
 	b[0] = 99
 	if _, err := decodeProfile(b); !errors.Is(err, ErrUnknownCodec) {
@@ -42,6 +51,7 @@ func FuzzDecodeProfile(f *testing.F) {
 		LastEvent:  map[string]time.Time{"purchase": time.Unix(1e9, 5).UTC()},
 		Consents:   map[string]bool{"email": false},
 		Contacts:   map[string]*Contact{"a": {Impressions: []time.Time{time.Unix(1, 0).UTC()}, Conversions: 2}},
+		Purchases:  &PurchaseSummary{FirstDay: -3, LastDay: 9, RepeatDays: 2, FirstSpend: 1, RepeatSpend: 2.5},
 	}
 	b, _ := appendProfile(nil, p)
 	f.Add(b)

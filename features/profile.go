@@ -31,6 +31,9 @@ type Profile struct {
 	// Contacts holds the contact history per action id, for frequency caps
 	// and suppression after conversion.
 	Contacts map[string]*Contact `json:"contacts,omitempty"`
+	// Purchases is the purchase history the CLV models read, kept when the
+	// spec names the purchase event (profile.clv); nil before a purchase.
+	Purchases *PurchaseSummary `json:"purchases,omitempty"`
 	// Cold is true for a cold-start profile made up for an unknown customer
 	// (never stored as such).
 	Cold bool `json:"cold,omitempty"`

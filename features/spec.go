@@ -34,6 +34,14 @@ type rawProfile struct {
 	Transitions     []rawTransition `yaml:"transitions" json:"transitions"`
 	Attributes      []rawAttribute  `yaml:"attributes" json:"attributes"`
 	AttributeEvents []string        `yaml:"attribute_events" json:"attribute_events"`
+	// CLV names the purchase event (and its amount property) whose
+	// history the profile keeps for customer lifetime value (clv.go).
+	CLV *rawCLV `yaml:"clv" json:"clv,omitempty"`
+}
+
+type rawCLV struct {
+	Event  string `yaml:"event" json:"event"`
+	Amount string `yaml:"amount" json:"amount"`
 }
 
 type rawCounter struct {
@@ -171,6 +179,7 @@ type eventRule struct {
 	counters    []counterInc
 	transitions []transition
 	attributes  bool
+	purchase    bool // the CLV purchase event (profile.clv.event)
 }
 
 // Spec is a parsed, validated and compiled feature spec. It is immutable
@@ -189,6 +198,9 @@ type Spec struct {
 	attrs        []fieldDef
 	attrIdx      map[string]int
 	consentOf    map[string]string // attribute -> consent channel
+	clvEvent     string            // the purchase event ("": no CLV)
+	clvAmount    string            // its amount property
+	clv          clvRuntime        // the model (SetCLVModel) and its cache
 
 	// vector
 	loc            *time.Location
@@ -451,6 +463,17 @@ func (s *Spec) compileProfile(p *rawProfile) error {
 			r.counters = append(r.counters, counterInc{counter: idx, property: c.Property})
 		}
 	}
+	if c := p.CLV; c != nil {
+		r := s.events[c.Event]
+		if r == nil {
+			return fieldErr("profile.clv.event", fmt.Sprintf("unknown event type %q", c.Event))
+		}
+		if !isIdent(c.Amount) {
+			return fieldErr("profile.clv.amount", "must name the purchase event's amount property")
+		}
+		s.clvEvent, s.clvAmount = c.Event, c.Amount
+		r.purchase = true
+	}
 	for i, t := range p.Transitions {
 		f := fmt.Sprintf("profile.transitions[%d]", i)
 		r := s.events[t.On]
@@ -655,6 +678,16 @@ func (s *Spec) parseSource(name string) (source, error) {
 			return source{}, fmt.Errorf("unknown event type %q", arg)
 		}
 		return source{name: name, kind: srcRecency, arg: arg, typ: vtNumber}, nil
+	}
+	if arg, ok := strings.CutPrefix(name, "profile.clv."); ok {
+		if s.clvEvent == "" {
+			return source{}, fmt.Errorf("%s needs profile.clv (the purchase event)", name)
+		}
+		i := slices.Index(clvSourceNames, arg)
+		if i < 0 {
+			return source{}, fmt.Errorf("unknown CLV figure %q (%s)", arg, strings.Join(clvSourceNames, ", "))
+		}
+		return source{name: name, kind: srcCLV, arg: arg, idx: i, typ: vtNumber}, nil
 	}
 	if arg, ok := strings.CutPrefix(name, "profile.attributes."); ok {
 		i, ok := s.attrIdx[arg]

@@ -196,27 +196,47 @@ func (s *Store) Stage(b kv.Batch, p *Profile) error {
 // pointers: the caller must not change those profiles afterwards. Commit
 // serialises concurrent callers; see Store for the guarantee it gives.
 func (s *Store) Commit(b kv.Batch, changed []*Profile) error {
+	return s.CommitDeleting(b, changed, nil)
+}
+
+// CommitDeleting is Commit that also deletes the profiles of customers
+// deleted (an erasure): their keys are deleted in b and they leave the
+// cache, so that no read after it returns sees them.
+func (s *Store) CommitDeleting(b kv.Batch, changed []*Profile, deleted []string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	for _, p := range changed {
-		st := s.stripe(p.CustomerID)
+	begin := func(id string) {
+		st := s.stripe(id)
 		st.mu.Lock()
 		st.busy++
 		st.mu.Unlock()
-		s.cache.Del(p.CustomerID)
+		s.cache.Del(id)
+	}
+	for _, p := range changed {
+		begin(p.CustomerID)
+	}
+	for _, id := range deleted {
+		begin(id)
+		b.Delete(s.prefix + id)
 	}
 	// Apply (and so remove) every insert queued before the writes began.
 	s.cache.Wait()
 	err := b.Commit()
-	for _, p := range changed {
-		st := s.stripe(p.CustomerID)
+	end := func(id string, p *Profile) {
+		st := s.stripe(id)
 		st.mu.Lock()
 		st.busy--
 		st.gen++
-		if err == nil {
-			s.cache.Set(p.CustomerID, p, cost(p))
+		if err == nil && p != nil {
+			s.cache.Set(id, p, cost(p))
 		}
 		st.mu.Unlock()
+	}
+	for _, p := range changed {
+		end(p.CustomerID, p)
+	}
+	for _, id := range deleted {
+		end(id, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("cannot commit profiles: %w", err)

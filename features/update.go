@@ -93,6 +93,13 @@ func (s *Spec) ValidateEvent(e Event) error {
 			}
 		}
 	}
+	if r.purchase {
+		if x, ok := e.Properties[s.clvAmount]; ok && x != nil {
+			if _, ok := toNumber(x); !ok {
+				return fieldErr("properties."+s.clvAmount, "must be a number")
+			}
+		}
+	}
 	if r.attributes {
 		for i := range s.attrs {
 			if err := checkField(&s.attrs[i], "properties.", e.Properties); err != nil {
@@ -227,6 +234,18 @@ func (s *Spec) ApplyEvent(p *Profile, e Event) error {
 			}
 		}
 	}
+	if r.purchase {
+		amount := 0.0
+		if x, ok := e.Properties[s.clvAmount]; ok {
+			amount, _ = toNumber(x)
+		}
+		if p.Purchases == nil {
+			d := dayOf(t)
+			p.Purchases = &PurchaseSummary{FirstDay: d, LastDay: d, FirstSpend: amount}
+		} else {
+			p.Purchases.addPurchase(t, amount)
+		}
+	}
 	if p.FirstSeen.IsZero() || t.Before(p.FirstSeen) {
 		p.FirstSeen = t
 	}
@@ -308,6 +327,10 @@ func (p *Profile) Clone() *Profile {
 	q.Counters = maps.Clone(p.Counters)
 	q.LastEvent = maps.Clone(p.LastEvent)
 	q.Consents = maps.Clone(p.Consents)
+	if p.Purchases != nil {
+		ps := *p.Purchases
+		q.Purchases = &ps
+	}
 	if p.Contacts != nil {
 		q.Contacts = make(map[string]*Contact, len(p.Contacts))
 		for k, c := range p.Contacts {

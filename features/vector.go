@@ -15,6 +15,7 @@ const (
 	srcLastChannel
 	srcCounter
 	srcRecency
+	srcCLV
 	srcAttr
 	srcTenure
 	srcContext
@@ -257,6 +258,13 @@ type Inputs struct {
 	counter []float64
 	has     []bool
 	local   time.Time
+	// the profile and time of Spec.Inputs, and its CLV figures once
+	// computed (clv.go)
+	profile *Profile
+	now     time.Time
+	clvFigs CLVFigures
+	clvOK   bool
+	clvDone bool
 }
 
 func (in *Inputs) reset(s *Spec) {
@@ -272,6 +280,7 @@ func (in *Inputs) reset(s *Spec) {
 	}
 	clear(in.counter)
 	clear(in.has)
+	in.profile, in.now, in.clvDone, in.clvOK = nil, time.Time{}, false, false
 }
 
 // Counters yields the name and decayed value at the decision time of each
@@ -302,6 +311,7 @@ func (in *Inputs) Time() time.Time { return in.local }
 // are treated as missing (ValidateContext rejects them earlier).
 func (s *Spec) Inputs(dst *Inputs, p *Profile, channel string, ctx map[string]any, now time.Time) {
 	dst.reset(s)
+	dst.profile, dst.now = p, now
 	if p != nil && len(p.Counters) > 0 {
 		for i := range s.counters {
 			if c, ok := p.Counters[s.counters[i].name]; ok {
@@ -348,6 +358,12 @@ func (s *Spec) Inputs(dst *Inputs, p *Profile, channel string, ctx map[string]an
 				v.setMissing()
 			} else {
 				v.setNum(src, days(now.Sub(p.FirstSeen)))
+			}
+		case srcCLV:
+			if c, ok := dst.clvOf(s, p, now); ok {
+				v.setNum(src, c.figure(src.idx))
+			} else {
+				v.setMissing()
 			}
 		}
 	}

@@ -13,8 +13,9 @@ import (
 // opaque bytes and never parses them.
 
 // Encode returns the record Type and JSON payload for v, which must be a
-// Decision, Outcome, Event, PersonalizerRank, PersonalizerReward or
-// PersonalizerActivate (or a pointer to one). A zero V field is set
+// Decision, Outcome, Event, Erasure, Activation, PersonalizerRank,
+// PersonalizerReward or PersonalizerActivate (or a pointer to one). A zero
+// V field is set
 // to SchemaVersion in the output (v itself is not modified).
 func Encode(v any) (Type, []byte, error) {
 	var (
@@ -37,6 +38,16 @@ func Encode(v any) (Type, []byte, error) {
 	case *Event:
 		c := *x
 		typ, out = TypeEvent, withV(&c, &c.V)
+	case Erasure:
+		typ, out = TypeErasure, withV(&x, &x.V)
+	case *Erasure:
+		c := *x
+		typ, out = TypeErasure, withV(&c, &c.V)
+	case Activation:
+		typ, out = TypeActivation, withV(&x, &x.V)
+	case *Activation:
+		c := *x
+		typ, out = TypeActivation, withV(&c, &c.V)
 	case PersonalizerRank:
 		typ, out = TypePersonalizerRank, withV(&x, &x.V)
 	case *PersonalizerRank:
@@ -70,9 +81,9 @@ func withV[T any](p *T, v *int) *T {
 }
 
 // Decode parses rec's payload into a new *Decision, *Outcome, *Event,
-// *Audit, *Lost or *PersonalizerRank, *PersonalizerReward,
-// *PersonalizerActivate according to rec.Type. Unknown fields are ignored (later schema versions
-// only add fields).
+// *Audit, *Erasure, *Erased, *Activation, *Lost, *PersonalizerRank,
+// *PersonalizerReward or *PersonalizerActivate according to rec.Type.
+// Unknown fields are ignored (later schema versions only add fields).
 func Decode(rec Record) (any, error) {
 	var v any
 	switch rec.Type {
@@ -86,6 +97,12 @@ func Decode(rec Record) (any, error) {
 		v = new(Lost)
 	case TypeAudit:
 		v = new(Audit)
+	case TypeErasure:
+		v = new(Erasure)
+	case TypeErased:
+		v = new(Erased)
+	case TypeActivation:
+		v = new(Activation)
 	case TypePersonalizerRank:
 		v = new(PersonalizerRank)
 	case TypePersonalizerReward:
@@ -114,6 +131,14 @@ func DecodeDecision(payload []byte, d *Decision) error {
 func DecodeOutcome(payload []byte, o *Outcome) error {
 	if err := unmarshal(payload, o); err != nil {
 		return fmt.Errorf("%w: outcome: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodeActivation parses a TypeActivation payload into a.
+func DecodeActivation(payload []byte, a *Activation) error {
+	if err := unmarshal(payload, a); err != nil {
+		return fmt.Errorf("%w: activation: %w", ErrBadPayload, err)
 	}
 	return nil
 }

@@ -159,6 +159,13 @@ type Journal[L any] struct {
 	segMu sync.Mutex
 	segs  []segInfo
 
+	// wmu is held by the committer while it writes (commit, probe) and by
+	// Roll: the fields it owns change under it.
+	wmu sync.Mutex
+	// maintMu serialises the maintenance that rewrites or deletes sealed
+	// segments (Retain, Redact).
+	maintMu sync.Mutex
+
 	// preallocation (prealloc.go)
 	spareReady chan *os.File
 	spareWG    sync.WaitGroup
@@ -561,7 +568,9 @@ func (j *Journal[L]) commitLoop() {
 					}
 					t.Stop()
 				} else {
+					j.wmu.Lock()
 					j.probe()
+					j.wmu.Unlock()
 				}
 				j.mu.Lock()
 				continue
@@ -582,7 +591,10 @@ func (j *Journal[L]) commitLoop() {
 		}
 		j.mu.Unlock()
 
-		if err := j.commit(b); err != nil {
+		j.wmu.Lock()
+		err := j.commit(b)
+		j.wmu.Unlock()
+		if err != nil {
 			j.fail(b, err)
 			continue
 		}
@@ -919,8 +931,9 @@ func (j *Journal[L]) Close() error {
 // Replay calls fn for every durable record with LSN >= from (0 means 1), in
 // LSN order, up to LastLSN at the time of the call. Appends may continue
 // meanwhile. Replay stops at the first error from fn and returns it.
-// TypeLost tombstones (written by Repair for records it could not
-// recover) are skipped: fn sees a gap in LSNs where they are.
+// Tombstones (TypeLost, written by Repair for records it could not
+// recover; TypeErased, written by Redact for an erased customer's) are
+// skipped: fn sees a gap in LSNs where they are.
 // fn must not retain rec.Payload: its bytes are reused for the next record.
 func (j *Journal[L]) Replay(from uint64, fn func(Record) error) error {
 	last := j.last.Load()
@@ -954,7 +967,7 @@ func (j *Journal[L]) Replay(from uint64, fn func(Record) error) error {
 			if rec.LSN < from {
 				continue
 			}
-			if rec.Type != TypeLost {
+			if !Tombstone(rec.Type) {
 				if err := fn(rec); err != nil {
 					r.close()
 					return err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -596,7 +597,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	d := journal.Decision{DecisionID: "d-1", CustomerID: "c-1", Channel: "web", Time: ts,
 		Context: map[string]any{"page": "cart"}, Policy: "linucb@v3", FeatureSpec: "abc",
 		Eligible: []string{"a", "b"}, Actions: []journal.LoggedAction{{ActionID: "a", Score: 0.5, Estimate: 0.1, Propensity: 0.9}}}
-	for _, v := range []any{d, &journal.Outcome{DecisionID: "d-1", ActionID: "a", Reward: 1, Time: ts}, journal.Event{CustomerID: "c-1", Type: "purchase", Time: ts}} {
+	act := journal.Activation{ActivationID: "a-1", DecisionID: "d-1", CustomerID: "c-1", Slots: []int{0, 2}, Time: ts.Add(time.Second), DecisionTime: ts}
+	for _, v := range []any{d, &journal.Outcome{DecisionID: "d-1", ActionID: "a", Reward: 1, Time: ts}, journal.Event{CustomerID: "c-1", Type: "purchase", Time: ts}, act} {
 		typ, p, err := journal.Encode(v)
 		if err != nil {
 			t.Fatal(err)
@@ -616,8 +618,15 @@ func TestCodecRoundTrip(t *testing.T) {
 			gotType = journal.TypeOutcome
 		case *journal.Event:
 			gotType = journal.TypeEvent
+		case *journal.Activation:
+			gotType = journal.TypeActivation
+			a := *got.(*journal.Activation)
+			a.V = 0
+			if !reflect.DeepEqual(a, act) {
+				t.Errorf("activation decoded as %+v, want %+v", a, act)
+			}
 		}
-		if gotType != typ {
+		if gotType != typ || !journal.Appendable(typ) {
 			t.Errorf("decoded %T from %T (type %s)", got, v, typ)
 		}
 	}

@@ -109,6 +109,9 @@ func AppendDecision(dst []byte, d *Decision) ([]byte, error) {
 	if d.Degenerate {
 		e.b = append(e.b, `,"degenerate":true`...)
 	}
+	if d.DeferActivation {
+		e.b = append(e.b, `,"defer_activation":true`...)
+	}
 	if sh := d.Shadow; sh != nil {
 		e.key("shadow")
 		e.b = append(e.b, `{"policy":`...)

@@ -20,8 +20,8 @@ func sampleDecision() *journal.Decision {
 		Experiment: &journal.ExperimentArm{Name: "q4", Arm: "challenger"},
 		Eligible:   []string{"a", "b"},
 		Actions:    []journal.LoggedAction{{ActionID: "a", Slot: 0, Score: 0.125, Estimate: 1.0 / 3, Propensity: 0.925}, {ActionID: "b", Slot: 1, Score: -2, Estimate: 0, Propensity: 1}},
-		Fallback:   true,
-		Shadow:     &journal.Shadow{Policy: "linucb@v7", Action: "b", Probabilities: []float64{0.05, 0.95}},
+		Fallback:   true, DeferActivation: true,
+		Shadow: &journal.Shadow{Policy: "linucb@v7", Action: "b", Probabilities: []float64{0.05, 0.95}},
 	}
 }
 

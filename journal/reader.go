@@ -57,8 +57,8 @@ func (r *Reader) open(i int) error {
 }
 
 // Next returns the next record, io.EOF at the end of the data, or an error
-// wrapping ErrCorrupt. It skips TypeLost tombstones (written by Repair for
-// records it could not recover), so LSNs may jump where they are. The record's Payload is valid until the next call
+// wrapping ErrCorrupt. It skips tombstones (TypeLost, written by Repair for
+// records it could not recover; TypeErased, written by Redact), so LSNs may jump where they are. The record's Payload is valid until the next call
 // to Next or Seek; copy it to keep it.
 func (r *Reader) Next() (Record, error) {
 	if r.cur == nil {
@@ -78,7 +78,7 @@ func (r *Reader) Next() (Record, error) {
 	for {
 		rec, err := r.cur.read()
 		if err == nil {
-			if rec.LSN < r.want || rec.Type == TypeLost {
+			if rec.LSN < r.want || Tombstone(rec.Type) {
 				continue
 			}
 			return rec, nil

@@ -25,6 +25,18 @@ const (
 	// TypeAudit records an administrative change: who (the API key's
 	// name), what and when.
 	TypeAudit Type = 5 // payload: Audit
+	// TypeErasure asks for a customer's erasure: the state forgets them
+	// at once, and Redact later replaces every earlier record about them
+	// with a TypeErased tombstone and this record with one that no longer
+	// names them (see package erasure).
+	TypeErasure Type = 6 // payload: Erasure
+	// TypeErased is the tombstone Redact writes in place of a record of an
+	// erased customer, so that LSNs stay contiguous. Append refuses it;
+	// Replay and Reader skip it (Verify counts it).
+	TypeErased Type = 7 // payload: Erased
+	// TypeActivation says which slots of a decision made with
+	// defer_activation were actually shown.
+	TypeActivation Type = 8 // payload: Activation
 
 	// The Personalizer-compatible namespace (serve's /personalizer/
 	// routes) numbers its records from 16: a Personalizer "resource" has
@@ -43,21 +55,26 @@ const (
 )
 
 // Known reports whether t is a record type this version reads.
-func Known(t Type) bool { return Appendable(t) || t == TypeLost }
+func Known(t Type) bool { return Appendable(t) || Tombstone(t) }
 
 // Appendable reports whether records of type t may be appended (every
-// type but TypeLost, which only Repair writes).
+// type but the tombstones, which only Repair and Redact write).
 func Appendable(t Type) bool {
 	switch t {
-	case TypeDecision, TypeOutcome, TypeEvent, TypeAudit,
+	case TypeDecision, TypeOutcome, TypeEvent, TypeAudit, TypeErasure, TypeActivation,
 		TypePersonalizerRank, TypePersonalizerReward, TypePersonalizerActivate:
 		return true
 	}
 	return false
 }
 
+// Tombstone reports whether t is a tombstone (TypeLost, TypeErased): a
+// record kept only so that LSNs stay contiguous, which readers skip.
+func Tombstone(t Type) bool { return t == TypeLost || t == TypeErased }
+
 // String returns the lower-case name of t ("decision", "outcome", "event",
-// "lost", "audit", "personalizer_rank", ...).
+// "lost", "audit", "erasure", "erased", "activation", "personalizer_rank",
+// "personalizer_reward", "personalizer_activate").
 func (t Type) String() string {
 	switch t {
 	case TypeDecision:
@@ -70,6 +87,12 @@ func (t Type) String() string {
 		return "lost"
 	case TypeAudit:
 		return "audit"
+	case TypeErasure:
+		return "erasure"
+	case TypeErased:
+		return "erased"
+	case TypeActivation:
+		return "activation"
 	case TypePersonalizerRank:
 		return "personalizer_rank"
 	case TypePersonalizerReward:
@@ -113,6 +136,11 @@ type Decision struct {
 	// constant or broken model): it could not tell them apart, and the
 	// ranking came from the business value and exploration alone.
 	Degenerate bool `json:"degenerate,omitempty"`
+	// DeferActivation says the channel asked to activate the decision
+	// later (POST /v1/decisions/{id}/activate, an Activation record): until
+	// a slot is activated its action is not an impression, takes no contact
+	// limit, counts in no experiment and teaches no model.
+	DeferActivation bool `json:"defer_activation,omitempty"`
 	// Shadow is what a shadow policy would have done (it was not served):
 	// the retraining loop's candidate scoring every decision beside the
 	// serving policy, for a near-on-policy estimate of its value.
@@ -176,6 +204,29 @@ type Outcome struct {
 	OutcomeID string `json:"outcome_id,omitempty"`
 }
 
+// Activation is the payload of a TypeActivation record: slots of a
+// decision made with DeferActivation were shown. It always names an
+// existing deferred decision; activating a slot twice changes nothing
+// (readers take a slot's first activation), and an activation later than
+// its decision's attribution window counts for nothing (logs.Attributed,
+// as for outcomes).
+type Activation struct {
+	V int `json:"v"`
+	// ActivationID identifies the record (unique; it sorts by time, as
+	// decision ids do).
+	ActivationID string `json:"activation_id"`
+	DecisionID   string `json:"decision_id"`
+	CustomerID   string `json:"customer_id"`
+	// Slots are the activated slots (0-based indices into the decision's
+	// Actions), ascending. A decision that returned no action (a
+	// holdout's) is activated with none: the decision itself was shown.
+	Slots []int     `json:"slots"`
+	Time  time.Time `json:"ts"`
+	// DecisionTime is the time of the decision, so a reader can apply the
+	// attribution window without a join.
+	DecisionTime time.Time `json:"decision_ts"`
+}
+
 // Event is the payload of a TypeEvent record: a journey event that updates
 // the customer's profile.
 type Event struct {
@@ -201,6 +252,38 @@ type Audit struct {
 	Kind string `json:"kind"`
 	// Detail says it in words.
 	Detail string `json:"detail,omitempty"`
+}
+
+// Erasure is the payload of a TypeErasure record: a customer's erasure
+// (DELETE /v1/customers/{id}). CustomerID names them until Redact has
+// replaced their earlier records with tombstones; then it rewrites this
+// record without it (Redacted set), so that nothing in the journal names
+// them any more, and the record stays as the audit trail's entry.
+type Erasure struct {
+	V int `json:"v"`
+	// ID identifies the erasure (in the audit trail, and in the
+	// tombstones of the records it erased).
+	ID         string    `json:"erasure_id"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	Time       time.Time `json:"ts"`
+	// By names who asked: the API key's name, or "admin" (development
+	// mode).
+	By string `json:"by"`
+	// Redacted says Redact has run: the records before it are tombstones.
+	Redacted bool `json:"redacted,omitempty"`
+	// Records is how many records Redact replaced (when Redacted).
+	Records int `json:"records,omitempty"`
+	// Replaces is the LSN of the erasure record this redacted one stands
+	// for, when it was published anew (the cluster path deletes the
+	// original from the stream).
+	Replaces uint64 `json:"replaces,omitempty"`
+}
+
+// Erased is the payload of a TypeErased tombstone: the erasure that
+// replaced the record.
+type Erased struct {
+	V       int    `json:"v"`
+	Erasure string `json:"erasure_id"`
 }
 
 // Lost is the payload of a TypeLost tombstone: why the record with this

@@ -46,6 +46,8 @@ func (j *Journal[L]) Retain(c RetainConfig) (RetainResult, error) {
 	if c.Now.IsZero() {
 		c.Now = time.Now()
 	}
+	j.maintMu.Lock()
+	defer j.maintMu.Unlock()
 	j.segMu.Lock()
 	defer j.segMu.Unlock()
 	segs := j.segs

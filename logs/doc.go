@@ -12,6 +12,7 @@
 //	outcome.go  declared outcome types and the reward rule (Fold, ActionDelta, ActionReward)
 //	join.go     the join of outcomes to decisions with its attribution window (Join, Attributed)
 //	rows.go     a logged decision's feature rows, rebuilt as they were scored (RowBuilder)
+//	position.go the position model of multi-slot rewards (PositionModel, EstimatePositions)
 //
 // # Declared outcome types
 //
@@ -50,6 +51,18 @@
 // learner applies the same checks, one record at a time, with its
 // aggregates in the state store.
 //
+// # Activation
+//
+// A decision made with defer_activation is an impression only where an
+// activation record says its slots were shown (ActivationCounts: within
+// the attribution window). Join leaves out a deferred decision no
+// activation counted for, and marks which slots of an activated one were
+// shown (Joined.Activated, Joined.Shown): training, evaluation, export
+// and experiment analysis read only shown slots. Outcomes are folded
+// whether they came before or after the activation, so an outcome that
+// arrived first is learned once the slot is shown, as the online learner
+// learns it at the activation.
+//
 // # Rows
 //
 // RowBuilder rebuilds the feature rows of a logged decision's actions —
@@ -58,6 +71,16 @@
 // scored live. Training labels them with the joined rewards, the online
 // learner learns from them during replay, and eval scores a target
 // policy's probabilities over the eligible set with them.
+//
+// # Position
+//
+// A reward logged in slot k of a ranking is damped by how often slot k
+// is looked at. PositionModel is the position-based model E[r | x, a, k]
+// = θₖ·ρ(x, a); EstimatePositions estimates θ from the logged
+// propensities, and RowBuilder.ShownRows, the learning rows of a
+// decision, scales slot k's row by θₖ when SetPositions gave a model, so
+// a linear model learns ρ, the reward at slot 0. Off by default; slot
+// 0's rows, and so single-slot decisions, never change.
 //
 // # Limits
 //

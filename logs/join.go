@@ -22,6 +22,16 @@ func Attributed(decided, at time.Time, window time.Duration) bool {
 	return window <= 0 || at.Sub(decided) <= window
 }
 
+// ActivationCounts reports whether an activation at time at counts for a
+// decision made at time decided, deferred saying the decision was made
+// with defer_activation: a decision made without it was shown whole when
+// it was made, and an activation past the attribution window comes too
+// late (Attributed), as an outcome would. Join and the state applier both
+// ask it.
+func ActivationCounts(deferred bool, decided, at time.Time, window time.Duration) bool {
+	return deferred && Attributed(decided, at, window)
+}
+
 // JoinConfig configures Join. The zero value joins everything with a 7-day
 // window, a default reward of 0 and the default outcome types.
 type JoinConfig struct {
@@ -89,6 +99,20 @@ type Joined struct {
 	// Converted is, per action, whether a joined outcome counts as a
 	// conversion by its declaration (OutcomeType.Converts).
 	Converted []bool
+	// Activated is, for a decision made with defer_activation, whether
+	// each action's slot was activated (shown); nil for a decision made
+	// without it, whose actions were all shown. Only shown actions are
+	// impressions: training, evaluation and experiment analysis skip the
+	// others (Shown). A deferred decision never activated is not joined
+	// at all (JoinStats.NotActivated).
+	Activated []bool
+}
+
+// Shown reports whether the action in slot i of j's decision was shown:
+// always for a decision made without defer_activation, once its slot was
+// activated for one made with it.
+func (j *Joined) Shown(i int) bool {
+	return j.Activated == nil || (i < len(j.Activated) && j.Activated[i])
 }
 
 // JoinStats counts what Join saw and what it left out.
@@ -113,8 +137,15 @@ type JoinStats struct {
 	Early    int
 	Open     int // decisions whose window was still open at the last record
 	BadLog   int // records whose payload did not decode, skipped
-	Rewarded int // (decision, action) pairs with at least one joined outcome
-	Shown    int // (decision, action) pairs, i.e. returned actions
+	Rewarded int // shown (decision, action) pairs with at least one joined outcome
+	Shown    int // shown (decision, action) pairs: returned actions, activated ones of deferred decisions
+	// Activations counts activation records read; LateActivation those
+	// past their decision's attribution window (ActivationCounts), and
+	// NotActivated the deferred decisions left out because no activation
+	// counted for them (yet: one whose window is still open is also Open).
+	Activations    int
+	LateActivation int
+	NotActivated   int
 }
 
 // typeKey names one outcome type of one returned action.
@@ -142,11 +173,13 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 	}
 
 	var (
-		out    []Joined
-		byID   = make(map[string]int)
-		state  = make(map[int]*folds) // decision index → its outcomes so far
-		pend   []journal.Outcome      // outcomes whose decision came later
-		lastTS time.Time
+		out      []Joined
+		byID     = make(map[string]int)
+		state    = make(map[int]*folds) // decision index → its outcomes so far
+		pend     []journal.Outcome      // outcomes whose decision came later
+		pendActs []journal.Activation   // activations whose decision came later
+		active   = make(map[int]bool)   // deferred decisions activated
+		lastTS   time.Time
 	)
 	n, err := EachRecord(ctx, dir, func(rec *journal.Record) error {
 		if rec.Time.After(lastTS) {
@@ -179,6 +212,18 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 				return nil
 			}
 			join(out, byID, state, &o, &cfg, &st)
+		case journal.TypeActivation:
+			st.Activations++
+			var a journal.Activation
+			if err := journal.DecodeActivation(rec.Payload, &a); err != nil {
+				st.BadLog++
+				return nil
+			}
+			if _, ok := byID[a.DecisionID]; !ok {
+				pendActs = append(pendActs, a)
+				return nil
+			}
+			activate(out, byID, active, &a, &cfg, &st)
 		case journal.TypeEvent:
 			st.Events++
 		}
@@ -194,6 +239,11 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 			continue
 		}
 		join(out, byID, state, &pend[i], &cfg, &st)
+	}
+	for i := range pendActs {
+		if _, ok := byID[pendActs[i].DecisionID]; ok {
+			activate(out, byID, active, &pendActs[i], &cfg, &st)
+		}
 	}
 
 	kept := out[:0]
@@ -215,8 +265,16 @@ func Join(ctx context.Context, dir string, cfg JoinConfig) ([]Joined, JoinStats,
 			st.Filtered++
 			continue
 		}
-		st.Shown += len(j.Rewards)
-		for _, n := range j.Outcomes {
+		if j.Decision.DeferActivation && !active[di] {
+			// never shown: no impression, nothing to learn or count
+			st.NotActivated++
+			continue
+		}
+		for i, n := range j.Outcomes {
+			if !j.Shown(i) {
+				continue
+			}
+			st.Shown++
 			if n > 0 {
 				st.Rewarded++
 			}
@@ -283,6 +341,29 @@ func join(out []Joined, byID map[string]int, state map[int]*folds, o *journal.Ou
 		j.Converted[ai] = true
 	}
 	st.Joined++
+}
+
+// activate applies activation a to its decision: the decision counts as
+// shown, and the slots it names (in range) are activated, unless a does
+// not count (ActivationCounts).
+func activate(out []Joined, byID map[string]int, active map[int]bool, a *journal.Activation, cfg *JoinConfig, st *JoinStats) {
+	di := byID[a.DecisionID]
+	j := &out[di]
+	if !ActivationCounts(j.Decision.DeferActivation, j.Decision.Time, a.Time, cfg.Window) {
+		if j.Decision.DeferActivation {
+			st.LateActivation++
+		}
+		return
+	}
+	active[di] = true
+	if j.Activated == nil {
+		j.Activated = make([]bool, len(j.Decision.Actions))
+	}
+	for _, s := range a.Slots {
+		if s >= 0 && s < len(j.Activated) {
+			j.Activated[s] = true
+		}
+	}
 }
 
 // reward writes j's rewards, outcome counts and type rewards from its

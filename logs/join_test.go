@@ -276,3 +276,59 @@ func TestAttributed(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinActivation: a decision made with defer_activation is joined
+// once an activation within its window names it, with only the activated
+// slots shown (an outcome that came before the activation counts); one
+// never activated, or activated too late, is left out; activating again
+// changes nothing; an activation of a decision made without
+// defer_activation changes nothing.
+func TestJoinActivation(t *testing.T) {
+	h := "spec-hash"
+	day := 24 * time.Hour
+	deferred := func(id string, at time.Time, ids ...string) journal.Decision {
+		d := decision(id, at, h, ids...)
+		d.DeferActivation = true
+		return d
+	}
+	activation := func(d journal.Decision, at time.Time, slots ...int) journal.Activation {
+		return journal.Activation{ActivationID: "a-" + d.DecisionID, DecisionID: d.DecisionID, CustomerID: d.CustomerID,
+			Slots: slots, Time: at, DecisionTime: d.Time}
+	}
+	d1 := deferred("d1", t0, "free-shipping", "welcome-15", "new-arrivals")
+	d2 := deferred("d2", t0.Add(time.Minute), "style-guide")
+	d3 := decision("d3", t0.Add(2*time.Minute), h, "free-shipping")
+	d4 := deferred("d4", t0.Add(3*time.Minute), "welcome-15")
+	dir := writeJournal(t,
+		d1, d2, d3, d4,
+		outcome("d1", "free-shipping", "conversion", 1, t0.Add(time.Minute)), // before the activation
+		outcome("d1", "welcome-15", "click", 1, t0.Add(time.Minute)),         // a slot never activated
+		activation(d1, t0.Add(2*time.Minute), 0, 2),
+		activation(d1, t0.Add(3*time.Minute), 0), // again: nothing changes
+		outcome("d1", "new-arrivals", "click", 1, t0.Add(4*time.Minute)),
+		activation(d3, t0.Add(3*time.Minute)),       // not deferred: nothing changes
+		activation(d4, t0.Add(3*time.Minute+8*day)), // past the window
+	)
+	got, st, err := logs.Join(context.Background(), dir, logs.JoinConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := logs.JoinStats{Records: 11, Decisions: 2, Outcomes: 3, Joined: 3, Rewarded: 2, Shown: 3,
+		Activations: 4, LateActivation: 1, NotActivated: 2}
+	if st != want {
+		t.Errorf("stats\n got %+v\nwant %+v", st, want)
+	}
+	if len(got) != 2 || got[0].Decision.DecisionID != "d1" || got[1].Decision.DecisionID != "d3" {
+		t.Fatalf("joined %d decisions, want d1 and d3", len(got))
+	}
+	j := got[0]
+	if !slices.Equal(j.Activated, []bool{true, false, true}) || !j.Shown(0) || j.Shown(1) || !j.Shown(2) {
+		t.Errorf("d1 activated %v", j.Activated)
+	}
+	if !slices.Equal(j.Rewards, []float64{1, 1, 1}) {
+		t.Errorf("d1 rewards %v: the outcome before the activation counts", j.Rewards)
+	}
+	if j := got[1]; j.Activated != nil || !j.Shown(0) {
+		t.Errorf("d3, made without defer_activation: activated %v", j.Activated)
+	}
+}

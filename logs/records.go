@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"nextbest/erasure"
 	"nextbest/journal"
 )
 
@@ -16,7 +17,45 @@ import (
 // It checks ctx every 4,096 records. A torn tail of the last segment is
 // the end of the data; corruption elsewhere is an error. It returns how
 // many records fn was given.
+//
+// Records of erased customers are never given to fn: erasures whose
+// records the server has not yet redacted are read first (a pass over
+// the journal that decodes only erasure records), and their customers'
+// records skipped (erasure.Set.Erases: the one rule, shared with the
+// redaction).
 func EachRecord(ctx context.Context, dir string, fn func(rec *journal.Record) error) (int, error) {
+	erased, err := PendingErasures(ctx, dir)
+	if err != nil {
+		return 0, err
+	}
+	given := 0
+	_, err = eachRecord(ctx, dir, func(rec *journal.Record) error {
+		if _, ok := erased.Erases(rec); ok {
+			return nil
+		}
+		given++
+		return fn(rec)
+	})
+	return given, err
+}
+
+// PendingErasures reads the erasures in the journal in dir whose records
+// are not yet redacted.
+func PendingErasures(ctx context.Context, dir string) (*erasure.Set, error) {
+	var ps []erasure.Pending
+	_, err := eachRecord(ctx, dir, func(rec *journal.Record) error {
+		if p, ok := erasure.FromRecord(rec); ok {
+			ps = append(ps, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return erasure.NewSet(ps), nil
+}
+
+func eachRecord(ctx context.Context, dir string, fn func(rec *journal.Record) error) (int, error) {
 	r, err := journal.NewReader(dir)
 	if err != nil {
 		return 0, fmt.Errorf("cannot read journal %q: %w", dir, err)

@@ -25,6 +25,8 @@ type RowBuilder struct {
 	feats []*features.ActionFeatures
 	acts  []int
 	zero  []int // positions of ids not in the catalog
+	shown []string
+	pos   *PositionModel
 }
 
 // NewRowBuilder returns a RowBuilder for decisions made with spec over
@@ -38,6 +40,40 @@ func NewRowBuilder(spec *features.Spec, cat *decide.Catalog) (*RowBuilder, error
 		}
 	}
 	return &RowBuilder{spec: spec, cat: cat, hash: spec.Hash()}, nil
+}
+
+// SetPositions makes ShownRows apply the position model pm (nil: none,
+// the default): the row of the action in slot k is multiplied by
+// pm.Factor(k). Slot 0's rows, and so single-slot decisions, are
+// unchanged either way. Rows is never affected: it builds rows for
+// scoring, at slot 0's scale.
+func (b *RowBuilder) SetPositions(pm *PositionModel) { b.pos = pm }
+
+// Positions returns the position model set by SetPositions, or nil.
+func (b *RowBuilder) Positions() *PositionModel { return b.pos }
+
+// ShownRows rebuilds the learning rows of decision d: the rows of its
+// returned actions in slot order (Rows of their ids), each scaled by the
+// position model's factor of its slot when one is set (SetPositions).
+// Batch training and the online learner learn from these rows.
+func (b *RowBuilder) ShownRows(dst []float64, d *journal.Decision) (x []float64, acts []int, err error) {
+	b.shown = b.shown[:0]
+	for _, a := range d.Actions {
+		b.shown = append(b.shown, a.ActionID)
+	}
+	x, acts, err = b.Rows(dst, d, b.shown)
+	if err != nil || b.pos == nil {
+		return x, acts, err
+	}
+	dim := b.spec.Dim()
+	for k := range b.shown {
+		f := b.pos.Factor(d.Actions[k].Slot)
+		row := x[k*dim : (k+1)*dim]
+		for i := range row {
+			row[i] *= f
+		}
+	}
+	return x, acts, nil
 }
 
 // Spec returns the feature spec the rows are built with.

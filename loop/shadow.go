@@ -74,7 +74,7 @@ func shadowFigures(joined []logs.Joined, v int, level float64) (Figures, error) 
 	for i := range joined {
 		d := &joined[i].Decision
 		sh := d.Shadow
-		if sh == nil || !strings.HasSuffix(sh.Policy, suffix) || len(d.Actions) == 0 || len(sh.Probabilities) != len(d.Eligible) {
+		if sh == nil || !strings.HasSuffix(sh.Policy, suffix) || len(d.Actions) == 0 || !joined[i].Shown(0) || len(sh.Probabilities) != len(d.Eligible) {
 			continue
 		}
 		logged := slices.Index(d.Eligible, d.Actions[0].ActionID)

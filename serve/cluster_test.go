@@ -57,7 +57,7 @@ func TestClusterAPI(t *testing.T) {
 	t.Parallel()
 	for name, test := range map[string]func(*testing.T, serve.Config){
 		"EndToEnd": testEndToEnd, "BadInput": testBadInput,
-		"IdempotentRequestID": testIdempotentRequestID, "Explain": testExplain,
+		"IdempotentRequestID": testIdempotentRequestID, "Explain": testExplain, "Activate": testActivate,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -105,6 +105,16 @@ func TestClusterContactCap(t *testing.T) {
 	if len(imps) != 3 {
 		t.Errorf("profile holds %d impressions of welcome-15, want 3", len(imps))
 	}
+}
+
+// TestClusterDeferredCap: deferred decisions made on one instance and
+// activated on another take a contact limit exactly when activated (the
+// activation's reservation is a Redis key, deleted by the applier with
+// the impressions it records).
+func TestClusterDeferredCap(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	testDeferredCap(t, start(t, c.config(t)), start(t, c.config(t)))
 }
 
 // TestClusterFreshness measures how long after a 2xx on one instance the

@@ -88,6 +88,15 @@ func (l *contactLedger) Decide(customer, id string, at time.Time, d state.Decide
 	return true, nil
 }
 
+// Reserve implements Contacts.
+func (l *contactLedger) Reserve(customer, id string, at time.Time, actions []string) (state.Reservation, error) {
+	stripe := l.lock(customer)
+	defer l.unlock(stripe)
+	r := l.reserve(stripe, customer, l.ids.Add(1), at, actions)
+	r.Decision = id
+	return r, nil
+}
+
 // Release implements Contacts.
 func (l *contactLedger) Release(r *state.Reservation) { l.release(*r) }
 

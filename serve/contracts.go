@@ -47,6 +47,11 @@ type DecisionIndex interface {
 	// OutcomeFirstLSN returns the LSN of the outcome applied under a
 	// de-duplication key (state.DedupeKeys), 0 if none.
 	OutcomeFirstLSN(key string) (uint64, error)
+	// Activation returns what of decision d (as Decision returned it) was
+	// activated: every slot, when it was made, of a decision made without
+	// defer_activation. Errors wrap state.ErrUnavailable or
+	// state.ErrCorrupt.
+	Activation(d *journal.Decision) (*state.Activation, error)
 }
 
 // PersonalizerEvents answers from the applied journal what the
@@ -75,8 +80,14 @@ type Contacts interface {
 	// fresher state. It fills resv and reports whether it reserved
 	// anything.
 	Decide(customer, id string, at time.Time, d state.Decider, resv *state.Reservation) (reserved bool, err error)
-	// Release drops a reservation whose decision was not journaled.
+	// Release drops a reservation whose decision (or activation) was not
+	// journaled.
 	Release(resv *state.Reservation)
+	// Reserve reserves, for activation id at time at, customer's
+	// impressions of actions (the capped actions an activation shows),
+	// without checking a cap: the channel has shown them. The state
+	// applier releases it with the activation's record, as a decision's.
+	Reserve(customer, id string, at time.Time, actions []string) (state.Reservation, error)
 }
 
 // Journal is the durable log the handlers append to (embedded:

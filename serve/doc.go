@@ -52,8 +52,10 @@
 // profiles, the decision index, request ids and outcome de-duplication
 // keys into the state store (Pebble, without its own WAL: after a crash
 // Open replays the journal past the LSN the store holds), releases the
-// contact reservations of the decisions it applies (contact.go: the
-// ledger that keeps frequency caps exact under concurrency), and hands
+// contact reservations of the decisions and activations it applies
+// (contact.go: the ledger that keeps frequency caps exact under
+// concurrency; activation.go: a deferred decision's slots count only
+// once activated), and hands
 // the learning work to the online learner (online.Learner, a
 // state.Learner, wired in service.go). The learner updates the online
 // ridge model from it, publishes it to decisions every few milliseconds,

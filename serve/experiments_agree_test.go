@@ -25,6 +25,9 @@ import (
 // (logs.Join, eval.AnalyzeExperiment) number for number; that a restart
 // and a rebuild of the state from the journal give the same answer to
 // the bit; and that /v1/stats counts what was sent, restarts included.
+// A quarter of the decisions defer their activation: activated before
+// their outcomes, after them, or never (the experiment counts them only
+// once activated, in the service as in the report).
 func TestExperimentsAgreeWithReport(t *testing.T) {
 	dir := t.TempDir()
 	const window = 2 * 24 * time.Hour
@@ -56,6 +59,7 @@ experiments:
 		made    []shown
 		sent    = map[string]float64{} // decisions by channel
 		r       = rand.New(rand.NewPCG(3, 4))
+		rd      = rand.New(rand.NewPCG(5, 6)) // the deferred decisions' draws
 		chans   = []string{"web", "app", "email"}
 		outcome = func(s shown, typ string, reward float64, id string) {
 			body := map[string]any{"decision_id": s.id, "action_id": s.action, "type": typ, "reward": reward}
@@ -65,13 +69,23 @@ experiments:
 			inst.mustCall("POST", "/v1/outcomes", body, 202)
 		}
 	)
+	activate := func(id string) { inst.mustCall("POST", "/v1/decisions/"+id+"/activate", "", 200) }
 	for day := range 3 {
+		var later []string // deferred decisions activated at the end of the day
 		clock.Store(testNow.Add(time.Duration(day) * 24 * time.Hour).UnixNano())
 		for i := range 120 {
 			clock.Add(int64(4 * time.Minute))
 			ch := chans[r.IntN(len(chans))]
-			dec := inst.mustCall("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c-%04d", r.IntN(50)), "channel": ch}, 200)
+			deferred := rd.Float64() < 0.25
+			dec := inst.mustCall("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c-%04d", r.IntN(50)), "channel": ch,
+				"defer_activation": deferred}, 200)
 			sent[ch]++
+			switch when := rd.Float64(); { // < 0.2: never
+			case deferred && when >= 0.6: // after its outcomes, at the end of the day
+				later = append(later, dec["decision_id"].(string))
+			case deferred && when >= 0.2:
+				activate(dec["decision_id"].(string))
+			}
 			acts := actionsOf(t, dec)
 			if len(acts) == 0 {
 				continue
@@ -95,6 +109,9 @@ experiments:
 			if now().Sub(s.at) < window {
 				outcome(s, "purchase", 1, "")
 			}
+		}
+		for _, id := range later {
+			activate(id)
 		}
 	}
 	// late outcomes: past the window, counted but not attributed

@@ -3,6 +3,7 @@ package serve
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -115,6 +116,45 @@ func FuzzOutcomeRequest(f *testing.F) {
 		var r2 outcomeRequest
 		if _, err := parseOutcome(again, &r2, fuzzNow); err != nil || r2.DecisionID != r.DecisionID || r2.ActionID != r.ActionID || *r2.Reward != *r.Reward {
 			t.Fatalf("round trip: %v\n%s", err, again)
+		}
+	})
+}
+
+// FuzzActivateRequest: the activate body is all slots (nil) or a sorted
+// set of slot numbers, or a *fieldError; what it accepts re-encodes to
+// the same slots.
+func FuzzActivateRequest(f *testing.F) {
+	for _, s := range append([]string{
+		``, `  `, `{}`, `{"slots":null}`, `{"slots":[0,2]}`, `{"slots":[2,0,2]}`, `{"slots":[]}`, `{"slots":[-1]}`,
+		`{"slots":[0.5]}`, `{"slots":[1e3]}`, `{"slots":[99999999999999999999]}`, `{"slots":"0"}`, `[0]`, `{"slots":[0],"slots":[1]}`,
+	}, strictSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) > maxFuzzBody {
+			return
+		}
+		slots, err := parseActivate(body)
+		if err != nil {
+			if _, ok := err.(*fieldError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		if slots == nil {
+			return // every slot
+		}
+		if len(slots) == 0 || slots[0] < 0 {
+			t.Fatalf("accepted slots %v", slots)
+		}
+		for i := 1; i < len(slots); i++ {
+			if slots[i] <= slots[i-1] {
+				t.Fatalf("slots %v not sorted and unique", slots)
+			}
+		}
+		again, err := parseActivate(reencode(t, activateRequest{Slots: &slots}))
+		if err != nil || !slices.Equal(again, slots) {
+			t.Fatalf("round trip: %v, %v", again, err)
 		}
 	})
 }

@@ -41,7 +41,7 @@ type route struct {
 	method string
 	// scope is the API-key scope the route needs ("" none: the health
 	// probes, the dashboard's page; scopePerOperation: operationScope
-	// says, by method and path); see authorize
+	// says, by method); see authorize
 	scope string
 	// batch routes take bodies up to all the server reads (readLimit),
 	// not MaxBodyBytes: a batch is many requests in one
@@ -49,8 +49,9 @@ type route struct {
 	handler func(s *Service, ctx *fasthttp.RequestCtx, rest string)
 }
 
-// routes are the exact paths; prefixRoutes match by prefix, in order.
-// Their names label the request metrics, a fixed set.
+// routes are the exact paths; prefixRoutes match by prefix (and suffix,
+// when they have one), in order. Their names label the request metrics, a
+// fixed set.
 var (
 	routes = map[string]route{
 		"/v1/decide":           {"decide", "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleDecide(c) }},
@@ -66,6 +67,7 @@ var (
 		"/admin/shadow":        {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleShadowAdmin(c) }},
 		"/v1/audit":            {"audit", "GET", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleAudit(c) }},
 		"/admin/mode":          {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleModeAdmin(c) }},
+		"/admin/clv":           {"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleCLVAdmin(c) }},
 		"/healthz":             {"healthz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { writeRawJSON(c, 200, []byte(`{"status":"ok"}`)) }},
 		"/readyz":              {"readyz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
@@ -77,21 +79,24 @@ var (
 		pzBase + "configurations/policy":  {routePZConfig, "", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZPolicy(c) }},
 	}
 	prefixRoutes = []struct {
-		prefix string
+		prefix, suffix string
 		route
 	}{
-		{"/v1/decisions/", route{"decisions", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
-		{"/v1/profiles/", route{"profiles", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
-		{"/admin/keys", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
-		// the Personalizer-compatible events: POST {eventId}/reward and
-		// {eventId}/activate (personalizer.go)
-		{pzBase + "events/", route{routePZEvents, "POST", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, false) }}},
-		{pzBase + "multislot/events/", route{routePZEvents, "POST", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, true) }}},
-		{"/admin/experiments", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
-		{"/ui", route{routeUI, "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+		{"/v1/decisions/", "/activate", route{"activate", "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleActivate(c, rest) }}},
+		{"/v1/decisions/", "", route{"decisions", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
+		{"/v1/profiles/", "", route{"profiles", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
+		{"/v1/customers/", "", route{"erasure", "DELETE", ScopePrivacy, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleErase(c, rest) }}},
+		{"/admin/keys", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
+		{"/admin/experiments", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
+		{"/ui", "", route{routeUI, "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+		// the Personalizer-compatible events (personalizer.go)
+		{pzBase + "events/", "/reward", route{routePZEvents, "POST", ScopeIngest, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzReward, false) }}},
+		{pzBase + "events/", "/activate", route{routePZEvents, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzActivate, false) }}},
+		{pzBase + "multislot/events/", "/reward", route{routePZEvents, "POST", ScopeIngest, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzReward, true) }}},
+		{pzBase + "multislot/events/", "/activate", route{routePZEvents, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzActivate, true) }}},
 		// the Go runtime's profiles (net/http/pprof's endpoints), for the
 		// operator only
-		{"/debug/pprof/", route{"admin", "GET", ScopeAdmin, false, func(_ *Service, c *fasthttp.RequestCtx, rest string) { pprofServe(c, rest) }}},
+		{"/debug/pprof/", "", route{"admin", "GET", ScopeAdmin, false, func(_ *Service, c *fasthttp.RequestCtx, rest string) { pprofServe(c, rest) }}},
 	}
 )
 
@@ -109,17 +114,11 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		}
 		s.metrics.observe(name, ctx.Response.StatusCode(), time.Since(start))
 	}()
-	path := string(ctx.Path())
-	r, ok := routes[path]
-	rest := ""
-	if !ok {
-		for _, pr := range prefixRoutes {
-			if after, found := strings.CutPrefix(path, pr.prefix); found {
-				r, rest, ok = pr.route, after, true
-				break
-			}
-		}
+	if s.corsAllowed != nil && s.cors(ctx) {
+		return // a preflight from a configured origin
 	}
+	path := string(ctx.Path())
+	r, _, rest, ok := findRoute(path)
 	if !ok {
 		writeError(ctx, 404, "not_found", "", "no such endpoint: "+path)
 		return
@@ -128,7 +127,7 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	m := string(ctx.Method())
 	sc := r.scope
 	if sc == scopePerOperation {
-		sc = operationScope(m, path)
+		sc = operationScope(m)
 	}
 	if !s.authorize(ctx, sc) {
 		return
@@ -149,6 +148,28 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	r.handler(s, ctx, rest)
+}
+
+// findRoute returns the route that serves path, its key in the routes
+// tables (the exact path, or a prefix route's prefix and suffix) and, for
+// a prefix route, what of the path is between its prefix and suffix.
+func findRoute(path string) (r route, key, rest string, ok bool) {
+	if r, ok := routes[path]; ok {
+		return r, path, "", true
+	}
+	for _, pr := range prefixRoutes {
+		after, found := strings.CutPrefix(path, pr.prefix)
+		if !found {
+			continue
+		}
+		if pr.suffix != "" {
+			if after, found = strings.CutSuffix(after, pr.suffix); !found {
+				continue
+			}
+		}
+		return pr.route, pr.prefix + pr.suffix, after, true
+	}
+	return route{}, "", "", false
 }
 
 func (s *Service) method(ctx *fasthttp.RequestCtx, m string) bool {
@@ -280,6 +301,7 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 		CustomerID: w.req.CustomerID, Channel: w.req.Channel, Time: now, Context: w.req.Context,
 		Profile: res.Inputs.FillProfileMap(profile), Policy: res.Policy, FeatureSpec: s.spec.Hash(),
 		Explorer: res.Explorer, Fallback: res.Fallback || storeDown, Degenerate: res.Degenerate, Experiment: exp, Shadow: shadow,
+		DeferActivation: w.req.DeferActivation,
 	}
 	if arm != nil && arm.name != "" {
 		d.Policy = arm.name
@@ -357,7 +379,8 @@ func (s *Service) handleDecide(ctx *fasthttp.RequestCtx) {
 
 // DecideOn is the decision the contact guard holds the customer for
 // (state.Decider): the engine's funnel on p, the holdout's empty answer,
-// the shadow's score; it returns the capped actions given. It may run
+// the shadow's score; it returns the capped actions given (none for a
+// decision whose activation is deferred: it gives nothing yet). It may run
 // more than once for one request (a concurrent decision took what it
 // gave); the last run is the one logged.
 func (w *decideWork) DecideOn(p *features.Profile, storeErr error) ([]string, error) {
@@ -381,6 +404,10 @@ func (w *decideWork) DecideOn(p *features.Profile, storeErr error) ([]string, er
 		w.shadow = s.shadowScore(w.dctx, rt, w.dreq, p, w.res.Eligible, &w.shadowRes)
 	}
 	w.capped = w.capped[:0]
+	if w.req.DeferActivation {
+		// nothing is shown yet: its activation reserves what it shows
+		return w.capped, nil
+	}
 	for _, c := range w.res.Actions {
 		if len(c.Action.Limits) > 0 {
 			w.capped = append(w.capped, c.Action.ID)
@@ -423,15 +450,10 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 	d, err := s.index.Decision(r.DecisionID)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
-		if lagging, ok := s.journal.(interface {
-			CaughtUp(context.Context) (bool, error)
-		}); ok {
-			// the cluster path: the decision may be in the stream and not
-			// yet applied (a fallback decision made while Redis was down)
-			if done, err := lagging.CaughtUp(context.Background()); err != nil || !done {
-				writeUnavailable(ctx, "the decision index is catching up with the journal; retry")
-				return
-			}
+		// the cluster path: the decision may be in the stream and not yet
+		// applied (a fallback decision made while Redis was down)
+		if s.indexLagging(ctx) {
+			return
 		}
 		writeErr(ctx, &fieldError{status: 404, code: "not_found", field: "decision_id", reason: fmt.Sprintf("no decision %q (unknown, or older than the retention)", r.DecisionID)})
 		return
@@ -603,8 +625,8 @@ func pathID(raw, field, what string) (string, error) {
 // handleDecision answers GET /v1/decisions/{id}: the decision as it was
 // journaled (its inputs, eligible set, ranked actions with propensities,
 // policy, experiment arm, and its explanation when the request asked for
-// one; attributes marked pii masked) and the outcomes it has received so
-// far. It answers while the
+// one; attributes marked pii masked), the outcomes it has received so
+// far and its activation (which slots were shown, when). It answers while the
 // decision is in the index (decision_retention); older ones are in the
 // journal (nextbest export).
 func (s *Service) handleDecision(ctx *fasthttp.RequestCtx, raw string) {
@@ -631,8 +653,13 @@ func (s *Service) handleDecision(ctx *fasthttp.RequestCtx, raw string) {
 	if outs == nil {
 		outs = []state.OutcomeSummary{}
 	}
+	act, err := s.state.Activation(d)
+	if err != nil {
+		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
 	d.Profile = s.spec.MaskPII(d.Profile)
-	writeJSON(ctx, 200, map[string]any{"decision": d, "outcomes": outs})
+	writeJSON(ctx, 200, map[string]any{"decision": d, "outcomes": outs, "activation": act})
 }
 
 // admin checks the caller may use /admin/ endpoints: the bearer token

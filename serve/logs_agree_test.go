@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -41,8 +42,11 @@ func agreeTypes() []logs.OutcomeType {
 // re-sent outcome_ids, outcomes before their decision's time, outcomes
 // past the attribution window, outcomes of undeclared types, a reward out
 // of range and outcomes for decisions the journal does not hold. Records
-// are in arrival order: an outcome after its decision.
-func agreeJournal(spec *features.Spec, cat *decide.Catalog, r *rand.Rand, t0 time.Time, window time.Duration) []any {
+// are in arrival order: an outcome after its decision. With rd, some
+// decisions defer their activation (drawn from rd, so that r's draws stay
+// those of the journal without): activated within the window (some
+// slots, some twice, before or after their outcomes), too late, or never.
+func agreeJournal(spec *features.Spec, cat *decide.Catalog, r, rd *rand.Rand, t0 time.Time, window time.Duration) []any {
 	type rec struct {
 		at time.Time
 		v  any
@@ -77,7 +81,34 @@ func agreeJournal(spec *features.Spec, cat *decide.Catalog, r *rand.Rand, t0 tim
 		for k, id := range shown {
 			d.Actions = append(d.Actions, journal.LoggedAction{ActionID: id, Slot: k, Propensity: 1 / float64(len(shown)-k)})
 		}
+		d.DeferActivation = rd != nil && i != 7 && rd.Float64() < 0.35 // 7 (another spec) is shown
 		recs = append(recs, rec{at, d})
+		if d.DeferActivation {
+			activate := func(after time.Duration) {
+				var slots []int
+				for k := range d.Actions {
+					if rd.Float64() < 0.6 {
+						slots = append(slots, k)
+					}
+				}
+				if slots == nil {
+					slots = []int{rd.IntN(len(d.Actions))}
+				}
+				a := journal.Activation{V: journal.SchemaVersion, ActivationID: fmt.Sprintf("a-%d-%d", i, len(recs)), DecisionID: d.DecisionID,
+					CustomerID: d.CustomerID, Slots: slots, Time: at.Add(after), DecisionTime: at}
+				recs = append(recs, rec{a.Time.Add(time.Millisecond), a})
+			}
+			switch u := rd.Float64(); {
+			case u < 0.2: // never activated
+			case u < 0.3: // too late
+				activate(window + time.Duration(1+rd.IntN(120))*time.Minute)
+			default:
+				activate(time.Duration(rd.IntN(int(window/time.Minute))) * time.Minute)
+				if rd.Float64() < 0.3 { // more slots, or the same again
+					activate(time.Duration(rd.IntN(int(window/time.Minute))) * time.Minute)
+				}
+			}
+		}
 		if r.Float64() < 0.3 {
 			continue // no outcome: the default reward
 		}
@@ -142,11 +173,12 @@ func TestOnlineEqualsBatch(t *testing.T) {
 	spec, cat := journaltest.Retail(t)
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			recs := agreeJournal(spec, cat, rand.New(rand.NewPCG(seed, 99)), t0, window)
+			recs := agreeJournal(spec, cat, rand.New(rand.NewPCG(seed, 99)), rand.New(rand.NewPCG(seed, 7)), t0, window)
 			jst, bst := checkOnlineEqualsBatch(t, spec, cat, recs, window)
 			// the journal must exercise what it claims to
 			if jst.Late == 0 || jst.Duplicate == 0 || jst.Unknown == 0 || jst.UnknownType == 0 || jst.BadReward == 0 ||
-				jst.Early == 0 || bst.SpecMismatch == 0 || bst.UnknownAction == 0 {
+				jst.Early == 0 || bst.SpecMismatch == 0 || bst.UnknownAction == 0 ||
+				jst.Activations == 0 || jst.LateActivation == 0 || jst.NotActivated == 0 {
 				t.Fatalf("the journal misses a case: join %+v, dataset %+v", jst, bst)
 			}
 		})
@@ -169,6 +201,34 @@ func TestOnlineEqualsBatch(t *testing.T) {
 				Type: "basket", Reward: r, Time: t0.Add(after), DecisionTime: t0}
 		}
 		checkOnlineEqualsBatch(t, spec, cat, []any{d, basket(3, window+time.Hour), basket(0, time.Hour), basket(-1, time.Hour)}, window)
+	})
+	t.Run("a deferred decision never activated", func(t *testing.T) {
+		// It teaches the model nothing, whatever its outcomes: the model
+		// of the journal with it is the model of the journal without it,
+		// bit for bit (and the batch path's, checked as every case is).
+		var in features.Inputs
+		p := spec.NewProfile("c-z", t0)
+		spec.Inputs(&in, p, "web", nil, t0)
+		a, b := cat.Actions[0].ID, cat.Actions[1].ID
+		d := journal.Decision{V: journal.SchemaVersion, DecisionID: "d-z", CustomerID: "c-z", Channel: "web", Time: t0,
+			Profile: in.ProfileMap(), FeatureSpec: spec.Hash(), Eligible: []string{a, b},
+			Actions: []journal.LoggedAction{{ActionID: a, Propensity: 1}}}
+		o := journal.Outcome{V: journal.SchemaVersion, DecisionID: "d-z", ActionID: a, CustomerID: "c-z",
+			Type: "conversion", Reward: 1, Time: t0.Add(time.Minute), DecisionTime: t0}
+		never := d
+		never.DecisionID, never.DeferActivation, never.Time = "d-never", true, t0.Add(time.Second)
+		never.Actions = []journal.LoggedAction{{ActionID: b, Propensity: 0.5}, {ActionID: a, Slot: 1, Propensity: 1}}
+		no := o
+		no.DecisionID, no.ActionID, no.DecisionTime = "d-never", b, never.Time
+		with := []any{d, never, o, no}
+		if jst, _ := checkOnlineEqualsBatch(t, spec, cat, with, window); jst.NotActivated != 1 {
+			t.Errorf("the join counted %d decisions not activated, want 1", jst.NotActivated)
+		}
+		got, _ := onlineStats(t, with, window)
+		want, _ := onlineStats(t, []any{d, o}, window)
+		if !reflect.DeepEqual(got, want) {
+			t.Error("a deferred decision never activated changed the online model")
+		}
 	})
 	t.Run("an outcome for an action not shown", func(t *testing.T) {
 		// The join leaves out an outcome for an action its decision did
@@ -204,35 +264,14 @@ func TestOnlineEqualsBatch(t *testing.T) {
 // the same statistics. It returns the batch path's counts.
 func checkOnlineEqualsBatch(t *testing.T, spec *features.Spec, cat *decide.Catalog, recs []any, window time.Duration) (logs.JoinStats, training.BuildStats) {
 	t.Helper()
-	const r0 = -0.25
-	data := t.TempDir()
-	jdir := filepath.Join(data, "journal")
-	journaltest.WriteDir(t, jdir, recs...)
-
-	// online: the service replays the journal when it opens
-	cfg := serve.Config{
-		DataDir: data, Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec,
-		AttributionWindow: window, DefaultReward: r0, OutcomeTypes: agreeTypes(),
-		JournalNoSync: true, Seed: 1, Logger: testLogger(), Now: func() time.Time { return testNow },
-	}
-	svc, err := serve.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.WaitLearned(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	online := svc.Model().Stats()
+	online, jdir := onlineStats(t, recs, window)
 
 	// batch: the join, the rows, the ridge
 	outs, err := logs.NewOutcomes(agreeTypes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	joined, jst, err := logs.Join(context.Background(), jdir, logs.JoinConfig{Window: window, DefaultReward: r0, Outcomes: outs})
+	joined, jst, err := logs.Join(context.Background(), jdir, logs.JoinConfig{Window: window, DefaultReward: agreeR0, Outcomes: outs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,6 +302,35 @@ func checkOnlineEqualsBatch(t *testing.T, spec *features.Spec, cat *decide.Catal
 		}
 	}
 	return jst, bst
+}
+
+// agreeR0 is the default reward of the agreement tests.
+const agreeR0 = -0.25
+
+// onlineStats writes recs as a service's journal, opens the service on it
+// (recovery replays it through the online learner) and returns the
+// online model's statistics and the journal's directory.
+func onlineStats(t *testing.T, recs []any, window time.Duration) ([]models.RidgeStats, string) {
+	t.Helper()
+	data := t.TempDir()
+	jdir := filepath.Join(data, "journal")
+	journaltest.WriteDir(t, jdir, recs...)
+	cfg := serve.Config{
+		DataDir: data, Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec,
+		AttributionWindow: window, DefaultReward: agreeR0, OutcomeTypes: agreeTypes(),
+		JournalNoSync: true, Seed: 1, Logger: testLogger(), Now: func() time.Time { return testNow },
+	}
+	svc, err := serve.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.WaitLearned(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return svc.Model().Stats(), jdir
 }
 
 // maxDiff returns the largest absolute difference of a and b, and their

@@ -26,6 +26,7 @@ type metrics struct {
 	outcomes     *prometheus.CounterVec
 	applyErrors  *prometheus.CounterVec
 	events       prometheus.Counter
+	activations  prometheus.Counter
 	modelUpdates prometheus.Counter
 	modelSwaps   prometheus.Counter
 	experiment   *prometheus.CounterVec
@@ -68,6 +69,9 @@ func newMetrics(s *Service) *metrics {
 	}, []string{"kind"})
 	m.events = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "nextbest_events_total", Help: "Journey events accepted.",
+	})
+	m.activations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nextbest_activations_total", Help: "Activations journaled: calls that showed slots of a deferred decision for the first time.",
 	})
 	m.modelUpdates = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "nextbest_model_updates_total", Help: "Observations and reward corrections applied to the online model.",
@@ -122,7 +126,7 @@ func newMetrics(s *Service) *metrics {
 		}
 		return float64(s.journal.LastLSN())
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.applyErrors, m.events, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage, m.armCompute,
+	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.applyErrors, m.events, m.activations, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage, m.armCompute,
 		m.pzRanks, m.pzEvents, m.pzUpdates,
 		cacheHits, cacheMisses, hitRatio, lastLSN,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -176,9 +180,13 @@ func (m *metrics) decided(d *journal.Decision) {
 // own counters, which start at zero with the process.
 type stats struct {
 	// Since is the time of the first record counted (absent before any).
-	Since      time.Time                   `json:"since,omitzero"`
-	Decisions  map[string]int64            `json:"decisions_by_channel"`
-	Actions    map[string]map[string]int64 `json:"actions_by_channel"` // action → channel → count
+	Since     time.Time                   `json:"since,omitzero"`
+	Decisions map[string]int64            `json:"decisions_by_channel"`
+	Actions   map[string]map[string]int64 `json:"actions_by_channel"` // action → channel → impressions
+	// Deferred counts the decisions made with defer_activation, Activated
+	// those of them activated since, by channel
+	Deferred   map[string]int64            `json:"deferred_by_channel,omitempty"`
+	Activated  map[string]int64            `json:"activated_by_channel,omitempty"`
 	Outcomes   map[string]int64            `json:"outcomes_by_type"`
 	Events     int64                       `json:"events"`
 	Experiment map[string]map[string]int64 `json:"experiment_decisions"` // experiment → arm → count
@@ -196,7 +204,7 @@ func (s *Service) stats() (*stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	return &stats{Since: v.Since, Decisions: v.Decisions, Actions: v.Actions, Outcomes: v.Outcomes,
+	return &stats{Since: v.Since, Decisions: v.Decisions, Actions: v.Actions, Deferred: v.Deferred, Activated: v.Activated, Outcomes: v.Outcomes,
 		Events: v.Events, Experiment: v.Experiments, Fallbacks: v.Fallbacks, Degenerate: v.Degenerate, LastLSN: s.journal.LastLSN()}, nil
 }
 

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,17 +110,10 @@ func (o oaOp) concrete(path string) string {
 }
 
 // dispatch finds the route a path reaches, as Service.handle does, and
-// its key in the routes tables (the exact path or the prefix).
+// its key in the routes tables (the exact path, or the prefix and suffix).
 func dispatch(path string) (route, string, bool) {
-	if r, ok := routes[path]; ok {
-		return r, path, true
-	}
-	for _, pr := range prefixRoutes {
-		if strings.HasPrefix(path, pr.prefix) {
-			return pr.route, pr.prefix, true
-		}
-	}
-	return route{}, "", false
+	r, key, _, ok := findRoute(path)
+	return r, key, ok
 }
 
 // TestOpenAPIDocumentValid parses the document and validates it against
@@ -175,7 +169,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 		scope := r.scope
 		if scope == scopePerOperation {
-			scope = operationScope(method, o.concrete(path))
+			scope = operationScope(method)
 		}
 		if o.Scope != scope {
 			t.Errorf("%s: x-scope %q, the route needs %q", key, o.Scope, scope)
@@ -199,8 +193,8 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 	}
 	for _, pr := range prefixRoutes {
-		if !reached[pr.prefix] {
-			t.Errorf("routes under %s are not in openapi.json", pr.prefix)
+		if !reached[pr.prefix+pr.suffix] {
+			t.Errorf("routes under %s…%s are not in openapi.json", pr.prefix, pr.suffix)
 		}
 	}
 }
@@ -213,15 +207,18 @@ var oaUntriggered = map[string]string{
 	"POST /v1/outcomes 503":                                           "overload, the journal or the decision index failing",
 	"POST /v1/events 503":                                             "overload or the journal failing",
 	"GET /v1/profiles/{customer_id} 503":                              "the profile store failing",
+	"DELETE /v1/customers/{customer_id} 503":                          "the profile store or the journal failing",
 	"GET /v1/experiments 503":                                         "the aggregates store failing (cluster path)",
 	"GET /v1/stats 503":                                               "the aggregates store failing",
 	"GET /v1/audit 503":                                               "the state store failing",
 	"GET /v1/decisions/{decision_id} 503":                             "the state store failing",
+	"POST /v1/decisions/{decision_id}/activate 503":                   "overload, the journal or the decision index failing",
 	"POST /v1/profiles:batch 503":                                     "overload or the journal failing",
 	"GET /readyz 503":                                                 "starting, stopping or a journal that cannot write; diskfull_test.go",
 	"PUT /admin/shadow 503":                                           "saving the shadow failing",
 	"DELETE /admin/shadow 503":                                        "saving the shadow failing",
 	"PUT /admin/mode 503":                                             "saving the mode failing",
+	"PUT /admin/clv 503":                                              "saving the CLV model failing",
 	"PUT /admin/keys/{name} 503":                                      "saving the keys failing",
 	"DELETE /admin/keys/{name} 503":                                   "saving the keys failing",
 	"DELETE /admin/experiments/{name} 422":                            "saving the experiments failing (the admin API answers that 422, not 503)",
@@ -265,9 +262,13 @@ func TestOpenAPIConformance(t *testing.T) {
 	ops, methods, anyMethod := oaOperations(t)
 
 	dir := t.TempDir()
+	var later atomic.Int64 // moves the service's clock on (the 409 of a late activation)
 	cfg := Config{
-		DataDir: dir, Catalog: retail.Catalog, FeatureSpec: retail.FeatureSpec, Profiles: retail.Profiles,
-		Seed: 7, Now: func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }, Logger: slog.New(slog.DiscardHandler), JournalNoSync: true,
+		DataDir: dir, Catalog: retail.Catalog, FeatureSpec: oaFeatureSpec(), Profiles: retail.Profiles,
+		Seed: 7, Now: func() time.Time {
+			return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC).Add(time.Duration(later.Load()))
+		},
+		Logger: slog.New(slog.DiscardHandler), JournalNoSync: true,
 		DecisionTimeout: 5 * time.Second, Registry: dir + "/registry",
 	}
 	cfg.Auth.Keys = []APIKey{
@@ -373,6 +374,18 @@ func TestOpenAPIConformance(t *testing.T) {
 	outcome := func(extra string) string {
 		return fmt.Sprintf(`{"decision_id":%q,"action_id":%q%s}`, dec.DecisionID, dec.Actions[0].ActionID, extra)
 	}
+	// decisions whose activation is deferred, to activate
+	deferred := func(customer string) string {
+		var d struct {
+			DecisionID string `json:"decision_id"`
+		}
+		if err := json.Unmarshal(send(oaProbe{op: "POST /v1/decide", path: "/v1/decide", key: oaAllKey, ctype: js,
+			body: `{"customer_id":"` + customer + `","channel":"web","limit":3,"defer_activation":true}`, want: 200}), &d); err != nil || d.DecisionID == "" {
+			t.Fatalf("decide: %v %+v", err, d)
+		}
+		return "/v1/decisions/" + d.DecisionID + "/activate"
+	}
+	activate, late := deferred("c-0004"), deferred("c-0005")
 	keyBody := `{"sha256":"` + HashKey("new-key") + `","scopes":["decide"]}`
 	expBody := `{"name":"e1","start":"2026-11-01T00:00:00Z","primary_metric":"conversion","arms":[` +
 		`{"name":"control","policy":"promoted","share":0.5},{"name":"explore","policy":"random","share":0.5}]}`
@@ -388,6 +401,19 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /v1/decisions/{decision_id}", path: "/v1/decisions/nope", want: 404},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","request_id":"r-1"}`, want: 200},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","request_id":"r-1"}`, want: 200},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: activate, body: `{"slots":[0,2]}`, want: 200},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: activate, body: `{"slots":[2]}`, want: 200},                            // again: nothing changes
+		{op: "POST /v1/decisions/{decision_id}/activate", path: activate, ctype: js, want: 200},                                        // no body: every slot
+		{op: "POST /v1/decisions/{decision_id}/activate", path: "/v1/decisions/" + dec.DecisionID + "/activate", ctype: js, want: 200}, // not deferred
+		{op: "GET /v1/decisions/{decision_id}", path: strings.TrimSuffix(activate, "/activate"), want: 200},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: activate, body: `{"slots":[]}`, want: 400},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: activate, body: `{"slots":[-1]}`, want: 400},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: activate, body: `{"slots":[0.5]}`, want: 400},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: "/v1/decisions/%20x/activate", ctype: js, want: 400},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: "/v1/decisions/nope/activate", ctype: js, want: 404},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: late, body: `{"slots":[3]}`, want: 422},
+		{op: "POST /v1/decisions/{decision_id}/activate", path: late, ctype: js, want: 409, setup: func() { later.Store(int64(8 * 24 * time.Hour)) }},
+		{op: "GET /healthz", path: "/healthz", want: 200, setup: func() { later.Store(0) }},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web",}`, want: 400},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","limit":0}`, want: 400},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0001","channel":"web","limit":21}`, want: 400},
@@ -413,6 +439,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/c-0001", want: 200},
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/%20c-0001", want: 400},
 		{op: "GET /v1/profiles/{customer_id}", path: "/v1/profiles/c-nobody", want: 404},
+		{op: "DELETE /v1/customers/{customer_id}", path: "/v1/customers/c-0002", want: 202},
+		{op: "DELETE /v1/customers/{customer_id}", path: "/v1/customers/%20c-0002", want: 400},
+		{op: "DELETE /v1/customers/{customer_id}", path: "/v1/customers/c-nobody", want: 404},
 		{op: "GET /v1/actions", path: "/v1/actions", want: 200},
 		{op: "GET /v1/experiments", path: "/v1/experiments", want: 200},
 		{op: "GET /v1/stats", path: "/v1/stats", want: 200},
@@ -436,6 +465,11 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /admin/shadow", path: "/admin/shadow", want: 200},
 		{op: "POST /v1/decide", path: "/v1/decide", ctype: js, body: `{"customer_id":"c-0003","channel":"web","explain":true}`, want: 200}, // shadowed
 		{op: "DELETE /admin/shadow", path: "/admin/shadow", want: 200},
+		{op: "GET /admin/clv", path: "/admin/clv", want: 404},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":0.243,"alpha":4.414,"a":0.793,"b":2.426,"p":6.25,"q":3.74,"gamma":15.44}`, want: 200},
+		{op: "GET /admin/clv", path: "/admin/clv", want: 200},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":`, want: 400},
+		{op: "PUT /admin/clv", path: "/admin/clv", body: `{"r":0.243,"alpha":-4,"a":0.793,"b":2.426,"p":6.25,"q":3.74,"gamma":15.44}`, want: 422},
 		{op: "GET /admin/mode", path: "/admin/mode", want: 200},
 		{op: "PUT /admin/mode", path: "/admin/mode", body: `{"mode":"apprentice","baseline":"value","epsilon":0.1}`, want: 200},
 		{op: "PUT /admin/mode", path: "/admin/mode", body: `{"mode":"online"}`, want: 200},
@@ -639,9 +673,16 @@ func oaPersonalizerProbes() []oaProbe {
 
 // oaSaveModel saves a small ridge model for the retail spec in the
 // registry at dir, as version 1, without promoting it.
+// oaFeatureSpec is the retail spec keeping purchase histories, so that
+// the CLV model's routes can answer 200.
+func oaFeatureSpec() []byte {
+	return []byte(strings.Replace(string(retail.FeatureSpec), "  attribute_events: [profile_update]",
+		"  attribute_events: [profile_update]\n  clv: {event: purchase, amount: amount}", 1))
+}
+
 func oaSaveModel(t *testing.T, dir string) {
 	t.Helper()
-	spec, err := features.ParseSpec(retail.FeatureSpec)
+	spec, err := features.ParseSpec(oaFeatureSpec())
 	if err != nil {
 		t.Fatal(err)
 	}

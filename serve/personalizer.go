@@ -53,25 +53,25 @@ const (
 	routePZRank   = "personalizer_rank"
 	routePZEvents = "personalizer_events"
 	routePZConfig = "personalizer_config"
-	// scopePerOperation is the scope of a route whose operations need
+	// scopePerOperation is the scope of a route whose methods need
 	// different scopes (operationScope).
 	scopePerOperation = "(per operation)"
+)
+
+// The operations of an event.
+const (
+	pzReward   = "reward"
+	pzActivate = "activate"
 )
 
 // isPZPath reports whether a request path is the Personalizer-compatible
 // API's: its errors carry Personalizer's body.
 func isPZPath(p []byte) bool { return bytes.HasPrefix(p, []byte("/personalizer/")) }
 
-// operationScope is the scope of an operation of a scopePerOperation
-// route: reward is ingest, rank and activate decide, reading the
-// configuration read, changing it admin.
-func operationScope(method, path string) string {
-	switch {
-	case strings.HasSuffix(path, "/reward"):
-		return ScopeIngest
-	case strings.HasSuffix(path, "/activate"), strings.HasSuffix(path, "/rank"):
-		return ScopeDecide
-	case method == fasthttp.MethodGet || method == fasthttp.MethodHead:
+// operationScope is the scope of a method of a scopePerOperation route
+// (the Personalizer configuration's): reading needs read, changing admin.
+func operationScope(method string) string {
+	if method == fasthttp.MethodGet || method == fasthttp.MethodHead {
 		return ScopeRead
 	}
 	return ScopeAdmin
@@ -508,47 +508,44 @@ func (s *Service) pzDecide(req *pzRankRequest, multi bool, id, hash string, now 
 	return rec, nil
 }
 
-// pzEventPath parses the path of an event operation: the escaped event
-// id and the operation ("reward", "activate") after the route's prefix,
-// from the path as sent (an event id may hold an escaped slash).
-func pzEventPath(ctx *fasthttp.RequestCtx, multi bool) (id, op string, ok bool) {
+// pzEventID returns the event id of an event operation's path, from the
+// path as sent (the router's is decoded and cleaned, and an event id may
+// hold an escaped slash or dot segments): what is between the route's
+// prefix and "/"+op, unescaped.
+func pzEventID(ctx *fasthttp.RequestCtx, op string, multi bool) (string, bool) {
 	prefix := pzBase + "events/"
 	if multi {
 		prefix = pzBase + "multislot/events/"
 	}
 	raw, found := strings.CutPrefix(string(ctx.Request.URI().PathOriginal()), prefix)
 	if !found {
-		return "", "", false
+		return "", false
 	}
-	i := strings.LastIndexByte(raw, '/')
-	if i < 0 {
-		return "", "", false
+	if raw, found = strings.CutSuffix(raw, "/"+op); !found {
+		return "", false
 	}
-	id, err := url.PathUnescape(raw[:i])
-	if err != nil {
-		return "", "", false
-	}
-	return id, raw[i+1:], true
+	id, err := url.PathUnescape(raw)
+	return id, err == nil
 }
 
-// handlePZEvent answers events/{eventId}/reward and /activate (multi
+// handlePZEvent answers events/{eventId}/reward and /activate (op, multi
 // false), and their multislot/ forms.
-func (s *Service) handlePZEvent(ctx *fasthttp.RequestCtx, multi bool) {
-	id, op, ok := pzEventPath(ctx, multi)
-	if !ok || op != "reward" && op != "activate" {
-		writeError(ctx, 404, "", "", "no such endpoint: "+string(ctx.Path()))
-		return
-	}
+func (s *Service) handlePZEvent(ctx *fasthttp.RequestCtx, op string, multi bool) {
 	code := personalizer.CodeInvalidRewardRequest
-	if op == "activate" {
+	if op == pzActivate {
 		code = personalizer.CodeInvalidEventIDToActivate
+	}
+	id, ok := pzEventID(ctx, op, multi)
+	if !ok {
+		writeErr(ctx, personalizer.Errorf(code, "eventId", "is not a valid escaped path segment"))
+		return
 	}
 	if err := pzID(code, "eventId", id); err != nil {
 		writeErr(ctx, err)
 		return
 	}
 	var req pzRewardRequest
-	if op == "reward" {
+	if op == pzReward {
 		if err := decodeJSON(ctx.PostBody(), &req); err != nil {
 			writeErr(ctx, err)
 			return
@@ -578,7 +575,7 @@ func (s *Service) handlePZEvent(ctx *fasthttp.RequestCtx, multi bool) {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
-	if isMulti := len(ev.Rank.Slots) > 0; isMulti != multi && op == "reward" {
+	if isMulti := len(ev.Rank.Slots) > 0; isMulti != multi && op == pzReward {
 		want := "events/{eventId}/reward"
 		if isMulti {
 			want = "multislot/events/{eventId}/reward"
@@ -590,7 +587,7 @@ func (s *Service) handlePZEvent(ctx *fasthttp.RequestCtx, multi bool) {
 	now := s.cfg.Now().UTC()
 	var typ journal.Type
 	var live state.Live
-	if op == "activate" {
+	if op == pzActivate {
 		if !ev.Rank.Deferred || ev.Activated {
 			ctx.SetStatusCode(204) // active already: nothing to record
 			return

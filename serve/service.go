@@ -112,6 +112,13 @@ type Config struct {
 	// Experiments split customers stickily across arms (see
 	// decide.Experiment); arms with "model:N" policies need Registry.
 	Experiments []*decide.Experiment
+	// CLVModel, if set, is the CLV model at the first start (see CLVDoc);
+	// one saved through PUT /admin/clv supersedes it.
+	CLVModel *CLVDoc
+	// CORSOrigins are the web origins (scheme://host[:port]) whose pages
+	// may call the API from a browser (CORS); none: CORS is off, and no
+	// other site's page can read an answer or send a JSON write.
+	CORSOrigins []string
 	// TLSCert and TLSKey, both set, make Serve speak HTTPS with this
 	// certificate and key (PEM files).
 	TLSCert, TLSKey string
@@ -145,6 +152,12 @@ type Config struct {
 	// what the state store or the model snapshot still needs to recover.
 	// Checked every hour. Zero: the journal keeps everything.
 	JournalRetention JournalRetention
+	// ErasureDelay bounds the time from a customer's erasure (DELETE
+	// /v1/customers/{id}) to the moment no file of the journal or the
+	// state (or, on the cluster, Redis and JetStream) holds their records
+	// (default DefaultErasureDelay). Erasures are purged in groups, so a
+	// longer delay rewrites the journal less often.
+	ErasureDelay time.Duration
 	// JournalSegmentBytes is the size past which the journal starts a new
 	// segment file (default 64 MiB): retention deletes whole segments.
 	JournalSegmentBytes int64
@@ -173,6 +186,13 @@ type ModelConfig struct {
 	Shared bool `yaml:"shared"`
 	// Lambda is the ridge prior precision (default 1).
 	Lambda float64 `yaml:"lambda"`
+	// Positions are the examination factors of the position model for
+	// multi-slot decisions (logs.PositionModel; slot 0's is 1, later slots
+	// take the last): the online model learns each shown action's row
+	// scaled by its slot's factor, as `nextbest train --positions` does.
+	// Estimate them with `nextbest train --positions estimate` (it prints
+	// them). None: every slot learns as slot 0.
+	Positions []float64 `yaml:"positions"`
 }
 
 // PersonalizerConfig configures the Personalizer-compatible namespace's
@@ -230,6 +250,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Explorer == (decide.Explorer{}) {
 		c.Explorer = DefaultExplorer()
+	}
+	if c.ErasureDelay < 0 {
+		return fmt.Errorf("serve: erasure delay %v must not be negative", c.ErasureDelay)
+	}
+	if c.ErasureDelay == 0 {
+		c.ErasureDelay = DefaultErasureDelay
 	}
 	if c.ExperimentsTTL == 0 {
 		c.ExperimentsTTL = 10 * time.Second
@@ -294,6 +320,8 @@ type Service struct {
 	shadowStore liveDocStore
 	mode        atomic.Pointer[modeRuntime]
 	modeStore   liveDocStore
+	clvDoc      atomic.Pointer[CLVDoc]
+	clvStore    liveDocStore
 	// the Personalizer-compatible namespace (personalizer.go): its live
 	// configuration, where it is kept, its learner, its event index, and
 	// the event ids being ranked
@@ -322,12 +350,19 @@ type Service struct {
 
 	actionsJSON []byte
 	work        sync.Pool
+	corsAllowed map[string]bool // nil: CORS off
 
 	// contacts holds the contact reservations of decisions not yet
 	// applied
 	contacts Contacts
 	*admission
 	logLimit *logthrottle.Throttle // repeating ERROR lines, one per key every 10s
+
+	// the eraser (erasure.go): what redacts the journal, one purge at a
+	// time, and the kick an erasure gives it
+	redactor  Redactor
+	purgeMu   sync.Mutex
+	eraseKick chan struct{}
 
 	ready     atomic.Bool
 	stopLearn context.CancelFunc
@@ -354,7 +389,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}
 	// s is local, not the named result: the result is nil on error, and
 	// the cleanup below closes whatever part of s was opened.
-	s := &Service{cfg: cfg, log: cfg.Logger}
+	s := &Service{cfg: cfg, log: cfg.Logger, eraseKick: make(chan struct{}, 1)}
 	s.background, s.stopBg = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -431,8 +466,14 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	applyErrs := newApplyErrors(s.metrics.applyErrors, s.log)
+	var positions *logs.PositionModel
+	if len(cfg.Model.Positions) > 0 {
+		if positions, err = logs.NewPositionModel(cfg.Model.Positions); err != nil {
+			return nil, fmt.Errorf("model.positions: %w", err)
+		}
+	}
 	if s.learner, err = online.New(online.Config{
-		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index,
+		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index, Positions: positions,
 		DefaultReward: cfg.DefaultReward, From: from,
 		PublishEvery: cfg.PublishEvery, SnapshotPath: snapPath, SnapshotEvery: cfg.SnapshotEvery,
 		Skips: applyErrs, OnUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) }, Logger: s.log,
@@ -536,6 +577,12 @@ func Open(cfg Config) (_ *Service, err error) {
 	s.bgTasks.Go(func() {
 		s.every(time.Hour, "cannot sweep the decision index", func() error { return s.sweep(s.cfg.Now()) })
 	})
+	if s.jrnl != nil {
+		s.redactor = embeddedRedactor{s.jrnl}
+	} else if s.node != nil {
+		s.redactor = s.node
+	}
+	s.bgTasks.Go(s.eraser)
 	if r := cfg.JournalRetention; (r.MaxAge > 0 || r.MaxBytes > 0) && s.jrnl != nil {
 		s.bgTasks.Go(func() {
 			s.every(time.Hour, "journal retention", func() error { _, err := s.RetainJournal(); return err })
@@ -553,7 +600,13 @@ func Open(cfg Config) (_ *Service, err error) {
 	if err := s.openKeys(); err != nil {
 		return nil, err
 	}
+	if err := s.openCLV(); err != nil {
+		return nil, err
+	}
 	if err := s.openPersonalizer(); err != nil {
+		return nil, err
+	}
+	if s.corsAllowed, err = corsOrigins(cfg.CORSOrigins); err != nil {
 		return nil, err
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {

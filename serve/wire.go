@@ -37,6 +37,9 @@ type decideRequest struct {
 	Limit      *int           `json:"limit"`
 	RequestID  string         `json:"request_id"`
 	Explain    bool           `json:"explain"`
+	// DeferActivation: the actions are not shown yet; the channel
+	// activates what it shows (POST /v1/decisions/{id}/activate)
+	DeferActivation bool `json:"defer_activation"`
 }
 
 // outcomeRequest is the body of POST /v1/outcomes.
@@ -66,7 +69,10 @@ type decideResponse struct {
 	Experiment *experimentWire `json:"experiment,omitempty"`
 	Actions    []actionWire    `json:"actions"`
 	Fallback   bool            `json:"fallback"`
-	Explain    json.RawMessage `json:"explain,omitempty"`
+	// DeferActivation echoes the request's: the decision awaits its
+	// activation
+	DeferActivation bool            `json:"defer_activation,omitempty"`
+	Explain         json.RawMessage `json:"explain,omitempty"`
 }
 
 type experimentWire struct {
@@ -90,7 +96,8 @@ type explanationWire struct {
 // newDecideResponse is the answer to decision d, for encoding/json (the
 // explain variant).
 func newDecideResponse(d *journal.Decision) decideResponse {
-	resp := decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, Actions: make([]actionWire, 0, len(d.Actions))}
+	resp := decideResponse{DecisionID: d.DecisionID, Policy: d.Policy, Fallback: d.Fallback, DeferActivation: d.DeferActivation,
+		Actions: make([]actionWire, 0, len(d.Actions))}
 	if d.Experiment != nil {
 		resp.Experiment = &experimentWire{Name: d.Experiment.Name, Arm: d.Experiment.Arm}
 	}
@@ -131,6 +138,9 @@ func appendDecideResponse(b []byte, d *journal.Decision) []byte {
 	}
 	b = append(b, `],"fallback":`...)
 	b = strconv.AppendBool(b, d.Fallback)
+	if d.DeferActivation {
+		b = append(b, `,"defer_activation":true`...)
+	}
 	return append(b, '}')
 }
 

@@ -42,6 +42,8 @@ const (
 	volumeExperiments = "experiments" // v/experiments/<experiment>/<arm>
 	volumeFallbacks   = "fallbacks"   // v/fallbacks/<experiment>/<arm>
 	volumeDegenerate  = "degenerate"  // v/degenerate/<experiment>/<arm>
+	volumeDeferred    = "deferred"    // v/deferred/<channel>
+	volumeActivated   = "activated"   // v/activated/<channel>
 	keySince          = prefixVolume + "since"
 )
 
@@ -51,12 +53,19 @@ const (
 type Volume struct {
 	// Since is the time of the first record counted.
 	Since time.Time
-	// Decisions counts decisions by channel; Actions the actions they
-	// returned, by action and channel; Experiments the decisions made in
-	// an experiment, by experiment and arm.
+	// Decisions counts decisions by channel; Actions the actions shown,
+	// by action and channel (every returned action of a decision made
+	// without defer_activation, the activated slots of one made with it:
+	// the impressions); Experiments the decisions made (deferred ones:
+	// activated) in an experiment, by experiment and arm.
 	Decisions   map[string]int64
 	Actions     map[string]map[string]int64
 	Experiments map[string]map[string]int64
+	// Deferred counts the decisions made with defer_activation, by
+	// channel, and Activated those of them activated since (their first
+	// activation counted).
+	Deferred  map[string]int64
+	Activated map[string]int64
 	// Fallbacks counts the experiment decisions that fell back to the
 	// value ranking (the arm's model failed: a non-finite score, a
 	// timeout; or the profile store was down), by experiment and arm: how
@@ -130,7 +139,7 @@ func scanError(what string, err error) error {
 // Volume returns the volume counters as of the last applied batch. Errors
 // wrap ErrUnavailable or ErrCorrupt.
 func (s *Store) Volume() (*Volume, error) {
-	v := &Volume{Decisions: map[string]int64{}, Actions: map[string]map[string]int64{},
+	v := &Volume{Decisions: map[string]int64{}, Actions: map[string]map[string]int64{}, Deferred: map[string]int64{}, Activated: map[string]int64{},
 		Experiments: map[string]map[string]int64{}, Fallbacks: map[string]map[string]int64{}, Degenerate: map[string]map[string]int64{}, Outcomes: map[string]int64{}}
 	nested := func(m map[string]map[string]int64, a, b string, n int64) {
 		if m[a] == nil {
@@ -158,6 +167,10 @@ func (s *Store) Volume() (*Volume, error) {
 		switch {
 		case parts[0] == volumeDecisions && len(parts) == 2:
 			v.Decisions[parts[1]] = n
+		case parts[0] == volumeDeferred && len(parts) == 2:
+			v.Deferred[parts[1]] = n
+		case parts[0] == volumeActivated && len(parts) == 2:
+			v.Activated[parts[1]] = n
 		case parts[0] == volumeActions && len(parts) == 3:
 			nested(v.Actions, parts[1], parts[2], n)
 		case parts[0] == volumeExperiments && len(parts) == 3:
@@ -216,6 +229,7 @@ type aggregates struct {
 	// scratch
 	ck  []counterKey
 	chg []groupChange
+	all []int
 }
 
 // groupRef names the sums of group g of experiment exp.
@@ -322,47 +336,124 @@ type expDecision struct {
 	outcome    bool // an outcome was joined
 }
 
-// decision counts decision d (record at time at) and adds it to its
-// experiment's sums.
+// decision counts decision d (record at time at) and, unless it was
+// made with defer_activation (its activation shows it: activation),
+// shows it whole: its actions and its experiment's sums.
 func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
+	if d.DeferActivation {
+		return g.change(d, at, true, nil, false, nil)
+	}
+	all := g.all[:0]
+	for i := range d.Actions {
+		all = append(all, i)
+	}
+	g.all = all[:0]
+	return g.change(d, at, true, all, true, nil)
+}
+
+// activation counts what an activation (record at time at) of deferred
+// decision d shows: the slots fresh, shown for the first time, with what
+// their outcomes held back (held, per slot of d); first says it is d's
+// first activation, which adds d to its experiment's sums.
+func (g *aggregates) activation(d *journal.Decision, fresh []int, first bool, held []slotActivation, at time.Time) error {
+	return g.change(d, at, false, fresh, first, held)
+}
+
+// change counts decision d (record at time at): the decision itself if
+// decided (its record is applied), the actions of its slots shown, and,
+// if first (it is shown for the first time), its experiment decision;
+// held, if not nil, is what the shown slots' outcomes held back until
+// they were shown (their experiment values).
+func (g *aggregates) change(d *journal.Decision, at time.Time, decided bool, shown []int, first bool, held []slotActivation) error {
 	// everything the record changes, read first
-	keys := append(g.ck[:0], counterKey{volumeDecisions, d.Channel, ""})
-	for _, a := range d.Actions {
-		keys = append(keys, counterKey{volumeActions, a.ActionID, d.Channel})
+	keys := g.ck[:0]
+	if decided {
+		keys = append(keys, counterKey{volumeDecisions, d.Channel, ""})
+		if d.DeferActivation {
+			keys = append(keys, counterKey{volumeDeferred, d.Channel, ""})
+		}
+	} else if first {
+		keys = append(keys, counterKey{volumeActivated, d.Channel, ""})
+	}
+	for _, s := range shown {
+		keys = append(keys, counterKey{volumeActions, d.Actions[s].ActionID, d.Channel})
 	}
 	g.ck = keys[:0] // kept for the next record; this one's stay in keys
 	var (
 		unit     *experiment.Unit
-		ed       experiment.Decision
+		rec      *expDecision
 		unitKey  string
 		exp, arm string
 	)
 	changes := g.chg[:0]
-	if e := d.Experiment; e != nil {
+	if e := d.Experiment; e != nil && (first || len(shown) > 0) {
 		exp, arm = e.Name, e.Arm
-		keys = append(keys, counterKey{volumeExperiments, exp, arm})
-		if d.Fallback {
-			keys = append(keys, counterKey{volumeFallbacks, exp, arm})
+		if first {
+			keys = append(keys, counterKey{volumeExperiments, exp, arm})
+			if d.Fallback {
+				keys = append(keys, counterKey{volumeFallbacks, exp, arm})
+			}
+			if d.Degenerate {
+				keys = append(keys, counterKey{volumeDegenerate, exp, arm})
+			}
+			rec = &expDecision{experiment: exp, customer: d.CustomerID, dec: experiment.DecisionOf(d, time.UTC)}
+		} else {
+			r, err := g.expDecision(prefixExpDecision + d.DecisionID)
+			if err != nil {
+				return err
+			}
+			if r != nil { // else swept: its sums take nothing more
+				next := *r
+				next.actions = slices.Clone(r.actions)
+				rec = &next
+			}
 		}
-		if d.Degenerate {
-			keys = append(keys, counterKey{volumeDegenerate, exp, arm})
+	}
+	if rec != nil {
+		// the decision (when first shown) and what its newly shown slots'
+		// outcomes held back
+		var dn, dOut int64
+		var dy experiment.Values
+		if first {
+			dn = 1
 		}
-		ed = experiment.DecisionOf(d, time.UTC)
-		unitKey = unitKeyOf(exp, d.CustomerID)
-		u, err := g.unit(unitKey)
-		if err != nil {
-			return err
+		converted, outcome := false, false
+		for _, s := range shown {
+			rec.actions = append(rec.actions, d.Actions[s].ActionID)
+			if held == nil {
+				continue
+			}
+			h := &held[s]
+			dy[1] += h.y[1]
+			dy[2] += h.y[2]
+			converted = converted || h.converted()
+			outcome = outcome || h.outcome
 		}
-		unit = cloneUnit(u)
-		unit.Change(&ed, 1, &experiment.Values{}, 0, func(gr experiment.Group, s *experiment.Sums) {
-			changes = append(changes, groupChange{groupRef{exp, gr}, *s})
-		})
-		g.chg = changes[:0]
-		if err := g.loadSums(changes); err != nil {
-			return err
+		if converted && !rec.converted {
+			dy[0], rec.converted = 1, true
 		}
-		if err := g.loadSpan(spanRef{exp, arm}); err != nil {
-			return err
+		if outcome && !rec.outcome {
+			dOut, rec.outcome = 1, true
+		}
+		if dn != 0 || dy != (experiment.Values{}) || dOut != 0 {
+			unitKey = unitKeyOf(rec.experiment, rec.customer)
+			u, err := g.unit(unitKey)
+			if err != nil {
+				return err
+			}
+			unit = cloneUnit(u)
+			unit.Change(&rec.dec, dn, &dy, dOut, func(gr experiment.Group, s *experiment.Sums) {
+				changes = append(changes, groupChange{groupRef{rec.experiment, gr}, *s})
+			})
+			g.chg = changes[:0]
+			if err := g.loadSums(changes); err != nil {
+				return err
+			}
+		}
+		if first {
+			if err := g.loadSpan(spanRef{exp, arm}); err != nil {
+				return err
+			}
 		}
 	}
 	if err := g.loadCounts(keys); err != nil {
@@ -377,25 +468,25 @@ func (g *aggregates) decision(d *journal.Decision, at time.Time) error {
 		g.add1(k)
 	}
 	g.count(at)
-	if unit == nil {
+	if rec == nil {
 		return nil
 	}
-	g.units[unitKey], g.dirty[unitKey] = unit, true
-	g.add(changes)
-	sp := g.spans[spanRef{exp, arm}]
-	if sp.from.IsZero() || d.Time.Before(sp.from) {
-		sp.from = d.Time
+	if unit != nil {
+		g.units[unitKey], g.dirty[unitKey] = unit, true
+		g.add(changes)
 	}
-	if d.Time.After(sp.to) {
-		sp.to = d.Time
-	}
-	sp.dirty = true
-	g.spans[spanRef{exp, arm}] = sp
-	if len(d.Actions) > 0 { // else no outcome can name it
-		rec := &expDecision{experiment: exp, customer: d.CustomerID, dec: ed}
-		for _, a := range d.Actions {
-			rec.actions = append(rec.actions, a.ActionID)
+	if first {
+		sp := g.spans[spanRef{exp, arm}]
+		if sp.from.IsZero() || d.Time.Before(sp.from) {
+			sp.from = d.Time
 		}
+		if d.Time.After(sp.to) {
+			sp.to = d.Time
+		}
+		sp.dirty = true
+		g.spans[spanRef{exp, arm}] = sp
+	}
+	if len(rec.actions) > 0 { // else no outcome can name it
 		g.decs[prefixExpDecision+d.DecisionID] = rec
 		g.dirty[prefixExpDecision+d.DecisionID] = true
 	}
@@ -596,6 +687,10 @@ func (g *aggregates) loadSpan(r spanRef) error {
 
 func (g *aggregates) unit(key string) (*experiment.Unit, error) {
 	if u, ok := g.units[key]; ok {
+		if u == nil { // erased in this batch (forgetUnit): a new one
+			u = new(experiment.Unit)
+			g.units[key] = u
+		}
 		return u, nil
 	}
 	v, err := g.get(key)

@@ -216,6 +216,8 @@ func TestVolume(t *testing.T) {
 		Experiments: map[string]map[string]int64{expName: {"control": 3, "treatment": 3}},
 		Fallbacks:   map[string]map[string]int64{},
 		Degenerate:  map[string]map[string]int64{},
+		Deferred:    map[string]int64{},
+		Activated:   map[string]int64{},
 		// conversion: o-1 once, d3's for the action it returned (its
 		// other is for an action d3 did not return: it counts for
 		// nothing, as in logs.Join); revenue: d1, d2 (late), d6

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"nextbest/decide"
+	"nextbest/experiment"
 	"nextbest/features"
 	"nextbest/journal"
 	"nextbest/kv"
@@ -25,11 +26,12 @@ import (
 // so that the applier need not decode the payload again. It is never
 // persisted: on replay, records arrive without it.
 type Live struct {
-	// Decision, Outcome or Event is the record's payload, decoded: the
-	// one of its type.
-	Decision *journal.Decision
-	Outcome  *journal.Outcome
-	Event    *journal.Event
+	// Decision, Outcome, Event or Activation is the record's payload,
+	// decoded: the one of its type.
+	Decision   *journal.Decision
+	Outcome    *journal.Outcome
+	Event      *journal.Event
+	Activation *journal.Activation
 	// PersonalizerRank, PersonalizerReward or PersonalizerActivate is the
 	// payload of a record of the Personalizer-compatible namespace.
 	PersonalizerRank     *journal.PersonalizerRank
@@ -41,7 +43,8 @@ type Live struct {
 	X    []float64
 	Acts []int
 	// Reservation is the contact reservation of the decision's capped
-	// actions, released (Contacts.Commit) when the decision is applied.
+	// actions (of an activation's newly shown ones), released
+	// (Contacts.Commit) when the record is applied.
 	Reservation *Reservation
 	// ID identifies the record for an appender that de-duplicates records
 	// (the cluster path's JetStream journal: a record appended twice under
@@ -52,8 +55,8 @@ type Live struct {
 
 // RecordID is the record's identity for an appender that de-duplicates
 // records: ID when set; for a decision, its request (a retry of the
-// request, on any instance, is the same record) or else its id; "" when
-// the record has no identity beyond itself. It is computed only by such
+// request, on any instance, is the same record) or else its id; for an
+// activation, its id; "" when the record has no identity beyond itself. It is computed only by such
 // an appender, off the embedded path.
 func (l *Live) RecordID() string {
 	switch d := l.Decision; {
@@ -63,13 +66,15 @@ func (l *Live) RecordID() string {
 		return "r/" + d.CustomerID + "/" + d.RequestID
 	case d != nil:
 		return "d/" + d.DecisionID
+	case l.Activation != nil:
+		return "a/" + l.Activation.ActivationID
 	}
 	return ""
 }
 
-// Reservation names the contact impressions a decision reserved before
-// its record is applied. Customer and Decision (the decision's id)
-// identify it; ID and Shard are the in-memory ledger's own numbering and
+// Reservation names the contact impressions a decision (or an
+// activation) reserved before its record is applied. Customer and
+// Decision (the decision's id, or the activation's) identify it; ID and Shard are the in-memory ledger's own numbering and
 // partition of the customer (serve's contact ledger), opaque to the
 // applier.
 type Reservation struct {
@@ -103,7 +108,7 @@ type LearnKind uint8
 
 // Kinds of learning work.
 const (
-	LearnImpression LearnKind = iota // a decision's returned actions were shown
+	LearnImpression LearnKind = iota // a decision's returned actions (an activation's slots) were shown
 	LearnReward                      // an outcome changed an action's learning reward
 	// LearnPersonalizerShown: a slot of a Personalizer event became
 	// active (its rank call, or its activation); its chosen action is
@@ -120,6 +125,9 @@ type LearnItem struct {
 	Kind LearnKind
 	// Decision is the decision shown (LearnImpression), when X is nil.
 	Decision *journal.Decision
+	// Slots, if not nil, are the slots of Decision shown (an activation's
+	// newly shown ones); nil: every returned action.
+	Slots []int
 	// X and Acts are the rows and catalog indices of the returned actions
 	// (LearnImpression), when the decide handler had them.
 	X    []float64
@@ -219,7 +227,11 @@ type Applier struct {
 	work    []LearnItem
 	pzWork  []LearnItem   // the Personalizer learner's
 	resv    []Reservation // the current batch's contact reservations
+	slots   []int         // scratch: an activation's slots
 	agg     *aggregates   // the batch's experiment sums and volume counters
+	// the customers erased in the current batch (applyErasure)
+	erased    []string
+	erasedNow map[string]bool
 }
 
 // NewApplier returns the applier of st, reading the LSN st has applied.
@@ -235,6 +247,8 @@ func NewApplier(st *Store, cfg ApplierConfig) (*Applier, error) {
 		changed: make(map[string]*features.Profile),
 		seen:    make(map[string][]byte),
 		agg:     newAggregates(st),
+
+		erasedNow: make(map[string]bool),
 	}
 	v, err := st.get(keyApplied)
 	if err != nil {
@@ -357,6 +371,8 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	a.work = a.work[:0]
 	a.pzWork = a.pzWork[:0]
 	a.resv = a.resv[:0]
+	a.erased = a.erased[:0]
+	clear(a.erasedNow)
 	a.agg.reset()
 	applied := a.applied.Load()
 	last := applied
@@ -392,9 +408,15 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 			if write {
 				err = a.applyEvent(r, &l)
 			}
+		case journal.TypeActivation:
+			err = a.applyActivation(b, r, &l, write)
 		case journal.TypeAudit:
 			if write {
 				b.Set(fmt.Sprintf("%s%016x", prefixAudit, r.LSN), r.Payload)
+			}
+		case journal.TypeErasure:
+			if write {
+				err = a.applyErasure(b, r)
 			}
 		case journal.TypePersonalizerRank:
 			err = a.applyPersonalizerRank(b, r, &l, write)
@@ -437,7 +459,14 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	}
 	b.Set(keyApplied, binary.BigEndian.AppendUint64(nil, last))
 	// the batch's contact reservations turn into profile impressions here
-	commit := func() error { return a.st.profiles.Commit(b, a.order) }
+	// the customers erased in the batch, unless they came back after it
+	deleted := a.erased[:0:0]
+	for _, c := range a.erased {
+		if _, back := a.changed[c]; !back {
+			deleted = append(deleted, c)
+		}
+	}
+	commit := func() error { return a.st.profiles.CommitDeleting(b, a.order, deleted) }
 	var err error
 	if a.cfg.Contacts != nil {
 		err = a.cfg.Contacts.Commit(a.resv, commit)
@@ -477,9 +506,12 @@ func (a *Applier) profile(id string, at time.Time) (*features.Profile, error) {
 	if p, ok := a.changed[id]; ok {
 		return p, nil
 	}
-	p, err := a.st.profiles.Get(id)
-	if err != nil {
-		return nil, err
+	var p *features.Profile
+	if !a.erasedNow[id] { // erased earlier in the batch: a new customer
+		var err error
+		if p, err = a.st.profiles.Get(id); err != nil {
+			return nil, err
+		}
 	}
 	if p == nil {
 		p = a.cfg.Spec.NewProfile(id, at)
@@ -521,8 +553,9 @@ func (a *Applier) applyDecision(b kv.Batch, r *journal.Record, l *Live, write bo
 			b.Set(prefixRequest+d.CustomerID+"/"+d.RequestID, []byte(d.DecisionID))
 		}
 	}
-	if len(d.Actions) == 0 {
-		// nothing shown: no impression, no outcome possible
+	if len(d.Actions) == 0 || d.DeferActivation {
+		// nothing shown (yet: a deferred decision's slots are shown by
+		// its activation, applyActivation): no impression, no learning
 		if write {
 			return a.agg.decision(d, r.Time)
 		}
@@ -580,10 +613,27 @@ func (a *Applier) applyOutcome(b kv.Batch, r *journal.Record, l *Live, write boo
 	// nothing, as in logs.Join (NotShown): not the profile, not the sums,
 	// not the learner, and it takes no outcome_id. The handler refuses
 	// such outcomes; a replayed journal may hold them.
-	if shown, err := a.shown(o.DecisionID, o.ActionID); err != nil {
+	ret, err := a.returned(o.DecisionID, o.ActionID)
+	if err != nil {
 		return err
-	} else if !shown {
+	}
+	if ret.slot < 0 {
 		return nil
+	}
+	// An outcome for a slot of a deferred decision not yet activated is
+	// kept (de-duplicated, aggregated) but held back: what it changes in
+	// the profile, the experiment's sums and the learner waits in the
+	// decision's activation entry for the activation (applyActivation).
+	var ac *activation
+	held := false
+	if ret.deferred {
+		if ac, err = a.activation(o.DecisionID, ret.actions); err != nil {
+			return err
+		}
+		// (a slot activated after r: a replay below the applied LSN, for
+		// the learner, of an outcome the activation already counted)
+		sl := ac.slots[ret.slot]
+		held = sl.lsn == 0 || sl.lsn > r.LSN
 	}
 	k := keysOf(o.DecisionID, o.ActionID, o.Type, o.OutcomeID)
 	if k.id != "" {
@@ -609,7 +659,7 @@ func (a *Applier) applyOutcome(b kv.Batch, r *journal.Record, l *Live, write boo
 		}
 	}
 	var p *features.Profile
-	if write {
+	if write && !held {
 		var err error
 		if p, err = a.profile(o.CustomerID, o.Time); err != nil {
 			return &ApplyError{KindState, err}
@@ -638,9 +688,10 @@ func (a *Applier) applyOutcome(b kv.Batch, r *journal.Record, l *Live, write boo
 		}
 	}
 
-	// the volume counters and, for an experiment decision, its sums
+	// the volume counters and, for an experiment decision, its sums (held
+	// back until the slot is shown)
 	if write {
-		if err := a.agg.outcome(o, t, learn, delta, r.Time); err != nil {
+		if err := a.agg.outcome(o, t, learn && !held, delta, r.Time); err != nil {
 			return err
 		}
 	}
@@ -660,12 +711,30 @@ func (a *Applier) applyOutcome(b kv.Batch, r *journal.Record, l *Live, write boo
 		case len(entries) == 0 || (learn && (delta != 0 || prev.N == 0) && len(entries) < maxOutcomeEntries && entries[len(entries)-1].lsn < r.LSN):
 			a.set(b, k.typ, encodeEntries(append(entries, outcomeEntry{lsn: r.LSN, agg: next.Reward})))
 		}
-		if p.LSN < r.LSN {
+		switch {
+		case held:
+			sl := &ac.slots[ret.slot]
+			if t.Converts(o.Reward) {
+				sl.conversions++
+				sl.lastConversion = later(sl.lastConversion, o.Time)
+			}
+			sl.lastOutcome = later(sl.lastOutcome, o.Time)
+			if learn {
+				dy, _ := experiment.OutcomeChange(t, o.Reward, delta, sl.converted())
+				for m := range dy {
+					sl.y[m] += dy[m]
+				}
+				sl.outcome = true
+			}
+		case p.LSN < r.LSN:
 			features.RecordOutcome(p, o.ActionID, t.Converts(o.Reward), o.Time)
 			p.LSN = r.LSN
 		}
 	}
 	if !learn {
+		if write && held {
+			a.set(b, prefixActivation+o.DecisionID, encodeActivation(ac))
+		}
 		return nil
 	}
 	// the action's first learned outcome replaces the default reward (its
@@ -678,6 +747,14 @@ func (a *Applier) applyOutcome(b kv.Batch, r *journal.Record, l *Live, write boo
 		firstAny = true
 	case actionKey != nil:
 		firstAny = firstLSNOf(actionKey) == r.LSN
+	}
+	if held {
+		// learned once, when the slot is shown
+		if write {
+			ac.slots[ret.slot].learn += logs.ActionDelta(delta, a.cfg.DefaultReward, firstAny)
+			a.set(b, prefixActivation+o.DecisionID, encodeActivation(ac))
+		}
+		return nil
 	}
 	if !a.learns(r.LSN) {
 		return nil
@@ -698,38 +775,61 @@ func (a *Applier) get(key string) ([]byte, error) {
 	return a.st.get(key)
 }
 
-// shown reports whether decision id returned action, true when the
-// index does not hold the decision (an outcome for a decision the journal
-// lacks is ruled on elsewhere, as before this check).
-func (a *Applier) shown(id, action string) (bool, error) {
+// returnedAction is where an outcome's action stands in its decision.
+type returnedAction struct {
+	// slot is the action's slot, -1 if the decision did not return it
+	slot int
+	// deferred: the decision was made with defer_activation; actions is
+	// how many it returned
+	deferred bool
+	actions  int
+}
+
+// returned finds action among decision id's returned actions; a decision
+// the index does not hold is taken as returning it in slot 0, made
+// without defer_activation (an outcome for a decision the journal lacks
+// is ruled on elsewhere, as before this check).
+func (a *Applier) returned(id, action string) (returnedAction, error) {
 	v, err := a.get(prefixDecision + id)
 	if err != nil {
-		return false, &ApplyError{KindState, err}
+		return returnedAction{}, &ApplyError{KindState, err}
 	}
 	if v == nil {
-		return true, nil
+		return returnedAction{}, nil
 	}
 	var d decisionActions
 	if err := json.Unmarshal(v, &d); err != nil {
-		return false, &ApplyError{KindDecode, fmt.Errorf("decision %s of an outcome: %w: %w", id, journal.ErrBadPayload, err)}
+		return returnedAction{}, &ApplyError{KindDecode, fmt.Errorf("decision %s of an outcome: %w: %w", id, journal.ErrBadPayload, err)}
 	}
-	for _, x := range d.Actions {
+	out := returnedAction{slot: -1, deferred: d.DeferActivation, actions: len(d.Actions)}
+	for i, x := range d.Actions {
 		if x.ActionID == action {
-			return true, nil
+			out.slot = i
+			break
 		}
 	}
-	return false, nil
+	return out, nil
 }
 
 // decisionActions is the part of a decision's payload (journal.Decision)
-// that shown reads: the returned actions' ids. Decoding only them spares
-// the apply goroutine the decision's context and profile maps, once per
-// outcome. (The payloads in the index are records the applier decoded
-// whole when it applied them.)
+// that returned reads: the returned actions' ids and whether their
+// activation was deferred. Decoding only them spares the apply goroutine
+// the decision's context and profile maps, once per outcome. (The
+// payloads in the index are records the applier decoded whole when it
+// applied them.)
 type decisionActions struct {
 	Actions []struct {
 		ActionID string `json:"action_id"`
 	} `json:"actions"`
+	DeferActivation bool `json:"defer_activation"`
+}
+
+// later returns the later of t and u.
+func later(t, u time.Time) time.Time {
+	if u.After(t) {
+		return u
+	}
+	return t
 }
 
 // set writes key in the batch and remembers it for the rest of the batch

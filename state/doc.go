@@ -7,7 +7,7 @@
 //
 // # Data flow
 //
-//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ e/ u/ x/ v/ a/ z/ m/)
+//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ s/ e/ u/ x/ v/ a/ y/ z/ m/)
 //	(durable batch,                 │
 //	 live values)                   ├──Learn──▶ Learner (online.Learner)
 //	                                └──Learn──▶ Personalizer learner (online.Personalizer)
@@ -29,11 +29,29 @@
 // decision's values) and the volume counters, so the dashboard's figures
 // are as durable as the applied LSN and need no scan of the journal.
 //
+// # Activation
+//
+// A decision made with defer_activation is journaled and indexed (d/, r/)
+// when it is made, and counted as a decision made (v/decisions,
+// v/deferred), but its slots are not impressions until an activation
+// record shows them: then, and only for the slots shown, the profile
+// records the impressions (what contact limits count), the volume
+// counters count the actions, the experiment counts the decision (its
+// first activation) and the learner learns the rows. Its outcomes are
+// de-duplicated and aggregated (o/) as they arrive; what they change in
+// the profile, the experiment's values and the learning reward is held in
+// the decision's s/ entry until their slot is shown, and counted then,
+// once. A deferred decision never activated changes none of these. An
+// activation past the decision's attribution window, of a decision made
+// without defer_activation, or of slots already shown changes nothing
+// (logs.ActivationCounts; logs.Join applies the same rule).
+//
 // # Where things live
 //
 //	key                           written by              read by
-//	p/<customer_id>               Applier (decisions:     serve (decide, GET /v1/profiles),
-//	                              impressions; outcomes:  Applier
+//	p/<customer_id>               Applier (decisions and  serve (decide, GET /v1/profiles),
+//	                              activations:            Applier
+//	                              impressions; outcomes:
 //	                              conversions; events:
 //	                              counters), seed (Load)
 //	d/<decision_id>               Applier (every          Decision: serve (outcomes,
@@ -45,6 +63,9 @@
 //	o/<decision_id>/<action_id>/<type>   de-duplication   outcome, type aggregates);
 //	o/<decision_id>//<outcome_id>        and aggregates)  OutcomeFirstLSN: serve (outcomes
 //	                                                      answer a duplicate)
+//	s/<decision_id>               Applier (a deferred     Activation: serve (activate,
+//	                              decision's outcomes     GET /v1/decisions); Applier
+//	                              and activations)        (what its slots held back)
 //	e/<exp>/<arm>/<dim>/<value>   Applier (experiment     Experiment: serve
 //	e/<exp>/<arm>/span            decisions; their        (GET /v1/experiments →
 //	                              attributed outcomes)    experiment.Analyze)
@@ -57,6 +78,9 @@
 //	                              applied)
 //	a/<LSN, 16 hex digits>        Applier (audit records: Audit: serve (GET /v1/audit)
 //	                              their journal payload)
+//	y/<customer_id>               Applier (an erasure:    Decision (hides the customer's
+//	                              erasure.Pending);       decisions), PendingErasures (the
+//	                              FinishErasure deletes   eraser: serve.PurgeErasures)
 //	z/e/<event_id>                Applier (Personalizer   PersonalizerEvent: serve (rank
 //	                              rank calls: LSN and     replays an event id, reward and
 //	                              payload)                activate find it), the Applier
@@ -66,10 +90,19 @@
 //	m/applied                     Applier (every batch)   NewApplier (where CatchUp starts)
 //	m/seeded                      MarkSeeded              Seeded (serve loads the seed once)
 //
-// Sweep deletes the d/, r/, o/ and x/ entries of decisions older than
-// the retention (decision ids begin with their time, so d/, o/ and x/ go
-// by key range), and the z/ entries of Personalizer events ranked before
-// it (by their time index, z/t/); the journal keeps every record. The sums, units and
+// An erasure record (package erasure) deletes the customer's p/ and u/
+// keys in its batch and sets y/; FinishErasure, once the journal is
+// redacted, deletes their decisions' d/, x/, o/, s/ and r/ keys and the
+// y/ mark, and Compact makes the engine's files forget them (Pebble:
+// flush, compact the whole key range, rotate the manifest past the old
+// tables' boundary keys). The Personalizer namespace's events name no
+// customer (z/).
+//
+// Sweep deletes the d/, r/, o/, x/ and s/ entries of decisions older
+// than the retention (decision ids begin with their time, so d/, o/, x/
+// and s/ go by key range), and the z/ entries of Personalizer events
+// ranked before it (by their time index, z/t/); the journal keeps every
+// record. The sums, units and
 // counters stay: they are what the journal added up to.
 //
 // # The Personalizer-compatible namespace

@@ -11,7 +11,8 @@ import (
 )
 
 // The decision index (d/), the outcome de-duplication keys (o/), the
-// experiment decisions' records (x/) and the request-id index (r/) are
+// experiment decisions' records (x/), the deferred decisions' activations
+// (s/) and the request-id index (r/) are
 // needed only while outcomes can still arrive for a decision. Decision ids begin with their time in milliseconds (48
 // bits, hex: serve's newDecisionID), so everything older than the
 // retention is one key range per prefix. The journal keeps every record;
@@ -20,7 +21,7 @@ import (
 // retainedByTime are the prefixes of the keys kept only for the
 // retention, swept by decision time; the request-id keys (prefixRequest)
 // go with them.
-var retainedByTime = []string{prefixDecision, prefixOutcome, prefixExpDecision}
+var retainedByTime = []string{prefixDecision, prefixOutcome, prefixExpDecision, prefixActivation}
 
 // The Personalizer namespace's events (z/) go with the same retention, by
 // the time of their rank call: their ids are the caller's, so a time
@@ -47,7 +48,7 @@ func TTL(retention time.Duration) func(key string) time.Duration {
 }
 
 // Sweep deletes the index entries of decisions made before now minus
-// retention: their d/, o/ and x/ keys, and the r/ keys that name them;
+// retention: their d/, o/, x/ and s/ keys, and the r/ keys that name them;
 // and the Personalizer events ranked before then (z/).
 // Lookups then answer ErrNotFound for them. It is safe to run while the
 // Applier applies. On a Store opened with OpenKV it does nothing: the

@@ -20,25 +20,29 @@ import (
 // The keyspace: every key of the store starts with one of these (see
 // doc.go for who writes and who reads each).
 const (
-	prefixProfile  = "p/"        // p/<customer_id> → profile (features.Store)
-	prefixDecision = "d/"        // d/<decision_id> → the decision's journal payload
-	prefixOutcome  = "o/"        // o/<decision_id>/… → outcome de-duplication and aggregates (outcomeKeys)
-	prefixRequest  = "r/"        // r/<customer_id>/<request_id> → decision_id
-	prefixReserved = "k/"        // k/<customer_id>/<decision_id> → a cluster contact reservation (ReservationKey)
-	keyApplied     = "m/applied" // LSN of the last journal record applied, 8 bytes big-endian
-	keySeeded      = "m/seeded"  // present once the seed profiles were loaded
+	prefixProfile  = "p/" // p/<customer_id> → profile (features.Store)
+	prefixDecision = "d/" // d/<decision_id> → the decision's journal payload
+	prefixOutcome  = "o/" // o/<decision_id>/… → outcome de-duplication and aggregates (outcomeKeys)
+	prefixRequest  = "r/" // r/<customer_id>/<request_id> → decision_id
+	// s/<decision_id> → a deferred decision's activation (activation.go)
+	prefixActivation = "s/"
+	prefixReserved   = "k/"          // k/<customer_id>/<decision_id> → a cluster contact reservation (ReservationKey)
+	keyApplied       = "m/applied"   // LSN of the last journal record applied, 8 bytes big-endian
+	keySeeded        = "m/seeded"    // present once the seed profiles were loaded
+	keyCompacted     = "m/compacted" // written by Compact to make Pebble rotate its manifest
 	// the aggregates (aggregates.go)
 	prefixExperiment  = "e/" // e/<experiment>/<arm>/… → an experiment's sums (experiment.Sums) and span
 	prefixUnit        = "u/" // u/<experiment>/<customer> → the customer's experiment.Unit
 	prefixExpDecision = "x/" // x/<decision_id> → an experiment decision's record (expDecision)
 	prefixVolume      = "v/" // v/<counter>/… → a volume counter (Volume)
 	prefixAudit       = "a/" // a/<LSN, 16 hex digits> → an audit record's journal payload (Audit)
+	prefixPending     = "y/" // y/<customer_id> → a pending erasure (erasure.Pending)
 )
 
 // ScannedPrefixes are the key prefixes the state reads by Scan (the
 // experiments' sums, the volume counters, the audit trail): an engine
 // without an ordered key scan indexes them (cluster/rstore).
-var ScannedPrefixes = []string{prefixExperiment, prefixVolume, prefixAudit}
+var ScannedPrefixes = []string{prefixExperiment, prefixVolume, prefixAudit, prefixPending}
 
 // KeyApplied is the key of the applied LSN (8 bytes, big-endian): what a
 // process sharing the store (the cluster path) reads to know how far the
@@ -81,6 +85,7 @@ type Store struct {
 	lock     *pebble.Lock // held until after db closes
 	profiles *features.Store
 	log      *slog.Logger
+	dir      string // the embedded engine's directory
 	closed   bool
 }
 
@@ -97,7 +102,7 @@ func Open(cfg Config) (_ *Store, err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state dir %s: %w", cfg.Dir, err)
 	}
-	s := &Store{log: log}
+	s := &Store{log: log, dir: cfg.Dir}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -149,11 +154,18 @@ func (s *Store) KV() kv.KV { return s.kv }
 // memtable — a consistent prefix, since a flush is atomic — and recovery
 // (Applier.CatchUp) replays the journal from the applied LSN that prefix
 // holds.
+//
+// The manifest rotates whenever Pebble's own rule allows (the smallest
+// size limit), and one previous manifest is kept: the manifests name
+// the first and last key of every table, so an erased customer's key
+// can be in one; Compact rotates past them.
 func pebbleOptions(log *slog.Logger) *pebble.Options {
 	return &pebble.Options{
-		Logger:       features.NewPebbleLogger(log),
-		DisableWAL:   true,
-		MemTableSize: 64 << 20,
+		Logger:              features.NewPebbleLogger(log),
+		DisableWAL:          true,
+		MemTableSize:        64 << 20,
+		MaxManifestFileSize: 1,
+		NumPrevManifest:     1,
 	}
 }
 
@@ -222,6 +234,12 @@ func (s *Store) Decision(id string) (*journal.Decision, error) {
 	d := new(journal.Decision)
 	if err := journal.DecodeDecision(v, d); err != nil {
 		return nil, fmt.Errorf("%w: decision %q: %w", ErrCorrupt, id, err)
+	}
+	// a decision of a customer erased since is not there any more
+	if gone, err := s.erasedBefore(d.CustomerID, d.Time); err != nil {
+		return nil, fmt.Errorf("%w: decision %q: %w", ErrUnavailable, id, err)
+	} else if gone {
+		return nil, fmt.Errorf("%w: decision %q", ErrNotFound, id)
 	}
 	return d, nil
 }

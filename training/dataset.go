@@ -130,29 +130,31 @@ type BuildStats struct {
 // A decision logged with another feature spec (Decision.FeatureSpec ≠
 // spec.Hash()) is refused and counted: its vectors cannot be rebuilt.
 func BuildDataset(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog) (*Dataset, BuildStats, error) {
+	return BuildDatasetPositions(joined, spec, cat, nil)
+}
+
+// BuildDatasetPositions is BuildDataset with the position model pm
+// applied to the rows of multi-slot decisions (logs.RowBuilder
+// SetPositions: the row of the action in slot k scaled by θₖ); nil is
+// BuildDataset.
+func BuildDatasetPositions(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog, pm *logs.PositionModel) (*Dataset, BuildStats, error) {
 	var st BuildStats
 	rb, err := logs.NewRowBuilder(spec, cat)
 	if err != nil {
 		return nil, st, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
+	rb.SetPositions(pm)
 	ids := make([]string, len(cat.Actions))
 	for i, a := range cat.Actions {
 		ids[i] = a.ID
 	}
 	dim := spec.Dim()
 	ds := &Dataset{Dim: dim, ActionIDs: ids, FeatureSpec: spec.Hash()}
-	var (
-		shown []string
-		x     []float64
-	)
+	var x []float64
 	for gi := range joined {
 		j := &joined[gi]
 		d := &j.Decision
-		shown = shown[:0]
-		for _, la := range d.Actions {
-			shown = append(shown, la.ActionID)
-		}
-		xs, acts, err := rb.Rows(x, d, shown)
+		xs, acts, err := rb.ShownRows(x, d)
 		x = xs
 		switch {
 		case errors.Is(err, logs.ErrOtherSpec):
@@ -164,6 +166,9 @@ func BuildDataset(joined []logs.Joined, spec *features.Spec, cat *decide.Catalog
 		}
 		rows := 0
 		for i, a := range acts {
+			if !j.Shown(i) {
+				continue // a slot of a deferred decision never activated: not an impression
+			}
 			if a < 0 {
 				st.UnknownAction++
 				continue

@@ -9,6 +9,10 @@
 // shown action) vector exactly as it was scored live (logs.RowBuilder),
 // labelled with its joined reward and logged propensity; decisions logged
 // under another feature spec are refused and counted.
+// BuildDatasetPositions (Job.Positions, Job.EstimatePositions) applies a
+// position model to multi-slot decisions: the row of slot k scaled by the
+// slot's examination factor θₖ (logs.PositionModel), so that the model
+// learns the reward an action earns where it is looked at.
 //
 // # Data files
 //

@@ -42,6 +42,15 @@ type Job struct {
 	// comparison with Vowpal Wabbit. No artifact is made, and a Registry
 	// is refused.
 	Hashed *HashedLayout
+	// Positions, for a journal, is the position model of multi-slot
+	// decisions (logs.PositionModel): the row of the action in slot k is
+	// scaled by θₖ, so the model learns the reward an action earns when
+	// looked at. nil (the default) learns every slot as slot 0.
+	// EstimatePositions > 1 estimates θ for that many slots from the
+	// joined journal itself (logs.EstimatePositions) instead;
+	// Report.Positions holds the model used.
+	Positions         *logs.PositionModel
+	EstimatePositions int
 	// Train configures the learner; Train.Model must be set.
 	Train TrainConfig
 	// Registry, if not nil, receives the artifact as its next version,
@@ -87,6 +96,9 @@ type Report struct {
 	Layout    string
 	Dim       int
 	ActionIDs []string
+	// Positions is the position model the journal's rows were built
+	// with, nil for none.
+	Positions *logs.PositionModel
 	// Result is the trained model with its held-out metrics.
 	Result *Result
 	// Artifact is the servable model file (nil with Job.Hashed); Version
@@ -181,6 +193,8 @@ func (job *Job) check() error {
 		return fmt.Errorf("%w: no feature spec", ErrBadConfig)
 	case job.Journal != "" && job.Catalog == nil:
 		return fmt.Errorf("%w: a journal needs the catalog its actions come from", ErrBadConfig)
+	case (job.Positions != nil || job.EstimatePositions > 1) && job.Journal == "":
+		return fmt.Errorf("%w: the position model is for a journal's multi-slot decisions", ErrBadConfig)
 	}
 	return nil
 }
@@ -195,7 +209,14 @@ func (job *Job) readJournal(ctx context.Context, rep *Report, meta *models.Metad
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ds, bst, err := BuildDataset(joined, job.Spec, job.Catalog)
+	pm := job.Positions
+	if job.EstimatePositions > 1 {
+		if pm, err = logs.EstimatePositions(joined, job.EstimatePositions); err != nil {
+			return nil, err
+		}
+	}
+	rep.Positions = pm
+	ds, bst, err := BuildDatasetPositions(joined, job.Spec, job.Catalog, pm)
 	rep.Build = bst
 	if err != nil {
 		return nil, err

@@ -129,17 +129,69 @@ func (b *SpecBuilder) Add(ex *CBExample) error {
 		b.Unlabeled++
 		return nil
 	}
+	if !ex.Time.IsZero() {
+		b.seen["time.hour"], b.seen["time.weekday"] = true, true
+		if b.From.IsZero() || ex.Time.Before(b.From) {
+			b.From = ex.Time
+		}
+		if ex.Time.After(b.To) {
+			b.To = ex.Time
+		}
+	}
+	af, id, bad := b.parse(ex, ex.Chosen)
+	if bad != "" {
+		b.Bad++
+		if b.FirstBad == "" {
+			b.FirstBad = fmt.Sprintf("example %d: %s", b.examples, bad)
+		}
+		return nil
+	}
+	// one row per example: its group is its index
+	row := b.DS.addRow(b.actionIndex(id), -ex.Cost, ex.Prob, b.DS.Len())
+	b.acts[0] = af
+	b.spec.Assemble(row, &b.in, b.acts)
+	return nil
+}
+
+// CandidateRows builds the row of every action of ex, as Add builds the
+// logged one's (the same naming, values and checks; the action's
+// features from the file over the catalog's), into dst, grown if it is
+// too short: len(ex.Actions) rows of the spec's Dim, row k for action k,
+// and the actions' ids. It neither adds to the dataset nor counts; an
+// example the spec refuses is an error saying why. Off-policy evaluation
+// of a model on a data file scores every candidate with these rows.
+func (b *SpecBuilder) CandidateRows(dst []float64, ex *CBExample) (x []float64, ids []string, err error) {
+	dim := b.spec.Dim()
+	n := len(ex.Actions) * dim
+	if cap(dst) < n {
+		dst = make([]float64, n)
+	}
+	x = dst[:n]
+	for k := range ex.Actions {
+		af, id, bad := b.parse(ex, k)
+		if bad != "" {
+			return x, ids, fmt.Errorf("%w: action %d (%s): %s", ErrParse, k, id, bad)
+		}
+		b.acts[0] = af
+		b.spec.Assemble(x[k*dim:(k+1)*dim], &b.in, b.acts)
+		ids = append(ids, id)
+	}
+	return x, ids, nil
+}
+
+// parse reads ex's features as the example of action chosen: the
+// profile, context and channel into b.in, the action's id and compiled
+// features; bad says why the spec refuses it ("" if it does not).
+func (b *SpecBuilder) parse(ex *CBExample, chosen int) (af *features.ActionFeatures, id, bad string) {
 	clear(b.profile)
 	clear(b.ctx)
 	clear(b.afeats)
 	var (
 		channel string
-		id      string
 		hasID   bool
-		bad     string
 	)
 	b.key = b.key[:0]
-	set := func(f *Feature, chosen bool) {
+	set := func(f *Feature, own bool) {
 		name, str, isStr := splitFeature(f.Name)
 		if name == "" || name[0] == '_' {
 			return
@@ -156,7 +208,7 @@ func (b *SpecBuilder) Add(ex *CBExample) error {
 		case strings.HasPrefix(name, "time."):
 			return // from ex.Time: the clock is not a feature to log
 		}
-		if src.Action && !chosen {
+		if src.Action && !own {
 			b.seen[name] = true
 			return
 		}
@@ -189,27 +241,17 @@ func (b *SpecBuilder) Add(ex *CBExample) error {
 	}
 	for k, feats := range ex.Actions {
 		for i := range feats {
-			set(&feats[i], k == ex.Chosen)
-		}
-	}
-	if !ex.Time.IsZero() {
-		b.seen["time.hour"], b.seen["time.weekday"] = true, true
-		if b.From.IsZero() || ex.Time.Before(b.From) {
-			b.From = ex.Time
-		}
-		if ex.Time.After(b.To) {
-			b.To = ex.Time
+			set(&feats[i], k == chosen)
 		}
 	}
 	if !hasID {
 		if ex.ActionIDs != nil {
-			id, hasID = ex.ActionIDs[ex.Chosen], true
+			id = ex.ActionIDs[chosen]
 			b.seen["action.id"] = true
 		} else {
-			id = strconv.Itoa(ex.Chosen)
+			id = strconv.Itoa(chosen)
 		}
 	}
-	var af *features.ActionFeatures
 	if bad == "" {
 		var err error
 		if af, err = b.action(id); err != nil {
@@ -223,18 +265,7 @@ func (b *SpecBuilder) Add(ex *CBExample) error {
 			bad = err.Error()
 		}
 	}
-	if bad != "" {
-		b.Bad++
-		if b.FirstBad == "" {
-			b.FirstBad = fmt.Sprintf("example %d: %s", b.examples, bad)
-		}
-		return nil
-	}
-	// one row per example: its group is its index
-	row := b.DS.addRow(b.actionIndex(id), -ex.Cost, ex.Prob, b.DS.Len())
-	b.acts[0] = af
-	b.spec.Assemble(row, &b.in, b.acts)
-	return nil
+	return af, id, bad
 }
 
 // action compiles the logged action id with the catalog's features

@@ -199,7 +199,7 @@ func ReadParquet(path string, m ColumnMap, fn func(*CBExample) error) error {
 		for c, v := range row {
 			cells[c] = ""
 			if !v.IsNull() {
-				cells[c] = parquetString(v)
+				cells[c] = ParquetString(v)
 			}
 		}
 		if e := ix.example(cells, &ex); e != nil {
@@ -294,7 +294,10 @@ func EachParquetRow(f *os.File, header func([]string) error, row func(int, []par
 	return nil
 }
 
-func parquetString(v parquet.Value) string {
+// ParquetString is a Parquet cell as text: numbers in the shortest form
+// that reads back exactly, booleans as 1 or 0, byte arrays as they are.
+// The tabular readers (ReadParquet, eval's log files) read cells with it.
+func ParquetString(v parquet.Value) string {
 	switch v.Kind() {
 	case parquet.Boolean:
 		if v.Boolean() {

@@ -219,7 +219,34 @@ func (c *Contacts) reserve(customer, id string, at time.Time, raw []byte, p *fea
 	return v, nil
 }
 
-// Release deletes a reservation whose decision was not journaled.
+// Reserve implements serve.Contacts: the activation's reservation is a
+// key like a decision's, added without a cap check (the channel showed
+// the actions), which the state applier deletes in the batch that records
+// the impressions.
+func (c *Contacts) Reserve(customer, id string, at time.Time, actions []string) (state.Reservation, error) {
+	if err := c.s.Down(); err != nil {
+		return state.Reservation{}, err
+	}
+	ctx, cancel := c.s.ctx()
+	defer cancel()
+	key, set := state.ReservationKey(customer, id), state.ReservationSet(customer)
+	ttl := c.ttl.Milliseconds()
+	val := strconv.FormatInt(at.UnixMilli(), 10) + "|" + strings.Join(actions, ",")
+	cmds := rueidis.Commands{
+		c.s.c.B().Set().Key(key).Value(val).PxMilliseconds(ttl).Build(),
+		c.s.c.B().Sadd().Key(set).Member(key).Build(),
+		c.s.c.B().Pexpire().Key(set).Milliseconds(ttl).Build(),
+	}
+	for _, r := range c.s.c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return state.Reservation{}, unavailable(err)
+		}
+	}
+	return state.Reservation{Customer: customer, Decision: id}, nil
+}
+
+// Release deletes a reservation whose decision (or activation) was not
+// journaled.
 func (c *Contacts) Release(r *state.Reservation) {
 	ctx, cancel := c.s.ctx()
 	defer cancel()

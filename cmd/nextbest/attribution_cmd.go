@@ -89,7 +89,8 @@ func reportAttribution(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("report attribution: journal %s: %w", *journalDir, unwrapPath(err))
 	}
-	bc := attribution.BuildConfig{Outcomes: outcomes, Events: strings.Split(*events, ","), AmountKey: *amountKey, Sources: src, MergeWithin: mergeIn.D()}
+	bc := attribution.BuildConfig{Outcomes: outcomes, Events: strings.Split(*events, ","), AmountKey: *amountKey, Sources: src, MergeWithin: mergeIn.D(),
+		Window: cfg.AttributionWindow.D()}
 	if mergeIn == 0 {
 		bc.MergeWithin = -1 // 0 given: merge nothing
 	}

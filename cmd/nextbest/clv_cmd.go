@@ -10,14 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"nextbest/clv"
 	"nextbest/journal"
 	"nextbest/logs"
+	"nextbest/loop"
 )
 
 const clvUsage = `Usage:
   nextbest clv fit    (--transactions FILE | --journal DIR) [--end YYYY-MM-DD] [--json]
+                      [--apply URL --key KEY [--horizon 52] [--discount 0.10]]
   nextbest clv report (--transactions FILE | --journal DIR) [--end YYYY-MM-DD] [--holdout-end YYYY-MM-DD]
                       --out report.html [--format csv|json] [--csv FILE] [--horizon 52] [--discount 0.10]
 
@@ -182,6 +185,10 @@ func clvFit(args []string, stdout, stderr io.Writer) error {
 	var in clvInput
 	in.flags(fs, false)
 	asJSON := fs.Bool("json", false, "print a JSON object (keys r, alpha, a, b, p, q, gamma, se, ...)")
+	apply := fs.String("apply", "", "service `URL` to load the fitted model into (PUT /admin/clv), so that profiles' CLV figures follow it")
+	key := fs.String("key", "", "API key with the admin scope, for --apply")
+	horizon := fs.Float64("horizon", 52, "with --apply: the CLV horizon in weeks")
+	discount := fs.Float64("discount", 0.10, "with --apply: the annual discount rate")
 	fs.Usage = func() { fmt.Fprint(stderr, clvUsage+"\nFlags of clv fit:\n"); fs.SetOutput(stderr); fs.PrintDefaults() }
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -196,6 +203,18 @@ func clvFit(args []string, stdout, stderr io.Writer) error {
 	bg, gg, err := fitBoth(s)
 	if err != nil {
 		return err
+	}
+	if *apply != "" {
+		doc := fitJSON(s, src, bg, gg)
+		doc["horizon_weeks"], doc["annual_discount"] = *horizon, *discount
+		var live map[string]any
+		h := &loop.HTTPService{Target: *apply, Token: *key}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := h.Do(ctx, "PUT", "/admin/clv", doc, &live); err != nil {
+			return fmt.Errorf("cannot load the model into %s: %w", *apply, err)
+		}
+		fmt.Fprintf(stderr, "loaded CLV model %v into %s\n", live["version"], *apply)
 	}
 	if *asJSON {
 		return writeJSON(stdout, fitJSON(s, src, bg, gg))

@@ -68,6 +68,17 @@ type fileConfig struct {
 	// JournalPreallocate defaults to true: zero-filled segments make each
 	// group commit's fsync a data write only.
 	JournalPreallocate *bool `yaml:"journal_preallocate"`
+	// CLVModel is a file with the JSON of `nextbest clv fit --json` (with
+	// optional horizon_weeks, step_weeks, annual_discount): the CLV model
+	// at the first start (PUT /admin/clv replaces it).
+	CLVModel string `yaml:"clv_model"`
+	// CORSOrigins are the web origins whose pages may call the API (CORS
+	// off without).
+	CORSOrigins []string `yaml:"cors_origins"`
+	// ErasureDelay bounds the time from a customer's erasure to the purge
+	// of their records from the journal and the engines' files (default
+	// 10m).
+	ErasureDelay decide.Duration `yaml:"erasure_delay"`
 	// JournalRetention deletes old journal segments (embedded storage):
 	// max_age (≥ decision_retention) and max_bytes; 0 keeps everything.
 	JournalRetention struct {

@@ -8,17 +8,20 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"nextbest/decide"
 	"nextbest/eval"
+	"nextbest/models"
 )
 
 const evalUsage = `Usage:
   nextbest eval obd       --data DIR [flags]   estimate Bernoulli-TS's CTR from the Random logs of the Open Bandit Dataset
   nextbest eval hillstrom --data DIR [flags]   evaluate a learned and three fixed e-mail policies on the Hillstrom trial
   nextbest eval journal   [flags]              a candidate policy's value on the service's own journal
-  nextbest eval file      [flags] FILE         estimate a target policy's value from a rounds CSV ("-" for stdin)
+  nextbest eval file      --data FILE --policy P   a rule or a model on your own log (CSV, Parquet, DSJSON); or a rounds CSV
 
 Run "nextbest eval <subcommand> -h" for its flags. See docs/evaluation.md.
 `
@@ -270,25 +273,187 @@ func evalHillstrom(args []string, w io.Writer) error {
 	return nil
 }
 
+const evalFileUsage = `Usage:
+  nextbest eval file --data FILE --policy uniform|rule:EXPR|model:ARTIFACT [--format csv|parquet|dsjson] [flags]
+  nextbest eval file [flags] ROUNDS.csv|-
+
+With --policy, FILE is a decision log of your own, one decision per row
+(CSV with a header, Parquet) or per line (DSJSON, as Vowpal Wabbit and
+Azure Personalizer write it, and nextbest export): the logged action's
+id, its propensity, the reward and context columns; the policy is
+evaluated on it:
+
+  uniform         every candidate alike
+  rule:EXPR       an expression over the context columns that names the
+                  action to take, e.g. rule:'context.page == "cart" ? "free-shipping" : "new-arrivals"'
+  model:ARTIFACT  a trained model (.nbm), scored on the context through the
+                  feature spec it was trained with (--config or --features,
+                  --catalog) and explored with --explorer/--epsilon/--alpha
+
+The columns default to nextbest export's names (action_id, reward,
+propensity; rows with slot > 0 are skipped); --columns renames them. A
+CSV or Parquet decision's candidates are every action id the file logs,
+or --actions. A column that is missing or holds what its role cannot use
+is named in the error.
+
+Without --policy, FILE is a rounds CSV: columns logged, propensity,
+reward, [position], target_0..target_{N-1}, [qhat_0..], [logging_0..]
+(see docs/evaluation.md).
+
+Flags:
+`
+
 func evalFile(args []string, stdin io.Reader, w io.Writer) error {
 	fs := flag.NewFlagSet("eval file", flag.ContinueOnError)
 	var o eval.Options
 	var asJSON bool
+	cf := addConfigFlags(fs, cfgCatalog|cfgFeatures)
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
+	data := fs.String("data", "", "the log `file` (or give it as the argument)")
+	format := fs.String("format", "", "the log's format: csv, parquet or dsjson (default: from the file name's extension)")
+	policy := fs.String("policy", "", "the target policy: uniform, rule:EXPR or model:ARTIFACT (without it, FILE is a rounds CSV)")
+	columns := fs.String("columns", "", `the log's columns, as for nextbest train: "context=a,b;action=x;reward=y;propensity=p;slot=s" (defaults: action_id, reward, propensity, slot; context: every other column)`)
+	actions := fs.String("actions", "", "CSV and Parquet: every decision's candidate action ids, comma-separated (default: every id the file logs)")
+	kind := fs.String("explorer", "epsilon_greedy", "model: the explorer it would serve with: epsilon_greedy, softmax or thompson")
+	epsilon := fs.Float64("epsilon", 0.1, "model: epsilon of epsilon_greedy (0: greedy)")
+	alpha := fs.Float64("alpha", 0, "model: UCB weight")
 	estimatorFlags(fs, &o, &asJSON)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: nextbest eval file [flags] FILE|-\n\nFILE is a rounds CSV: columns logged, propensity, reward, [position], target_0..target_{N-1},\n[qhat_0..qhat_{N-1}], [logging_0..logging_{N-1}] (see docs/evaluation.md).\n\nFlags:")
+		fmt.Fprint(fs.Output(), evalFileUsage)
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
-		return err
+	// the FILE argument may come before, between or after the flags
+	var positional []string
+	for rest := args; ; {
+		if help, err := parseFlags(fs, rest); help || err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional, rest = append(positional, fs.Arg(0)), fs.Args()[1:]
 	}
 	o.Seed = *seed
-	if fs.NArg() != 1 {
-		return usageErrorf(fs, "want exactly one FILE (or -)")
+	name := *data
+	switch {
+	case name == "" && len(positional) == 1:
+		name = positional[0]
+	case name != "" && len(positional) == 0:
+	default:
+		return usageErrorf(fs, "give one FILE: --data FILE or the argument")
 	}
+	polKind, polArg, _ := strings.Cut(*policy, ":")
+	if *policy != "" && *policy != "uniform" && (polArg == "" || (polKind != "rule" && polKind != "model")) {
+		return usageErrorf(fs, "--policy %q: want uniform, rule:EXPR or model:ARTIFACT", *policy)
+	}
+	if *policy == "" {
+		if *format != "" || *columns != "" || *actions != "" {
+			return usageErrorf(fs, "--format, --columns and --actions are for a decision log with --policy")
+		}
+		return evalRoundsCSV(name, stdin, w, o, asJSON)
+	}
+	if *format == "" {
+		switch ext := strings.ToLower(filepath.Ext(name)); ext {
+		case ".csv":
+			*format = eval.LogCSV
+		case ".parquet", ".pq":
+			*format = eval.LogParquet
+		case ".dsjson", ".json", ".jsonl":
+			*format = eval.LogDSJSON
+		default:
+			return usageErrorf(fs, "cannot tell the format of %s from %q: give --format csv, parquet or dsjson", name, ext)
+		}
+	}
+	cols, err := eval.ParseLogColumns(*columns)
+	if err != nil {
+		return usageErrorf(fs, "--columns: %v", err)
+	}
+	lf := eval.LogFile{Format: *format, Path: name, Columns: cols}
+	if *actions != "" {
+		for _, a := range strings.Split(*actions, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				lf.Actions = append(lf.Actions, a)
+			}
+		}
+	}
+	log, err := eval.ReadLog(lf)
+	var ce *eval.ColumnError
+	if errors.As(err, &ce) && ce.Row == 0 && ce.Role != "context" {
+		return fmt.Errorf("%w; name it with --columns %s=COLUMN", err, ce.Role)
+	}
+	if err != nil {
+		return err
+	}
+	var pol eval.LogPolicy
+	var mp *eval.ModelPolicy
+	switch {
+	case *policy == "uniform":
+		pol = eval.UniformPolicy{}
+	case polKind == "rule":
+		if pol, err = eval.NewRulePolicy(polArg, name, log.Names); err != nil {
+			return err
+		}
+	default: // model
+		cfg, err := cf.load()
+		if err != nil {
+			return err
+		}
+		spec, cat, err := cfg.specAndCatalog()
+		if err != nil {
+			return err
+		}
+		ex, err := decide.NewExplorer(decide.Explorer{Kind: decide.ExplorerKind(*kind), Epsilon: *epsilon, Alpha: *alpha})
+		if err != nil {
+			return err
+		}
+		art, err := models.ReadArtifactFile(polArg)
+		if err != nil {
+			return err
+		}
+		if mp, err = eval.NewModelPolicy(art, spec, cat, ex, log); err != nil {
+			return fmt.Errorf("%w (give the feature spec the model was trained with: --config or --features)", err)
+		}
+		pol = mp
+	}
+	rounds, err := eval.LogRounds(log, pol)
+	if err != nil {
+		return err
+	}
+	ests, err := eval.EvaluateAll(rounds, o)
+	if err != nil {
+		return err
+	}
+	var mismatch error
+	if mp != nil {
+		mismatch = mp.Mismatch()
+	}
+	if asJSON {
+		out := map[string]any{"source": log.Source, "policy": pol.Name(), "decisions": len(rounds),
+			"later_slots_skipped": log.LaterSlots, "unlabeled_skipped": log.Unlabeled, "actions": log.Actions, "estimates": ests}
+		if mismatch != nil {
+			out["feature_mismatch"] = mismatch.Error()
+		}
+		return writeJSON(w, out)
+	}
+	fmt.Fprintf(w, "%s: %d decisions over %d actions", log.Source, len(rounds), len(log.Actions))
+	if log.LaterSlots > 0 {
+		fmt.Fprintf(w, " (%d rows of later slots skipped)", log.LaterSlots)
+	}
+	if log.Unlabeled > 0 {
+		fmt.Fprintf(w, " (%d decisions without a reward skipped)", log.Unlabeled)
+	}
+	fmt.Fprintf(w, "\npolicy %s\n", pol.Name())
+	if mismatch != nil {
+		fmt.Fprintf(w, "warning: %v; the missing inputs took the spec's defaults\n", mismatch)
+	}
+	fmt.Fprintln(w)
+	return estimateTable(w, ests, nil, nil)
+}
+
+// evalRoundsCSV is eval file on a rounds CSV (name "-": stdin).
+func evalRoundsCSV(name string, stdin io.Reader, w io.Writer, o eval.Options, asJSON bool) error {
 	var r io.Reader = stdin
-	if name := fs.Arg(0); name != "-" {
+	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return err

@@ -28,7 +28,8 @@ func evalJournal(args []string, w io.Writer) error {
 	epsilon := fs.Float64("epsilon", 0.1, "candidate's epsilon (epsilon_greedy); 0 = greedy")
 	alpha := fs.Float64("alpha", 1, "candidate's UCB weight")
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
-	slots := fs.Int("slots", 1, "evaluate the first N slots of each decision as a ranking (cumulative per-slot weights; IPS, SNIPS and DR); 0: every logged slot")
+	slots := fs.Int("slots", 1, "evaluate the first N slots of each decision as a ranking (cumulative per-slot weights; IPS, SNIPS and DR; and the pseudo-inverse PI/SNPI of the slate reward); 0: every logged slot")
+	loggingModel := fs.String("logging-model", "", "--slots: the model that served the decisions (an artifact file), for PI on decisions journaled without an explanation")
 	estimatorFlags(fs, &o, &asJSON)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: nextbest eval journal --journal DIR (--model FILE | --registry DIR --version N | --rule uniform|value) [flags]
@@ -105,7 +106,21 @@ Flags:`)
 		return err
 	}
 	if *slots != 1 {
-		return evalJournalSlots(w, joined, jst, spec, cat, target, *slots, o, asJSON)
+		var logging decide.Scorer
+		if *loggingModel != "" {
+			la, err := models.ReadArtifactFile(*loggingModel)
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(cat.Actions))
+			for i, a := range cat.Actions {
+				ids[i] = a.ID
+			}
+			if logging, err = models.LoadScorer(la, spec.Hash(), ids); err != nil {
+				return err
+			}
+		}
+		return evalJournalSlots(w, joined, jst, spec, cat, target, logging, *slots, o, asJSON)
 	}
 	rounds, st, err := eval.JournalRoundsCrossFit(joined, spec, cat, target)
 	if err != nil {
@@ -126,8 +141,8 @@ Flags:`)
 		return writeJSON(w, out)
 	}
 	fmt.Fprintf(w, "candidate %s, explorer %s\n", target.Name, target.Explorer.String())
-	fmt.Fprintf(w, "%d decisions joined (%d late, %d duplicate outcomes ignored); %d rounds used, %d left out (%d other feature spec, %d unknown actions, %d without actions)\n\n",
-		jst.Decisions, jst.Late, jst.Duplicate, st.Used, st.Decisions-st.Used, st.OtherSpec, st.Unknown, st.NoActions)
+	fmt.Fprintf(w, "%d decisions joined (%d late, %d duplicate outcomes ignored); %d rounds used, %d left out (%d other feature spec, %d unknown actions, %d without actions, %d first slots never activated)\n\n",
+		jst.Decisions, jst.Late, jst.Duplicate, st.Used, st.Decisions-st.Used, st.OtherSpec, st.Unknown, st.NoActions, st.NotShown)
 	if err := estimateTable(w, ests, nil, nil); err != nil {
 		return err
 	}
@@ -155,7 +170,7 @@ func printComparison(w io.Writer, cmp eval.Comparison, err error, serving string
 // the candidate's expected total reward per decision and per slot (IPS,
 // SNIPS, DR with cumulative per-slot weights) and DR's paired difference
 // from the serving policy's realised total.
-func evalJournalSlots(w io.Writer, joined []logs.Joined, jst logs.JoinStats, spec *features.Spec, cat *decide.Catalog, target eval.Target, slots int, o eval.Options, asJSON bool) error {
+func evalJournalSlots(w io.Writer, joined []logs.Joined, jst logs.JoinStats, spec *features.Spec, cat *decide.Catalog, target eval.Target, logging decide.Scorer, slots int, o eval.Options, asJSON bool) error {
 	if slots < 0 {
 		return fmt.Errorf("--slots %d: want 0 (all) or more", slots)
 	}
@@ -174,10 +189,26 @@ func evalJournalSlots(w io.Writer, joined []logs.Joined, jst logs.JoinStats, spe
 		order = append(order, e.String())
 	}
 	cmp, cmpErr := eval.CompareSlots(rounds, eval.DR, o)
+	// the slate reward (the sum over the slots) by the pseudo-inverse,
+	// on the decisions whose logging policy can be recovered
+	var slate eval.SlateEstimates
+	var slateCmp eval.Comparison
+	srs, sst, slateErr := eval.JournalSlateRounds(joined, spec, cat, target, logging, slots)
+	if slateErr == nil {
+		slate, slateErr = eval.EvaluateSlate(srs, o)
+	}
+	if slateErr == nil {
+		slateCmp, slateErr = eval.CompareSlate(srs, o)
+	}
 	if asJSON {
 		out := map[string]any{"target": target.Name, "explorer": target.Explorer.String(), "join": jst, "rounds": st, "slots": ests}
 		if cmpErr == nil {
 			out["comparison"] = cmp
+		}
+		if slateErr == nil {
+			out["slate"] = map[string]any{"estimates": slate, "comparison": slateCmp, "rounds": sst}
+		} else {
+			out["slate_error"] = slateErr.Error()
 		}
 		return writeJSON(w, out)
 	}
@@ -193,5 +224,20 @@ func evalJournalSlots(w io.Writer, joined []logs.Joined, jst logs.JoinStats, spe
 		fmt.Fprintln(w)
 	}
 	printComparison(w, cmp, cmpErr, "serving policy (realised total)", 33)
+	fmt.Fprintln(w, "\nslate reward, pseudo-inverse (additive over the slots; Swaminathan et al. 2017):")
+	if slateErr != nil {
+		fmt.Fprintf(w, "  not estimated: %v\n", slateErr)
+		return nil
+	}
+	fmt.Fprintf(w, "  %d decisions (logging policy from %d explanations, %d fallback rankings, %d by the logging model; left out: %d unknown, %d propensity mismatches, %d other)\n",
+		sst.Used, sst.FromExplanation, sst.FromFallback, sst.FromModel, sst.Unknown, sst.Mismatch, sst.Other)
+	for _, e := range []eval.Estimate{slate.PI, slate.SNPI} {
+		fmt.Fprintf(w, "  %-5s %.5g [%.5g, %.5g]  ESS %.0f\n", e.Estimator, e.Value, e.Lo, e.Hi, e.ESS)
+	}
+	fmt.Fprintf(w, "  %-33s%.5g [%.5g, %.5g]\n", "serving policy (realised slate)", slateCmp.Serving.Value, slateCmp.Serving.Lo, slateCmp.Serving.Hi)
+	fmt.Fprintf(w, "  %-33s%+.5g [%+.5g, %+.5g]\n", "difference, paired (PI)", slateCmp.Difference.Value, slateCmp.Difference.Lo, slateCmp.Difference.Hi)
+	for _, warn := range slate.PI.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
 	return nil
 }

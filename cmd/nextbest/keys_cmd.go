@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"nextbest/erasure"
 	"nextbest/journal"
 	"nextbest/logs"
 	"nextbest/loop"
@@ -81,14 +82,21 @@ func runAudit(args []string, w io.Writer) error {
 	var recs []journal.Audit
 	if *dir != "" {
 		_, err := logs.EachRecord(context.Background(), *dir, func(rec *journal.Record) error {
-			if rec.Type != journal.TypeAudit {
+			if rec.Type != journal.TypeAudit && rec.Type != journal.TypeErasure {
 				return nil
 			}
 			v, err := journal.Decode(*rec)
 			if err != nil {
 				return err
 			}
-			recs = append(recs, *v.(*journal.Audit))
+			switch v := v.(type) {
+			case *journal.Audit:
+				recs = append(recs, *v)
+			case *journal.Erasure:
+				if v.Replaces == 0 { // a republished one stands for its original, listed already
+					recs = append(recs, erasure.AuditEntry(*v))
+				}
+			}
 			return nil
 		})
 		if err != nil {

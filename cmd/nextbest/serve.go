@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -78,6 +79,8 @@ func runServe(args []string) error {
 		Registry: fc.Registry, RegistryPoll: fc.RegistryPoll.D(), AdminToken: fc.AdminToken, LearningMode: fc.LearningMode,
 		Auth: fc.Auth, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey,
 		JournalRetention:   serve.JournalRetention{MaxAge: fc.JournalRetention.MaxAge.D(), MaxBytes: fc.JournalRetention.MaxBytes},
+		ErasureDelay:       fc.ErasureDelay.D(),
+		CORSOrigins:        fc.CORSOrigins,
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
@@ -111,6 +114,16 @@ func runServe(args []string) error {
 		}
 		if cfg.Experiments, err = decide.ParseExperiments(data); err != nil {
 			return inputError(serve.InputExperiments, fc.Experiments, err)
+		}
+	}
+	if fc.CLVModel != "" {
+		data, err := readInput("CLV model", fc.CLVModel)
+		if err != nil {
+			return err
+		}
+		cfg.CLVModel = new(serve.CLVDoc)
+		if err := json.Unmarshal(data, cfg.CLVModel); err != nil {
+			return fmt.Errorf("CLV model %s: %w", fc.CLVModel, err)
 		}
 	}
 	if err := serve.CheckExposure(cfg.Addr, fc.Auth.Keys); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -16,6 +17,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"nextbest/logs"
 	"nextbest/training"
 )
 
@@ -74,6 +76,8 @@ func runTrain(args []string) error {
 		cacheFile   = fs.String("cache_file", "", "--progressive --model sgd --cb-adf: binary example cache (VW's --cache_file): written while the text is read, read instead of it on later runs while it matches the file")
 		cacheAuto   = fs.Bool("c", false, "--progressive --model sgd --cb-adf: use the cache FILE.cache beside the --cb-adf FILE (VW's -c)")
 		quiet       = fs.Bool("quiet", false, "print nothing but errors")
+		positions   = fs.String("positions", "none", `--journal, multi-slot decisions: the position model (docs/evaluation.md): none; estimate (examination factors estimated from the journal's logged propensities, for --position-slots slots); or the factors, "1,0.5,0.3"`)
+		posSlots    = fs.Int("position-slots", 3, "--positions estimate: the number of slots to estimate factors for")
 	)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -124,6 +128,11 @@ func runTrain(args []string) error {
 		if job.Join, err = cfg.joinConfig(); err != nil {
 			return err
 		}
+		if job.Positions, job.EstimatePositions, err = parsePositions(*positions, *posSlots); err != nil {
+			return usageErrorf(fs, "%v", err)
+		}
+	} else if *positions != "none" {
+		return usageErrorf(fs, "--positions is for a --journal's multi-slot decisions")
 	} else if job.File, err = pickDataFile(*adfPath, *dsjsonPath, *csvPath, *parquetPath, *columns); err != nil {
 		return usageErrorf(fs, "%v", err)
 	}
@@ -227,6 +236,16 @@ func printTrainReport(stdout, stderr io.Writer, job *training.Job, rep *training
 		st, bst := rep.Join, rep.Build
 		fmt.Fprintf(stderr, "journal: %d decisions, %d outcomes joined (%d late, %d duplicate, %d not shown, %d unknown decision)\n",
 			st.Decisions, st.Joined, st.Late, st.Duplicate, st.NotShown, st.Unknown)
+		if pm := rep.Positions; pm != nil {
+			fmt.Fprint(stderr, "position model: slot factors")
+			for k, v := range pm.Exam {
+				fmt.Fprintf(stderr, " %.4g", v)
+				if k > 0 && k < len(pm.SE) {
+					fmt.Fprintf(stderr, " (SE %.2g, %d decisions)", pm.SE[k], pm.Decisions[k])
+				}
+			}
+			fmt.Fprintln(stderr)
+		}
 		if bst.SpecMismatch > 0 || bst.UnknownAction > 0 || bst.BadInputs > 0 {
 			fmt.Fprintf(stderr, "dataset: refused %d decisions of another feature spec, %d with bad inputs; %d actions no longer in the catalog\n",
 				bst.SpecMismatch, bst.BadInputs, bst.UnknownAction)
@@ -262,4 +281,28 @@ func printTrainReport(stdout, stderr io.Writer, job *training.Job, rep *training
 	fmt.Fprintf(tw, "training time\t%v\n", res.Duration.Round(time.Microsecond))
 	fmt.Fprintf(tw, "examples/s\t%.0f\n", res.Rate)
 	tw.Flush()
+}
+
+// parsePositions reads --positions: none, estimate (for slots slots), or
+// the examination factors.
+func parsePositions(s string, slots int) (*logs.PositionModel, int, error) {
+	switch s {
+	case "none", "":
+		return nil, 0, nil
+	case "estimate":
+		if slots < 2 {
+			return nil, 0, fmt.Errorf("--position-slots %d: estimate at least 2 slots", slots)
+		}
+		return nil, slots, nil
+	}
+	var exam []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return nil, 0, fmt.Errorf("--positions %q: want none, estimate or the slot factors, like 1,0.5,0.3", s)
+		}
+		exam = append(exam, v)
+	}
+	pm, err := logs.NewPositionModel(exam)
+	return pm, 0, err
 }

@@ -63,6 +63,10 @@ func timeOf(r any) time.Time {
 		return v.Time
 	case *journal.Event:
 		return v.Time
+	case journal.Activation:
+		return v.Time
+	case *journal.Activation:
+		return v.Time
 	}
 	return time.Time{}
 }

@@ -61,6 +61,13 @@ type Config struct {
 	// rewards whose decision cannot be read; they are logged at ERROR
 	// otherwise. It must be safe for concurrent use.
 	Skips state.Skips
+	// Positions, if set, is the position model of multi-slot decisions
+	// (logs.PositionModel): the row of an action shown in slot k is
+	// learned scaled by its examination factor θₖ, at its impression and
+	// at its rewards, as batch training's rows are (RowBuilder.ShownRows),
+	// so the model learns the actions' relevance rather than their
+	// positions. Slot 0's rows are unchanged.
+	Positions *logs.PositionModel
 	// OnUpdate, if set, is called from Run's goroutine with the number of
 	// model updates (impressions and rewards) each batch made.
 	OnUpdate func(n int)
@@ -73,7 +80,9 @@ type Config struct {
 // applied batch.
 //
 // The model keeps sufficient statistics, which makes delayed rewards
-// exact: when a decision's actions are shown (state.LearnImpression),
+// exact: when a decision's actions are shown (state.LearnImpression: when
+// it is made, or for one made with defer_activation, the slots of each
+// activation),
 // each is added as an observation with the default reward (A += xxᵀ,
 // b += r₀x); when an outcome changes an action's learning reward by Δr
 // (state.LearnReward), only b changes (b += Δr·x). The applier works Δr
@@ -260,7 +269,10 @@ func (l *Learner) skip(lsn uint64, typ journal.Type, err error) {
 // rows returns the feature rows of actions ids of decision d, rebuilt from
 // the logged inputs exactly as they were assembled live, and their
 // catalog indices. Actions no longer in the catalog are left out.
-func (l *Learner) rows(d *journal.Decision, ids []string) ([]float64, []int, error) {
+//
+// slots, when the position model is set, gives the slot of each id: each
+// row is scaled by its slot's factor.
+func (l *Learner) rows(d *journal.Decision, ids []string, slots []int) ([]float64, []int, error) {
 	x, acts, err := l.rb.Rows(l.xbuf, d, ids)
 	l.xbuf = x
 	if err != nil {
@@ -276,9 +288,22 @@ func (l *Learner) rows(d *journal.Decision, ids []string) ([]float64, []int, err
 			copy(x[k*dim:(k+1)*dim], x[i*dim:(i+1)*dim])
 			acts[k] = a
 		}
+		if l.cfg.Positions != nil && slots != nil {
+			scaleRow(x[k*dim:(k+1)*dim], l.cfg.Positions.Factor(slots[i]))
+		}
 		k++
 	}
 	return x[:k*dim], acts[:k], nil
+}
+
+// scaleRow multiplies row by f (the position model's factor of its slot).
+func scaleRow(row []float64, f float64) {
+	if f == 1 {
+		return
+	}
+	for j := range row {
+		row[j] *= f
+	}
 }
 
 func (l *Learner) impression(it *state.LearnItem) int {
@@ -288,12 +313,23 @@ func (l *Learner) impression(it *state.LearnItem) int {
 			l.skip(it.LSN, journal.TypeDecision, &state.ApplyError{Kind: state.KindModel, Err: errors.New("impression without a decision or rows")})
 			return 0
 		}
-		ids := make([]string, len(it.Decision.Actions))
-		for i, a := range it.Decision.Actions {
-			ids[i] = a.ActionID
+		ids := make([]string, 0, len(it.Decision.Actions))
+		slots := make([]int, 0, len(it.Decision.Actions))
+		if it.Slots == nil {
+			for _, a := range it.Decision.Actions {
+				ids, slots = append(ids, a.ActionID), append(slots, a.Slot)
+			}
+		}
+		for _, s := range it.Slots {
+			// an activation's slots: only they were shown
+			if s < 0 || s >= len(it.Decision.Actions) {
+				l.skip(it.LSN, journal.TypeActivation, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("impression of slot %d of a decision of %d actions", s, len(it.Decision.Actions))})
+				return 0
+			}
+			ids, slots = append(ids, it.Decision.Actions[s].ActionID), append(slots, it.Decision.Actions[s].Slot)
 		}
 		var err error
-		if x, acts, err = l.rows(it.Decision, ids); err != nil {
+		if x, acts, err = l.rows(it.Decision, ids, slots); err != nil {
 			// a decision under another feature spec: expected after a spec
 			// change, not an error
 			l.log.Warn("online model skipped a decision", "lsn", it.LSN, "err", err)
@@ -304,6 +340,13 @@ func (l *Learner) impression(it *state.LearnItem) int {
 	if len(x) != len(acts)*dim {
 		l.skip(it.LSN, journal.TypeDecision, &state.ApplyError{Kind: state.KindModel, Err: fmt.Errorf("impression of %d actions with %d values, want %d per action", len(acts), len(x), dim)})
 		return 0
+	}
+	if it.X != nil && l.cfg.Positions != nil {
+		// the handler's rows: the returned actions in slot order, the
+		// learner's copy (state.Applier clones them)
+		for i := range acts {
+			scaleRow(x[i*dim:(i+1)*dim], l.cfg.Positions.Factor(i))
+		}
 	}
 	n := 0
 	for i, a := range acts {
@@ -339,7 +382,14 @@ func (l *Learner) reward(it *state.LearnItem) (bool, error) {
 		// JoinStats.NotShown)
 		return false, nil
 	}
-	x, acts, err := l.rows(d, []string{o.ActionID})
+	slot := 0
+	for _, a := range d.Actions {
+		if a.ActionID == o.ActionID {
+			slot = a.Slot
+			break
+		}
+	}
+	x, acts, err := l.rows(d, []string{o.ActionID}, []int{slot})
 	if err != nil {
 		// a decision under another feature spec, as for impressions
 		l.log.Warn("online model skipped an outcome", "lsn", it.LSN, "err", err)

@@ -451,6 +451,85 @@ func TestOnlineIgnoresActionNotShown(t *testing.T) {
 	}
 }
 
+// TestOnlineActivatedSlots: an activation's impression (LearnItem.Slots)
+// teaches the rows of the slots it names and no other; a reward for an
+// activated slot adds to its row; a slot out of range is refused whole.
+func TestOnlineActivatedSlots(t *testing.T) {
+	e := newOnlineEnv(t)
+	d := journaltest.Decision("d-1", journaltest.T0, e.spec.Hash(), "free-shipping", "welcome-15", "new-arrivals")
+	d.DeferActivation = true
+	e.ix.add(d)
+	cfg := e.config(t)
+	var sk skips
+	cfg.Skips = &sk
+	l, stop := start(t, cfg)
+	shown := state.LearnItem{LSN: 2, Kind: state.LearnImpression, Decision: &d, Slots: []int{0, 2}}
+	bad := state.LearnItem{LSN: 3, Kind: state.LearnImpression, Decision: &d, Slots: []int{1, 3}}
+	l.Learn([]state.LearnItem{shown, reward(2, &d, "new-arrivals", 1.5), bad}, 3)
+	if err := l.WaitFor(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	x, acts := e.rows(t, &d)
+	dim := e.spec.Dim()
+	fit := newHandFit(dim, len(e.cat.Actions))
+	fit.add(acts[0], x[:dim], 0)
+	fit.add(acts[2], x[2*dim:], 1.5)
+	checkStats(t, e.cat, cfg.Model.Stats(), fit.stats)
+	if got := sk.get(); !maps.Equal(got, map[uint64]string{3: state.KindModel}) {
+		t.Errorf("skipped %v, want LSN 3 (a slot out of range)", got)
+	}
+}
+
+// TestOnlinePositions: with a position model, each shown action's row is
+// learned scaled by its slot's factor, at its impression (from the
+// handler's rows, from the journal, and from an activation's slots) and
+// at its reward, as batch training's ShownRows scales them.
+func TestOnlinePositions(t *testing.T) {
+	e := newOnlineEnv(t)
+	pm, err := logs.NewPositionModel([]float64{1, 0.5, 0.25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := journaltest.Decision("d-1", journaltest.T0, e.spec.Hash(), "free-shipping", "welcome-15", "new-arrivals")
+	d2 := journaltest.Decision("d-2", journaltest.T0, e.spec.Hash(), "style-guide", "new-arrivals", "welcome-15")
+	d3 := journaltest.Decision("d-3", journaltest.T0, e.spec.Hash(), "welcome-15", "style-guide", "free-shipping")
+	d3.DeferActivation = true
+	for _, x := range []journal.Decision{d, d2, d3} {
+		e.ix.add(x)
+	}
+	x2, acts2 := e.rows(t, &d2)
+	cfg := e.config(t)
+	cfg.Positions = pm
+	l, stop := start(t, cfg)
+	live := state.LearnItem{LSN: 2, Kind: state.LearnImpression, X: slices.Clone(x2), Acts: slices.Clone(acts2)}
+	l.Learn([]state.LearnItem{impression(1, &d), live, reward(3, &d, "new-arrivals", 1.5),
+		{LSN: 4, Kind: state.LearnImpression, Decision: &d3, Slots: []int{2}}, reward(5, &d3, "free-shipping", 2)}, 5)
+	if err := l.WaitFor(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	dim := e.spec.Dim()
+	fit := newHandFit(dim, len(e.cat.Actions))
+	scaled := func(x []float64, f float64) []float64 {
+		y := slices.Clone(x)
+		for i := range y {
+			y[i] *= f
+		}
+		return y
+	}
+	x, acts := e.rows(t, &d)
+	fit.add(acts[0], x[:dim], 0)
+	fit.add(acts[1], scaled(x[dim:2*dim], 0.5), 0)
+	fit.add(acts[2], scaled(x[2*dim:], 0.25), 1.5)
+	for k := range acts2 {
+		fit.add(acts2[k], scaled(x2[k*dim:(k+1)*dim], pm.Factor(k)), 0)
+	}
+	x3, acts3 := e.rows(t, &d3)
+	fit.add(acts3[2], scaled(x3[2*dim:], 0.25), 2)
+	checkStats(t, e.cat, cfg.Model.Stats(), fit.stats)
+}
+
 // TestOnlineSnapshot: a snapshot reads back as the same model (bit for
 // bit) with the LSN the learner reached; the file's header is the
 // documented version-2 layout; a snapshot of another catalog, one out of
