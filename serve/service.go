@@ -425,7 +425,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		snapPath = filepath.Join(cfg.DataDir, "model", "online-cluster.state")
 	}
 	if s.node != nil {
-		if err := s.fetchSnapshot(snapPath); err != nil {
+		if err := s.fetchSnapshot(snapPath, sharedSnapshot); err != nil {
 			s.log.Warn("cannot fetch the cluster's model snapshot; replaying the stream", "err", err)
 		}
 	}
@@ -480,7 +480,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	pzFrom, err := s.openPersonalizerLearner(applyErrs)
+	pzFrom, pzPath, err := s.openPersonalizerLearner(applyErrs)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +518,8 @@ func Open(cfg Config) (_ *Service, err error) {
 		s.journal = s.node
 		last := s.node.LastLSN()
 		s.node.Start(s.applier, min(from, pzFrom))
-		s.bgTasks.Go(func() { s.shareSnapshots(snapPath) })
+		s.bgTasks.Go(func() { s.shareSnapshots(snapPath, sharedSnapshot) })
+		s.bgTasks.Go(func() { s.shareSnapshots(pzPath, sharedPZSnapshot) })
 		if err := s.node.WaitApplied(context.Background(), last); err != nil {
 			return nil, err
 		}
@@ -638,12 +639,16 @@ func Open(cfg Config) (_ *Service, err error) {
 }
 
 // openPersonalizerLearner starts the Personalizer namespace's model from
-// its last snapshot, or a fresh one (rebuilt from the journal), and
-// returns the LSN it reflects.
-func (s *Service) openPersonalizerLearner(skips state.Skips) (uint64, error) {
+// its last snapshot (a new cluster instance: the cluster's shared one), or
+// a fresh one (rebuilt from the journal), and returns the LSN it reflects
+// and its snapshot's path.
+func (s *Service) openPersonalizerLearner(skips state.Skips) (uint64, string, error) {
 	path := filepath.Join(s.cfg.DataDir, "model", "personalizer.state")
 	if s.node != nil {
 		path = filepath.Join(s.cfg.DataDir, "model", "personalizer-cluster.state")
+		if err := s.fetchSnapshot(path, sharedPZSnapshot); err != nil {
+			s.log.Warn("cannot fetch the cluster's personalizer model snapshot; replaying the stream", "err", err)
+		}
 	}
 	bits := s.cfg.Personalizer.Bits
 	m, from, err := online.LoadPersonalizerSnapshot(path, bits)
@@ -660,12 +665,25 @@ func (s *Service) openPersonalizerLearner(skips state.Skips) (uint64, error) {
 		s.log.Warn("the personalizer model snapshot is ahead of the stream; rebuilding it from the stream")
 		m, from = nil, 0
 	}
+	if s.node != nil {
+		// the stream's limits may have removed records the model lacks:
+		// it goes on from the first the stream holds
+		first, err := s.node.Stream().FirstSeq(context.Background())
+		if err != nil {
+			return 0, "", err
+		}
+		if first > from+1 {
+			s.log.Warn("the stream no longer holds records the personalizer model lacks; it learns from the first it holds",
+				"model_lsn", from, "stream_first", first)
+			from = first - 1
+		}
+	}
 	s.pzLearner, err = online.NewPersonalizer(online.PersonalizerConfig{
 		Bits: bits, Lambda: s.cfg.Personalizer.Lambda, Model: m, From: from, ModelUpdate: s.pzModelUpdate,
 		SnapshotPath: path, SnapshotEvery: s.cfg.SnapshotEvery, Skips: skips,
 		OnUpdate: func(n int) { s.metrics.pzUpdates.Add(float64(n)) }, Logger: s.log,
 	})
-	return from, err
+	return from, path, err
 }
 
 // openState opens the embedded state store under DataDir.
