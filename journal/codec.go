@@ -13,7 +13,9 @@ import (
 // opaque bytes and never parses them.
 
 // Encode returns the record Type and JSON payload for v, which must be a
-// Decision, Outcome, Event, Erasure or Activation (or a pointer to one). A zero V field is set
+// Decision, Outcome, Event, Erasure, Activation, PersonalizerRank,
+// PersonalizerReward or PersonalizerActivate (or a pointer to one). A zero
+// V field is set
 // to SchemaVersion in the output (v itself is not modified).
 func Encode(v any) (Type, []byte, error) {
 	var (
@@ -46,6 +48,21 @@ func Encode(v any) (Type, []byte, error) {
 	case *Activation:
 		c := *x
 		typ, out = TypeActivation, withV(&c, &c.V)
+	case PersonalizerRank:
+		typ, out = TypePersonalizerRank, withV(&x, &x.V)
+	case *PersonalizerRank:
+		c := *x
+		typ, out = TypePersonalizerRank, withV(&c, &c.V)
+	case PersonalizerReward:
+		typ, out = TypePersonalizerReward, withV(&x, &x.V)
+	case *PersonalizerReward:
+		c := *x
+		typ, out = TypePersonalizerReward, withV(&c, &c.V)
+	case PersonalizerActivate:
+		typ, out = TypePersonalizerActivate, withV(&x, &x.V)
+	case *PersonalizerActivate:
+		c := *x
+		typ, out = TypePersonalizerActivate, withV(&c, &c.V)
 	default:
 		return 0, nil, fmt.Errorf("%w: cannot encode %T", ErrBadPayload, v)
 	}
@@ -64,8 +81,9 @@ func withV[T any](p *T, v *int) *T {
 }
 
 // Decode parses rec's payload into a new *Decision, *Outcome, *Event,
-// *Audit, *Erasure, *Erased, *Activation or *Lost according to rec.Type. Unknown
-// fields are ignored (later schema versions only add fields).
+// *Audit, *Erasure, *Erased, *Activation, *Lost, *PersonalizerRank,
+// *PersonalizerReward or *PersonalizerActivate according to rec.Type.
+// Unknown fields are ignored (later schema versions only add fields).
 func Decode(rec Record) (any, error) {
 	var v any
 	switch rec.Type {
@@ -85,6 +103,12 @@ func Decode(rec Record) (any, error) {
 		v = new(Erased)
 	case TypeActivation:
 		v = new(Activation)
+	case TypePersonalizerRank:
+		v = new(PersonalizerRank)
+	case TypePersonalizerReward:
+		v = new(PersonalizerReward)
+	case TypePersonalizerActivate:
+		v = new(PersonalizerActivate)
 	default:
 		return nil, fmt.Errorf("%w: LSN %d: unknown type %d", ErrBadPayload, rec.LSN, rec.Type)
 	}
@@ -136,4 +160,30 @@ func DecodeEvent(payload []byte, e *Event) error {
 // (FuzzDecodeMatchesEncodingJSON).
 func unmarshal(data []byte, v any) error {
 	return jsonv2.Unmarshal(data, v, jsonv1.DefaultOptionsV1())
+}
+
+// DecodePersonalizerRank parses a TypePersonalizerRank payload into r
+// (reset it first: json.Unmarshal merges maps).
+func DecodePersonalizerRank(payload []byte, r *PersonalizerRank) error {
+	if err := unmarshal(payload, r); err != nil {
+		return fmt.Errorf("%w: personalizer rank: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodePersonalizerReward parses a TypePersonalizerReward payload into r.
+func DecodePersonalizerReward(payload []byte, r *PersonalizerReward) error {
+	if err := unmarshal(payload, r); err != nil {
+		return fmt.Errorf("%w: personalizer reward: %w", ErrBadPayload, err)
+	}
+	return nil
+}
+
+// DecodePersonalizerActivate parses a TypePersonalizerActivate payload
+// into a.
+func DecodePersonalizerActivate(payload []byte, a *PersonalizerActivate) error {
+	if err := unmarshal(payload, a); err != nil {
+		return fmt.Errorf("%w: personalizer activate: %w", ErrBadPayload, err)
+	}
+	return nil
 }

@@ -37,6 +37,21 @@ const (
 	// TypeActivation says which slots of a decision made with
 	// defer_activation were actually shown.
 	TypeActivation Type = 8 // payload: Activation
+
+	// The Personalizer-compatible namespace (serve's /personalizer/
+	// routes) numbers its records from 16: a Personalizer "resource" has
+	// its own events, model and configuration in the same journal.
+
+	// TypePersonalizerRank records a rank or multi-slot rank call: the
+	// request's actions and features, what was answered and with which
+	// probabilities, and the learning settings it is learned under.
+	TypePersonalizerRank Type = 16 // payload: PersonalizerRank
+	// TypePersonalizerReward records a reward call (one slot's, or
+	// several slots' of a multi-slot event).
+	TypePersonalizerReward Type = 17 // payload: PersonalizerReward
+	// TypePersonalizerActivate records the activation of an event ranked
+	// with deferActivation: it is learned from from then on.
+	TypePersonalizerActivate Type = 18 // payload: PersonalizerActivate
 )
 
 // Known reports whether t is a record type this version reads.
@@ -45,7 +60,12 @@ func Known(t Type) bool { return Appendable(t) || Tombstone(t) }
 // Appendable reports whether records of type t may be appended (every
 // type but the tombstones, which only Repair and Redact write).
 func Appendable(t Type) bool {
-	return t == TypeDecision || t == TypeOutcome || t == TypeEvent || t == TypeAudit || t == TypeErasure || t == TypeActivation
+	switch t {
+	case TypeDecision, TypeOutcome, TypeEvent, TypeAudit, TypeErasure, TypeActivation,
+		TypePersonalizerRank, TypePersonalizerReward, TypePersonalizerActivate:
+		return true
+	}
+	return false
 }
 
 // Tombstone reports whether t is a tombstone (TypeLost, TypeErased): a
@@ -53,7 +73,8 @@ func Appendable(t Type) bool {
 func Tombstone(t Type) bool { return t == TypeLost || t == TypeErased }
 
 // String returns the lower-case name of t ("decision", "outcome", "event",
-// "lost", "audit", "erasure", "erased", "activation").
+// "lost", "audit", "erasure", "erased", "activation", "personalizer_rank",
+// "personalizer_reward", "personalizer_activate").
 func (t Type) String() string {
 	switch t {
 	case TypeDecision:
@@ -72,6 +93,12 @@ func (t Type) String() string {
 		return "erased"
 	case TypeActivation:
 		return "activation"
+	case TypePersonalizerRank:
+		return "personalizer_rank"
+	case TypePersonalizerReward:
+		return "personalizer_reward"
+	case TypePersonalizerActivate:
+		return "personalizer_activate"
 	}
 	return "unknown"
 }
@@ -285,4 +312,107 @@ type Lost struct {
 	Quarantine string `json:"quarantine,omitempty"`
 	// Time is when the repair wrote the tombstone.
 	Time time.Time `json:"ts"`
+}
+
+// PersonalizerRank is the payload of a TypePersonalizerRank record: one
+// rank (Slots empty) or multi-slot rank (Slots set) call of the
+// Personalizer-compatible API, with everything needed to answer it again
+// (a replay of its event id), to learn from it, and to evaluate another
+// policy on it offline. The features are kept as the request sent them
+// (JSON objects); the model's rows are rebuilt from them by package
+// personalizer's featurization.
+type PersonalizerRank struct {
+	V       int       `json:"v"`
+	EventID string    `json:"event_id"`
+	Time    time.Time `json:"ts"`
+	// RequestHash is the SHA-256 (hex) of the request as decoded, keys
+	// sorted: a replay of the event id with another request is refused.
+	RequestHash     string               `json:"request_hash"`
+	ContextFeatures []map[string]any     `json:"context_features,omitempty"`
+	Actions         []PersonalizerAction `json:"actions"`
+	// Excluded are the request's excludedActions (single-slot rank).
+	Excluded []string `json:"excluded_actions,omitempty"`
+	// Deferred is the request's deferActivation: the event is not learned
+	// from until a TypePersonalizerActivate record activates it.
+	Deferred bool `json:"defer_activation,omitempty"`
+	// Ranking is the single-slot answer: every action, excluded ones with
+	// probability 0, in the order returned; RewardActionID the chosen one.
+	Ranking        []PersonalizerRanked `json:"ranking,omitempty"`
+	RewardActionID string               `json:"reward_action_id,omitempty"`
+	// Slots are the multi-slot request's slots with their answers.
+	Slots []PersonalizerSlot `json:"slots,omitempty"`
+	// Mode is the learning mode the call was served in: Online (the
+	// model's ε-greedy choice), Apprentice (the baseline served, learned
+	// from) or LoggingOnly (the baseline served, not learned from).
+	Mode string `json:"learning_mode"`
+	// Policy names the model and exploration that served the call, e.g.
+	// "ridge(bits=9)+epsilon_greedy(0.2)", or "baseline".
+	Policy string `json:"policy"`
+	// Learning are the settings the event is learned under, as they were
+	// at the call: a rebuild from the journal learns what the live
+	// service learned.
+	Learning PersonalizerLearning `json:"learning"`
+}
+
+// PersonalizerAction is one action of a rank call: its id and features
+// (free-form JSON objects).
+type PersonalizerAction struct {
+	ID       string           `json:"id"`
+	Features []map[string]any `json:"features,omitempty"`
+}
+
+// PersonalizerRanked is one entry of a rank call's ranking.
+type PersonalizerRanked struct {
+	ID string `json:"id"`
+	// Probability is the exact probability that the policy chose the
+	// action (0 for an excluded one).
+	Probability float64 `json:"probability"`
+}
+
+// PersonalizerSlot is one slot of a multi-slot rank call and its answer.
+type PersonalizerSlot struct {
+	ID       string           `json:"id"`
+	Features []map[string]any `json:"features,omitempty"`
+	Excluded []string         `json:"excluded_actions,omitempty"`
+	Baseline string           `json:"baseline_action"`
+	// ActionID is the action chosen for the slot ("" when every action
+	// was excluded or taken by an earlier slot), Probability the exact
+	// probability of that choice given the earlier slots' choices.
+	ActionID    string  `json:"reward_action_id,omitempty"`
+	Probability float64 `json:"probability,omitempty"`
+}
+
+// PersonalizerLearning are the learning settings of a rank call.
+type PersonalizerLearning struct {
+	// RewardWaitMillis is how long after its activation (the call, when
+	// not deferred) the event's rewards count.
+	RewardWaitMillis int64 `json:"reward_wait_ms"`
+	// DefaultReward is the reward of an active event without one.
+	DefaultReward float64 `json:"default_reward"`
+	// Aggregation combines several rewards of one slot: "earliest",
+	// "average" or "sum".
+	Aggregation string `json:"reward_aggregation"`
+}
+
+// PersonalizerReward is the payload of a TypePersonalizerReward record.
+type PersonalizerReward struct {
+	V       int                      `json:"v"`
+	EventID string                   `json:"event_id"`
+	Time    time.Time                `json:"ts"`
+	Rewards []PersonalizerSlotReward `json:"rewards"`
+}
+
+// PersonalizerSlotReward is one reward value: for the event's one slot
+// (Slot "", the single-slot API) or for the slot it names.
+type PersonalizerSlotReward struct {
+	Slot  string  `json:"slot_id,omitempty"`
+	Value float64 `json:"value"`
+}
+
+// PersonalizerActivate is the payload of a TypePersonalizerActivate
+// record.
+type PersonalizerActivate struct {
+	V       int       `json:"v"`
+	EventID string    `json:"event_id"`
+	Time    time.Time `json:"ts"`
 }

@@ -90,7 +90,8 @@ type posterior struct {
 
 // published is the read-only view Predict uses: θ = A⁻¹b and W, the upper
 // triangle of A⁻¹ with doubled off-diagonal, so that xᵀA⁻¹x = xᵀWx costs
-// d(d+1)/2 multiply-adds (vec.QuadUpper).
+// d(d+1)/2 multiply-adds (vec.QuadUpper); W is nil when PublishMean
+// built the view.
 type published struct {
 	theta []float64
 	w     []float64
@@ -335,7 +336,16 @@ func (m *Ridge) Refresh() {
 // Publish makes the updates so far visible to Predict: it builds new
 // read-only views of the posteriors that changed (O(Dim²) each), shares the
 // others with the previous snapshot, and swaps the snapshot atomically.
-func (m *Ridge) Publish() {
+func (m *Ridge) Publish() { m.publish(false) }
+
+// PublishMean is Publish for a model read only for its posterior mean
+// (MeanSparse, Predict's mean): it builds θ = A⁻¹b and not the matrix
+// of the std, so that a large model publishes in O(Dim²) time without
+// allocating Dim² values; Predict's std is 0 for the posteriors it
+// published. Publish a model one way.
+func (m *Ridge) PublishMean() { m.publish(true) }
+
+func (m *Ridge) publish(meanOnly bool) {
 	old := m.cur.Load()
 	ns := &snapshot{posts: make([]*published, len(m.posts))}
 	if old != nil {
@@ -347,7 +357,7 @@ func (m *Ridge) Publish() {
 		if !p.dirty && ns.posts[k] != nil {
 			continue
 		}
-		ns.posts[k] = m.view(p)
+		ns.posts[k] = m.view(p, meanOnly)
 		p.dirty = false
 		changed = true
 	}
@@ -356,9 +366,16 @@ func (m *Ridge) Publish() {
 	}
 }
 
-func (m *Ridge) view(p *posterior) *published {
+func (m *Ridge) view(p *posterior, meanOnly bool) *published {
 	d := m.d
-	v := &published{theta: make([]float64, d), w: make([]float64, d*d)}
+	v := &published{theta: make([]float64, d)}
+	if meanOnly {
+		for i := 0; i < d; i++ {
+			v.theta[i] = vec.Dot(p.ainv[i*d:(i+1)*d], p.b)
+		}
+		return v
+	}
+	v.w = make([]float64, d*d)
 	for i := 0; i < d; i++ {
 		row := p.ainv[i*d : (i+1)*d]
 		v.theta[i] = vec.Dot(row, p.b)
@@ -396,12 +413,39 @@ func (m *Ridge) Predict(mean, std []float64, acts []int, xs []float64) {
 		}
 		x := xs[i*d : (i+1)*d]
 		mean[i] = vec.Dot(p.theta, x)
+		if p.w == nil { // PublishMean's
+			std[i] = 0
+			continue
+		}
 		q := vec.QuadUpper(p.w, x)
 		if q < 0 { // rounding only: A⁻¹ is positive definite
 			q = 0
 		}
 		std[i] = math.Sqrt(q)
 	}
+}
+
+// MeanSparse returns the posterior mean θ·x for a sparse x (indices
+// idx into [0, Dim), an index may repeat, values val) of action index a
+// (ignored by a shared model), from the latest published snapshot: O(len
+// idx), where Predict costs O(Dim²) for the std a caller may not need.
+// It does not allocate and is safe for concurrent use. An index or
+// action out of range, or slices of different lengths, are programming
+// errors and panic.
+func (m *Ridge) MeanSparse(a int, idx []int32, val []float64) float64 {
+	if len(idx) != len(val) {
+		panic("BUG: models.Ridge.MeanSparse: len(idx) != len(val)")
+	}
+	snap := m.cur.Load()
+	if m.cfg.Actions == 0 {
+		a = 0
+	}
+	theta := snap.posts[a].theta
+	var s float64
+	for i, j := range idx {
+		s += theta[j] * val[i]
+	}
+	return s
 }
 
 // Clone returns a deep copy of the writer state (including unpublished

@@ -356,3 +356,47 @@ func TestPredictZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestRidgePublishMean: a model published for its mean answers the same
+// mean as one published whole (Predict and MeanSparse alike), and std 0.
+func TestRidgePublishMean(t *testing.T) {
+	const d = 6
+	a, err := models.NewRidge(models.RidgeConfig{Dim: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := models.NewRidge(models.RidgeConfig{Dim: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float64, d)
+	for i := range 40 {
+		for j := range x {
+			x[j] = float64((i*5+j*3)%7) - 3
+		}
+		if err := a.Update(0, x, float64(i%3)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Update(0, x, float64(i%3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Publish()
+	b.PublishMean()
+	idx, val := []int32{0, 2, 5, 2}, []float64{1, -2, 0.5, 1}
+	for j := range x {
+		x[j] = 0
+	}
+	for i, k := range idx {
+		x[k] += val[i]
+	}
+	ma, sa, mb, sb := []float64{0}, []float64{0}, []float64{0}, []float64{0}
+	a.Predict(ma, sa, nil, x)
+	b.Predict(mb, sb, nil, x)
+	if ma[0] != mb[0] || sb[0] != 0 || sa[0] <= 0 {
+		t.Errorf("Publish: mean %v std %v; PublishMean: mean %v std %v", ma[0], sa[0], mb[0], sb[0])
+	}
+	if got := b.MeanSparse(0, idx, val); math.Abs(got-ma[0]) > 1e-12 {
+		t.Errorf("MeanSparse %v, Predict %v", got, ma[0])
+	}
+}

@@ -4,6 +4,8 @@
 #
 #   redis-server, haproxy  Debian packages (apt-get)
 #   wrk                    Debian package (apt-get): the load generator of make bench-http
+#   nodejs                 Debian package (apt-get): node runs the official Personalizer
+#                          client SDK against the service (serve's TestPersonalizerSDK)
 #   nats-server v2.15.2    go install, into $(go env GOPATH)/bin
 #
 # Extra Debian packages named as arguments are installed in the same
@@ -34,10 +36,12 @@ die() {
 
 # ---- Debian packages ----------------------------------------------------
 
-# present PKG: its binary (of the same name) is found, or dpkg has it installed
+# present PKG: its binary (of the same name; node for nodejs) is found, or
+# dpkg has it installed
 present() {
 	local d
 	command -v "$1" >/dev/null 2>&1 && return 0
+	[[ $1 == nodejs ]] && command -v node >/dev/null 2>&1 && return 0
 	for d in /usr/sbin /usr/local/sbin /sbin /usr/local/bin; do
 		[[ -x $d/$1 ]] && return 0
 	done
@@ -55,7 +59,7 @@ apt() {
 }
 
 missing=()
-for pkg in redis-server haproxy wrk "$@"; do
+for pkg in redis-server haproxy wrk nodejs "$@"; do
 	[[ $pkg =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "not a Debian package name: $pkg"
 	if present "$pkg"; then
 		log "$pkg: present"
@@ -146,7 +150,7 @@ fi
 redis_v=$(redis-server --version 2>/dev/null | awk '{ print $3 }' || true)
 haproxy_bin=$(command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy)
 haproxy_v=$("$haproxy_bin" -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
-log "ready: redis-server ${redis_v#v=}, haproxy $haproxy_v, nats-server v$NATS_VERSION ($nats_at)"
+log "ready: redis-server ${redis_v#v=}, haproxy $haproxy_v, nats-server v$NATS_VERSION ($nats_at), node $(node --version 2>/dev/null || echo '?')"
 case ":$PATH:" in
 *":$gobin:"*) ;;
 *) log "note: $gobin is not on PATH (make cluster and the tests look there too)" ;;

@@ -67,6 +67,11 @@ func TestAuthMatrix(t *testing.T) {
 	cfg.Auth.Keys = scopeKeys()
 	in := start(t, cfg)
 	decideBody := map[string]any{"customer_id": "c-0001", "channel": "web"}
+	pz := "/personalizer/v1.0/"
+	rankBody := map[string]any{"actions": []any{map[string]any{"id": "a"}}}
+	multiBody := map[string]any{"actions": []any{map[string]any{"id": "a"}}, "slots": []any{map[string]any{"id": "s", "baselineAction": "a"}}}
+	svcBody := map[string]any{"rewardWaitTime": "PT10M", "defaultReward": 0, "rewardAggregation": "earliest",
+		"explorationPercentage": 0.2, "modelExportFrequency": "PT1M", "logRetentionDays": -1}
 	for _, r := range []struct {
 		method, path, scope string
 		body                any
@@ -93,6 +98,17 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/admin/keys", serve.ScopeAdmin, nil},
 		{"POST", "/admin/models/reload", serve.ScopeAdmin, map[string]any{}},
 		{"GET", "/debug/pprof/", serve.ScopeAdmin, nil},
+		{"POST", pz + "rank", serve.ScopeDecide, rankBody},
+		{"POST", pz + "multislot/rank", serve.ScopeDecide, multiBody},
+		{"POST", pz + "events/e-unknown/reward", serve.ScopeIngest, map[string]any{"value": 1}},
+		{"POST", pz + "events/e-unknown/activate", serve.ScopeDecide, map[string]any{}},
+		{"POST", pz + "multislot/events/e-unknown/reward", serve.ScopeIngest, map[string]any{"reward": []any{map[string]any{"slotId": "s", "value": 1}}}},
+		{"POST", pz + "multislot/events/e-unknown/activate", serve.ScopeDecide, map[string]any{}},
+		{"GET", pz + "configurations/service", serve.ScopeRead, nil},
+		{"PUT", pz + "configurations/service", serve.ScopeAdmin, svcBody},
+		{"GET", pz + "configurations/policy", serve.ScopeRead, nil},
+		{"PUT", pz + "configurations/policy", serve.ScopeAdmin, map[string]any{"name": "p", "arguments": ""}},
+		{"DELETE", pz + "configurations/policy", serve.ScopeAdmin, nil},
 		{"GET", "/healthz", "", nil},
 		{"GET", "/readyz", "", nil},
 		{"GET", "/ui/", "", nil},

@@ -31,38 +31,44 @@ func (s *Service) openNode() error {
 		return err
 	}
 	s.profiles, s.index, s.aggregates = cached, s.state, s.state
+	s.pzEvents = s.state
 	if s.clusterReg, err = s.node.Stream().Registry(context.Background()); err != nil {
 		return err
 	}
 	return nil
 }
 
-// sharedSnapshot is the object of the cluster's model bucket that holds
-// the latest online-model snapshot, shared so that a new instance starts
-// from it rather than from the stream's first record.
-const sharedSnapshot = "online-cluster.state"
+// The objects of the cluster's model bucket that hold the latest
+// snapshots of the online model and of the Personalizer namespace's,
+// shared so that a new instance starts from them rather than from the
+// stream's first record.
+const (
+	sharedSnapshot   = "online-cluster.state"
+	sharedPZSnapshot = "personalizer-cluster.state"
+)
 
-// fetchSnapshot writes the cluster's shared snapshot to path when this
-// instance has none of its own (a new instance).
-func (s *Service) fetchSnapshot(path string) error {
+// fetchSnapshot writes the cluster's shared snapshot blob to path when
+// this instance has none of its own (a new instance).
+func (s *Service) fetchSnapshot(path, blob string) error {
 	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	b, err := s.clusterReg.GetBlob(sharedSnapshot)
+	b, err := s.clusterReg.GetBlob(blob)
 	if err != nil || b == nil {
 		return err
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("cannot write the cluster's model snapshot to %s: %w", path, err)
 	}
-	s.log.Info("starting from the cluster's shared model snapshot", "bytes", len(b))
+	s.log.Info("starting from the cluster's shared model snapshot", "snapshot", blob, "bytes", len(b))
 	return nil
 }
 
 // shareSnapshots uploads this instance's snapshot file to the cluster's
-// model bucket each time the learner has written a new one, while this
-// instance holds the applier lease (one instance shares at a time).
-func (s *Service) shareSnapshots(path string) {
+// model bucket (as blob) each time the learner has written a new one,
+// while this instance holds the applier lease (one instance shares at a
+// time).
+func (s *Service) shareSnapshots(path, blob string) {
 	var last time.Time
 	s.every(s.cfg.SnapshotEvery, "cannot share the model snapshot", func() error {
 		if !s.node.Lease().Held() {
@@ -76,7 +82,7 @@ func (s *Service) shareSnapshots(path string) {
 		if err != nil {
 			return err
 		}
-		if err := s.clusterReg.PutBlob(sharedSnapshot, b); err != nil {
+		if err := s.clusterReg.PutBlob(blob, b); err != nil {
 			return err
 		}
 		last = fi.ModTime()

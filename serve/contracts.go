@@ -54,6 +54,18 @@ type DecisionIndex interface {
 	Activation(d *journal.Decision) (*state.Activation, error)
 }
 
+// PersonalizerEvents answers from the applied journal what the
+// Personalizer-compatible namespace knows of an event (embedded:
+// state.Store). It lags the journal as DecisionIndex does.
+type PersonalizerEvents interface {
+	// PersonalizerEvent returns event id: its rank call's record, whether
+	// it was activated, its rewards so far. Its errors: one wrapping
+	// state.ErrNotFound when the index does not hold it (never ranked, or
+	// older than the retention), state.ErrCorrupt for an entry that does
+	// not decode; any other means the index cannot answer now.
+	PersonalizerEvent(id string) (*state.PersonalizerEvent, error)
+}
+
 // Contacts makes a decision's contact-policy check and the impressions it
 // gives one atomic step, so that frequency caps hold under concurrency,
 // across instances too (embedded: contactLedger; cluster: a Redis script,
@@ -120,12 +132,13 @@ type Aggregates interface {
 
 // The embedded implementations.
 var (
-	_ Profiles      = (*features.Store)(nil)
-	_ DecisionIndex = (*state.Store)(nil)
-	_ Aggregates    = (*state.Store)(nil)
-	_ Journal       = (*journal.Journal[state.Live])(nil)
-	_ ModelSource   = (*models.Registry)(nil)
-	_ Contacts      = (*contactLedger)(nil)
+	_ Profiles           = (*features.Store)(nil)
+	_ DecisionIndex      = (*state.Store)(nil)
+	_ PersonalizerEvents = (*state.Store)(nil)
+	_ Aggregates         = (*state.Store)(nil)
+	_ Journal            = (*journal.Journal[state.Live])(nil)
+	_ ModelSource        = (*models.Registry)(nil)
+	_ Contacts           = (*contactLedger)(nil)
 )
 
 // The cluster path's implementations (package cluster and its engines).

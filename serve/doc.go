@@ -16,13 +16,26 @@
 // attribute event type, all checked before any is journaled. Every handler runs
 // under one recover: a panic is logged and answered with a JSON 500.
 //
+// # The Personalizer-compatible API
+//
+// personalizer.go answers Azure Personalizer's REST API under
+// /personalizer/v1.0/ (rank, reward, activate, the multi-slot calls, the
+// configuration), with Personalizer's bodies, statuses and error body
+// (writeError gives the routes under /personalizer/ Personalizer's), for
+// its applications and client SDKs unchanged. It is a namespace of its
+// own on the same server: its calls are journal records of their own
+// types, indexed by the applier, learned by a second learner
+// (online.Personalizer) under its own configuration; package personalizer
+// holds its rules. docs/personalizer.md is the migration guide.
+//
 // # Contracts and wiring
 //
 // The handlers use what they need through the small interfaces of
 // contracts.go: Profiles (read a profile), DecisionIndex (a decision by id
 // or by request, the outcome de-duplication keys), Aggregates (an
 // experiment's sums, the volume counters), Journal (append with a live
-// value, health) and ModelSource (the promoted models). Open wires
+// value, health), ModelSource (the promoted models) and
+// PersonalizerEvents (the Personalizer namespace's events). Open wires
 // the embedded implementations in — features.Store, state.Store,
 // journal.Journal[state.Live], models.Registry — and the cluster path's
 // Redis and JetStream ones will fill the same contracts.
@@ -33,6 +46,7 @@
 // it (the store by package state), in this order:
 //
 //	journal ─▶ state.Applier ─▶ online.Learner
+//	                         └─▶ online.Personalizer
 //
 // The journal's one subscriber is the state applier, which writes
 // profiles, the decision index, request ids and outcome de-duplication

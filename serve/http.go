@@ -25,6 +25,7 @@ import (
 	"nextbest/features"
 	"nextbest/journal"
 	"nextbest/models"
+	"nextbest/personalizer"
 	"nextbest/state"
 )
 
@@ -39,7 +40,8 @@ type route struct {
 	name   string
 	method string
 	// scope is the API-key scope the route needs ("" none: the health
-	// probes, the dashboard's page); see authorize
+	// probes, the dashboard's page; scopePerOperation: operationScope
+	// says, by method); see authorize
 	scope string
 	// batch routes take bodies up to all the server reads (readLimit),
 	// not MaxBodyBytes: a batch is many requests in one
@@ -70,6 +72,11 @@ var (
 		"/readyz":              {"readyz", "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleReady(c) }},
 		"/metrics":             {"metrics", "", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.metrics.write(c) }},
 		"/openapi.json":        {"openapi", "GET", "", false, func(_ *Service, c *fasthttp.RequestCtx, _ string) { handleOpenAPI(c) }},
+		// the Personalizer-compatible API (personalizer.go)
+		pzBase + "rank":                   {routePZRank, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZRank(c, false) }},
+		pzBase + "multislot/rank":         {routePZRank, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZRank(c, true) }},
+		pzBase + "configurations/service": {routePZConfig, "", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZService(c) }},
+		pzBase + "configurations/policy":  {routePZConfig, "", scopePerOperation, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZPolicy(c) }},
 	}
 	prefixRoutes = []struct {
 		prefix, suffix string
@@ -82,6 +89,11 @@ var (
 		{"/admin/keys", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
 		{"/admin/experiments", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
 		{"/ui", "", route{routeUI, "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},
+		// the Personalizer-compatible events (personalizer.go)
+		{pzBase + "events/", "/reward", route{routePZEvents, "POST", ScopeIngest, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzReward, false) }}},
+		{pzBase + "events/", "/activate", route{routePZEvents, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzActivate, false) }}},
+		{pzBase + "multislot/events/", "/reward", route{routePZEvents, "POST", ScopeIngest, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzReward, true) }}},
+		{pzBase + "multislot/events/", "/activate", route{routePZEvents, "POST", ScopeDecide, false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handlePZEvent(c, pzActivate, true) }}},
 		// the Go runtime's profiles (net/http/pprof's endpoints), for the
 		// operator only
 		{"/debug/pprof/", "", route{"admin", "GET", ScopeAdmin, false, func(_ *Service, c *fasthttp.RequestCtx, rest string) { pprofServe(c, rest) }}},
@@ -112,7 +124,12 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	name = r.name
-	if !s.authorize(ctx, r.scope) {
+	m := string(ctx.Method())
+	sc := r.scope
+	if sc == scopePerOperation {
+		sc = operationScope(m)
+	}
+	if !s.authorize(ctx, sc) {
 		return
 	}
 	if r.method != "" && !s.method(ctx, r.method) {
@@ -122,8 +139,7 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 		s.bodyTooLarge(ctx, limit)
 		return
 	}
-	m := string(ctx.Method())
-	if (r.method == fasthttp.MethodPost || r.scope == ScopeAdmin && (m == fasthttp.MethodPost || m == fasthttp.MethodPut)) &&
+	if (r.method == fasthttp.MethodPost || sc == ScopeAdmin && (m == fasthttp.MethodPost || m == fasthttp.MethodPut)) &&
 		!jsonMediaType(ctx.Request.Header.ContentType()) {
 		// every write takes JSON only, the admin API's too: a browser page
 		// can post a form or text/plain cross-site, not JSON (which needs a
@@ -784,7 +800,10 @@ func writeErr(ctx *fasthttp.RequestCtx, err error) {
 	var fe *fieldError
 	var re *decide.RequestError
 	var ve *features.FieldError
+	var pe *personalizer.Error
 	switch {
+	case errors.As(err, &pe):
+		writeError(ctx, personalizer.Status(pe.Code), pe.Code, pe.Field, pe.Error())
 	case errors.As(err, &fe):
 		writeError(ctx, fe.status, fe.code, fe.field, fe.Error())
 	case errors.As(err, &re):
@@ -818,7 +837,13 @@ type errorDetail struct {
 	Field   string `json:"field,omitempty"`
 }
 
+// writeError answers with the JSON error body: the native API's, or on
+// the Personalizer-compatible routes Personalizer's (pzError).
 func writeError(ctx *fasthttp.RequestCtx, status int, code, field, msg string) {
+	if isPZPath(ctx.Path()) {
+		writePZError(ctx, status, code, field, msg)
+		return
+	}
 	writeJSON(ctx, status, errorBody{errorDetail{Code: code, Message: msg, Field: field}})
 }
 

@@ -30,7 +30,11 @@ type metrics struct {
 	modelUpdates prometheus.Counter
 	modelSwaps   prometheus.Counter
 	experiment   *prometheus.CounterVec
-	decideStage  *prometheus.HistogramVec
+	// the Personalizer-compatible namespace's calls and model
+	pzRanks     *prometheus.CounterVec
+	pzEvents    *prometheus.CounterVec
+	pzUpdates   prometheus.Counter
+	decideStage *prometheus.HistogramVec
 	// armCompute is the compute stage of experiment decisions by
 	// experiment and arm: how the retraining loop tells a canary whose
 	// model is slow
@@ -78,6 +82,15 @@ func newMetrics(s *Service) *metrics {
 	m.experiment = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nextbest_experiment_decisions_total", Help: "Decisions made inside an experiment, by experiment and arm.",
 	}, []string{"experiment", "arm"})
+	m.pzRanks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_personalizer_ranks_total", Help: "Personalizer-compatible rank calls answered (a replay of an event id is not counted again), by learning mode.",
+	}, []string{"mode"})
+	m.pzEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextbest_personalizer_events_total", Help: "Personalizer-compatible reward and activate calls recorded, by operation.",
+	}, []string{"operation"})
+	m.pzUpdates = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nextbest_personalizer_model_updates_total", Help: "Observations and reward corrections applied to the Personalizer-compatible namespace's model.",
+	})
 	m.decideStage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "nextbest_decide_stage_seconds",
 		Help:    "Where a decision's time goes: compute (decode, profile, funnel, scoring, exploration, encoding: the service's own time) and journal (waiting for the group commit's fsync and the state update).",
@@ -114,6 +127,7 @@ func newMetrics(s *Service) *metrics {
 		return float64(s.journal.LastLSN())
 	})
 	m.reg.MustRegister(m.requests, m.latency, m.decisions, m.served, m.outcomes, m.applyErrors, m.events, m.activations, m.modelUpdates, m.modelSwaps, m.experiment, m.decideStage, m.armCompute,
+		m.pzRanks, m.pzEvents, m.pzUpdates,
 		cacheHits, cacheMisses, hitRatio, lastLSN,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

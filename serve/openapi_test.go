@@ -167,16 +167,20 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		if r.method != "" && method != r.method {
 			t.Errorf("%s: the route takes %s only", key, r.method)
 		}
-		if o.Scope != r.scope {
-			t.Errorf("%s: x-scope %q, the route needs %q", key, o.Scope, r.scope)
+		scope := r.scope
+		if scope == scopePerOperation {
+			scope = operationScope(method)
 		}
-		if o.Security == nil || (len(o.Security) == 0) != (r.scope == "") {
-			t.Errorf("%s: security %v does not match the route's scope %q", key, o.Security, r.scope)
+		if o.Scope != scope {
+			t.Errorf("%s: x-scope %q, the route needs %q", key, o.Scope, scope)
+		}
+		if o.Security == nil || (len(o.Security) == 0) != (scope == "") {
+			t.Errorf("%s: security %v does not match the route's scope %q", key, o.Security, scope)
 		}
 		for _, req := range o.Security {
 			for scheme, roles := range req {
-				if r.scope != "" && fmt.Sprint(roles) != fmt.Sprint([]any{r.scope}) {
-					t.Errorf("%s: security %s lists %v, the route needs [%s]", key, scheme, roles, r.scope)
+				if scope != "" && fmt.Sprint(roles) != fmt.Sprint([]any{scope}) {
+					t.Errorf("%s: security %s lists %v, the route needs [%s]", key, scheme, roles, scope)
 				}
 			}
 		}
@@ -198,26 +202,35 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 // oaUntriggered are documented answers the conformance test cannot
 // provoke through the HTTP API, with why; "*" stands for every operation.
 var oaUntriggered = map[string]string{
-	"* 500":                                         "a handler panic (a bug); panic_test.go proves the recover and its JSON 500",
-	"POST /v1/decide 503":                           "overload, the journal failing or the decision deadline; admission and disk-full tests provoke them",
-	"POST /v1/outcomes 503":                         "overload, the journal or the decision index failing",
-	"POST /v1/events 503":                           "overload or the journal failing",
-	"GET /v1/profiles/{customer_id} 503":            "the profile store failing",
-	"DELETE /v1/customers/{customer_id} 503":        "the profile store or the journal failing",
-	"GET /v1/experiments 503":                       "the aggregates store failing (cluster path)",
-	"GET /v1/stats 503":                             "the aggregates store failing",
-	"GET /v1/audit 503":                             "the state store failing",
-	"GET /v1/decisions/{decision_id} 503":           "the state store failing",
-	"POST /v1/decisions/{decision_id}/activate 503": "overload, the journal or the decision index failing",
-	"POST /v1/profiles:batch 503":                   "overload or the journal failing",
-	"GET /readyz 503":                               "starting, stopping or a journal that cannot write; diskfull_test.go",
-	"PUT /admin/shadow 503":                         "saving the shadow failing",
-	"DELETE /admin/shadow 503":                      "saving the shadow failing",
-	"PUT /admin/mode 503":                           "saving the mode failing",
-	"PUT /admin/clv 503":                            "saving the CLV model failing",
-	"PUT /admin/keys/{name} 503":                    "saving the keys failing",
-	"DELETE /admin/keys/{name} 503":                 "saving the keys failing",
-	"DELETE /admin/experiments/{name} 422":          "saving the experiments failing (the admin API answers that 422, not 503)",
+	"* 500":                                                           "a handler panic (a bug); panic_test.go proves the recover and its JSON 500",
+	"POST /v1/decide 503":                                             "overload, the journal failing or the decision deadline; admission and disk-full tests provoke them",
+	"POST /v1/outcomes 503":                                           "overload, the journal or the decision index failing",
+	"POST /v1/events 503":                                             "overload or the journal failing",
+	"GET /v1/profiles/{customer_id} 503":                              "the profile store failing",
+	"DELETE /v1/customers/{customer_id} 503":                          "the profile store or the journal failing",
+	"GET /v1/experiments 503":                                         "the aggregates store failing (cluster path)",
+	"GET /v1/stats 503":                                               "the aggregates store failing",
+	"GET /v1/audit 503":                                               "the state store failing",
+	"GET /v1/decisions/{decision_id} 503":                             "the state store failing",
+	"POST /v1/decisions/{decision_id}/activate 503":                   "overload, the journal or the decision index failing",
+	"POST /v1/profiles:batch 503":                                     "overload or the journal failing",
+	"GET /readyz 503":                                                 "starting, stopping or a journal that cannot write; diskfull_test.go",
+	"PUT /admin/shadow 503":                                           "saving the shadow failing",
+	"DELETE /admin/shadow 503":                                        "saving the shadow failing",
+	"PUT /admin/mode 503":                                             "saving the mode failing",
+	"PUT /admin/clv 503":                                              "saving the CLV model failing",
+	"PUT /admin/keys/{name} 503":                                      "saving the keys failing",
+	"DELETE /admin/keys/{name} 503":                                   "saving the keys failing",
+	"DELETE /admin/experiments/{name} 422":                            "saving the experiments failing (the admin API answers that 422, not 503)",
+	"POST /personalizer/v1.0/rank 503":                                "overload, the journal failing or the decision deadline",
+	"POST /personalizer/v1.0/multislot/rank 503":                      "overload, the journal failing or the decision deadline",
+	"POST /personalizer/v1.0/events/{eventId}/reward 503":             "overload, the journal or the event index failing",
+	"POST /personalizer/v1.0/events/{eventId}/activate 503":           "overload, the journal or the event index failing",
+	"POST /personalizer/v1.0/multislot/events/{eventId}/reward 503":   "overload, the journal or the event index failing",
+	"POST /personalizer/v1.0/multislot/events/{eventId}/activate 503": "overload, the journal or the event index failing",
+	"PUT /personalizer/v1.0/configurations/service 503":               "saving the configuration failing",
+	"PUT /personalizer/v1.0/configurations/policy 503":                "saving the configuration failing",
+	"DELETE /personalizer/v1.0/configurations/policy 503":             "saving the configuration failing",
 }
 
 // oaProbe is one request of the conformance table.
@@ -522,6 +535,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		// a wrong content type (415) reaches no handler: it is probed
 		// below for every POST operation that documents it
 	}
+	table = append(table, oaPersonalizerProbes()...)
 	for _, p := range table {
 		if p.key == "" {
 			p.key = oaAllKey
@@ -623,6 +637,53 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	}
 	t.Logf("%d operations, %d answers exercised", len(ops), len(exercised))
+}
+
+// oaPersonalizerProbes are the conformance table's requests of the
+// Personalizer-compatible API, in order: the ranks make the events the
+// later requests name. (The reference examples' own requests and answers
+// are checked by TestPersonalizerExamples.)
+func oaPersonalizerProbes() []oaProbe {
+	const base = "/personalizer/v1.0/"
+	const id = "75269AD0-BFEE-4598-8196-C57383D38E10"
+	actions := func(n int) string {
+		a := make([]string, n)
+		for i := range a {
+			a[i] = fmt.Sprintf(`{"id":"a%d","features":[{"n":%d}]}`, i, i)
+		}
+		return "[" + strings.Join(a, ",") + "]"
+	}
+	rank := `{"contextFeatures":[{"timeOfDay":"Morning"}],"actions":` + actions(3) + `,"excludedActions":["a1"],"eventId":"` + id + `"}`
+	multi := `{"contextFeatures":[{"user":{"tier":"gold"}}],"actions":` + actions(3) + `,"slots":[{"id":"hero","baselineAction":"a0","features":[{"size":"Large"}]},{"id":"side","baselineAction":"a1","excludedActions":["a2"]}],"eventId":"m-1"}`
+	svc := `{"rewardWaitTime":"PT10M","defaultReward":0,"rewardAggregation":"earliest","explorationPercentage":0.2,"modelExportFrequency":"PT0S","logRetentionDays":-1}`
+	// activate has no body; the client SDKs send it as JSON all the same
+	return []oaProbe{
+		{op: "GET " + base + "configurations/service", path: base + "configurations/service", want: 200},
+		{op: "PUT " + base + "configurations/service", path: base + "configurations/service", body: svc, want: 200},
+		{op: "PUT " + base + "configurations/service", path: base + "configurations/service", body: strings.Replace(svc, `"defaultReward":0`, `"defaultReward":2`, 1), want: 400},
+		{op: "GET " + base + "configurations/policy", path: base + "configurations/policy", want: 200},
+		{op: "PUT " + base + "configurations/policy", path: base + "configurations/policy", body: `{"name":"p","arguments":"--cb_explore_adf -q ::"}`, want: 200},
+		{op: "PUT " + base + "configurations/policy", path: base + "configurations/policy", body: `{"arguments":"x"}`, want: 400},
+		{op: "DELETE " + base + "configurations/policy", path: base + "configurations/policy", want: 200},
+		{op: "POST " + base + "rank", path: base + "rank", body: rank, want: 201},
+		{op: "POST " + base + "rank", path: base + "rank", body: rank, want: 201}, // a replay
+		{op: "POST " + base + "rank", path: base + "rank", body: `{"actions":` + actions(51) + `}`, want: 400},
+		{op: "POST " + base + "rank", path: base + "rank", body: `{"actions":` + actions(2) + `,"eventId":"d-1","deferActivation":true}`, want: 201},
+		{op: "POST " + base + "events/{eventId}/reward", path: base + "events/" + id + "/reward", body: `{"value":1}`, want: 204},
+		{op: "POST " + base + "events/{eventId}/reward", path: base + "events/" + id + "/reward", body: `{"value":2}`, want: 400},
+		{op: "POST " + base + "events/{eventId}/reward", path: base + "events/nope/reward", body: `{"value":1}`, want: 404},
+		{op: "POST " + base + "events/{eventId}/activate", path: base + "events/d-1/activate", ctype: "application/json", want: 204},
+		{op: "POST " + base + "events/{eventId}/activate", path: base + "events/" + strings.Repeat("x", 257) + "/activate", ctype: "application/json", want: 400},
+		{op: "POST " + base + "events/{eventId}/activate", path: base + "events/nope/activate", ctype: "application/json", want: 404},
+		{op: "POST " + base + "multislot/rank", path: base + "multislot/rank", body: multi, want: 201},
+		{op: "POST " + base + "multislot/rank", path: base + "multislot/rank", body: `{"actions":` + actions(2) + `}`, want: 400},
+		{op: "POST " + base + "multislot/events/{eventId}/reward", path: base + "multislot/events/m-1/reward", body: `{"reward":[{"slotId":"hero","value":1}]}`, want: 204},
+		{op: "POST " + base + "multislot/events/{eventId}/reward", path: base + "multislot/events/m-1/reward", body: `{"reward":[]}`, want: 400},
+		{op: "POST " + base + "multislot/events/{eventId}/reward", path: base + "multislot/events/nope/reward", body: `{"reward":[{"slotId":"hero","value":1}]}`, want: 404},
+		{op: "POST " + base + "multislot/events/{eventId}/activate", path: base + "multislot/events/m-1/activate", ctype: "application/json", want: 204},
+		{op: "POST " + base + "multislot/events/{eventId}/activate", path: base + "multislot/events/" + strings.Repeat("x", 257) + "/activate", ctype: "application/json", want: 400},
+		{op: "POST " + base + "multislot/events/{eventId}/activate", path: base + "multislot/events/nope/activate", ctype: "application/json", want: 404},
+	}
 }
 
 // oaSaveModel saves a small ridge model for the retail spec in the

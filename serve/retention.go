@@ -28,7 +28,7 @@ func (s *Service) RetainJournal() (journal.RetainResult, error) {
 	if s.jrnl == nil {
 		return journal.RetainResult{}, nil
 	}
-	keep := min(s.applier.Applied(), s.learner.SnapshotLSN()) + 1
+	keep := min(s.applier.Applied(), s.learner.SnapshotLSN(), s.pzLearner.SnapshotLSN()) + 1
 	r := s.cfg.JournalRetention
 	res, err := s.jrnl.Retain(journal.RetainConfig{MaxAge: r.MaxAge, MaxBytes: r.MaxBytes, Keep: keep})
 	if res.Segments > 0 {

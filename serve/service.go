@@ -28,6 +28,7 @@ import (
 	"nextbest/journal"
 	"nextbest/logs"
 	"nextbest/models"
+	"nextbest/personalizer"
 	"nextbest/state"
 	"nextbest/training/online"
 )
@@ -55,6 +56,9 @@ type Config struct {
 	Explorer decide.Explorer
 	// Model configures the online model.
 	Model ModelConfig
+	// Personalizer configures the model of the Personalizer-compatible
+	// namespace (/personalizer/v1.0/).
+	Personalizer PersonalizerConfig
 	// DefaultReward is the reward of a shown action without an outcome in
 	// the attribution window (default 0).
 	DefaultReward float64
@@ -191,6 +195,20 @@ type ModelConfig struct {
 	Positions []float64 `yaml:"positions"`
 }
 
+// PersonalizerConfig configures the Personalizer-compatible namespace's
+// model: a ridge regression over rows hashed into 2^Bits dimensions
+// (package personalizer). The rest of the namespace's configuration is
+// its API's (configurations/service and configurations/policy).
+type PersonalizerConfig struct {
+	// Bits is the hashing dimension's log2 (default
+	// personalizer.DefaultBits, 9: 512 dimensions), in
+	// [personalizer.MinBits, personalizer.MaxBits]. Changing it rebuilds
+	// the model from the journal at the next start.
+	Bits int `yaml:"bits"`
+	// Lambda is the ridge prior precision (default 1).
+	Lambda float64 `yaml:"lambda"`
+}
+
 func (c *Config) setDefaults() error {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -248,6 +266,12 @@ func (c *Config) setDefaults() error {
 	if c.Model.Name == "" {
 		c.Model.Name = "linucb"
 	}
+	if c.Personalizer.Bits == 0 {
+		c.Personalizer.Bits = personalizer.DefaultBits
+	}
+	if b := c.Personalizer.Bits; b < personalizer.MinBits || b > personalizer.MaxBits {
+		return fmt.Errorf("serve: personalizer bits %d must be in [%d, %d]", b, personalizer.MinBits, personalizer.MaxBits)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -290,14 +314,26 @@ type Service struct {
 	// undeclared counts the context keys AllowUndeclaredContext dropped
 	undeclared undeclaredLog
 
-	experiments    atomic.Pointer[[]experimentRuntime] // liveExperiments
-	expStore       liveDocStore
-	shadow         atomic.Pointer[shadowRuntime] // nil: no shadow
-	shadowStore    liveDocStore
-	mode           atomic.Pointer[modeRuntime]
-	modeStore      liveDocStore
-	clvDoc         atomic.Pointer[CLVDoc]
-	clvStore       liveDocStore
+	experiments atomic.Pointer[[]experimentRuntime] // liveExperiments
+	expStore    liveDocStore
+	shadow      atomic.Pointer[shadowRuntime] // nil: no shadow
+	shadowStore liveDocStore
+	mode        atomic.Pointer[modeRuntime]
+	modeStore   liveDocStore
+	clvDoc      atomic.Pointer[CLVDoc]
+	clvStore    liveDocStore
+	// the Personalizer-compatible namespace (personalizer.go): its live
+	// configuration, where it is kept, its learner, its event index, and
+	// the event ids being ranked
+	pz        atomic.Pointer[pzResource]
+	pzStore   liveDocStore
+	pzMu      sync.Mutex // one configuration change at a time
+	pzLearner *online.Personalizer
+	pzEvents  PersonalizerEvents
+	pzRanking inFlight
+	stopPZ    context.CancelFunc
+	pzDone    chan struct{}
+
 	keys           atomic.Pointer[keyring]
 	keysStore      liveDocStore
 	keysMu         sync.Mutex // one change of the keys at a time; guards cfgKeys, apiKeys
@@ -389,7 +425,7 @@ func Open(cfg Config) (_ *Service, err error) {
 		snapPath = filepath.Join(cfg.DataDir, "model", "online-cluster.state")
 	}
 	if s.node != nil {
-		if err := s.fetchSnapshot(snapPath); err != nil {
+		if err := s.fetchSnapshot(snapPath, sharedSnapshot); err != nil {
 			s.log.Warn("cannot fetch the cluster's model snapshot; replaying the stream", "err", err)
 		}
 	}
@@ -444,9 +480,14 @@ func Open(cfg Config) (_ *Service, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	pzFrom, pzPath, err := s.openPersonalizerLearner(applyErrs)
+	if err != nil {
+		return nil, err
+	}
 	acfg := state.ApplierConfig{
 		Spec: s.spec, Catalog: s.cat, Outcomes: s.outcomes,
 		Learner: s.learner, LearnFrom: from, Window: cfg.AttributionWindow, DefaultReward: cfg.DefaultReward,
+		Personalizer: s.pzLearner, PersonalizerFrom: pzFrom,
 		Skips: applyErrs, Logger: s.log,
 	}
 	reservationTTL := max(time.Minute, 10*cfg.DecisionTimeout)
@@ -465,6 +506,9 @@ func Open(cfg Config) (_ *Service, err error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopLearn, s.learnDone = cancel, make(chan struct{})
 	go func() { defer close(s.learnDone); s.learner.Run(lctx) }()
+	pctx, pcancel := context.WithCancel(context.Background())
+	s.stopPZ, s.pzDone = pcancel, make(chan struct{})
+	go func() { defer close(s.pzDone); s.pzLearner.Run(pctx) }()
 
 	if s.node != nil {
 		// stream → applier (as lease holder) → learner, from the snapshot
@@ -473,12 +517,16 @@ func Open(cfg Config) (_ *Service, err error) {
 		// journal) and the model has learned it
 		s.journal = s.node
 		last := s.node.LastLSN()
-		s.node.Start(s.applier, from)
-		s.bgTasks.Go(func() { s.shareSnapshots(snapPath) })
+		s.node.Start(s.applier, min(from, pzFrom))
+		s.bgTasks.Go(func() { s.shareSnapshots(snapPath, sharedSnapshot) })
+		s.bgTasks.Go(func() { s.shareSnapshots(pzPath, sharedPZSnapshot) })
 		if err := s.node.WaitApplied(context.Background(), last); err != nil {
 			return nil, err
 		}
 		if err := s.learner.WaitFor(context.Background(), last); err != nil {
+			return nil, err
+		}
+		if err := s.pzLearner.WaitFor(context.Background(), last); err != nil {
 			return nil, err
 		}
 	} else {
@@ -489,7 +537,7 @@ func Open(cfg Config) (_ *Service, err error) {
 			// the state store and the model snapshot are derived from the
 			// journal: one that ends below them has lost records, and must
 			// not hand their LSNs out again
-			AppliedLSN: max(s.applier.Applied(), from),
+			AppliedLSN: max(s.applier.Applied(), from, pzFrom),
 		}, s.applier)
 		if err != nil {
 			return nil, err
@@ -556,6 +604,9 @@ func Open(cfg Config) (_ *Service, err error) {
 	if err := s.openCLV(); err != nil {
 		return nil, err
 	}
+	if err := s.openPersonalizer(); err != nil {
+		return nil, err
+	}
 	if s.corsAllowed, err = corsOrigins(cfg.CORSOrigins); err != nil {
 		return nil, err
 	}
@@ -587,6 +638,54 @@ func Open(cfg Config) (_ *Service, err error) {
 	return s, nil
 }
 
+// openPersonalizerLearner starts the Personalizer namespace's model from
+// its last snapshot (a new cluster instance: the cluster's shared one), or
+// a fresh one (rebuilt from the journal), and returns the LSN it reflects
+// and its snapshot's path.
+func (s *Service) openPersonalizerLearner(skips state.Skips) (uint64, string, error) {
+	path := filepath.Join(s.cfg.DataDir, "model", "personalizer.state")
+	if s.node != nil {
+		path = filepath.Join(s.cfg.DataDir, "model", "personalizer-cluster.state")
+		if err := s.fetchSnapshot(path, sharedPZSnapshot); err != nil {
+			s.log.Warn("cannot fetch the cluster's personalizer model snapshot; replaying the stream", "err", err)
+		}
+	}
+	bits := s.cfg.Personalizer.Bits
+	m, from, err := online.LoadPersonalizerSnapshot(path, bits)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		m, from = nil, 0
+	case errors.Is(err, online.ErrSnapshotFeaturization):
+		s.log.Warn("the personalizer model snapshot is of another featurization or dimension; rebuilding it from the journal", "bits", bits)
+		m, from = nil, 0
+	case err != nil:
+		s.log.Error("the personalizer model snapshot cannot serve; rebuilding it from the journal", "err", err)
+		m, from = nil, 0
+	case s.node != nil && from > s.node.LastLSN():
+		s.log.Warn("the personalizer model snapshot is ahead of the stream; rebuilding it from the stream")
+		m, from = nil, 0
+	}
+	if s.node != nil {
+		// the stream's limits may have removed records the model lacks:
+		// it goes on from the first the stream holds
+		first, err := s.node.Stream().FirstSeq(context.Background())
+		if err != nil {
+			return 0, "", err
+		}
+		if first > from+1 {
+			s.log.Warn("the stream no longer holds records the personalizer model lacks; it learns from the first it holds",
+				"model_lsn", from, "stream_first", first)
+			from = first - 1
+		}
+	}
+	s.pzLearner, err = online.NewPersonalizer(online.PersonalizerConfig{
+		Bits: bits, Lambda: s.cfg.Personalizer.Lambda, Model: m, From: from, ModelUpdate: s.pzModelUpdate,
+		SnapshotPath: path, SnapshotEvery: s.cfg.SnapshotEvery, Skips: skips,
+		OnUpdate: func(n int) { s.metrics.pzUpdates.Add(float64(n)) }, Logger: s.log,
+	})
+	return from, path, err
+}
+
 // openState opens the embedded state store under DataDir.
 func (s *Service) openState() error {
 	statePath := filepath.Join(s.cfg.DataDir, "state")
@@ -601,6 +700,7 @@ func (s *Service) openState() error {
 		return err
 	}
 	s.profiles, s.index, s.aggregates = s.state.Profiles(), s.state, s.state
+	s.pzEvents = s.state
 	return nil
 }
 
@@ -639,6 +739,9 @@ func (s *Service) modelConfig() models.RidgeConfig {
 // learner to take it in.
 func (s *Service) recover() error {
 	if err := s.applier.CatchUp(s.jrnl); err != nil {
+		return err
+	}
+	if err := s.pzLearner.WaitFor(context.Background(), s.jrnl.LastLSN()); err != nil {
 		return err
 	}
 	return s.learner.WaitFor(context.Background(), s.jrnl.LastLSN())
@@ -705,10 +808,19 @@ func (s *Service) Serve(ln net.Listener) error {
 // Model returns the online model.
 func (s *Service) Model() *models.Ridge { return s.model }
 
-// WaitLearned blocks until the online model has learned from every record
-// journaled so far.
+// PersonalizerModel returns the Personalizer-compatible namespace's model
+// (as of its last publish: read it after WaitLearned).
+func (s *Service) PersonalizerModel() *models.Ridge { return s.pzLearner.Model() }
+
+// WaitLearned blocks until the online model, and the Personalizer
+// namespace's (as of its model update frequency), have learned from every
+// record journaled so far.
 func (s *Service) WaitLearned(ctx context.Context) error {
-	return s.learner.WaitFor(ctx, s.journal.LastLSN())
+	last := s.journal.LastLSN()
+	if err := s.pzLearner.WaitFor(ctx, last); err != nil {
+		return err
+	}
+	return s.learner.WaitFor(ctx, last)
 }
 
 // Close stops the service gracefully, in reverse order of Open: stop
@@ -750,6 +862,13 @@ func (s *Service) closeParts(persist bool) error {
 		<-s.learnDone
 		if persist {
 			errs = append(errs, s.learner.Snapshot())
+		}
+	}
+	if s.stopPZ != nil {
+		s.stopPZ()
+		<-s.pzDone
+		if persist {
+			errs = append(errs, s.pzLearner.Snapshot())
 		}
 	}
 	if s.state != nil {

@@ -32,6 +32,11 @@ type Live struct {
 	Outcome    *journal.Outcome
 	Event      *journal.Event
 	Activation *journal.Activation
+	// PersonalizerRank, PersonalizerReward or PersonalizerActivate is the
+	// payload of a record of the Personalizer-compatible namespace.
+	PersonalizerRank     *journal.PersonalizerRank
+	PersonalizerReward   *journal.PersonalizerReward
+	PersonalizerActivate *journal.PersonalizerActivate
 	// X holds the feature rows of the decision's returned actions, one
 	// after the other, and Acts their catalog action indices. The
 	// applier copies them.
@@ -105,6 +110,13 @@ type LearnKind uint8
 const (
 	LearnImpression LearnKind = iota // a decision's returned actions (an activation's slots) were shown
 	LearnReward                      // an outcome changed an action's learning reward
+	// LearnPersonalizerShown: a slot of a Personalizer event became
+	// active (its rank call, or its activation); its chosen action is
+	// learned with Reward.
+	LearnPersonalizerShown
+	// LearnPersonalizerReward: a reward changed the learned reward of a
+	// Personalizer event's slot by Delta.
+	LearnPersonalizerReward
 )
 
 // LearnItem is one piece of learning work the Applier hands its Learner.
@@ -124,6 +136,13 @@ type LearnItem struct {
 	// to its action's learning reward (logs.ActionDelta).
 	Outcome *journal.Outcome
 	Delta   float64
+	// Rank and Slot are the Personalizer event and its slot (an index of
+	// Rank.Slots; 0 for a single-slot event) of a LearnPersonalizer item;
+	// Reward is what a LearnPersonalizerShown slot is learned with
+	// (Delta is a LearnPersonalizerReward's change).
+	Rank   *journal.PersonalizerRank
+	Slot   int
+	Reward float64
 }
 
 // Learner takes the learning work of applied records: the online learner.
@@ -161,6 +180,13 @@ type ApplierConfig struct {
 	LearnFrom     uint64
 	Window        time.Duration
 	DefaultReward float64
+	// Personalizer, if set, receives the learning work of the
+	// Personalizer-compatible namespace (LearnPersonalizerShown and
+	// LearnPersonalizerReward items, under each event's own learning
+	// settings): a model of its own, with its own snapshot, so
+	// PersonalizerFrom is the LSN that model already reflects.
+	Personalizer     Learner
+	PersonalizerFrom uint64
 	// Contacts, if set, holds the reservations that live decisions carry
 	// (Live.Reservation).
 	Contacts Contacts
@@ -199,6 +225,7 @@ type Applier struct {
 	order   []*features.Profile
 	seen    map[string][]byte // outcome keys set in the current batch
 	work    []LearnItem
+	pzWork  []LearnItem   // the Personalizer learner's
 	resv    []Reservation // the current batch's contact reservations
 	slots   []int         // scratch: an activation's slots
 	agg     *aggregates   // the batch's experiment sums and volume counters
@@ -265,8 +292,8 @@ type Replayer interface {
 	LastLSN() uint64
 }
 
-// CatchUp replays j from the older of the store's applied LSN and the
-// learner's LearnFrom, in chunks, through the same path as live batches:
+// CatchUp replays j from the oldest of the store's applied LSN, the
+// learner's LearnFrom and the Personalizer learner's PersonalizerFrom, in chunks, through the same path as live batches:
 // after it, the store has applied every record of j and the learner has
 // been handed the work of every record past LearnFrom. Records the store
 // holds already are read for the learner, not written again.
@@ -274,6 +301,9 @@ func (a *Applier) CatchUp(j Replayer) error {
 	from := a.Applied()
 	if a.learning {
 		from = min(from, a.cfg.LearnFrom)
+	}
+	if a.cfg.Personalizer != nil {
+		from = min(from, a.cfg.PersonalizerFrom)
 	}
 	from++
 	last := j.LastLSN()
@@ -339,6 +369,7 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	clear(a.seen)
 	a.order = a.order[:0]
 	a.work = a.work[:0]
+	a.pzWork = a.pzWork[:0]
 	a.resv = a.resv[:0]
 	a.erased = a.erased[:0]
 	clear(a.erasedNow)
@@ -354,7 +385,7 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 		// writing.
 		upTo = r.LSN
 		write := r.LSN > applied
-		if !write && !a.learns(r.LSN) {
+		if !write && !a.learns(r.LSN) && !a.learnsPZ(r.LSN) {
 			continue
 		}
 		if write {
@@ -387,6 +418,12 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 			if write {
 				err = a.applyErasure(b, r)
 			}
+		case journal.TypePersonalizerRank:
+			err = a.applyPersonalizerRank(b, r, &l, write)
+		case journal.TypePersonalizerReward:
+			err = a.applyPersonalizerReward(b, r, &l, write)
+		case journal.TypePersonalizerActivate:
+			err = a.applyPersonalizerActivate(b, r, &l, write)
 		default:
 			a.log.Warn("skipping journal record of unknown type", "lsn", r.LSN, "type", r.Type)
 		}
@@ -399,8 +436,8 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 		}
 	}
 	if last == applied {
-		if a.learning && upTo > 0 {
-			a.cfg.Learner.Learn(a.work, upTo)
+		if upTo > 0 {
+			a.learn(upTo)
 		}
 		return nil
 	}
@@ -441,10 +478,18 @@ func (a *Applier) Apply(recs []journal.Record, live []*Live) error {
 	}
 	a.applied.Store(last)
 	a.agg.committed()
+	a.learn(upTo)
+	return nil
+}
+
+// learn hands the batch's learning work to the learners.
+func (a *Applier) learn(upTo uint64) {
 	if a.learning {
 		a.cfg.Learner.Learn(a.work, upTo)
 	}
-	return nil
+	if a.cfg.Personalizer != nil {
+		a.cfg.Personalizer.Learn(a.pzWork, upTo)
+	}
 }
 
 func (a *Applier) skip(lsn uint64, typ journal.Type, err error) {

@@ -7,9 +7,10 @@
 //
 // # Data flow
 //
-//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ s/ e/ u/ x/ v/ a/ y/ m/)
+//	journal ──Apply──▶ Applier ──▶ Store (Pebble: p/ d/ r/ o/ s/ e/ u/ x/ v/ a/ y/ z/ m/)
 //	(durable batch,                 │
-//	 live values)                   └──Learn──▶ Learner (online.Learner)
+//	 live values)                   ├──Learn──▶ Learner (online.Learner)
+//	                                └──Learn──▶ Personalizer learner (online.Personalizer)
 //
 // The Applier is the journal's subscriber (journal.Subscriber[Live]): each
 // durable batch reaches it in LSN order, from the journal's apply
@@ -80,6 +81,12 @@
 //	y/<customer_id>               Applier (an erasure:    Decision (hides the customer's
 //	                              erasure.Pending);       decisions), PendingErasures (the
 //	                              FinishErasure deletes   eraser: serve.PurgeErasures)
+//	z/e/<event_id>                Applier (Personalizer   PersonalizerEvent: serve (rank
+//	                              rank calls: LSN and     replays an event id, reward and
+//	                              payload)                activate find it), the Applier
+//	z/s/<event_id>                Applier (Personalizer   the Applier (what to learn),
+//	                              activations, rewards)   PersonalizerEvent
+//	z/t/<time>/<event_id>         Applier (rank calls)    Sweep
 //	m/applied                     Applier (every batch)   NewApplier (where CatchUp starts)
 //	m/seeded                      MarkSeeded              Seeded (serve loads the seed once)
 //
@@ -88,12 +95,28 @@
 // redacted, deletes their decisions' d/, x/, o/, s/ and r/ keys and the
 // y/ mark, and Compact makes the engine's files forget them (Pebble:
 // flush, compact the whole key range, rotate the manifest past the old
-// tables' boundary keys).
+// tables' boundary keys). The Personalizer namespace's events name no
+// customer (z/).
 //
 // Sweep deletes the d/, r/, o/, x/ and s/ entries of decisions older
 // than the retention (decision ids begin with their time, so d/, o/, x/
-// and s/ go by key range); the journal keeps every record. The sums, units and
+// and s/ go by key range), and the z/ entries of Personalizer events
+// ranked before it (by their time index, z/t/); the journal keeps every
+// record. The sums, units and
 // counters stay: they are what the journal added up to.
+//
+// # The Personalizer-compatible namespace
+//
+// Records of types journal.TypePersonalizer… are a namespace of their
+// own: the applier indexes each rank call by its event id (a repeated
+// id keeps the first record), keeps what happens to it (activation,
+// rewards) and hands a second learner (ApplierConfig.Personalizer) the
+// work, by one rule (package personalizer's Learned): an event is
+// learned once it is active (at its rank call, or at its activation when
+// deferred) with the aggregate of the rewards it has within the reward
+// wait (the default reward without any), and each later reward as the
+// change it makes to that aggregate. The learning settings are the ones
+// the rank call recorded, so a rebuild learns what the live service did.
 //
 // # Durability
 //

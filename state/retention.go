@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ import (
 // go with them.
 var retainedByTime = []string{prefixDecision, prefixOutcome, prefixExpDecision, prefixActivation}
 
+// The Personalizer namespace's events (z/) go with the same retention, by
+// the time of their rank call: their ids are the caller's, so a time
+// index (z/t/) finds them.
+
 // TTL is the time to live of a key in a shared engine (OpenKV), where keys
 // expire instead of being swept: retention for the keys Sweep deletes,
 // none for the others. Zero retention: none.
@@ -30,7 +35,7 @@ func TTL(retention time.Duration) func(key string) time.Duration {
 		if retention <= 0 {
 			return 0
 		}
-		if strings.HasPrefix(key, prefixRequest) {
+		if strings.HasPrefix(key, prefixRequest) || strings.HasPrefix(key, prefixPZ) {
 			return retention
 		}
 		for _, p := range retainedByTime {
@@ -43,7 +48,8 @@ func TTL(retention time.Duration) func(key string) time.Duration {
 }
 
 // Sweep deletes the index entries of decisions made before now minus
-// retention: their d/, o/, x/ and s/ keys, and the r/ keys that name them.
+// retention: their d/, o/, x/ and s/ keys, and the r/ keys that name them;
+// and the Personalizer events ranked before then (z/).
 // Lookups then answer ErrNotFound for them. It is safe to run while the
 // Applier applies. On a Store opened with OpenKV it does nothing: the
 // cluster engine gives these keys a time to live instead.
@@ -63,7 +69,36 @@ func (s *Store) Sweep(now time.Time, retention time.Duration) error {
 			return err
 		}
 	}
-	return s.sweepRequests(bound)
+	if err := s.sweepRequests(bound); err != nil {
+		return err
+	}
+	return s.sweepPersonalizer(cutoff)
+}
+
+// sweepPersonalizer deletes the keys of Personalizer events ranked
+// before cutoff (z/e/, z/s/ and their z/t/ entry).
+func (s *Store) sweepPersonalizer(cutoff time.Time) error {
+	upper := fmt.Sprintf("%s%016x", prefixPZTime, uint64(cutoff.UnixNano()))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixPZTime), UpperBound: []byte(upper)})
+	if err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := string(it.Key())
+		id := k[len(prefixPZTime)+17:] // past the time and its slash; escaped already
+		for _, key := range []string{k, prefixPZEvent + id, prefixPZState + id} {
+			if err := b.Delete([]byte(key), nil); err != nil {
+				it.Close()
+				return err
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	return b.Commit(pebble.NoSync)
 }
 
 // sweepRequests deletes the request-id keys (r/<customer>/<request id> →

@@ -66,6 +66,13 @@
 // statistics online and from the batch path (logs.Join, BuildDataset,
 // TrainRidge) on one journal.
 //
+// online.Personalizer is the second learner of the applier: the model of
+// the Personalizer-compatible namespace, a ridge regression over package
+// personalizer's hashed rows, learned by the same exact delayed rewards
+// from the items the applier hands it (state.LearnPersonalizerShown and
+// LearnPersonalizerReward) and published at the namespace's model update
+// frequency, with a snapshot of its own.
+//
 // # Benchmark only: the Vowpal Wabbit comparison
 //
 // The hashed layout and its learners exist to compare nextbest with VW on

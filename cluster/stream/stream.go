@@ -562,6 +562,23 @@ func (s *Stream) LastSeq(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// FirstSeq returns the stream's first sequence: the LSN of the first
+// record it still stores (its limits remove older ones), the last
+// sequence plus one for an empty stream.
+func (s *Stream) FirstSeq(ctx context.Context) (uint64, error) {
+	if s.isClosed() {
+		return 0, ErrClosed
+	}
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, s.apiErr(fmt.Sprintf("cannot read stream %s", s.cfg.Stream), err)
+	}
+	if info.State.Msgs == 0 {
+		return info.State.LastSeq + 1, nil
+	}
+	return info.State.FirstSeq, nil
+}
+
 // Health returns nil while the Stream is connected and its last publish
 // did not fail. Otherwise it returns an error wrapping ErrUnavailable
 // that says what is wrong (disconnected and reconnecting, or the last

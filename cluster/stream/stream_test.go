@@ -454,3 +454,36 @@ func TestRecordsFnErrorAndClose(t *testing.T) {
 		t.Fatalf("second Close = %v", err)
 	}
 }
+
+// TestFirstSeq: the first sequence the stream holds, past what its
+// limits (here a purge) removed; the last plus one when it holds none.
+func TestFirstSeq(t *testing.T) {
+	srv := engines.NATS(t)
+	s := open(t, srv, nil)
+	ctx := context.Background()
+	if first, err := s.FirstSeq(ctx); err != nil || first != 1 {
+		t.Fatalf("an empty stream: FirstSeq = %d, %v; want 1", first, err)
+	}
+	for i := range 10 {
+		publish(t, s, makeRec(t, i))
+	}
+	if first, err := s.FirstSeq(ctx); err != nil || first != 1 {
+		t.Fatalf("FirstSeq = %d, %v; want 1", first, err)
+	}
+	js, err := s.JetStream().Stream(ctx, stream.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.Purge(ctx, jetstream.WithPurgeSequence(7)); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := s.FirstSeq(ctx); err != nil || first != 7 {
+		t.Fatalf("purged below 7: FirstSeq = %d, %v; want 7", first, err)
+	}
+	if err := js.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := s.FirstSeq(ctx); err != nil || first != 11 {
+		t.Fatalf("purged whole: FirstSeq = %d, %v; want 11", first, err)
+	}
+}

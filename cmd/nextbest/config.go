@@ -36,18 +36,21 @@ type fileConfig struct {
 	Explorer decide.Explorer `yaml:"explorer"`
 	// PolicyAlias is explorer's former key, policy, still read; giving
 	// both is an error.
-	PolicyAlias       decide.Explorer   `yaml:"policy"`
-	Model             serve.ModelConfig `yaml:"model"`
-	DefaultReward     float64           `yaml:"default_reward"`
-	AttributionWindow decide.Duration   `yaml:"attribution_window"`
-	DecisionRetention decide.Duration   `yaml:"decision_retention"`
-	DecisionTimeout   decide.Duration   `yaml:"decision_timeout"`
-	MaxBodyBytes      int               `yaml:"max_body_bytes"`
-	MaxInFlight       int               `yaml:"max_in_flight"`
-	CacheMaxCost      int64             `yaml:"cache_max_cost"`
-	SnapshotEvery     decide.Duration   `yaml:"snapshot_every"`
-	Registry          string            `yaml:"registry"`
-	Experiments       string            `yaml:"experiments"`
+	PolicyAlias decide.Explorer   `yaml:"policy"`
+	Model       serve.ModelConfig `yaml:"model"`
+	// Personalizer configures the Personalizer-compatible namespace's
+	// model (bits: its hashing dimension's log2; lambda).
+	Personalizer      serve.PersonalizerConfig `yaml:"personalizer"`
+	DefaultReward     float64                  `yaml:"default_reward"`
+	AttributionWindow decide.Duration          `yaml:"attribution_window"`
+	DecisionRetention decide.Duration          `yaml:"decision_retention"`
+	DecisionTimeout   decide.Duration          `yaml:"decision_timeout"`
+	MaxBodyBytes      int                      `yaml:"max_body_bytes"`
+	MaxInFlight       int                      `yaml:"max_in_flight"`
+	CacheMaxCost      int64                    `yaml:"cache_max_cost"`
+	SnapshotEvery     decide.Duration          `yaml:"snapshot_every"`
+	Registry          string                   `yaml:"registry"`
+	Experiments       string                   `yaml:"experiments"`
 	// LearningMode starts the service in apprentice mode (a baseline rule
 	// serves while the models learn; see serve.LearningMode) until the
 	// retraining loop ends it; a mode set through PUT /admin/mode wins.

@@ -72,7 +72,7 @@ func runServe(args []string) error {
 	}
 
 	cfg := serve.Config{
-		Addr: fc.Addr, DataDir: fc.DataDir, Explorer: fc.Explorer, Model: fc.Model,
+		Addr: fc.Addr, DataDir: fc.DataDir, Explorer: fc.Explorer, Model: fc.Model, Personalizer: fc.Personalizer,
 		DefaultReward: fc.DefaultReward, AttributionWindow: fc.AttributionWindow.D(), DecisionRetention: fc.DecisionRetention.D(),
 		DecisionTimeout: fc.DecisionTimeout.D(), MaxBodyBytes: fc.MaxBodyBytes, MaxInFlight: fc.MaxInFlight,
 		CacheMaxCost: fc.CacheMaxCost, SnapshotEvery: fc.SnapshotEvery.D(), Seed: fc.Seed, Logger: log,

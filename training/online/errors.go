@@ -13,6 +13,9 @@ var (
 	// ErrSnapshotCatalog is returned by LoadSnapshot for a snapshot taken
 	// with another action catalog.
 	ErrSnapshotCatalog = errors.New("online: model snapshot was taken with another action catalog")
+	// ErrSnapshotFeaturization is returned by LoadPersonalizerSnapshot for
+	// a snapshot of another hashing dimension or featurization version.
+	ErrSnapshotFeaturization = errors.New("online: personalizer model snapshot was taken with another featurization")
 	// ErrSnapshotOverflow is returned by LoadSnapshot for a snapshot whose
 	// statistics are past models.MaxRidgeStat: written before the model
 	// guarded against them (a poisoned outcome), it cannot serve.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,9 +112,7 @@ type Learner struct {
 	// one the learner started from, before any)
 	snapshotted atomic.Uint64
 
-	mu   sync.Mutex
-	cond *sync.Cond
-	done uint64 // the watermark: last LSN published
+	published *watermark // the last LSN published
 }
 
 // learnBatch is the learning work of one applied journal batch; upTo is
@@ -153,8 +150,7 @@ func New(cfg Config) (*Learner, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	l := &Learner{cfg: cfg, model: cfg.Model, log: cfg.Logger, rb: rb,
-		ch: make(chan learnBatch, cfg.QueueLen), processed: cfg.From, done: cfg.From}
-	l.cond = sync.NewCond(&l.mu)
+		ch: make(chan learnBatch, cfg.QueueLen), processed: cfg.From, published: newWatermark(cfg.From)}
 	l.snapshotted.Store(cfg.From)
 	return l, nil
 }
@@ -188,7 +184,7 @@ func (l *Learner) Run(ctx context.Context) {
 		l.model.Publish()
 		lastPub = time.Now()
 		dirty = false
-		l.setDone(l.processed)
+		l.published.set(l.processed)
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -226,41 +222,14 @@ func (l *Learner) Run(ctx context.Context) {
 	}
 }
 
-func (l *Learner) setDone(lsn uint64) {
-	l.mu.Lock()
-	if lsn > l.done {
-		l.done = lsn
-	}
-	l.cond.Broadcast()
-	l.mu.Unlock()
-}
-
 // Published returns the watermark: the last LSN whose learning work the
 // published model holds.
-func (l *Learner) Published() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.done
-}
+func (l *Learner) Published() uint64 { return l.published.get() }
 
 // WaitFor blocks until the published model holds the learning work of
 // every record up to lsn, or ctx ends (its error).
 func (l *Learner) WaitFor(ctx context.Context, lsn uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		l.mu.Lock()
-		l.cond.Broadcast()
-		l.mu.Unlock()
-	})
-	defer stop()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for l.done < lsn {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		l.cond.Wait()
-	}
-	return nil
+	return l.published.wait(ctx, lsn)
 }
 
 func (l *Learner) process(b learnBatch) {

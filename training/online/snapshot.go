@@ -3,6 +3,7 @@ package online
 import (
 	"crypto/sha256"
 	bin "encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"nextbest/decide"
 	"nextbest/models"
+	"nextbest/personalizer"
 )
 
 // The online model's snapshot file (DATA/model/online.state), version 2:
@@ -43,20 +45,22 @@ func (l *Learner) Snapshot() error {
 	if l.cfg.SnapshotPath == "" {
 		return nil
 	}
-	if err := writeSnapshot(l.cfg.SnapshotPath, l.model, l.processed, l.cfg.Catalog); err != nil {
+	if err := writeSnapshot(l.cfg.SnapshotPath, l.model, l.processed, catalogHash(l.cfg.Catalog)); err != nil {
 		return err
 	}
 	l.snapshotted.Store(l.processed)
 	return nil
 }
 
-func writeSnapshot(path string, m *models.Ridge, lsn uint64, cat *decide.Catalog) error {
+// writeSnapshot writes m and lsn to path under key (what the model was
+// built for: the catalog's hash, or the featurization's).
+func writeSnapshot(path string, m *models.Ridge, lsn uint64, key [32]byte) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("cannot write model snapshot: %w", err)
 	}
-	hdr := snapshotHeader(lsn, catalogHash(cat))
+	hdr := snapshotHeader(lsn, key)
 	if _, err = f.Write(hdr[:]); err == nil {
 		_, err = m.WriteTo(f)
 	}
@@ -111,6 +115,20 @@ func catalogHash(c *decide.Catalog) [32]byte {
 // its statistics are out of range; ErrBadSnapshot when it does not
 // decode. After any of them the model is rebuilt from the journal.
 func LoadSnapshot(path string, cat *decide.Catalog) (*models.Ridge, uint64, error) {
+	m, lsn, err := readSnapshot(path, catalogHash(cat))
+	if errors.Is(err, errSnapshotKey) {
+		return m, 0, ErrSnapshotCatalog
+	}
+	return m, lsn, err
+}
+
+// errSnapshotKey is readSnapshot's error for a snapshot written under
+// another key.
+var errSnapshotKey = errors.New("online: the snapshot was written for another catalog or featurization")
+
+// readSnapshot reads a snapshot written under key (writeSnapshot), with
+// LoadSnapshot's errors but errSnapshotKey for another key.
+func readSnapshot(path string, key [32]byte) (*models.Ridge, uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
@@ -128,11 +146,47 @@ func LoadSnapshot(path string, cat *decide.Catalog) (*models.Ridge, uint64, erro
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %q: %w", ErrBadSnapshot, path, err)
 	}
-	if [32]byte(hdr[16:48]) != catalogHash(cat) {
-		return m, 0, ErrSnapshotCatalog
+	if [32]byte(hdr[16:48]) != key {
+		return m, 0, errSnapshotKey
 	}
 	if err := m.CheckStats(); err != nil {
 		return m, 0, fmt.Errorf("%w: %w", ErrSnapshotOverflow, err)
 	}
 	return m, bin.LittleEndian.Uint64(hdr[8:]), nil
+}
+
+// Snapshot writes the Personalizer model and the LSN of the last record
+// taken into it to SnapshotPath, as Learner.Snapshot does (the same file
+// format, keyed by the featurization instead of the catalog). Call it
+// after Run returned (Run snapshots every SnapshotEvery itself).
+func (p *Personalizer) Snapshot() error {
+	if p.cfg.SnapshotPath == "" {
+		return nil
+	}
+	if err := writeSnapshot(p.cfg.SnapshotPath, p.model, p.processed, featurizationKey(p.bits)); err != nil {
+		return err
+	}
+	p.snapshotted.Store(p.processed)
+	return nil
+}
+
+// featurizationKey names what a Personalizer model's rows are: package
+// personalizer's featurization (its version) at 2^bits dimensions.
+func featurizationKey(bits int) [32]byte {
+	return sha256.Sum256(fmt.Appendf(nil, "nextbest personalizer featurization v%d bits=%d", personalizer.FeaturizationVersion, bits))
+}
+
+// LoadPersonalizerSnapshot reads a snapshot that Personalizer.Snapshot
+// wrote to path for a model of 2^bits dimensions: the model and the LSN
+// it reflects (PersonalizerConfig's Model and From). Its errors:
+// os.ErrNotExist when there is none; ErrSnapshotFeaturization when it was
+// written for another dimension or featurization; ErrSnapshotOverflow and
+// ErrBadSnapshot as LoadSnapshot's. After any of them the model is
+// rebuilt from the journal.
+func LoadPersonalizerSnapshot(path string, bits int) (*models.Ridge, uint64, error) {
+	m, lsn, err := readSnapshot(path, featurizationKey(bits))
+	if errors.Is(err, errSnapshotKey) {
+		return nil, 0, ErrSnapshotFeaturization
+	}
+	return m, lsn, err
 }
