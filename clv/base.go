@@ -81,7 +81,8 @@ type BaseOptions struct {
 	// HorizonWeeks and AnnualDiscount say what the predictions added are
 	// over, for the headline (they do not change a figure).
 	HorizonWeeks, AnnualDiscount float64
-	// Top is how many customers Base.Top lists; 0 is 10.
+	// Top is how many customers Base.Top lists; 0 is 10, negative none
+	// (a service showing the base to readers of aggregates only).
 	Top int
 }
 
@@ -119,6 +120,9 @@ func (bb *BaseBuilder) Add(id string, h History, p Prediction) {
 	}
 	bb.clv = append(bb.clv, p.CLV)
 	bb.palive = append(bb.palive, p.PAlive)
+	if bb.top <= 0 {
+		return
+	}
 	// the top list stays sorted; a customer enters when it is not full or
 	// when they beat its last
 	c := BaseCustomer{ID: id, X: h.X, Prediction: p}
@@ -222,6 +226,7 @@ func quantile(sorted []float64, q float64) float64 {
 
 // Headline returns the base's opening lines in plain words: its value,
 // how many are likely still active, and how concentrated the value is.
+// They name no customer.
 func (b *Base) Headline() []string {
 	n := b.Customers
 	if n == 0 {
@@ -234,9 +239,6 @@ func (b *Base) Headline() []string {
 			count(b.LikelyAlive), count(n), pct(float64(b.LikelyAlive)/float64(n)), count(b.RepeatBuyers), count(b.LikelyAliveRepeat),
 			pct(float64(b.LikelyAliveRepeat)/float64(max(1, b.RepeatBuyers)))),
 	}
-	if len(b.Top) > 0 {
-		lines = append(lines, fmt.Sprintf("Where the value is: the most valuable tenth of the customers hold %s of it; the most valuable customer, %s, is worth %s (P(alive) %.2f).",
-			pct(b.TopDecileShare), b.Top[0].ID, money(b.Top[0].CLV), b.Top[0].PAlive))
-	}
-	return lines
+	return append(lines, fmt.Sprintf("Where the value is: the most valuable tenth of the customers hold %s of it; half the customers are worth less than %s, the most valuable %s.",
+		pct(b.TopDecileShare), money(b.CLV.Median), money(b.CLV.Max)))
 }

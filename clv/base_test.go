@@ -84,7 +84,7 @@ func TestBase(t *testing.T) {
 	for i, want := range []string{
 		"Expected value of the customer base: 165 over the next 52 weeks (4 customers with a purchase, 41.25 each on average; discounted at 10% a year).",
 		"Likely still active: 3 of 4 customers (75.0%) have P(alive) ≥ 0.5; among the 3 who bought again, 2 (66.7%).",
-		"Where the value is: the most valuable tenth of the customers hold 60.6% of it; the most valuable customer, d, is worth 100 (P(alive) 0.90).",
+		"Where the value is: the most valuable tenth of the customers hold 60.6% of it; half the customers are worth less than 30.00, the most valuable 100.",
 	} {
 		if i >= len(h) || !strings.HasPrefix(h[i], want) {
 			t.Errorf("headline %d: %q, want %q…", i, h, want)
@@ -93,7 +93,8 @@ func TestBase(t *testing.T) {
 }
 
 // TestBaseEmptyAndTies: no customer gives empty distributions and a
-// headline that says so; equal values keep the first ids in the top.
+// headline that says so; equal values keep the first ids in the top; a
+// negative Top lists none.
 func TestBaseEmptyAndTies(t *testing.T) {
 	b := clv.NewBaseBuilder(clv.BaseOptions{}).Base()
 	if b.Customers != 0 || len(b.CLV.Bins) != 0 || len(b.Top) != 0 || b.Top == nil || len(b.Headline()) != 1 {
@@ -104,6 +105,11 @@ func TestBaseEmptyAndTies(t *testing.T) {
 		bb.Add(id, clv.History{}, clv.Prediction{PAlive: 1})
 	}
 	b = bb.Base()
+	none := clv.NewBaseBuilder(clv.BaseOptions{Top: -1})
+	none.Add("a", clv.History{}, clv.Prediction{CLV: 1})
+	if nb := none.Base(); len(nb.Top) != 0 || nb.Customers != 1 {
+		t.Errorf("Top -1: %+v", nb)
+	}
 	if len(b.Top) != 2 || b.Top[0].ID != "x" || b.Top[1].ID != "y" || len(b.CLV.Bins) != 1 || b.CLV.Bins[0].Customers != 3 {
 		t.Errorf("ties: %+v", b)
 	}
