@@ -33,12 +33,16 @@ import (
 // the live CLV model, the figures decisions see (profile.clv.*).
 //
 // Reading the whole journal is too slow for a request, so one goroutine
-// of the service computes the four, one after the other, when the service
-// starts and every ReportsEvery, bounded by ReportsTimeout; a request
-// gets the last result, with when it was computed and the journal LSN it
-// covers. ?refresh=1 starts a computation at once, at most once a
-// reportsRefreshMin. A report that fails keeps its previous result, and
-// says so; its failure is logged once until it succeeds again.
+// of the service computes the four, one after the other, every
+// ReportsEvery, bounded by ReportsTimeout; a request gets the last
+// result, with when it was computed and the journal LSN it covers. The
+// first computation starts with the first request for a report (which
+// gets 503 and Retry-After until it ends) or the first period, whichever
+// comes first: a service whose reports nobody reads does not scan its
+// journal at its start, when it has better things to do. ?refresh=1
+// starts a computation at once, at most once a reportsRefreshMin. A
+// report that fails keeps its previous result, and says so; its failure
+// is logged once until it succeeds again.
 //
 // The cluster path answers 501: its journal is a JetStream stream, not a
 // directory the report packages read (`nextbest journal pull` copies it
@@ -390,12 +394,11 @@ func (s *Service) clvBase(ctx context.Context) (*clvReport, error) {
 	return r, nil
 }
 
-// reportsLoop computes the reports when the service starts and every
-// ReportsEvery, and when ?refresh=1 asks, until Close.
+// reportsLoop computes the reports every ReportsEvery, and when a
+// request asks (the first one, or ?refresh=1), until Close.
 func (s *Service) reportsLoop() {
 	var tick <-chan time.Time
 	if every := s.cfg.ReportsEvery; every > 0 {
-		s.ComputeReports(s.background) // its failures are logged and kept in the answers
 		t := time.NewTicker(every)
 		defer t.Stop()
 		tick = t.C
@@ -407,7 +410,15 @@ func (s *Service) reportsLoop() {
 		case <-tick:
 		case <-s.reports.kick:
 		}
-		s.ComputeReports(s.background)
+		s.ComputeReports(s.background) // its failures are logged and kept in the answers
+	}
+}
+
+// start starts a computation unless one is running or has been asked for.
+func (r *reports) start() {
+	select {
+	case r.kick <- struct{}{}:
+	default: // kicked already: the loop has not taken it yet
 	}
 }
 
@@ -422,10 +433,7 @@ func (r *reports) refresh(now time.Time) string {
 	case !r.lastStart.IsZero() && now.Sub(r.lastStart) < reportsRefreshMin:
 		return "too_soon"
 	}
-	select {
-	case r.kick <- struct{}{}:
-	default: // kicked already: the loop has not taken it yet
-	}
+	r.start()
 	return "started"
 }
 
@@ -480,8 +488,11 @@ func (s *Service) handleReport(ctx *fasthttp.RequestCtx, name string) {
 		case failed != nil:
 			writeUnavailable(ctx, s.publicError(failed)+"; it is tried again at the next computation")
 		case s.cfg.ReportsEvery < 0 && status == "":
-			writeUnavailable(ctx, "the reports are computed only when asked (reports_every is negative): add ?refresh=1")
+			writeUnavailable(ctx, "the reports are computed only when asked (reports_every is off): add ?refresh=1")
 		default:
+			if status == "" {
+				r.start() // the first request for a report: compute them now
+			}
 			writeUnavailable(ctx, "the "+name+" report is being computed; retry in a few seconds")
 		}
 		return

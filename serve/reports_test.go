@@ -402,18 +402,18 @@ func TestReports(t *testing.T) {
 		t.Errorf("after a success: last error %+v", a.LastError)
 	}
 
-	// a restart: the reports are computed at the start (reports_every
-	// set), from the journal, and say what they said before it
+	// a restart: the first request for a report starts its computation
+	// (reports_every set), from the journal; the reports say what they
+	// said before it
 	before, _, _ = rs.report(t, "/v1/reports/campaigns", 200)
 	rs.close(t)
 	cfg.ReportsEvery = time.Hour
 	rs = startReports(t, cfg, &later, log)
-	rs.svc.reports.mu.Lock()
-	ch, done := rs.svc.reports.computed, len(rs.svc.reports.answers) > 0
-	rs.svc.reports.mu.Unlock()
-	if !done {
-		<-ch
-	}
+	rs.waitComputed(t, func() {
+		if _, _, body := rs.report(t, "/v1/reports/campaigns", 503); !strings.Contains(body, "being computed") {
+			t.Errorf("the first request after a restart: %s", body)
+		}
+	})
 	after, _, _ := rs.report(t, "/v1/reports/campaigns", 200)
 	if string(after.Report) != string(before.Report) || after.JournalLSN != before.JournalLSN || after.EverySeconds != 3600 {
 		t.Errorf("after a restart: LSN %d (before %d), every %v, the report changed: %v", after.JournalLSN, before.JournalLSN, after.EverySeconds,

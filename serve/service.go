@@ -132,8 +132,9 @@ type Config struct {
 	// ReportsEvery is how often the dashboard's reports (campaigns and
 	// channels, journeys, attribution: from the journal; CLV: from the
 	// profiles) are computed again in the background (default 5m; the
-	// first computation starts with the service). Negative: only when a
-	// request asks (GET /v1/reports/{name}?refresh=1). See reports.go.
+	// first computation starts with the first request for a report, or
+	// after the first period). Negative: only when a request asks (GET
+	// /v1/reports/{name}?refresh=1). See reports.go.
 	ReportsEvery time.Duration
 	// ReportsTimeout bounds one computation of the reports (default 2m);
 	// a report that does not finish keeps its previous result.
