@@ -221,9 +221,11 @@
       if (e instanceof NeedKey) {
         askKey(e.message);
       } else {
+        document.getElementById("live-dot").className = "dot down";
         const err = document.getElementById("error");
         err.hidden = false;
-        err.textContent = "Dashboard error: " + e.message;
+        err.textContent = (p === "overview" ? "Dashboard error: " : "Cannot reach the service (") + e.message +
+          (p === "overview" ? "" : "). Showing the last report received.");
       }
     }
     if (gen === generation) timer = setTimeout(tick, next);
@@ -756,8 +758,11 @@
         const st = r.data ? r.data.refresh : "";
         status.textContent = st === "too_soon" ? " Computed less than a minute ago: try again shortly." :
           st === "running" ? " Being computed now; the page shows it when ready." : " Computing; the page shows it when ready.";
-        clearTimeout(timer);
-        timer = setTimeout(tick, 3000);
+        if (st !== "too_soon") {
+          // look again soon: the new result replaces the page
+          clearTimeout(timer);
+          timer = setTimeout(tick, 3000);
+        }
       } catch (e) {
         status.textContent = " " + e.message;
       } finally {
