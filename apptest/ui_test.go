@@ -505,7 +505,8 @@ func (s *server) mustPost(t *testing.T, path string, body any) {
 
 // TestDashboardAsksForAKey: with API keys configured, the dashboard's
 // page loads (it needs no key) and, its data routes answering 401, shows
-// the key prompt in a real browser instead of numbers.
+// the key prompt in a real browser instead of numbers, on the overview
+// and on a report's page.
 func TestDashboardAsksForAKey(t *testing.T) {
 	browser := findChromium()
 	if browser == "" {
@@ -521,11 +522,14 @@ func TestDashboardAsksForAKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, filepath.Join(dir, "data"), "--config", config)
-	dom := runChromium(t, browser, filepath.Join(dir, "chrome-dom"), "--window-size=1280,900", "--dump-dom", s.base+"/ui/")
-	if !strings.Contains(dom, `data-state="login"`) || !regexp.MustCompile(`<form id="login" class="banner">`).MatchString(dom) {
-		t.Fatalf("the dashboard does not ask for a key; DOM:\n%.3000s", dom)
-	}
-	if !strings.Contains(dom, "an API key is needed") {
-		t.Errorf("the prompt does not say why:\n%.3000s", dom)
+	// the overview and a report page alike
+	for _, page := range []string{"", "#campaigns"} {
+		dom := runChromium(t, browser, filepath.Join(dir, "chrome-dom"), "--window-size=1280,900", "--dump-dom", s.base+"/ui/"+page)
+		if !strings.Contains(dom, `data-state="login"`) || !regexp.MustCompile(`<form id="login" class="banner">`).MatchString(dom) {
+			t.Fatalf("the dashboard%s does not ask for a key; DOM:\n%.3000s", page, dom)
+		}
+		if !strings.Contains(dom, "an API key is needed") {
+			t.Errorf("the prompt%s does not say why:\n%.3000s", page, dom)
+		}
 	}
 }

@@ -216,9 +216,11 @@ func Attribute(journeys []Journey, opt Options) (*Result, error) {
 		return nil, err
 	}
 	res.Markov = fit
+	// summed in key order: a map's order would change the last bits of
+	// the credits from one run to the next
 	var total float64
-	for _, re := range fit.Removal {
-		total += re
+	for _, k := range sortedKeys(fit.Removal) {
+		total += fit.Removal[k]
 	}
 	mk := map[string]*Credit{}
 	for k, re := range fit.Removal {

@@ -64,6 +64,6 @@
 // opener) or triggered by a decision already made (a reminder) gets
 // credit it did not earn. Incrementality needs a holdout: an experiment
 // (eval, nextbest report). It keeps no state and serves nothing: Build
-// reads the journal read-only, once; aggregates that survive restarts and
-// a dashboard page are left to the service.
+// reads the journal read-only, once; the service computes the report in
+// the background for its dashboard (serve/reports.go).
 package attribution

@@ -15,6 +15,7 @@
 //	fit.go           maximum likelihood with gonum optimize; standard errors from the Hessian
 //	predict.go       Predict (one customer's value over a horizon) and the tracking series
 //	report.go        the HTML report and the per-customer CSV/JSON
+//	base.go          a whole customer base under a model: totals, distributions, the top (the dashboard's CLV page)
 //
 // # Use
 //
@@ -51,5 +52,6 @@
 // correlation). It is for non-contractual settings, where a customer's
 // leaving is never observed; subscriptions need another model. It keeps
 // no state, reads no journal and serves no requests: the command (nextbest
-// clv) reads files or the journal, the service may call Predict.
+// clv) reads files or the journal, the service may call Predict and
+// gather a Base from its profiles.
 package clv

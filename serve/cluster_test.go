@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,6 +65,23 @@ func TestClusterAPI(t *testing.T) {
 			c := newTestCluster(t)
 			test(t, c.configIn(t, t.TempDir()))
 		})
+	}
+}
+
+// TestClusterReports: the cluster path does not compute the dashboard's
+// reports (they read the embedded journal): each answers 501, and
+// ComputeReports says why.
+func TestClusterReports(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	in := start(t, c.config(t))
+	for _, name := range []string{"campaigns", "journeys", "attribution", "clv"} {
+		if code, out := in.call("GET", "/v1/reports/"+name, nil); code != 501 || out["error"].(map[string]any)["code"] != "not_implemented" {
+			t.Errorf("GET /v1/reports/%s: %d %v", name, code, out)
+		}
+	}
+	if err := in.svc.ComputeReports(context.Background()); err == nil || !strings.Contains(err.Error(), "cluster") {
+		t.Errorf("ComputeReports: %v", err)
 	}
 }
 

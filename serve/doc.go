@@ -71,6 +71,16 @@
 // journal, and both survive restarts with the state; nextbest report's
 // offline analysis of the journal (eval) gives the same numbers.
 //
+// The dashboard's other reports — campaigns and channels, journeys,
+// attribution, CLV — need the whole journal (or every profile), which no
+// request can afford to read: one background goroutine computes them
+// with the packages nextbest report uses (campaigns, journeys,
+// attribution; clv for the profiles' histories) when the service starts
+// and every ReportsEvery, and GET /v1/reports/{name} serves the last
+// result with the journal LSN it covers (reports.go). They read the
+// journal, so they survive restarts too; the cluster path does not
+// compute them (501).
+//
 // # What it is not
 //
 // serve holds no state that another instance needs beyond its data

@@ -86,6 +86,7 @@ var (
 		{"/v1/decisions/", "", route{"decisions", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleDecision(c, rest) }}},
 		{"/v1/profiles/", "", route{"profiles", "GET", ScopeProfilesRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleProfile(c, rest) }}},
 		{"/v1/customers/", "", route{"erasure", "DELETE", ScopePrivacy, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleErase(c, rest) }}},
+		{"/v1/reports/", "", route{"reports", "GET", ScopeRead, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleReport(c, rest) }}},
 		{"/admin/keys", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleKeysAdmin(c, rest) }}},
 		{"/admin/experiments", "", route{"admin", "", ScopeAdmin, false, func(s *Service, c *fasthttp.RequestCtx, rest string) { s.handleExperimentsAdmin(c, rest) }}},
 		{"/ui", "", route{routeUI, "", "", false, func(s *Service, c *fasthttp.RequestCtx, _ string) { s.handleUI(c, string(c.Path())) }}},

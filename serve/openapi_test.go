@@ -16,6 +16,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -231,6 +232,10 @@ var oaUntriggered = map[string]string{
 	"PUT /personalizer/v1.0/configurations/service 503":               "saving the configuration failing",
 	"PUT /personalizer/v1.0/configurations/policy 503":                "saving the configuration failing",
 	"DELETE /personalizer/v1.0/configurations/policy 503":             "saving the configuration failing",
+	"GET /v1/reports/campaigns 501":                                   "the cluster path; cluster_test.go's TestClusterReports",
+	"GET /v1/reports/journeys 501":                                    "the cluster path; cluster_test.go's TestClusterReports",
+	"GET /v1/reports/attribution 501":                                 "the cluster path; cluster_test.go's TestClusterReports",
+	"GET /v1/reports/clv 501":                                         "the cluster path; cluster_test.go's TestClusterReports",
 }
 
 // oaProbe is one request of the conformance table.
@@ -270,6 +275,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		},
 		Logger: slog.New(slog.DiscardHandler), JournalNoSync: true,
 		DecisionTimeout: 5 * time.Second, Registry: dir + "/registry",
+		ReportsEvery: -1, // computed when the table says (the 503 before)
 	}
 	cfg.Auth.Keys = []APIKey{
 		{Name: "all", SHA256: HashKey(oaAllKey), Scopes: slices.Clone(scopes)},
@@ -280,7 +286,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{Name: "slow", SHA256: HashKey(oaSlowKey), Scopes: slices.Clone(scopes), RatePerSecond: 0.001},
 	}
 	oaSaveModel(t, cfg.Registry) // version 1, for the shadow
-	base := oaStart(t, cfg)
+	base, svc := oaStart(t, cfg)
 
 	exercised := map[string]bool{} // "METHOD /path STATUS"
 	send := func(p oaProbe) []byte {
@@ -519,6 +525,24 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "DELETE /admin/experiments/{name}", path: "/admin/experiments/e1", want: 404},
 		{op: "GET /v1/audit", path: "/v1/audit", want: 200},
 		{op: "GET /v1/models", path: "/v1/models", want: 200},
+		{op: "GET /v1/reports/campaigns", path: "/v1/reports/campaigns", want: 503}, // not computed yet
+		{op: "GET /v1/reports/journeys", path: "/v1/reports/journeys", want: 503},
+		{op: "GET /v1/reports/attribution", path: "/v1/reports/attribution", want: 503},
+		{op: "GET /v1/reports/clv", path: "/v1/reports/clv", want: 503},
+		{op: "GET /v1/reports/campaigns", path: "/v1/reports/campaigns", want: 200, setup: func() {
+			if err := svc.ComputeReports(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{op: "GET /v1/reports/campaigns", path: "/v1/reports/campaigns?refresh=1", want: 200},
+		{op: "GET /v1/reports/campaigns", path: "/v1/reports/campaigns?refresh=maybe", want: 400},
+		{op: "GET /v1/reports/journeys", path: "/v1/reports/journeys", want: 200},
+		{op: "GET /v1/reports/journeys", path: "/v1/reports/journeys?by=action", want: 400},
+		{op: "GET /v1/reports/attribution", path: "/v1/reports/attribution", want: 200},
+		{op: "GET /v1/reports/attribution", path: "/v1/reports/attribution?by=action", want: 200},
+		{op: "GET /v1/reports/attribution", path: "/v1/reports/attribution?by=stage", want: 400},
+		{op: "GET /v1/reports/clv", path: "/v1/reports/clv", want: 200},
+		{op: "GET /v1/reports/clv", path: "/v1/reports/clv?refresh=2", want: 400},
 		{op: "GET /ui", path: "/ui", want: 301},
 		{op: "GET /ui/", path: "/ui/", want: 200},
 		{op: "HEAD /ui/", path: "/ui/", want: 200},
@@ -732,7 +756,7 @@ var oaClient = &http.Client{
 }
 
 // oaStart serves cfg on a loopback port until the test ends.
-func oaStart(t *testing.T, cfg Config) string {
+func oaStart(t *testing.T, cfg Config) (string, *Service) {
 	t.Helper()
 	svc, err := Open(cfg)
 	if err != nil {
@@ -750,7 +774,7 @@ func oaStart(t *testing.T, cfg Config) string {
 		}
 		<-done
 	})
-	return "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), svc
 }
 
 // oaBatch is a batch body: n copies of item under key.

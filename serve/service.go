@@ -133,6 +133,16 @@ type Config struct {
 	// ExperimentsTTL is how long GET /v1/experiments reuses its analysis
 	// (default 10s; negative: never cache).
 	ExperimentsTTL time.Duration
+	// ReportsEvery is how often the dashboard's reports (campaigns and
+	// channels, journeys, attribution: from the journal; CLV: from the
+	// profiles) are computed again in the background (default 5m; the
+	// first computation starts with the first request for a report, or
+	// after the first period). Negative: only when a request asks (GET
+	// /v1/reports/{name}?refresh=1). See reports.go.
+	ReportsEvery time.Duration
+	// ReportsTimeout bounds one computation of the reports (default 2m);
+	// a report that does not finish keeps its previous result.
+	ReportsTimeout time.Duration
 	// Seed fixes exploration randomness (0: random).
 	Seed uint64
 	// Cluster, if set, runs the service on the cluster path (package
@@ -263,6 +273,12 @@ func (c *Config) setDefaults() error {
 	if c.RegistryPoll == 0 {
 		c.RegistryPoll = 5 * time.Second
 	}
+	if c.ReportsEvery == 0 {
+		c.ReportsEvery = 5 * time.Minute
+	}
+	if c.ReportsTimeout <= 0 {
+		c.ReportsTimeout = 2 * time.Minute
+	}
 	if c.Model.Name == "" {
 		c.Model.Name = "linucb"
 	}
@@ -343,6 +359,7 @@ type Service struct {
 	expMu          sync.Mutex
 	expCache       *experimentsAnswer
 	expCachedAt    time.Time
+	reports        *reports // the dashboard's reports (reports.go)
 	swapMu         sync.Mutex
 	servedVersion  int // promoted version being served; 0: the online model
 	refusedVersion int // last promoted version that did not fit
@@ -389,7 +406,7 @@ func Open(cfg Config) (_ *Service, err error) {
 	}
 	// s is local, not the named result: the result is nil on error, and
 	// the cleanup below closes whatever part of s was opened.
-	s := &Service{cfg: cfg, log: cfg.Logger, eraseKick: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, log: cfg.Logger, eraseKick: make(chan struct{}, 1), reports: newReports()}
 	s.background, s.stopBg = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -633,6 +650,9 @@ func Open(cfg Config) (_ *Service, err error) {
 		Logger:                        fasthttpLogger{s.log},
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultContentType:          true,
+	}
+	if s.jrnl != nil {
+		s.bgTasks.Go(s.reportsLoop)
 	}
 	s.ready.Store(true)
 	return s, nil

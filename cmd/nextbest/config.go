@@ -85,7 +85,13 @@ type fileConfig struct {
 		MaxAge   decide.Duration `yaml:"max_age"`
 		MaxBytes int64           `yaml:"max_bytes"`
 	} `yaml:"journal_retention"`
-	LogLevel string `yaml:"log_level"`
+	// ReportsEvery is how often the dashboard's reports are computed
+	// again from the journal and the profiles: a duration (default 5m),
+	// or "off" (only when GET /v1/reports/{name}?refresh=1 asks; see
+	// reportsEvery). ReportsTimeout bounds one computation (default 2m).
+	ReportsEvery   string          `yaml:"reports_every"`
+	ReportsTimeout decide.Duration `yaml:"reports_timeout"`
+	LogLevel       string          `yaml:"log_level"`
 
 	// OutcomeTypes declare the outcome types (see logs.OutcomeType);
 	// none: logs.DefaultOutcomeTypes.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,5 +55,18 @@ func TestConfigFlagsOverride(t *testing.T) {
 	addConfigFlags(fs, cfgRegistry)
 	if _, err := parseFlags(fs, []string{"--window", "1d"}); err == nil {
 		t.Error("a command without the window field took --window")
+	}
+}
+
+func TestReportsEvery(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 0, "off": -1, "90s": 90 * time.Second, "1d": 24 * time.Hour} {
+		if got, err := reportsEvery(in); err != nil || got != want {
+			t.Errorf("reportsEvery(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0s", "-5m", "soon"} {
+		if _, err := reportsEvery(in); err == nil || !strings.Contains(err.Error(), "reports_every") {
+			t.Errorf("reportsEvery(%q): %v", in, err)
+		}
 	}
 }

@@ -80,11 +80,15 @@ func runServe(args []string) error {
 		Auth: fc.Auth, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey,
 		JournalRetention:   serve.JournalRetention{MaxAge: fc.JournalRetention.MaxAge.D(), MaxBytes: fc.JournalRetention.MaxBytes},
 		ErasureDelay:       fc.ErasureDelay.D(),
+		ReportsTimeout:     fc.ReportsTimeout.D(),
 		CORSOrigins:        fc.CORSOrigins,
 		JournalPreallocate: fc.JournalPreallocate == nil || *fc.JournalPreallocate,
 		OutcomeTypes:       fc.OutcomeTypes,
 	}
 	cfg.AllowUndeclaredContext = fc.AllowUndeclaredContext
+	if cfg.ReportsEvery, err = reportsEvery(fc.ReportsEvery); err != nil {
+		return fmt.Errorf("config %s: %w", c.path, err)
+	}
 	if cfg.Cluster, err = clusterOf(c.path, fc); err != nil {
 		return err
 	}
@@ -215,4 +219,21 @@ func clusterOf(path string, fc fileConfig) (*cluster.Config, error) {
 		cfg.Redis.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	return cfg, nil
+}
+
+// reportsEvery is the service's ReportsEvery for the config's
+// reports_every: "" the default, "off" never on its own (negative), else
+// a positive duration.
+func reportsEvery(v string) (time.Duration, error) {
+	switch strings.TrimSpace(v) {
+	case "":
+		return 0, nil
+	case "off":
+		return -1, nil
+	}
+	d, err := decide.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("reports_every %q: want a positive duration such as 5m, or off", v)
+	}
+	return d.D(), nil
 }
