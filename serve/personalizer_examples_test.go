@@ -22,16 +22,16 @@ import (
 // Ocp-Apim-Subscription-Key) and the answer checked against the
 // example's status and body; then requests derived from each example are
 // made invalid, and the answers checked against the specification's
-// ErrorResponse and its error codes. The specification is read where CI
-// keeps it, beside the repository (../shared/reference/personalizer), or
-// from $NEXTBEST_PERSONALIZER_SPEC: it is reference material, not part of
-// the module.
+// ErrorResponse and its error codes. The specification is read from
+// $NEXTBEST_PERSONALIZER_SPEC, else from its copy in
+// testdata/personalizer-spec (see its SOURCE.md), else from beside the
+// repository (../shared/reference/personalizer).
 
 // pzReferenceDir returns the reference specification's directory, or
-// skips t (fails it under CI, which has ../shared beside the clone).
+// skips t (fails it under CI).
 func pzReferenceDir(t *testing.T) string {
 	t.Helper()
-	for _, d := range []string{os.Getenv("NEXTBEST_PERSONALIZER_SPEC"), "../../shared/reference/personalizer", "../shared/reference/personalizer"} {
+	for _, d := range []string{os.Getenv("NEXTBEST_PERSONALIZER_SPEC"), filepath.Join("testdata", "personalizer-spec"), "../../shared/reference/personalizer", "../shared/reference/personalizer"} {
 		if d == "" {
 			continue
 		}
