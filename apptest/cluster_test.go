@@ -1435,12 +1435,13 @@ func TestClusterConvergedModels(t *testing.T) {
 			t.Errorf("instance %s: graceful stop: %v", c.nodes[i].name, err)
 		}
 	}
-	// the snapshot is the one *.state file under DATA/model
-	// (online.state, or a name of the cluster path's own)
+	// the online model's snapshot is the one online*.state file under
+	// DATA/model (online.state, or a name of the cluster path's own;
+	// personalizer*.state is the Personalizer namespace's)
 	snaps := make([][]byte, len(c.nodes))
 	paths := make([]string, len(c.nodes))
 	for i, nd := range c.nodes {
-		found, _ := filepath.Glob(filepath.Join(nd.data, "model", "*.state"))
+		found, _ := filepath.Glob(filepath.Join(nd.data, "model", "online*.state"))
 		if len(found) != 1 {
 			t.Fatalf("instance %s: want one model snapshot under %s, found %v", nd.name, filepath.Join(nd.data, "model"), found)
 		}

@@ -214,6 +214,11 @@ type Outcome struct {
 	// OutcomeID is the client's id of the outcome, if it sent one: unique
 	// per decision, it makes a re-sent outcome a duplicate.
 	OutcomeID string `json:"outcome_id,omitempty"`
+	// Slate says the outcome is one slot's share of a reward given for the
+	// whole slate (logs.SlateShares): Reward is the share, ActionID the
+	// slot's action; the slate's outcome is journaled as one such record
+	// per returned slot.
+	Slate bool `json:"slate,omitempty"`
 }
 
 // Activation is the payload of a TypeActivation record: slots of a

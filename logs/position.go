@@ -56,6 +56,29 @@ func NewPositionModel(exam []float64) (*PositionModel, error) {
 	return &PositionModel{Exam: append([]float64(nil), exam...)}, nil
 }
 
+// SlateShares splits a reward given for a whole slate (an outcome posted
+// with "slate": true) over its n returned slots: slot k's share is its
+// examination factor over their sum, θₖ / Σⱼ θⱼ (equal shares, 1/n,
+// without a model). Under the model the slate's expected reward is
+// Σ θₖ ρ(aₖ), so a slot looked at more takes more of the credit; the
+// shares add to 1, so the per-slot rewards add to the slate's (what the
+// pseudo-inverse estimator evaluates) and an experiment's value is
+// counted once. The split is a credit assignment, not an estimate of each
+// action's own effect: per-slot outcomes, where the channel has them, are
+// better evidence.
+func SlateShares(n int, m *PositionModel) []float64 {
+	w := make([]float64, n)
+	var sum float64
+	for k := range w {
+		w[k] = m.Factor(k)
+		sum += w[k]
+	}
+	for k := range w {
+		w[k] /= sum
+	}
+	return w
+}
+
 // Factor is θ for slot k: 1 for slot 0 (and for a nil model), the last
 // factor past the last slot.
 func (m *PositionModel) Factor(k int) float64 {

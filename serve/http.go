@@ -479,6 +479,10 @@ func (s *Service) handleOutcome(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
+	if r.Slate {
+		s.slateOutcome(ctx, &r, t, d, ts)
+		return
+	}
 	shown := false
 	for _, a := range d.Actions {
 		if a.ActionID == r.ActionID {

@@ -451,6 +451,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":2e9`), want: 400},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1,"type":"Click"`), want: 400},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: `{"decision_id":"nope","action_id":"x","reward":1}`, want: 404},
+		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: fmt.Sprintf(`{"decision_id":%q,"slate":true,"reward":2,"type":"revenue","outcome_id":"o-slate"}`, slotted.DecisionID), want: 202},
+		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"slate":true,"reward":1`), want: 400},
 		{op: "POST /v1/outcomes", path: "/v1/outcomes", ctype: js, body: outcome(`,"reward":1,"type":"nope"`), want: 422},
 		{op: "POST /v1/events", path: "/v1/events", ctype: js, body: `{"customer_id":"c-0001","type":"page_view","channel":"web"}`, want: 202},
 		{op: "POST /v1/events", path: "/v1/events", ctype: js, body: `{"type":"page_view"}`, want: 400},

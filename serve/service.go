@@ -368,6 +368,10 @@ type Service struct {
 	actionsJSON []byte
 	work        sync.Pool
 	corsAllowed map[string]bool // nil: CORS off
+	// positions is the position model of multi-slot decisions
+	// (Config.Model.Positions): the online learner's, and the split of
+	// slate outcomes; nil without
+	positions *logs.PositionModel
 
 	// contacts holds the contact reservations of decisions not yet
 	// applied
@@ -483,14 +487,13 @@ func Open(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	applyErrs := newApplyErrors(s.metrics.applyErrors, s.log)
-	var positions *logs.PositionModel
 	if len(cfg.Model.Positions) > 0 {
-		if positions, err = logs.NewPositionModel(cfg.Model.Positions); err != nil {
+		if s.positions, err = logs.NewPositionModel(cfg.Model.Positions); err != nil {
 			return nil, fmt.Errorf("model.positions: %w", err)
 		}
 	}
 	if s.learner, err = online.New(online.Config{
-		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index, Positions: positions,
+		Model: s.model, Spec: s.spec, Catalog: s.cat, Decisions: s.index, Positions: s.positions,
 		DefaultReward: cfg.DefaultReward, From: from,
 		PublishEvery: cfg.PublishEvery, SnapshotPath: snapPath, SnapshotEvery: cfg.SnapshotEvery,
 		Skips: applyErrs, OnUpdate: func(n int) { s.metrics.modelUpdates.Add(float64(n)) }, Logger: s.log,
@@ -696,6 +699,13 @@ func (s *Service) openPersonalizerLearner(skips state.Skips) (uint64, string, er
 			s.log.Warn("the stream no longer holds records the personalizer model lacks; it learns from the first it holds",
 				"model_lsn", from, "stream_first", first)
 			from = first - 1
+		}
+	}
+	if m == nil && from > 0 {
+		// a snapshot of the prior (the namespace had learned nothing): the
+		// prior again, from its LSN
+		if m, err = online.NewPersonalizerModel(bits, s.cfg.Personalizer.Lambda); err != nil {
+			return 0, "", err
 		}
 	}
 	s.pzLearner, err = online.NewPersonalizer(online.PersonalizerConfig{

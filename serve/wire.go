@@ -60,6 +60,9 @@ type outcomeRequest struct {
 	TS         string   `json:"ts"`
 	// OutcomeID, optional, identifies the outcome for de-duplication.
 	OutcomeID string `json:"outcome_id"`
+	// Slate, instead of ActionID, gives the reward for the whole slate:
+	// it is split over the returned slots (logs.SlateShares).
+	Slate bool `json:"slate"`
 }
 
 // eventRequest is the body of POST /v1/events.
@@ -489,8 +492,13 @@ func parseOutcome(body []byte, r *outcomeRequest, now time.Time) (time.Time, err
 	if err := checkID("decision_id", r.DecisionID); err != nil {
 		return time.Time{}, err
 	}
-	if err := checkID("action_id", r.ActionID); err != nil {
-		return time.Time{}, err
+	switch {
+	case r.Slate && r.ActionID != "":
+		return time.Time{}, badField("action_id", "give action_id (one slot's outcome) or \"slate\": true (the whole slate's), not both")
+	case !r.Slate:
+		if err := checkID("action_id", r.ActionID); err != nil {
+			return time.Time{}, err
+		}
 	}
 	if r.Reward == nil {
 		return time.Time{}, badField("reward", "is required (a number, e.g. 1 for a conversion)")

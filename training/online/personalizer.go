@@ -70,8 +70,11 @@ type Personalizer struct {
 	scr  personalizer.Scratch
 	xbuf []float64
 
-	// processed is the last LSN taken into the model, published or not.
+	// processed is the last LSN taken into the model, published or not;
+	// touched, whether the model is more than the prior (Run's, and
+	// Snapshot's after Run returned)
 	processed   uint64
+	touched     bool
 	snapshotted atomic.Uint64
 	published   *watermark
 }
@@ -106,7 +109,7 @@ func NewPersonalizer(cfg PersonalizerConfig) (*Personalizer, error) {
 	}
 	p := &Personalizer{cfg: cfg, bits: cfg.Bits, model: m, log: cfg.Logger,
 		ch: make(chan learnBatch, cfg.QueueLen), xbuf: make([]float64, 1<<cfg.Bits),
-		processed: cfg.From, published: newWatermark(cfg.From)}
+		processed: cfg.From, published: newWatermark(cfg.From), touched: m.Observations(0) > 0}
 	p.snapshotted.Store(cfg.From)
 	return p, nil
 }
@@ -230,6 +233,7 @@ func (p *Personalizer) process(b learnBatch) int {
 		n++
 	}
 	p.processed = max(p.processed, b.upTo)
+	p.touched = p.touched || n > 0
 	if n > 0 && p.cfg.OnUpdate != nil {
 		p.cfg.OnUpdate(n)
 	}

@@ -163,3 +163,39 @@ func TestPersonalizerSnapshot(t *testing.T) {
 		t.Errorf("a model of another dimension: %v", err)
 	}
 }
+
+// TestPersonalizerEmptySnapshot: a learner that learned nothing (records
+// passed, none of the namespace's) snapshots the header alone, read back
+// as no model at its LSN; once it learns, the snapshot holds the model.
+func TestPersonalizerEmptySnapshot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "personalizer.state")
+	p, stop := startPZ(t, online.PersonalizerConfig{Bits: 9, SnapshotPath: path})
+	p.Learn(nil, 40)
+	if err := p.WaitFor(context.Background(), 40); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := p.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() > 64 {
+		t.Fatalf("the snapshot of an untouched model: %v, %v", st, err)
+	}
+	m, lsn, err := online.LoadPersonalizerSnapshot(path, 9)
+	if err != nil || m != nil || lsn != 40 {
+		t.Fatalf("read back: %v at %d, %v", m, lsn, err)
+	}
+	if _, _, err := online.LoadPersonalizerSnapshot(path, 8); !errors.Is(err, online.ErrSnapshotFeaturization) {
+		t.Errorf("another dimension: %v", err)
+	}
+	q, stop := startPZ(t, online.PersonalizerConfig{Bits: 9, SnapshotPath: path, From: 40})
+	q.Learn([]state.LearnItem{{LSN: 41, Kind: state.LearnPersonalizerShown, Rank: pzEvent("e", "gold", "b"), Reward: 1}}, 41)
+	q.WaitFor(context.Background(), 41)
+	stop()
+	if err := q.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if m, lsn, err := online.LoadPersonalizerSnapshot(path, 9); err != nil || m == nil || lsn != 41 || m.Stats()[0].N != 1 {
+		t.Fatalf("after learning: %v at %d, %v", m, lsn, err)
+	}
+}

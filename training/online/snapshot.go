@@ -155,18 +155,69 @@ func readSnapshot(path string, key [32]byte) (*models.Ridge, uint64, error) {
 	return m, bin.LittleEndian.Uint64(hdr[8:]), nil
 }
 
+// readEmptySnapshot reads the header-only snapshot at path.
+func readEmptySnapshot(path string, key [32]byte) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) != snapshotHeaderSize || [4]byte(b[:4]) != snapshotMagic || bin.LittleEndian.Uint32(b[4:]) != snapshotVersion ||
+		bin.LittleEndian.Uint32(b[48:]) != crc32.Checksum(b[:48], crc32.MakeTable(crc32.Castagnoli)) {
+		return 0, fmt.Errorf("%w: %q: bad header", ErrBadSnapshot, path)
+	}
+	if [32]byte(b[16:48]) != key {
+		return 0, ErrSnapshotFeaturization
+	}
+	return bin.LittleEndian.Uint64(b[8:]), nil
+}
+
 // Snapshot writes the Personalizer model and the LSN of the last record
 // taken into it to SnapshotPath, as Learner.Snapshot does (the same file
 // format, keyed by the featurization instead of the catalog). Call it
 // after Run returned (Run snapshots every SnapshotEvery itself).
+//
+// A model that has learned nothing (the namespace unused) is written as
+// the header alone: the prior at the LSN, without its 2^bits-square
+// statistics (2 MiB at the default 9 bits), so an instance that never
+// serves Personalizer calls keeps no such file's worth on its disk.
 func (p *Personalizer) Snapshot() error {
 	if p.cfg.SnapshotPath == "" {
 		return nil
 	}
-	if err := writeSnapshot(p.cfg.SnapshotPath, p.model, p.processed, featurizationKey(p.bits)); err != nil {
+	if !p.touched {
+		if err := writeEmptySnapshot(p.cfg.SnapshotPath, p.processed, featurizationKey(p.bits)); err != nil {
+			return err
+		}
+	} else if err := writeSnapshot(p.cfg.SnapshotPath, p.model, p.processed, featurizationKey(p.bits)); err != nil {
 		return err
 	}
 	p.snapshotted.Store(p.processed)
+	return nil
+}
+
+// writeEmptySnapshot writes a snapshot of the prior at lsn: the header
+// alone (LoadPersonalizerSnapshot reads it as a nil model at lsn).
+func writeEmptySnapshot(path string, lsn uint64, key [32]byte) error {
+	tmp := path + ".tmp"
+	hdr := snapshotHeader(lsn, key)
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("cannot write model snapshot: %w", err)
+	}
+	_, err = f.Write(hdr[:])
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot write model snapshot %q: %w", path, err)
+	}
 	return nil
 }
 
@@ -183,7 +234,14 @@ func featurizationKey(bits int) [32]byte {
 // written for another dimension or featurization; ErrSnapshotOverflow and
 // ErrBadSnapshot as LoadSnapshot's. After any of them the model is
 // rebuilt from the journal.
+//
+// A snapshot of a model that had learned nothing (the header alone) reads
+// as a nil model at its LSN: start from the prior there.
 func LoadPersonalizerSnapshot(path string, bits int) (*models.Ridge, uint64, error) {
+	if st, err := os.Stat(path); err == nil && st.Size() == snapshotHeaderSize {
+		lsn, err := readEmptySnapshot(path, featurizationKey(bits))
+		return nil, lsn, err
+	}
 	m, lsn, err := readSnapshot(path, featurizationKey(bits))
 	if errors.Is(err, errSnapshotKey) {
 		return nil, 0, ErrSnapshotFeaturization
