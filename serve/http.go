@@ -118,7 +118,7 @@ func (s *Service) handle(ctx *fasthttp.RequestCtx) {
 	if s.corsAllowed != nil && s.cors(ctx) {
 		return // a preflight from a configured origin
 	}
-	path := string(ctx.Path())
+	path := pzVersioned(ctx)
 	r, _, rest, ok := findRoute(path)
 	if !ok {
 		writeError(ctx, 404, "not_found", "", "no such endpoint: "+path)

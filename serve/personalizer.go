@@ -68,6 +68,21 @@ const (
 // API's: its errors carry Personalizer's body.
 func isPZPath(p []byte) bool { return bytes.HasPrefix(p, []byte("/personalizer/")) }
 
+// pzVersioned returns the request's path, with the query-versioned form
+// of the Personalizer routes that the later previews' clients send
+// (/personalizer/multislot/rank?api-version=2022-09-01-preview) mapped
+// onto the path-versioned one this service serves
+// (/personalizer/v1.0/multislot/rank): the bodies are the same.
+func pzVersioned(ctx *fasthttp.RequestCtx) string {
+	path := string(ctx.Path())
+	if rest, ok := strings.CutPrefix(path, "/personalizer/"); ok && !strings.HasPrefix(rest, "v1.0/") &&
+		ctx.QueryArgs().Has("api-version") {
+		path = pzBase + rest
+		ctx.URI().SetPath(path)
+	}
+	return path
+}
+
 // operationScope is the scope of a method of a scopePerOperation route
 // (the Personalizer configuration's): reading needs read, changing admin.
 func operationScope(method string) string {

@@ -277,6 +277,15 @@ func TestPersonalizerMultiSlot(t *testing.T) {
 		in.mustCall("POST", pzBase+"multislot/events/"+id+"/reward", map[string]any{"reward": []any{
 			map[string]any{"slotId": "hero", "value": 1}, map[string]any{"slotId": "footer", "value": 0.5}}}, 204)
 	}
+	// the query-versioned paths of the 2022-09-01-preview clients reach
+	// the same routes
+	out := in.mustCall("POST", "/personalizer/multislot/rank?api-version=2022-09-01-preview", map[string]any{"actions": pzActions("a", "b", "c"), "slots": slots, "eventId": "q-1"}, 201)
+	if got := out["slots"].([]any); len(got) != 3 {
+		t.Fatalf("query-versioned multislot rank: %v", out)
+	}
+	in.mustCall("POST", "/personalizer/multislot/events/q-1/reward?api-version=2022-09-01-preview", map[string]any{"reward": []any{
+		map[string]any{"slotId": "side", "value": 1}}}, 204)
+	in.mustCall("POST", "/personalizer/multislot/rank", map[string]any{"actions": pzActions("a"), "slots": slots, "eventId": "q-2"}, 404)
 	for name, c := range map[string]struct {
 		path string
 		body any
@@ -298,8 +307,8 @@ func TestPersonalizerMultiSlot(t *testing.T) {
 	if err := in.svc.WaitLearned(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := in.svc.PersonalizerModel().Stats()[0].N; n != 90 {
-		t.Errorf("%d observations, want 90 (30 events × 3 slots)", n)
+	if n := in.svc.PersonalizerModel().Stats()[0].N; n != 93 {
+		t.Errorf("%d observations, want 93 (31 events × 3 slots)", n)
 	}
 }
 
