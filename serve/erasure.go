@@ -84,14 +84,20 @@ func (r embeddedRedactor) Redact(_ context.Context, set *erasure.Set) (int, erro
 func (s *Service) PurgeErasures() (int, error) {
 	s.purgeMu.Lock()
 	defer s.purgeMu.Unlock()
-	if s.redactor == nil {
-		return 0, nil
+	if s.redactor == nil || s.node != nil && !s.node.Lease().Held() {
+		return 0, nil // on the cluster path the applier lease's holder purges
 	}
 	pending, err := s.state.PendingErasures()
 	if err != nil || len(pending) == 0 {
 		return 0, err
 	}
 	set := erasure.NewSet(pending)
+	// the erasures' effect on the state durable first: once the journal
+	// no longer names the customers, a replay after a crash could not
+	// redo it
+	if err := s.state.Sync(); err != nil {
+		return 0, fmt.Errorf("cannot make the erasures durable in the state: %w", err)
+	}
 	n, err := s.redactor.Redact(s.background, set)
 	if errors.Is(err, cluster.ErrNotApplier) {
 		return 0, nil // the applier lease's holder purges

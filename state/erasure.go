@@ -187,6 +187,28 @@ func (s *Store) FinishErasure(set *erasure.Set) error {
 	return s.Compact()
 }
 
+// Syncer is a KV engine whose writes can be made durable on demand
+// (cluster/rstore: Redis persists what is in memory).
+type Syncer interface {
+	Sync() error
+}
+
+// Sync makes what the store holds durable now: Pebble flushes its
+// memtable (the store runs without a write-ahead log); another engine
+// syncs itself if it can (Syncer). The eraser calls it before it redacts
+// the journal: an erasure's effect on the state (the profile gone, the
+// pending mark) must survive a crash once the journal no longer names the
+// customer, since a replay of the redacted journal could not redo it.
+func (s *Store) Sync() error {
+	if s.db == nil {
+		if y, ok := s.kv.(Syncer); ok {
+			return y.Sync()
+		}
+		return nil
+	}
+	return s.db.Flush()
+}
+
 // Compactor is a KV engine that can rewrite its files so that deleted
 // values leave them (cluster/rstore: Redis rewrites its append-only
 // file).

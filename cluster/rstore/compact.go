@@ -44,6 +44,13 @@ func (s *Store) Compact() error {
 	return nil
 }
 
+// Sync makes what Redis holds durable now (state.Syncer), whatever its
+// fsync policy: it rewrites the append-only file (its new base is the
+// whole dataset, fsynced) or, without one, saves a snapshot; waited for,
+// at most a minute. The eraser calls it before the stream forgets an
+// erased customer.
+func (s *Store) Sync() error { return s.Compact() }
+
 // background starts a background persistence command and waits until
 // INFO persistence shows every flag 0 (a rewrite already running is
 // waited for, then started again: it may predate the deletions).
