@@ -55,6 +55,11 @@ type Action struct {
 	// SuppressAfterConversion hides the action for this long after the
 	// customer converted on it; 0 means no suppression.
 	SuppressAfterConversion Duration `json:"suppress_after_conversion,omitempty" yaml:"suppress_after_conversion"`
+	// SuppressAfterRejects hides the action for For once the customer has
+	// declined it Count times within Within (outcomes of a reject type,
+	// logs.OutcomeType.Reject): Pega's "after 3 rejects, suppress for 30
+	// days". Nil: rejects do not suppress.
+	SuppressAfterRejects *RejectRule `json:"suppress_after_rejects,omitempty" yaml:"suppress_after_rejects"`
 	// Features are the action's own model features (category, discount...),
 	// read by the feature spec's action.* sources.
 	Features map[string]any `json:"features,omitempty" yaml:"features"`
@@ -104,6 +109,34 @@ func consentReason(purpose, channel string, c *features.ConsentEntry) string {
 		s += " (text " + c.TextVersion + ")"
 	}
 	return s
+}
+
+// RejectRule is an action's reject-based suppression.
+type RejectRule struct {
+	Count  int      `json:"count" yaml:"count"`
+	Within Duration `json:"within" yaml:"within"`
+	For    Duration `json:"for" yaml:"for"`
+}
+
+// suppressedByRejects reports whether the rule suppresses an action with
+// rejections rejects (oldest first) at now, and the rejection that
+// started the suppression (the Count-th within the window before it).
+func (r *RejectRule) suppressedByRejects(rejects []time.Time, now time.Time) (bool, time.Time) {
+	if r == nil {
+		return false, time.Time{}
+	}
+	for i := len(rejects) - 1; i >= r.Count-1; i-- {
+		last := rejects[i]
+		switch {
+		case last.After(now):
+			continue // recorded later than this decision's clock
+		case now.Sub(last) >= r.For.D():
+			return false, time.Time{} // every earlier one is older still
+		case last.Sub(rejects[i-r.Count+1]) <= r.Within.D():
+			return true, last
+		}
+	}
+	return false, time.Time{}
 }
 
 // Index is the action's position in the catalog (its model action index).
@@ -246,6 +279,9 @@ func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 		}
 		if !(a.Weight > 0) || math.IsInf(a.Weight, 0) {
 			return nil, &CatalogError{Field: f("weight"), Reason: "must be a finite number > 0"}
+		}
+		if r := a.SuppressAfterRejects; r != nil && (r.Count < 1 || r.Count > features.MaxRejects || r.Within <= 0 || r.For <= 0) {
+			return nil, &CatalogError{Field: f("suppress_after_rejects"), Reason: fmt.Sprintf("count must be 1 to %d, within and for > 0", features.MaxRejects)}
 		}
 		for j, l := range a.Limits {
 			if l.Max < 1 || l.Window <= 0 {

@@ -755,6 +755,13 @@ func contactBlock(a *Action, p *features.Profile, now time.Time, explain bool) (
 		}
 		return true, fmt.Sprintf("suppressed for %s after conversion at %s", a.SuppressAfterConversion.String(), c.LastConversion.UTC().Format(time.RFC3339))
 	}
+	if ok, at := a.SuppressAfterRejects.suppressedByRejects(c.Rejects, now); ok {
+		if !explain {
+			return true, ""
+		}
+		r := a.SuppressAfterRejects
+		return true, fmt.Sprintf("suppressed for %s after %d rejects within %s (the last at %s)", r.For.String(), r.Count, r.Within.String(), at.UTC().Format(time.RFC3339))
+	}
 	for _, l := range a.Limits {
 		if seen := l.Seen(c, now); seen >= l.Max {
 			if !explain {

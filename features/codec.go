@@ -24,17 +24,21 @@ import (
 // Cold is not stored. A new layout gets a new version byte and
 // decodeProfile keeps reading the old ones.
 //
+// codecV4 is codecV3 with, after each contact's LastConversion, its
+// rejections: a count, then the times.
+//
 // codecV3 is codecV2 followed by the consent history: a count, then per
 // entry Purpose Channel Granted(byte) Source TextVersion At.
 const (
 	codecV1 = 1
 	codecV2 = 2
 	codecV3 = 3
+	codecV4 = 4
 )
 
 // appendProfile appends the encoding of p to b.
 func appendProfile(b []byte, p *Profile) ([]byte, error) {
-	b = append(b, codecV3)
+	b = append(b, codecV4)
 	b = appendString(b, p.CustomerID)
 	b = binary.AppendUvarint(b, p.LSN)
 	b = appendTime(b, p.FirstSeen)
@@ -97,6 +101,10 @@ func appendProfile(b []byte, p *Profile) ([]byte, error) {
 		}
 		b = binary.AppendUvarint(b, uint64(max(c.Conversions, 0)))
 		b = appendTime(b, c.LastConversion)
+		b = binary.AppendUvarint(b, uint64(len(c.Rejects)))
+		for _, t := range c.Rejects {
+			b = appendTime(b, t)
+		}
 	}
 	if ps := p.Purchases; ps == nil {
 		b = append(b, 0)
@@ -236,7 +244,7 @@ func decodeProfile(b []byte) (*Profile, error) {
 		return nil, fmt.Errorf("%w: empty value", ErrCorrupt)
 	}
 	switch b[0] {
-	case codecV1, codecV2, codecV3:
+	case codecV1, codecV2, codecV3, codecV4:
 		return decodeV1(b[1:], b[0])
 	default:
 		return nil, fmt.Errorf("%w: %d", ErrUnknownCodec, b[0])
@@ -310,6 +318,14 @@ func decodeV1(b []byte, version byte) (*Profile, error) {
 			}
 			c.Conversions = int(conv)
 			c.LastConversion = d.time()
+			if version >= codecV4 {
+				if m := d.count(1); m > 0 {
+					c.Rejects = make([]time.Time, m)
+					for i := range c.Rejects {
+						c.Rejects[i] = d.time()
+					}
+				}
+			}
 			p.Contacts[k] = c
 		}
 	}

@@ -17,17 +17,22 @@ func TestCodecVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[0] != codecV3 {
-		t.Fatalf("first byte %d, want codec version %d", b[0], codecV3)
+	if b[0] != codecV4 {
+		t.Fatalf("first byte %d, want codec version %d", b[0], codecV4)
 	}
 	q, err := decodeProfile(b)
 	if err != nil || !reflect.DeepEqual(p, q) {
 		t.Fatalf("round trip = %+v, %v", q, err)
 	}
 	// profiles stored by the versions before (codecV1: no purchase
-	// history, codecV2: no consent history) still read
+	// history, codecV2: no consent history, codecV3: no rejections) still
+	// read
 	p.Purchases, p.ConsentHistory = nil, nil
-	b, _ = appendProfile(nil, p)
+	b, _ = appendProfile(nil, p) // no contacts: v4 is v3's layout
+	v3 := append([]byte{codecV3}, b[1:]...)
+	if q, err := decodeProfile(v3); err != nil || !reflect.DeepEqual(p, q) {
+		t.Fatalf("codec v3 = %+v, %v", q, err)
+	}
 	v2 := append([]byte{codecV2}, b[1:len(b)-1]...) // v3 without its empty consent history
 	if q, err := decodeProfile(v2); err != nil || !reflect.DeepEqual(p, q) {
 		t.Fatalf("codec v2 = %+v, %v", q, err)

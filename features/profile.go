@@ -57,7 +57,13 @@ type Contact struct {
 	Impressions    []time.Time `json:"impressions,omitempty"`
 	Conversions    int         `json:"conversions,omitempty"`
 	LastConversion time.Time   `json:"last_conversion,omitempty"`
+	// Rejects are the times the customer declined the action (outcomes of
+	// a reject type), oldest first, the most recent MaxRejects.
+	Rejects []time.Time `json:"rejects,omitempty"`
 }
+
+// MaxRejects bounds the rejections kept per action.
+const MaxRejects = 16
 
 // MaxImpressions bounds the impression history kept per action.
 const MaxImpressions = 64

@@ -314,6 +314,23 @@ func RecordOutcome(p *Profile, actionID string, conversion bool, at time.Time) {
 	}
 }
 
+// RecordReject records that p's customer declined actionID at at,
+// keeping the rejections sorted and the most recent MaxRejects.
+func RecordReject(p *Profile, actionID string, at time.Time) {
+	c := p.contact(actionID)
+	i := len(c.Rejects)
+	for i > 0 && c.Rejects[i-1].After(at) {
+		i--
+	}
+	c.Rejects = slices.Insert(c.Rejects, i, at)
+	if n := len(c.Rejects); n > MaxRejects {
+		c.Rejects = slices.Delete(c.Rejects, 0, n-MaxRejects)
+	}
+	if at.After(p.UpdatedAt) {
+		p.UpdatedAt = at
+	}
+}
+
 func (p *Profile) contact(actionID string) *Contact {
 	if p.Contacts == nil {
 		p.Contacts = make(map[string]*Contact)
@@ -355,6 +372,7 @@ func (p *Profile) Clone() *Profile {
 				// then does not grow the slice again
 				cc.Impressions = append(make([]time.Time, 0, len(c.Impressions)+1), c.Impressions...)
 			}
+			cc.Rejects = slices.Clone(c.Rejects)
 			q.Contacts[k] = &cc
 		}
 	}

@@ -150,6 +150,12 @@ type OutcomeType struct {
 	Conversion bool `yaml:"conversion"`
 	// Aggregate says how repeats for one (decision, action) combine.
 	Aggregate Aggregation `yaml:"aggregate"`
+	// Reject marks outcomes a channel reports when the customer declined
+	// the action (dismissed the banner, said no on the call): they count
+	// in the customer's contact history for the actions' reject-based
+	// suppression (decide.Action.SuppressAfterRejects). Not with
+	// Conversion.
+	Reject bool `yaml:"reject"`
 }
 
 // Converts reports whether an outcome of type t posted with value v
@@ -226,6 +232,7 @@ func DefaultOutcomeTypes() []OutcomeType {
 		{Name: "purchase", Conversion: true},
 		{Name: "click"},
 		{Name: "revenue"},
+		{Name: "reject", Reject: true},
 	}
 }
 
@@ -268,6 +275,8 @@ func NewOutcomes(decls []OutcomeType) (*Outcomes, error) {
 			return nil, fmt.Errorf("%w: outcome_types[%d]: %q is declared twice", ErrInvalidOutcomeType, i, t.Name)
 		case t.Aggregate > AggMax:
 			return nil, fmt.Errorf("%w: outcome_types[%d] (%s): unknown aggregation %d", ErrInvalidOutcomeType, i, t.Name, t.Aggregate)
+		case t.Reject && t.Conversion:
+			return nil, fmt.Errorf("%w: outcome_types[%d] (%s): a type is a rejection or a conversion, not both", ErrInvalidOutcomeType, i, t.Name)
 		}
 		if t.Reward.Weight != nil {
 			w := *t.Reward.Weight

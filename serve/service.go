@@ -68,7 +68,8 @@ type Config struct {
 	// OutcomeTypes declare the outcome types POST /v1/outcomes accepts:
 	// each one's reward mapping, whether it is a conversion and how its
 	// repeats aggregate (see logs.OutcomeType). Default
-	// logs.DefaultOutcomeTypes: conversion, purchase, click, revenue.
+	// logs.DefaultOutcomeTypes: conversion, purchase, click, revenue,
+	// reject.
 	OutcomeTypes []logs.OutcomeType
 	// DecisionRetention is how long a decision accepts outcomes (its index
 	// entry is kept): default the attribution window plus a day. Older

@@ -728,6 +728,9 @@ func (a *Applier) applyOutcome(b kv.Batch, r *journal.Record, l *Live, write boo
 			}
 		case p.LSN < r.LSN:
 			features.RecordOutcome(p, o.ActionID, t.Converts(o.Reward), o.Time)
+			if t.Reject {
+				features.RecordReject(p, o.ActionID, o.Time)
+			}
 			p.LSN = r.LSN
 		}
 	}
