@@ -152,10 +152,13 @@ func runServe(args []string) error {
 		return err
 	}
 	log.Info("nextbest started", "version", version, "addr", ln.Addr().String(), "data", cfg.DataDir, "took", time.Since(start).Round(time.Millisecond))
-	errc := make(chan error, 1)
-	go func() { errc <- svc.Serve(ln) }()
+	// the signals are caught before the first request can be answered: a
+	// SIGTERM sent as soon as /readyz says ready is a graceful shutdown,
+	// not the default action's kill
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	errc := make(chan error, 1)
+	go func() { errc <- svc.Serve(ln) }()
 wait:
 	for {
 		select {
