@@ -21,6 +21,8 @@ import (
 type Catalog struct {
 	Channels []string  `json:"channels"`
 	Actions  []*Action `json:"actions"`
+	// Policies are the contact policies across actions (policy.go).
+	Policies []*ContactPolicy `json:"contact_policies,omitempty"`
 	byID     map[string]int
 }
 
@@ -67,6 +69,7 @@ type Action struct {
 	index    int
 	rule     *rule
 	compiled *features.ActionFeatures
+	policies []*ContactPolicy // the contact policies that cover it
 }
 
 // value is the value of a successful outcome of a for a customer with
@@ -215,9 +218,10 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 // serves no Engine. Errors name the offending field.
 func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 	var raw struct {
-		Version  int       `yaml:"version"`
-		Channels []string  `yaml:"channels"`
-		Actions  []*Action `yaml:"actions"`
+		Version  int              `yaml:"version"`
+		Channels []string         `yaml:"channels"`
+		Actions  []*Action        `yaml:"actions"`
+		Policies []*ContactPolicy `yaml:"contact_policies"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -302,6 +306,9 @@ func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 			}
 			a.compiled = cf
 		}
+	}
+	if err := c.compilePolicies(raw.Policies); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

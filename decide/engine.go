@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -466,12 +467,18 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 				continue
 			}
 		}
-		if req.NoCapped && len(a.Limits) > 0 {
+		if req.NoCapped && a.Capped() {
 			res.drop(a, "contact", "frequency cap: the contact history is unavailable")
 			continue
 		}
 		if blocked, why := contactBlock(a, p, req.Now, explain); blocked {
 			res.drop(a, "contact", why)
+			continue
+		}
+		if cp := e.fullPolicy(a, p, req.Now, nil); cp != nil {
+			if explain {
+				res.drop(a, "contact", fmt.Sprintf("contact policy %s: %d contacts in the last %s (max %d)", cp.Name, cp.seen(e.cat, p, req.Now), cp.Window.String(), cp.Max))
+			}
 			continue
 		}
 		kept = append(kept, a)
@@ -611,8 +618,46 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		res.Actions = append(res.Actions, ch)
 		copy(res.X[slot*dim:(slot+1)*dim], s.xs[(base+i)*dim:(base+i+1)*dim])
 		s.rem = append(s.rem[:j], s.rem[j+1:]...)
+		if len(s.acts[i].policies) > 0 {
+			// the slots drawn so far may fill a contact policy: its other
+			// actions are not drawn for the later slots
+			s.rem = e.dropFilled(s.rem, s.acts, res.Actions, p, req.Now)
+			if len(s.rem) == 0 {
+				break
+			}
+		}
 	}
 	return nil
+}
+
+// fullPolicy returns the first contact policy of a that p's contact
+// history, with the actions already chosen in this decision, fills at
+// now; nil if none.
+func (e *Engine) fullPolicy(a *Action, p *features.Profile, now time.Time, chosen []Chosen) *ContactPolicy {
+	for _, cp := range a.policies {
+		n := cp.seen(e.cat, p, now)
+		for _, c := range chosen {
+			if slices.Contains(cp.members, c.Action.index) {
+				n++
+			}
+		}
+		if n >= cp.Max {
+			return cp
+		}
+	}
+	return nil
+}
+
+// dropFilled removes from rem the candidates that a contact policy,
+// filled by p's history and the actions chosen so far, excludes.
+func (e *Engine) dropFilled(rem []int, acts []*Action, chosen []Chosen, p *features.Profile, now time.Time) []int {
+	kept := rem[:0]
+	for _, i := range rem {
+		if len(acts[i].policies) == 0 || e.fullPolicy(acts[i], p, now, chosen) == nil {
+			kept = append(kept, i)
+		}
+	}
+	return kept
 }
 
 // validateSlots checks req's declared slots: ids non-empty and unique,

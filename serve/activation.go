@@ -165,7 +165,7 @@ func (s *Service) activate(id string, slots []int, now time.Time) (*activationAn
 	// applier records them in the profile, as a decision's are
 	var capped []string
 	for _, sl := range fresh {
-		if ca, ok := s.cat.Lookup(d.Actions[sl].ActionID); ok && len(ca.Limits) > 0 {
+		if ca, ok := s.cat.Lookup(d.Actions[sl].ActionID); ok && ca.Capped() {
 			capped = append(capped, ca.ID)
 		}
 	}

@@ -424,7 +424,7 @@ func (w *decideWork) DecideOn(p *features.Profile, storeErr error) ([]string, er
 		return w.capped, nil
 	}
 	for _, c := range w.res.Actions {
-		if len(c.Action.Limits) > 0 {
+		if c.Action.Capped() {
 			w.capped = append(w.capped, c.Action.ID)
 		}
 	}

@@ -346,11 +346,7 @@ func (a *Applier) lookback(id string) time.Duration {
 	if !ok {
 		return 0
 	}
-	var w time.Duration
-	for _, l := range act.Limits {
-		w = max(w, l.Window.D())
-	}
-	return w
+	return act.Lookback()
 }
 
 // learns reports whether the learner wants the work of record lsn.
