@@ -290,7 +290,10 @@ type scratch struct {
 	mean  []float64
 	std   []float64
 	score []float64 // deterministic score per candidate
-	c     []float64 // value × weight
+	// policySeen is each contact policy's count of impressions in the
+	// profile's history, -1 until worked out (fullPolicy)
+	policySeen []int
+	c          []float64 // value × weight
 	// per-slot working arrays over the remaining candidates
 	rem   []int
 	probs []float64
@@ -433,6 +436,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 	consent, hasConsent := p.Consents[req.Channel]
 	explain := res.Explain != nil
 	kept := s.acts[:0]
+	s.policySeen = resetSeen(s.policySeen, len(e.cat.Policies))
 	for _, a := range s.acts {
 		if !a.onChannel(req.Channel) {
 			if explain {
@@ -475,9 +479,9 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 			res.drop(a, "contact", why)
 			continue
 		}
-		if cp := e.fullPolicy(a, p, req.Now, nil); cp != nil {
+		if cp, n := e.fullPolicy(s, a, p, req.Now, nil); cp != nil {
 			if explain {
-				res.drop(a, "contact", fmt.Sprintf("contact policy %s: %d contacts in the last %s (max %d)", cp.Name, cp.seen(e.cat, p, req.Now), cp.Window.String(), cp.Max))
+				res.drop(a, "contact", fmt.Sprintf("contact policy %s: %d contacts in the last %s (max %d)", cp.Name, n, cp.Window.String(), cp.Max))
 			}
 			continue
 		}
@@ -621,7 +625,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 		if len(s.acts[i].policies) > 0 {
 			// the slots drawn so far may fill a contact policy: its other
 			// actions are not drawn for the later slots
-			s.rem = e.dropFilled(s.rem, s.acts, res.Actions, p, req.Now)
+			s.rem = e.dropFilled(s, s.rem, res.Actions, p, req.Now)
 			if len(s.rem) == 0 {
 				break
 			}
@@ -632,32 +636,50 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 
 // fullPolicy returns the first contact policy of a that p's contact
 // history, with the actions already chosen in this decision, fills at
-// now; nil if none.
-func (e *Engine) fullPolicy(a *Action, p *features.Profile, now time.Time, chosen []Chosen) *ContactPolicy {
+// now, and its count; nil if none. A policy's count in the history is
+// worked out once per decision (s.policySeen), however many of its
+// actions are checked.
+func (e *Engine) fullPolicy(s *scratch, a *Action, p *features.Profile, now time.Time, chosen []Chosen) (*ContactPolicy, int) {
 	for _, cp := range a.policies {
-		n := cp.seen(e.cat, p, now)
+		n := s.policySeen[cp.index]
+		if n < 0 {
+			n = cp.seen(e.cat, p, now)
+			s.policySeen[cp.index] = n
+		}
 		for _, c := range chosen {
 			if slices.Contains(cp.members, c.Action.index) {
 				n++
 			}
 		}
 		if n >= cp.Max {
-			return cp
+			return cp, n
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // dropFilled removes from rem the candidates that a contact policy,
 // filled by p's history and the actions chosen so far, excludes.
-func (e *Engine) dropFilled(rem []int, acts []*Action, chosen []Chosen, p *features.Profile, now time.Time) []int {
+func (e *Engine) dropFilled(s *scratch, rem []int, chosen []Chosen, p *features.Profile, now time.Time) []int {
 	kept := rem[:0]
 	for _, i := range rem {
-		if len(acts[i].policies) == 0 || e.fullPolicy(acts[i], p, now, chosen) == nil {
+		if cp, _ := e.fullPolicy(s, s.acts[i], p, now, chosen); cp == nil {
 			kept = append(kept, i)
 		}
 	}
 	return kept
+}
+
+// resetSeen returns seen with n entries, each -1 (not counted yet).
+func resetSeen(seen []int, n int) []int {
+	if cap(seen) < n {
+		seen = make([]int, n)
+	}
+	seen = seen[:n]
+	for i := range seen {
+		seen[i] = -1
+	}
+	return seen
 }
 
 // validateSlots checks req's declared slots: ids non-empty and unique,

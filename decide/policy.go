@@ -26,6 +26,7 @@ type ContactPolicy struct {
 	Window  Duration `json:"window" yaml:"window"`
 
 	members []int // catalog indices of the actions it covers
+	index   int   // its position in Catalog.Policies
 }
 
 // compilePolicies validates the catalog's policies and records each
@@ -43,6 +44,7 @@ func (c *Catalog) compilePolicies(ps []*ContactPolicy) error {
 			return &CatalogError{Field: f("max"), Reason: "max must be >= 1 and window > 0"}
 		}
 		names[p.Name] = true
+		p.index = i
 		if len(p.Actions) == 0 {
 			for k := range c.Actions {
 				p.members = append(p.members, k)
