@@ -121,33 +121,31 @@ func Decode(rec Record) (any, error) {
 // DecodeDecision parses a TypeDecision payload into d, which the caller
 // may reuse across records (reset it first: json.Unmarshal merges maps).
 func DecodeDecision(payload []byte, d *Decision) error {
-	if err := unmarshal(payload, d); err != nil {
-		return fmt.Errorf("%w: decision: %w", ErrBadPayload, err)
-	}
-	return nil
+	return decodeAs(payload, d, "decision")
 }
 
 // DecodeOutcome parses a TypeOutcome payload into o.
 func DecodeOutcome(payload []byte, o *Outcome) error {
-	if err := unmarshal(payload, o); err != nil {
-		return fmt.Errorf("%w: outcome: %w", ErrBadPayload, err)
-	}
-	return nil
+	return decodeAs(payload, o, "outcome")
 }
 
 // DecodeActivation parses a TypeActivation payload into a.
 func DecodeActivation(payload []byte, a *Activation) error {
-	if err := unmarshal(payload, a); err != nil {
-		return fmt.Errorf("%w: activation: %w", ErrBadPayload, err)
-	}
-	return nil
+	return decodeAs(payload, a, "activation")
 }
 
 // DecodeEvent parses a TypeEvent payload into e (reset it first:
 // json.Unmarshal merges maps).
 func DecodeEvent(payload []byte, e *Event) error {
-	if err := unmarshal(payload, e); err != nil {
-		return fmt.Errorf("%w: event: %w", ErrBadPayload, err)
+	return decodeAs(payload, e, "event")
+}
+
+// decodeAs parses payload into v, an error wrapping ErrBadPayload naming
+// what (the record's kind) if it does not decode: the typed decoders'
+// one body.
+func decodeAs(payload []byte, v any, what string) error {
+	if err := unmarshal(payload, v); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadPayload, what, err)
 	}
 	return nil
 }
@@ -165,25 +163,16 @@ func unmarshal(data []byte, v any) error {
 // DecodePersonalizerRank parses a TypePersonalizerRank payload into r
 // (reset it first: json.Unmarshal merges maps).
 func DecodePersonalizerRank(payload []byte, r *PersonalizerRank) error {
-	if err := unmarshal(payload, r); err != nil {
-		return fmt.Errorf("%w: personalizer rank: %w", ErrBadPayload, err)
-	}
-	return nil
+	return decodeAs(payload, r, "personalizer rank")
 }
 
 // DecodePersonalizerReward parses a TypePersonalizerReward payload into r.
 func DecodePersonalizerReward(payload []byte, r *PersonalizerReward) error {
-	if err := unmarshal(payload, r); err != nil {
-		return fmt.Errorf("%w: personalizer reward: %w", ErrBadPayload, err)
-	}
-	return nil
+	return decodeAs(payload, r, "personalizer reward")
 }
 
 // DecodePersonalizerActivate parses a TypePersonalizerActivate payload
 // into a.
 func DecodePersonalizerActivate(payload []byte, a *PersonalizerActivate) error {
-	if err := unmarshal(payload, a); err != nil {
-		return fmt.Errorf("%w: personalizer activate: %w", ErrBadPayload, err)
-	}
-	return nil
+	return decodeAs(payload, a, "personalizer activate")
 }
