@@ -24,6 +24,9 @@ type Catalog struct {
 	// Policies are the contact policies across actions (policy.go).
 	Policies []*ContactPolicy `json:"contact_policies,omitempty"`
 	byID     map[string]int
+	// rulesReadCLV: some eligibility rule names profile.clv (the rule
+	// environment's CLV figures are worked out only then)
+	rulesReadCLV bool
 }
 
 // Action is one offer, message or next step.
@@ -72,12 +75,15 @@ type Action struct {
 	policies []*ContactPolicy // the contact policies that cover it
 }
 
-// value is the value of a successful outcome of a for a customer with
-// CLV figures figs (ok false: none): CLVUplift × CLV where the action
-// says so and the customer has figures, else Value.
-func (a *Action) value(figs features.CLVFigures, ok bool) float64 {
-	if a.CLVUplift > 0 && ok {
-		return a.CLVUplift * figs.Value
+// value is the value of a successful outcome of a for the customer whose
+// inputs in are: CLVUplift × CLV where the action says so and the
+// customer has CLV figures (worked out only then, once per decision),
+// else Value.
+func (a *Action) value(in *features.Inputs) float64 {
+	if a.CLVUplift > 0 {
+		if figs, ok := in.CLV(); ok {
+			return a.CLVUplift * figs.Value
+		}
 	}
 	return a.Value
 }
@@ -298,6 +304,7 @@ func ParseCatalog(data []byte, spec *features.Spec) (*Catalog, error) {
 				return nil, &CatalogError{Field: f("eligible"), Reason: err.Error()}
 			}
 			a.rule = r
+			c.rulesReadCLV = c.rulesReadCLV || strings.Contains(a.Eligible, "clv")
 		}
 		if spec != nil {
 			cf, err := spec.CompileAction(a.ID, a.Features)

@@ -534,9 +534,8 @@ func (e *Engine) Decide(ctx context.Context, req *Request, p *features.Profile, 
 			sc.Predict(mean[k*n:(k+1)*n], std[k*n:(k+1)*n], s.idx, s.xs[k*n*dim:(k+1)*n*dim])
 		}
 	}
-	figs, hasCLV := res.Inputs.CLV()
 	for i, a := range s.acts {
-		s.c[i] = a.value(figs, hasCLV) * a.Weight
+		s.c[i] = a.value(&res.Inputs) * a.Weight
 	}
 	for k := range blocks {
 		for i := range n {
@@ -865,7 +864,11 @@ func (e *Engine) fillEnv(env *Env, req *Request, p *features.Profile, in *featur
 		pe.Counters[name] = v
 	}
 	e.spec.FillRecency(pe.Recency, p, req.Now)
-	if figs, ok := in.CLV(); ok {
+	// the CLV figures only when a rule reads them: a customer's first
+	// decision of a day would compute them otherwise
+	if !e.cat.rulesReadCLV {
+		pe.CLV = CLVEnv{}
+	} else if figs, ok := in.CLV(); ok {
 		pe.CLV = CLVEnv{Known: true, Value: figs.Value, PAlive: figs.PAlive, ExpectedPurchases: figs.ExpectedPurchases, RepeatPurchases: figs.RepeatPurchases}
 	} else {
 		pe.CLV = CLVEnv{}
