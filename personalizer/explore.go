@@ -53,24 +53,6 @@ func Probabilities(probs, scores []float64, excluded []bool, eps float64, baseli
 	return best
 }
 
-// Draw returns an index drawn from probs (which sums to 1 up to
-// rounding), never one of probability 0; -1 if every probability is 0.
-func Draw(r *rand.Rand, probs []float64) int {
-	u := r.Float64()
-	last := -1
-	for i, p := range probs {
-		if p <= 0 {
-			continue
-		}
-		last = i
-		if u < p {
-			return i
-		}
-		u -= p
-	}
-	return last
-}
-
 // Order returns the order of a ranking: the candidates by score, the
 // best first, ties in request order (so a model that knows nothing ranks
 // them as the request listed them). Excluded candidates keep their place

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nextbest/decide"
 	"nextbest/journal"
 	"nextbest/personalizer"
 )
@@ -277,13 +278,13 @@ func TestProbabilities(t *testing.T) {
 // 4 standard errors (sqrt(p(1-p)/n) ≤ 0.0033).
 func TestDraw(t *testing.T) {
 	probs := []float64{0.7, 0.2, 0, 0.1}
-	if a, b := personalizer.Draw(personalizer.Seed("e"), probs), personalizer.Draw(personalizer.Seed("e"), probs); a != b {
+	if a, b := decide.Draw(personalizer.Seed("e"), probs), decide.Draw(personalizer.Seed("e"), probs); a != b {
 		t.Errorf("one event id drew %d and %d", a, b)
 	}
 	const n = 20000
 	var count [4]int
 	for i := range n {
-		count[personalizer.Draw(personalizer.Seed(fmt.Sprintf("event-%d", i)), probs)]++
+		count[decide.Draw(personalizer.Seed(fmt.Sprintf("event-%d", i)), probs)]++
 	}
 	for i, p := range probs {
 		got := float64(count[i]) / n

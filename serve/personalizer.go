@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"gopkg.in/yaml.v3"
 
+	"nextbest/decide"
 	"nextbest/journal"
 	"nextbest/personalizer"
 	"nextbest/state"
@@ -487,7 +488,7 @@ func (s *Service) pzDecide(req *pzRankRequest, multi bool, id, hash string, now 
 		}
 		score(nil)
 		personalizer.Probabilities(probs, scores, excluded, st.Exploration, baseline)
-		rec.RewardActionID = req.Actions[personalizer.Draw(rng, probs)].ID
+		rec.RewardActionID = req.Actions[decide.Draw(rng, probs)].ID
 		for _, i := range personalizer.Order(scores) {
 			rec.Ranking = append(rec.Ranking, journal.PersonalizerRanked{ID: req.Actions[i].ID, Probability: probs[i]})
 		}
@@ -514,7 +515,7 @@ func (s *Service) pzDecide(req *pzRankRequest, multi bool, id, hash string, now 
 		score(slotF)
 		out := journal.PersonalizerSlot{ID: sl.ID, Features: sl.Features, Excluded: sl.ExcludedActions, Baseline: sl.BaselineAction}
 		if c := personalizer.Probabilities(probs, scores, excluded, st.Exploration, baseline); c >= 0 {
-			c = personalizer.Draw(rng, probs)
+			c = decide.Draw(rng, probs)
 			out.ActionID, out.Probability = req.Actions[c].ID, probs[c]
 			taken[c] = true
 		}
