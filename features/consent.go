@@ -124,14 +124,7 @@ func (s *Spec) consentOfEvent(e Event) (ConsentEntry, error) {
 
 // addConsent records c in p's history, in time order.
 func addConsent(p *Profile, c ConsentEntry) {
-	i := len(p.ConsentHistory)
-	for i > 0 && p.ConsentHistory[i-1].At.After(c.At) {
-		i--
-	}
-	p.ConsentHistory = slices.Insert(p.ConsentHistory, i, c)
-	if n := len(p.ConsentHistory); n > MaxConsentHistory {
-		p.ConsentHistory = slices.Delete(p.ConsentHistory, 0, n-MaxConsentHistory)
-	}
+	p.ConsentHistory = insertLatest(p.ConsentHistory, c, MaxConsentHistory, func(e ConsentEntry) time.Time { return e.At })
 }
 
 // ConsentFor returns the entry that decides purpose on channel for p:

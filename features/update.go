@@ -268,14 +268,7 @@ func (s *Spec) ApplyEvent(p *Profile, e Event) error {
 // keeping the impressions sorted and the most recent MaxImpressions.
 func RecordImpression(p *Profile, actionID string, at time.Time) {
 	c := p.contact(actionID)
-	i := len(c.Impressions)
-	for i > 0 && c.Impressions[i-1].After(at) {
-		i--
-	}
-	c.Impressions = slices.Insert(c.Impressions, i, at)
-	if n := len(c.Impressions); n > MaxImpressions {
-		c.Impressions = slices.Delete(c.Impressions, 0, n-MaxImpressions)
-	}
+	c.Impressions = insertLatest(c.Impressions, at, MaxImpressions, func(t time.Time) time.Time { return t })
 	if at.After(p.UpdatedAt) {
 		p.UpdatedAt = at
 	}
@@ -318,17 +311,24 @@ func RecordOutcome(p *Profile, actionID string, conversion bool, at time.Time) {
 // keeping the rejections sorted and the most recent MaxRejects.
 func RecordReject(p *Profile, actionID string, at time.Time) {
 	c := p.contact(actionID)
-	i := len(c.Rejects)
-	for i > 0 && c.Rejects[i-1].After(at) {
-		i--
-	}
-	c.Rejects = slices.Insert(c.Rejects, i, at)
-	if n := len(c.Rejects); n > MaxRejects {
-		c.Rejects = slices.Delete(c.Rejects, 0, n-MaxRejects)
-	}
+	c.Rejects = insertLatest(c.Rejects, at, MaxRejects, func(t time.Time) time.Time { return t })
 	if at.After(p.UpdatedAt) {
 		p.UpdatedAt = at
 	}
+}
+
+// insertLatest inserts v into s, which is in time order (by at), after
+// the entries not later than it, and keeps the latest max.
+func insertLatest[T any](s []T, v T, max int, at func(T) time.Time) []T {
+	i := len(s)
+	for i > 0 && at(s[i-1]).After(at(v)) {
+		i--
+	}
+	s = slices.Insert(s, i, v)
+	if n := len(s); n > max {
+		s = slices.Delete(s, 0, n-max)
+	}
+	return s
 }
 
 func (p *Profile) contact(actionID string) *Contact {
