@@ -203,11 +203,7 @@ func (c *rawCSV) close() error {
 	if err := c.header(); err != nil {
 		return err
 	}
-	c.cw.Flush()
-	if err := c.cw.Error(); err != nil {
-		return fmt.Errorf("cannot write csv: %w", err)
-	}
-	return c.bw.Flush()
+	return flushCSV(c.cw, c.bw)
 }
 
 // rawJSONL writes {"type":T,"lsn":N,"time":TS,"payload":{...}} per record,

@@ -200,11 +200,16 @@ func (c *csvRows) close() error {
 	if err := c.header(); err != nil {
 		return err
 	}
-	c.cw.Flush()
-	if err := c.cw.Error(); err != nil {
+	return flushCSV(c.cw, c.bw)
+}
+
+// flushCSV flushes a CSV writer and the buffered file under it.
+func flushCSV(cw *csv.Writer, bw *bufio.Writer) error {
+	cw.Flush()
+	if err := cw.Error(); err != nil {
 		return fmt.Errorf("cannot write csv: %w", err)
 	}
-	return c.bw.Flush()
+	return bw.Flush()
 }
 
 // ftoa formats a number as the tables write it: the shortest decimal that
